@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+
+let package = Package(
+    name: "upscale",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "upscale", targets: ["upscale"]),
+        .library(name: "UpscaleKit", targets: ["UpscaleKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C wrappers: system libraries found by pkg-config, and the one C target that may longjmp.
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
+        .target(name: "CImageCodec", dependencies: ["CPNG", "CJPEG"]),
+        // Tensor core: the only code that calls BLAS.
+        .target(name: "SRTensor", dependencies: ["CBLAS"], swiftSettings: optimise),
+        // Layers with forward and backward side by side, losses, optimisers.
+        .target(name: "SRNN", dependencies: ["SRTensor"], swiftSettings: optimise),
+        // Generator, discriminator, VGG feature extractor.
+        .target(name: "SRModels", dependencies: ["SRNN", "SRTensor"], swiftSettings: optimise),
+        // Image I/O, resampling and metrics.
+        .target(name: "SRImage", dependencies: ["CImageCodec"], swiftSettings: optimise),
+        // Streaming tiled inference.
+        .target(name: "SRTiling", dependencies: ["SRTensor", "SRImage"], swiftSettings: optimise),
+        // Training.
+        .target(name: "SRTraining", dependencies: ["SRModels", "SRNN", "SRTensor", "SRImage"], swiftSettings: optimise),
+        // Command implementations (thin), and the executable.
+        .target(
+            name: "UpscaleKit",
+            dependencies: [
+                "SRTiling", "SRTraining", "SRModels", "SRImage", "SRTensor",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: optimise),
+        .executableTarget(name: "upscale", dependencies: ["UpscaleKit"]),
+        // Tests.
+        .target(name: "SRTestSupport", dependencies: ["SRTensor", "SRNN"], path: "Tests/SRTestSupport"),
+        .testTarget(name: "SRTensorTests", dependencies: ["SRTensor", "SRTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SRNNTests", dependencies: ["SRNN", "SRTensor", "SRTestSupport"]),
+        .testTarget(name: "SRModelsTests", dependencies: ["SRModels", "SRNN", "SRTensor", "SRTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SRImageTests", dependencies: ["SRImage"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SRTilingTests", dependencies: ["SRTiling", "SRModels", "SRImage", "SRTensor"]),
+        .testTarget(name: "SRTrainingTests", dependencies: ["SRTraining", "SRModels", "SRImage", "SRTensor"]),
+        .testTarget(name: "UpscaleCLITests", dependencies: ["upscale", "SRImage", "SRModels", "SRTensor"]),
+    ]
+)

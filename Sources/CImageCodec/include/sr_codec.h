@@ -1,0 +1,55 @@
+// sr_codec: the only code that calls libpng and libjpeg.
+//
+// Both libraries report errors with longjmp, which Swift cannot catch, so every call that can fail
+// runs here behind setjmp and returns a status (0 = success, non-zero = failure) plus a one-line
+// message written into the caller's buffer. Images stream in bands of rows in both directions.
+#ifndef SR_CODEC_H
+#define SR_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { SR_FORMAT_PNG = 0, SR_FORMAT_JPEG = 1 };
+
+/// What an opened file delivers. Samples come interleaved, `channels` per pixel
+/// (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA), 8-bit or 16-bit (host byte order).
+typedef struct {
+    int32_t format;
+    int32_t width;
+    int32_t height;
+    int32_t channels;
+    int32_t bit_depth;         /* delivered: 8 or 16 */
+    int32_t source_bit_depth;  /* as stored in the file (1, 2, 4, 8 or 16) */
+    int32_t interlaced;        /* PNG Adam7: the whole image is decoded at open */
+    const uint8_t *icc;        /* ICC profile bytes or NULL; owned by the reader */
+    size_t icc_length;
+    const uint8_t *exif;       /* EXIF TIFF block (after "Exif\0\0") or NULL; owned by the reader */
+    size_t exif_length;
+} sr_image_info;
+
+typedef struct sr_reader sr_reader;
+typedef struct sr_writer sr_writer;
+
+/// Opens `path`, sniffs the format from its magic bytes and reads the header.
+int sr_reader_open(const char *path, sr_reader **out_reader, sr_image_info *out_info,
+                   char *message, size_t message_capacity);
+/// Reads the next `rows` rows into `buffer` (rows * width * channels * bit_depth/8 bytes).
+int sr_reader_read_rows(sr_reader *reader, uint8_t *buffer, int32_t rows,
+                        char *message, size_t message_capacity);
+/// Frees the reader (safe at any point, also after an error).
+void sr_reader_close(sr_reader *reader);
+
+/// Creates an encoder writing to `path` (an already-opened temporary file of the caller's choice).
+/// PNG: channels 1-4, bit_depth 8 or 16. JPEG: channels 1 or 3, bit_depth 8, quality 1-100.
+int sr_writer_open(const char *path, int32_t format, int32_t width, int32_t height, int32_t channels,
+                   int32_t bit_depth, int32_t quality, const uint8_t *icc, size_t icc_length,
+                   sr_writer **out_writer, char *message, size_t message_capacity);
+/// Encodes the next `rows` rows from `buffer`, laid out as for sr_reader_read_rows.
+int sr_writer_write_rows(sr_writer *writer, const uint8_t *buffer, int32_t rows,
+                         char *message, size_t message_capacity);
+/// Finishes the stream, closes the file and frees the writer (also on failure).
+int sr_writer_finish(sr_writer *writer, char *message, size_t message_capacity);
+/// Frees the writer and closes its file without finishing the stream.
+void sr_writer_abort(sr_writer *writer);
+
+#endif

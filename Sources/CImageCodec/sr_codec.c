@@ -1,0 +1,489 @@
+#include "sr_codec.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <png.h>
+#include <jpeglib.h>
+#include <jerror.h>
+
+/* deflate cannot compress better than about 1032:1; anything claiming more pixels than that
+   for its file size has a lying header, and we refuse it before allocating anything. */
+#define SR_PNG_MAX_RATIO 1100.0
+/* libjpeg needs at least a couple of bits per 8x8 block and component. */
+#define SR_JPEG_MAX_PIXELS_PER_BYTE 4096.0
+
+struct sr_jpeg_error {
+    struct jpeg_error_mgr base;
+    jmp_buf *jump;
+    char *message;
+    size_t capacity;
+};
+
+struct sr_reader {
+    int format;
+    FILE *file;
+    jmp_buf jump;
+    char *message;
+    size_t capacity;
+    png_structp png;
+    png_infop png_info;
+    struct jpeg_decompress_struct jpeg;
+    struct sr_jpeg_error jpeg_error;
+    int jpeg_created;
+    int32_t width, height, rows_done;
+    size_t row_bytes;
+    uint8_t *whole; /* interlaced PNG only */
+    uint8_t *icc;
+    size_t icc_length;
+    uint8_t *exif;
+    size_t exif_length;
+};
+
+struct sr_writer {
+    int format;
+    FILE *file;
+    jmp_buf jump;
+    char *message;
+    size_t capacity;
+    png_structp png;
+    png_infop png_info;
+    struct jpeg_compress_struct jpeg;
+    struct sr_jpeg_error jpeg_error;
+    int jpeg_created;
+    int32_t height, rows_done;
+    size_t row_bytes;
+};
+
+static void set_message(char *message, size_t capacity, const char *format, ...) {
+    if (!message || capacity == 0) return;
+    va_list args;
+    va_start(args, format);
+    vsnprintf(message, capacity, format, args);
+    va_end(args);
+}
+
+/* ---------------------------------------------------------------- libpng callbacks */
+
+static void png_reader_error(png_structp png, png_const_charp text) {
+    struct sr_reader *reader = (struct sr_reader *)png_get_error_ptr(png);
+    set_message(reader->message, reader->capacity, "corrupt PNG: %s", text);
+    longjmp(reader->jump, 1);
+}
+
+static void png_writer_error(png_structp png, png_const_charp text) {
+    struct sr_writer *writer = (struct sr_writer *)png_get_error_ptr(png);
+    set_message(writer->message, writer->capacity, "PNG encoder: %s", text);
+    longjmp(writer->jump, 1);
+}
+
+static void png_quiet_warning(png_structp png, png_const_charp text) {
+    (void)png;
+    (void)text;
+}
+
+/* ---------------------------------------------------------------- libjpeg callbacks */
+
+static void jpeg_error_exit(j_common_ptr info) {
+    struct sr_jpeg_error *error = (struct sr_jpeg_error *)info->err;
+    char text[JMSG_LENGTH_MAX];
+    (*info->err->format_message)(info, text);
+    set_message(error->message, error->capacity, "corrupt JPEG: %s", text);
+    longjmp(*error->jump, 1);
+}
+
+/* A truncated JPEG only raises a warning in libjpeg (it pads with gray); we treat it as the error it is. */
+static void jpeg_emit_message(j_common_ptr info, int level) {
+    if (level < 0 && info->err->msg_code == JWRN_JPEG_EOF) {
+        jpeg_error_exit(info);
+    }
+}
+
+/* ---------------------------------------------------------------- reading */
+
+static long file_size(FILE *file) {
+    struct stat status;
+    if (fstat(fileno(file), &status) != 0) return -1;
+    return (long)status.st_size;
+}
+
+static int open_png(struct sr_reader *reader, sr_image_info *info) {
+    reader->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, reader, png_reader_error, png_quiet_warning);
+    if (!reader->png) { set_message(reader->message, reader->capacity, "out of memory"); return 1; }
+    reader->png_info = png_create_info_struct(reader->png);
+    if (!reader->png_info) { set_message(reader->message, reader->capacity, "out of memory"); return 1; }
+    if (setjmp(reader->jump)) return 1;
+    png_init_io(reader->png, reader->file);
+    png_set_user_limits(reader->png, 1u << 20, 1u << 20);
+    png_read_info(reader->png, reader->png_info);
+
+    png_uint_32 width = png_get_image_width(reader->png, reader->png_info);
+    png_uint_32 height = png_get_image_height(reader->png, reader->png_info);
+    int bit_depth = png_get_bit_depth(reader->png, reader->png_info);
+    int color_type = png_get_color_type(reader->png, reader->png_info);
+    int source_channels = png_get_channels(reader->png, reader->png_info);
+    double raw_bytes = (double)height * (1.0 + ((double)width * source_channels * bit_depth + 7.0) / 8.0);
+    long size = file_size(reader->file);
+    if (width == 0 || height == 0 || (size > 0 && raw_bytes > SR_PNG_MAX_RATIO * (double)size + 65536.0)) {
+        set_message(reader->message, reader->capacity,
+                    "corrupt PNG: header declares %ux%u pixels, impossible for a %ld-byte file", width, height, size);
+        return 1;
+    }
+
+    png_charp icc_name = NULL;
+    int compression = 0;
+    png_bytep icc = NULL;
+    png_uint_32 icc_length = 0;
+    if (png_get_iCCP(reader->png, reader->png_info, &icc_name, &compression, &icc, &icc_length) && icc && icc_length) {
+        reader->icc = malloc(icc_length);
+        if (reader->icc) { memcpy(reader->icc, icc, icc_length); reader->icc_length = icc_length; }
+    }
+
+    if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(reader->png);
+    if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8) png_set_expand_gray_1_2_4_to_8(reader->png);
+    if (png_get_valid(reader->png, reader->png_info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(reader->png);
+    if (bit_depth == 16) png_set_swap(reader->png);
+    int interlaced = png_get_interlace_type(reader->png, reader->png_info) != PNG_INTERLACE_NONE;
+    if (interlaced) png_set_interlace_handling(reader->png);
+    png_read_update_info(reader->png, reader->png_info);
+
+    info->width = (int32_t)width;
+    info->height = (int32_t)height;
+    info->channels = png_get_channels(reader->png, reader->png_info);
+    info->bit_depth = png_get_bit_depth(reader->png, reader->png_info);
+    info->source_bit_depth = color_type == PNG_COLOR_TYPE_PALETTE ? 8 : bit_depth;
+    info->interlaced = interlaced;
+    reader->width = (int32_t)width;
+    reader->height = (int32_t)height;
+    reader->row_bytes = png_get_rowbytes(reader->png, reader->png_info);
+
+    if (interlaced) {
+        /* Adam7 passes cover the whole image, so it cannot stream: decode it all now. */
+        reader->whole = malloc(reader->row_bytes * height);
+        png_bytep *rows = malloc(sizeof(png_bytep) * height);
+        if (!reader->whole || !rows) {
+            free(rows);
+            set_message(reader->message, reader->capacity, "out of memory for an interlaced %ux%u PNG", width, height);
+            return 1;
+        }
+        for (png_uint_32 y = 0; y < height; y++) rows[y] = reader->whole + reader->row_bytes * y;
+        /* rows is freed whether or not png_read_image longjmps: keep it reachable from the reader. */
+        reader->exif = (uint8_t *)rows;
+        png_read_image(reader->png, rows);
+        free(rows);
+        reader->exif = NULL;
+    }
+    return 0;
+}
+
+static void capture_jpeg_markers(struct sr_reader *reader) {
+    for (jpeg_saved_marker_ptr marker = reader->jpeg.marker_list; marker; marker = marker->next) {
+        if (marker->marker == JPEG_APP0 + 1 && marker->data_length > 6 && memcmp(marker->data, "Exif\0\0", 6) == 0
+            && !reader->exif) {
+            reader->exif_length = marker->data_length - 6;
+            reader->exif = malloc(reader->exif_length);
+            if (reader->exif) memcpy(reader->exif, marker->data + 6, reader->exif_length);
+            else reader->exif_length = 0;
+        }
+    }
+    JOCTET *icc = NULL;
+    unsigned int icc_length = 0;
+    if (jpeg_read_icc_profile(&reader->jpeg, &icc, &icc_length) && icc) {
+        reader->icc = icc; /* allocated with malloc by libjpeg-turbo */
+        reader->icc_length = icc_length;
+    }
+}
+
+static int open_jpeg(struct sr_reader *reader, sr_image_info *info) {
+    reader->jpeg.err = jpeg_std_error(&reader->jpeg_error.base);
+    reader->jpeg_error.base.error_exit = jpeg_error_exit;
+    reader->jpeg_error.base.emit_message = jpeg_emit_message;
+    reader->jpeg_error.jump = &reader->jump;
+    reader->jpeg_error.message = reader->message;
+    reader->jpeg_error.capacity = reader->capacity;
+    if (setjmp(reader->jump)) return 1;
+    jpeg_create_decompress(&reader->jpeg);
+    reader->jpeg_created = 1;
+    jpeg_stdio_src(&reader->jpeg, reader->file);
+    jpeg_save_markers(&reader->jpeg, JPEG_APP0 + 1, 0xFFFF);
+    jpeg_save_markers(&reader->jpeg, JPEG_APP0 + 2, 0xFFFF);
+    jpeg_read_header(&reader->jpeg, TRUE);
+
+    long size = file_size(reader->file);
+    double pixels = (double)reader->jpeg.image_width * (double)reader->jpeg.image_height;
+    if (reader->jpeg.image_width == 0 || reader->jpeg.image_height == 0
+        || (size > 0 && pixels > SR_JPEG_MAX_PIXELS_PER_BYTE * (double)size + 1048576.0)) {
+        set_message(reader->message, reader->capacity,
+                    "corrupt JPEG: header declares %ux%u pixels, impossible for a %ld-byte file",
+                    reader->jpeg.image_width, reader->jpeg.image_height, size);
+        return 1;
+    }
+    switch (reader->jpeg.jpeg_color_space) {
+    case JCS_GRAYSCALE:
+        reader->jpeg.out_color_space = JCS_GRAYSCALE;
+        break;
+    case JCS_CMYK:
+    case JCS_YCCK:
+        set_message(reader->message, reader->capacity,
+                    "CMYK JPEG is not supported: convert it to RGB first (e.g. with an image editor)");
+        return 1;
+    default:
+        reader->jpeg.out_color_space = JCS_RGB;
+        break;
+    }
+    capture_jpeg_markers(reader);
+    jpeg_start_decompress(&reader->jpeg);
+    info->width = (int32_t)reader->jpeg.output_width;
+    info->height = (int32_t)reader->jpeg.output_height;
+    info->channels = reader->jpeg.output_components;
+    info->bit_depth = 8;
+    info->source_bit_depth = 8;
+    info->interlaced = 0;
+    reader->width = info->width;
+    reader->height = info->height;
+    reader->row_bytes = (size_t)info->width * (size_t)info->channels;
+    return 0;
+}
+
+int sr_reader_open(const char *path, sr_reader **out_reader, sr_image_info *out_info,
+                   char *message, size_t message_capacity) {
+    *out_reader = NULL;
+    memset(out_info, 0, sizeof(*out_info));
+    struct sr_reader *reader = calloc(1, sizeof(struct sr_reader));
+    if (!reader) { set_message(message, message_capacity, "out of memory"); return 1; }
+    reader->message = message;
+    reader->capacity = message_capacity;
+    reader->file = fopen(path, "rb");
+    if (!reader->file) {
+        set_message(message, message_capacity, "cannot open for reading");
+        sr_reader_close(reader);
+        return 1;
+    }
+    unsigned char magic[8] = {0};
+    size_t got = fread(magic, 1, 8, reader->file);
+    rewind(reader->file);
+    static const unsigned char png_magic[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+    int status;
+    if (got == 8 && memcmp(magic, png_magic, 8) == 0) {
+        reader->format = SR_FORMAT_PNG;
+        status = open_png(reader, out_info);
+    } else if (got >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF) {
+        reader->format = SR_FORMAT_JPEG;
+        status = open_jpeg(reader, out_info);
+    } else {
+        set_message(message, message_capacity, got == 0 ? "empty file" : "not a PNG or JPEG file (unknown magic bytes)");
+        status = 1;
+    }
+    if (status != 0) {
+        sr_reader_close(reader);
+        return status;
+    }
+    out_info->format = reader->format;
+    out_info->icc = reader->icc;
+    out_info->icc_length = reader->icc_length;
+    out_info->exif = reader->exif;
+    out_info->exif_length = reader->exif_length;
+    *out_reader = reader;
+    return 0;
+}
+
+int sr_reader_read_rows(sr_reader *reader, uint8_t *buffer, int32_t rows, char *message, size_t message_capacity) {
+    reader->message = message;
+    reader->capacity = message_capacity;
+    reader->jpeg_error.message = message;
+    reader->jpeg_error.capacity = message_capacity;
+    if (rows < 0 || reader->rows_done + rows > reader->height) {
+        set_message(message, message_capacity, "read past the last row");
+        return 1;
+    }
+    if (setjmp(reader->jump)) return 1;
+    if (reader->whole) {
+        memcpy(buffer, reader->whole + reader->row_bytes * (size_t)reader->rows_done, reader->row_bytes * (size_t)rows);
+        reader->rows_done += rows;
+        return 0;
+    }
+    for (int32_t i = 0; i < rows; i++) {
+        uint8_t *row = buffer + reader->row_bytes * (size_t)i;
+        if (reader->format == SR_FORMAT_PNG) {
+            png_read_row(reader->png, row, NULL);
+        } else {
+            JSAMPROW pointer = row;
+            while (jpeg_read_scanlines(&reader->jpeg, &pointer, 1) != 1) {
+                set_message(message, message_capacity, "corrupt JPEG: no more scanlines");
+                return 1;
+            }
+        }
+        reader->rows_done += 1;
+    }
+    return 0;
+}
+
+void sr_reader_close(sr_reader *reader) {
+    if (!reader) return;
+    if (reader->png) png_destroy_read_struct(&reader->png, reader->png_info ? &reader->png_info : NULL, NULL);
+    if (reader->jpeg_created) jpeg_destroy_decompress(&reader->jpeg);
+    if (reader->file) fclose(reader->file);
+    free(reader->whole);
+    free(reader->icc);
+    free(reader->exif);
+    free(reader);
+}
+
+/* ---------------------------------------------------------------- writing */
+
+static int open_png_writer(struct sr_writer *writer, int32_t width, int32_t height, int32_t channels,
+                           int32_t bit_depth, const uint8_t *icc, size_t icc_length) {
+    writer->png = png_create_write_struct(PNG_LIBPNG_VER_STRING, writer, png_writer_error, png_quiet_warning);
+    if (!writer->png) { set_message(writer->message, writer->capacity, "out of memory"); return 1; }
+    writer->png_info = png_create_info_struct(writer->png);
+    if (!writer->png_info) { set_message(writer->message, writer->capacity, "out of memory"); return 1; }
+    if (setjmp(writer->jump)) return 1;
+    png_init_io(writer->png, writer->file);
+    static const int color_types[5] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
+                                       PNG_COLOR_TYPE_RGB_ALPHA};
+    png_set_IHDR(writer->png, writer->png_info, (png_uint_32)width, (png_uint_32)height, bit_depth,
+                 color_types[channels], PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    if (icc && icc_length > 0) {
+        png_set_benign_errors(writer->png, 1);
+        png_set_iCCP(writer->png, writer->png_info, "ICC Profile", PNG_COMPRESSION_TYPE_BASE, icc, (png_uint_32)icc_length);
+    }
+    png_write_info(writer->png, writer->png_info);
+    if (bit_depth == 16) png_set_swap(writer->png);
+    writer->row_bytes = (size_t)width * (size_t)channels * (size_t)(bit_depth / 8);
+    return 0;
+}
+
+static int open_jpeg_writer(struct sr_writer *writer, int32_t width, int32_t height, int32_t channels,
+                            int32_t quality, const uint8_t *icc, size_t icc_length) {
+    writer->jpeg.err = jpeg_std_error(&writer->jpeg_error.base);
+    writer->jpeg_error.base.error_exit = jpeg_error_exit;
+    writer->jpeg_error.jump = &writer->jump;
+    writer->jpeg_error.message = writer->message;
+    writer->jpeg_error.capacity = writer->capacity;
+    if (setjmp(writer->jump)) return 1;
+    jpeg_create_compress(&writer->jpeg);
+    writer->jpeg_created = 1;
+    jpeg_stdio_dest(&writer->jpeg, writer->file);
+    writer->jpeg.image_width = (JDIMENSION)width;
+    writer->jpeg.image_height = (JDIMENSION)height;
+    writer->jpeg.input_components = channels;
+    writer->jpeg.in_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_set_defaults(&writer->jpeg);
+    jpeg_set_quality(&writer->jpeg, quality, TRUE);
+    if (quality >= 90) {
+        /* no chroma subsampling at high quality: upscaled detail is what the user paid for */
+        for (int i = 0; i < writer->jpeg.num_components; i++) {
+            writer->jpeg.comp_info[i].h_samp_factor = 1;
+            writer->jpeg.comp_info[i].v_samp_factor = 1;
+        }
+    }
+    jpeg_start_compress(&writer->jpeg, TRUE);
+    if (icc && icc_length > 0) jpeg_write_icc_profile(&writer->jpeg, icc, (unsigned int)icc_length);
+    writer->row_bytes = (size_t)width * (size_t)channels;
+    return 0;
+}
+
+int sr_writer_open(const char *path, int32_t format, int32_t width, int32_t height, int32_t channels,
+                   int32_t bit_depth, int32_t quality, const uint8_t *icc, size_t icc_length,
+                   sr_writer **out_writer, char *message, size_t message_capacity) {
+    *out_writer = NULL;
+    if (width <= 0 || height <= 0 || channels < 1 || channels > 4 || (bit_depth != 8 && bit_depth != 16)) {
+        set_message(message, message_capacity, "invalid image for encoding (%dx%d, %d channels, %d-bit)",
+                    width, height, channels, bit_depth);
+        return 1;
+    }
+    if (format == SR_FORMAT_JPEG && (bit_depth != 8 || (channels != 1 && channels != 3))) {
+        set_message(message, message_capacity, "JPEG holds 8-bit gray or RGB only");
+        return 1;
+    }
+    if (format == SR_FORMAT_JPEG && (width > 65500 || height > 65500)) {
+        set_message(message, message_capacity, "JPEG cannot hold %dx%d pixels (65500 at most per side): use PNG", width, height);
+        return 1;
+    }
+    struct sr_writer *writer = calloc(1, sizeof(struct sr_writer));
+    if (!writer) { set_message(message, message_capacity, "out of memory"); return 1; }
+    writer->format = format;
+    writer->message = message;
+    writer->capacity = message_capacity;
+    writer->height = height;
+    writer->file = fopen(path, "wb");
+    if (!writer->file) {
+        set_message(message, message_capacity, "cannot open for writing");
+        sr_writer_abort(writer);
+        return 1;
+    }
+    int status = format == SR_FORMAT_PNG
+        ? open_png_writer(writer, width, height, channels, bit_depth, icc, icc_length)
+        : open_jpeg_writer(writer, width, height, channels, quality, icc, icc_length);
+    if (status != 0) {
+        sr_writer_abort(writer);
+        return status;
+    }
+    *out_writer = writer;
+    return 0;
+}
+
+int sr_writer_write_rows(sr_writer *writer, const uint8_t *buffer, int32_t rows, char *message, size_t message_capacity) {
+    writer->message = message;
+    writer->capacity = message_capacity;
+    writer->jpeg_error.message = message;
+    writer->jpeg_error.capacity = message_capacity;
+    if (rows < 0 || writer->rows_done + rows > writer->height) {
+        set_message(message, message_capacity, "wrote past the last row");
+        return 1;
+    }
+    if (setjmp(writer->jump)) return 1;
+    for (int32_t i = 0; i < rows; i++) {
+        uint8_t *row = (uint8_t *)buffer + writer->row_bytes * (size_t)i;
+        if (writer->format == SR_FORMAT_PNG) {
+            png_write_row(writer->png, row);
+        } else {
+            JSAMPROW pointer = row;
+            jpeg_write_scanlines(&writer->jpeg, &pointer, 1);
+        }
+        writer->rows_done += 1;
+    }
+    return 0;
+}
+
+int sr_writer_finish(sr_writer *writer, char *message, size_t message_capacity) {
+    writer->message = message;
+    writer->capacity = message_capacity;
+    writer->jpeg_error.message = message;
+    writer->jpeg_error.capacity = message_capacity;
+    int status = 0;
+    if (writer->rows_done != writer->height) {
+        set_message(message, message_capacity, "only %d of %d rows were written", writer->rows_done, writer->height);
+        status = 1;
+    } else if (setjmp(writer->jump)) {
+        status = 1;
+    } else {
+        if (writer->format == SR_FORMAT_PNG) png_write_end(writer->png, writer->png_info);
+        else jpeg_finish_compress(&writer->jpeg);
+    }
+    if (status == 0 && writer->file) {
+        if (fflush(writer->file) != 0 || ferror(writer->file)) {
+            set_message(message, message_capacity, "write failed (disk full?)");
+            status = 1;
+        }
+        if (fclose(writer->file) != 0 && status == 0) {
+            set_message(message, message_capacity, "closing the file failed");
+            status = 1;
+        }
+        writer->file = NULL;
+    }
+    sr_writer_abort(writer);
+    return status;
+}
+
+void sr_writer_abort(sr_writer *writer) {
+    if (!writer) return;
+    if (writer->png) png_destroy_write_struct(&writer->png, writer->png_info ? &writer->png_info : NULL);
+    if (writer->jpeg_created) jpeg_destroy_compress(&writer->jpeg);
+    if (writer->file) fclose(writer->file);
+    free(writer);
+}

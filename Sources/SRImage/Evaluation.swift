@@ -1,0 +1,62 @@
+import Foundation
+
+/// One image's score under the standard protocol.
+public struct ImageScore: Codable, Sendable {
+    public var name: String
+    public var psnr: Double
+    public var ssim: Double
+}
+
+/// The standard ×s super-resolution evaluation protocol:
+/// crop the ground truth to a multiple of s; make the input by antialiased bicubic downscaling,
+/// rounded to 8 bits; upscale; round to 8 bits; compare Y (BT.601) with s pixels shaved per border.
+public enum Evaluation {
+    /// PNG and JPEG files directly inside `folder`, sorted by name.
+    public static func imageFiles(in folder: String) throws -> [String] {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: folder)
+        } catch {
+            throw ImageError(path: folder, reason: "cannot list the folder")
+        }
+        let images = names.filter { name in
+            let lower = name.lowercased()
+            return !name.hasPrefix(".") && (lower.hasSuffix(".png") || lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg"))
+        }.sorted()
+        if images.isEmpty { throw ImageError(path: folder, reason: "no PNG or JPEG images in the folder") }
+        return images.map { folder + "/" + $0 }
+    }
+
+    /// The low-resolution input the protocol derives from a ground truth (3 channels, 8-bit values),
+    /// and the cropped ground truth itself.
+    public static func makePair(groundTruth: PlanarImage, scale: Int) -> (input: PlanarImage, target: PlanarImage) {
+        let rgb = groundTruth.rgb()
+        let width = rgb.width - rgb.width % scale, height = rgb.height - rgb.height % scale
+        let target = rgb.cropped(x: 0, y: 0, width: width, height: height)
+        let input = Resampler.resize(target, width: width / scale, height: height / scale).quantized(bits: 8)
+        return (input, target)
+    }
+
+    /// Scores an output against its target (both RGB, same size) on shaved Y.
+    public static func score(output: PlanarImage, target: PlanarImage, shave: Int) -> (psnr: Double, ssim: Double) {
+        precondition(output.width == target.width && output.height == target.height, "output size differs from target")
+        let a = QualityMetrics.shave(QualityMetrics.luma(output.quantized(bits: 8)), width: output.width,
+                                     height: output.height, border: shave)
+        let b = QualityMetrics.shave(QualityMetrics.luma(target), width: target.width, height: target.height, border: shave)
+        return (QualityMetrics.psnr(a.values, b.values), QualityMetrics.ssim(a.values, b.values, width: a.width, height: a.height))
+    }
+
+    /// Runs the protocol on one ground-truth file.
+    /// - Parameter upscale: maps the low-resolution RGB input to an RGB output `scale` times larger.
+    public static func evaluate(file: String, scale: Int, upscale: (PlanarImage) throws -> PlanarImage) throws -> ImageScore {
+        let (groundTruth, _) = try ImageFile.read(file)
+        let (input, target) = makePair(groundTruth: groundTruth, scale: scale)
+        let output = try upscale(input)
+        guard output.width == target.width, output.height == target.height else {
+            throw ImageError(path: file, reason: "upscaler returned \(output.width)x\(output.height), expected \(target.width)x\(target.height)")
+        }
+        let (psnr, ssim) = score(output: output, target: target, shave: scale)
+        let name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+        return ImageScore(name: name, psnr: psnr, ssim: ssim)
+    }
+}

@@ -1,0 +1,127 @@
+import CImageCodec
+import Foundation
+
+/// Encodes an image band by band into a temporary file beside the destination, and renames it into
+/// place only when `finish()` succeeds: a failed or abandoned write leaves nothing behind and never
+/// touches an existing file at the destination.
+public final class ImageWriter {
+    public let path: String
+    public let format: ImageFormat
+    public let width: Int
+    public let height: Int
+    public let channels: Int
+    public let bitDepth: Int
+    public private(set) var rowsWritten = 0
+
+    private var handle: OpaquePointer?
+    private let temporaryPath: String
+    private var raw: [UInt8] = []
+
+    /// Starts an encoder.
+    /// - Parameters:
+    ///   - path: destination; its extension does not matter here (`format` decides).
+    ///   - channels: 1-4 for PNG; JPEG takes 1 or 3 (alpha must be removed by the caller).
+    ///   - bitDepth: 8 or 16 (PNG only).
+    ///   - quality: JPEG quality 1-100.
+    ///   - iccProfile: colour profile to embed, if any.
+    /// - Throws: `ImageError` when the folder is not writable or the combination is invalid.
+    public init(path: String, format: ImageFormat, width: Int, height: Int, channels: Int, bitDepth: Int = 8,
+                quality: Int = 95, iccProfile: [UInt8]? = nil) throws {
+        self.path = path
+        self.format = format
+        self.width = width
+        self.height = height
+        self.channels = channels
+        self.bitDepth = bitDepth
+        let url = URL(fileURLWithPath: path)
+        let folder = url.deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ImageError(path: path, reason: "output folder \(folder) does not exist")
+        }
+        temporaryPath = folder + "/." + url.lastPathComponent + ".upscale-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp"
+        var message = [CChar](repeating: 0, count: 512)
+        var writer: OpaquePointer?
+        let icc = iccProfile ?? []
+        let status = icc.withUnsafeBufferPointer { profile in
+            sr_writer_open(temporaryPath, format == .png ? Int32(SR_FORMAT_PNG) : Int32(SR_FORMAT_JPEG),
+                           Int32(width), Int32(height), Int32(channels), Int32(bitDepth), Int32(quality),
+                           profile.baseAddress, profile.count, &writer, &message, message.count)
+        }
+        guard status == 0, let writer else {
+            unlink(temporaryPath)
+            throw ImageError(path: path, reason: String(cString: message))
+        }
+        handle = writer
+    }
+
+    deinit { abort() }
+
+    /// Abandons the write: frees the encoder and removes the temporary file.
+    public func abort() {
+        if let handle {
+            sr_writer_abort(handle)
+            unlink(temporaryPath)
+        }
+        handle = nil
+    }
+
+    /// Encodes the next rows. `band` must have this writer's width and channel count; values are
+    /// clamped to [0, 1] and rounded to the output depth.
+    public func writeRows(_ band: PlanarImage) throws {
+        precondition(band.width == width && band.channels == channels, "band does not match the writer")
+        guard let handle else { throw ImageError(path: path, reason: "writer already closed") }
+        let rows = band.height
+        let plane = rows * width
+        let bytesPerSample = bitDepth / 8
+        if raw.count < plane * channels * bytesPerSample { raw = [UInt8](repeating: 0, count: plane * channels * bytesPerSample) }
+        let channels = self.channels
+        raw.withUnsafeMutableBufferPointer { out in
+            band.pixels.withUnsafeBufferPointer { input in
+                if bytesPerSample == 1 {
+                    for i in 0..<plane {
+                        for c in 0..<channels {
+                            let v = min(max(input[c * plane + i], 0), 1)
+                            out[i * channels + c] = UInt8((v * 255).rounded())
+                        }
+                    }
+                } else {
+                    out.baseAddress!.withMemoryRebound(to: UInt16.self, capacity: plane * channels) { samples in
+                        for i in 0..<plane {
+                            for c in 0..<channels {
+                                let v = min(max(input[c * plane + i], 0), 1)
+                                samples[i * channels + c] = UInt16((v * 65535).rounded())
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var message = [CChar](repeating: 0, count: 512)
+        let status = raw.withUnsafeBufferPointer { buffer in
+            sr_writer_write_rows(handle, buffer.baseAddress, Int32(rows), &message, message.count)
+        }
+        if status != 0 {
+            abort()
+            throw ImageError(path: path, reason: String(cString: message))
+        }
+        rowsWritten += rows
+    }
+
+    /// Completes the file and renames it into place.
+    /// - Throws: `ImageError` if rows are missing, encoding fails or the rename fails.
+    public func finish() throws {
+        guard let handle else { throw ImageError(path: path, reason: "writer already closed") }
+        self.handle = nil
+        var message = [CChar](repeating: 0, count: 512)
+        if sr_writer_finish(handle, &message, message.count) != 0 {
+            unlink(temporaryPath)
+            throw ImageError(path: path, reason: String(cString: message))
+        }
+        if rename(temporaryPath, path) != 0 {
+            let reason = String(cString: strerror(errno))
+            unlink(temporaryPath)
+            throw ImageError(path: path, reason: "cannot move the finished file into place: \(reason)")
+        }
+    }
+}

@@ -1,0 +1,165 @@
+import SRNN
+import SRTensor
+
+/// Residual block without batch norm (BasicSR `ResidualBlockNoBN`): x + conv2(act(conv1(x))).
+/// [N, F, H, W] → [N, F, H, W].
+public final class ResidualBlock: Layer {
+    public let conv1: Conv2d
+    public let conv2: Conv2d
+    public let activation: any Layer
+    let activationName: String?
+
+    init(features: Int, activation: GeneratorConfig.Activation) {
+        conv1 = Conv2d(inputChannels: features, outputChannels: features, kernelSize: 3)
+        conv2 = Conv2d(inputChannels: features, outputChannels: features, kernelSize: 3)
+        if activation == .prelu {
+            self.activation = PReLU(channels: features)
+            activationName = "act"
+        } else {
+            self.activation = ReLU()
+            activationName = nil
+        }
+    }
+
+    public func forward(_ input: Tensor) -> (output: Tensor, pullback: Pullback) {
+        let (a, pullback1) = conv1.forward(input)
+        let (b, pullbackActivation) = activation.forward(a)
+        let (c, pullback2) = conv2.forward(b)
+        return (input + c, { gradient in gradient + pullback1(pullbackActivation(pullback2(gradient))) })
+    }
+
+    public func inference(_ input: Tensor) -> Tensor {
+        input + conv2.inference(activation.inference(conv1.inference(input)))
+    }
+
+    public var namedParameters: [(name: String, parameter: Parameter)] {
+        var out = conv1.namedParameters.map { (name: "conv1." + $0.name, parameter: $0.parameter) }
+        out += conv2.namedParameters.map { (name: "conv2." + $0.name, parameter: $0.parameter) }
+        if let activationName { out += activation.namedParameters.map { (name: activationName + "." + $0.name, parameter: $0.parameter) } }
+        return out
+    }
+}
+
+/// The SRGAN-style residual generator in BasicSR's MSRResNet form:
+/// conv_first → act → N residual blocks → (upconv → pixel shuffle → act) ×1 or ×2 → conv_hr → act → conv_last,
+/// plus the bilinearly upsampled input. Input [N, 3, H, W] in [0, 1] → output [N, 3, H·s, W·s].
+///
+/// Tensor names match BasicSR's state dict (`conv_first.weight`, `body.0.conv1.weight`, `upconv1.weight`,
+/// `conv_hr.weight`, `conv_last.weight`, …); PReLU variants add `act_first.weight`, `body.i.act.weight`,
+/// `act_up1.weight`, `act_up2.weight`, `act_hr.weight`.
+public final class Generator: Layer {
+    public let config: GeneratorConfig
+    let convFirst: Conv2d
+    let body: [ResidualBlock]
+    let upconv1: Conv2d
+    let upconv2: Conv2d?
+    let convHR: Conv2d
+    let convLast: Conv2d
+    let activationFirst: any Layer
+    let activationUp1: any Layer
+    let activationUp2: any Layer
+    let activationHR: any Layer
+    let shuffle: PixelShuffle
+    let base: Upsample
+
+    /// Builds a generator with zero weights; call `initialize` or load a state dictionary.
+    public init(config: GeneratorConfig) {
+        self.config = config
+        let f = config.features
+        convFirst = Conv2d(inputChannels: config.inputChannels, outputChannels: f, kernelSize: config.firstKernel)
+        body = (0..<config.blocks).map { _ in ResidualBlock(features: f, activation: config.activation) }
+        let stage = config.scale == 3 ? 3 : 2
+        upconv1 = Conv2d(inputChannels: f, outputChannels: f * stage * stage, kernelSize: 3)
+        upconv2 = config.scale == 4 ? Conv2d(inputChannels: f, outputChannels: f * 4, kernelSize: 3) : nil
+        convHR = Conv2d(inputChannels: f, outputChannels: f, kernelSize: 3)
+        convLast = Conv2d(inputChannels: f, outputChannels: config.outputChannels, kernelSize: config.lastKernel)
+        func activation() -> any Layer { config.activation == .prelu ? PReLU(channels: f) : LeakyReLU(slope: 0.1) }
+        activationFirst = activation()
+        activationUp1 = activation()
+        activationUp2 = activation()
+        activationHR = activation()
+        shuffle = PixelShuffle(factor: stage)
+        base = Upsample(factor: config.scale, mode: .bilinear)
+    }
+
+    /// BasicSR's initialisation: Kaiming normal × 0.1 for every convolution, zero biases.
+    public func initialize(generator: inout SeededGenerator) {
+        for conv in convolutions { conv.initialize(scale: 0.1, generator: &generator) }
+    }
+
+    var convolutions: [Conv2d] {
+        [convFirst] + body.flatMap { [$0.conv1, $0.conv2] } + [upconv1] + (upconv2.map { [$0] } ?? []) + [convHR, convLast]
+    }
+
+    public func forward(_ input: Tensor) -> (output: Tensor, pullback: Pullback) {
+        var pullbacks: [Pullback] = []
+        func run(_ layer: any Layer, _ x: Tensor) -> Tensor {
+            let (y, pullback) = layer.forward(x)
+            pullbacks.append(pullback)
+            return y
+        }
+        var x = run(activationFirst, run(convFirst, input))
+        for block in body { x = run(block, x) }
+        x = run(activationUp1, run(shuffle, run(upconv1, x)))
+        if let upconv2 { x = run(activationUp2, run(shuffle, run(upconv2, x))) }
+        x = run(convLast, run(activationHR, run(convHR, x)))
+        let (upsampled, basePullback) = base.forward(input)
+        return (x + upsampled, { gradient in
+            var g = gradient
+            for pullback in pullbacks.reversed() { g = pullback(g) }
+            return g + basePullback(gradient)
+        })
+    }
+
+    public func inference(_ input: Tensor) -> Tensor {
+        var x = activationFirst.inference(convFirst.inference(input))
+        for block in body { x = block.inference(x) }
+        x = activationUp1.inference(shuffle.inference(upconv1.inference(x)))
+        if let upconv2 { x = activationUp2.inference(shuffle.inference(upconv2.inference(x))) }
+        x = convLast.inference(activationHR.inference(convHR.inference(x)))
+        x.add(base.inference(input))
+        return x
+    }
+
+    public var namedParameters: [(name: String, parameter: Parameter)] {
+        func named(_ prefix: String, _ layer: any Layer) -> [(name: String, parameter: Parameter)] {
+            layer.namedParameters.map { (name: prefix + "." + $0.name, parameter: $0.parameter) }
+        }
+        var out = named("conv_first", convFirst)
+        if config.activation == .prelu { out += named("act_first", activationFirst) }
+        for (i, block) in body.enumerated() { out += named("body.\(i)", block) }
+        out += named("upconv1", upconv1)
+        if config.activation == .prelu { out += named("act_up1", activationUp1) }
+        if let upconv2 {
+            out += named("upconv2", upconv2)
+            if config.activation == .prelu { out += named("act_up2", activationUp2) }
+        }
+        out += named("conv_hr", convHR)
+        if config.activation == .prelu { out += named("act_hr", activationHR) }
+        out += named("conv_last", convLast)
+        return out
+    }
+
+    // MARK: Files
+
+    /// Loads a generator from a safetensors file whose metadata describes it.
+    /// - Throws: `WeightFileError` naming the file for a bad file, bad metadata or mismatched tensors.
+    public static func load(path: String) throws -> Generator {
+        let file = try SafeTensors.read(path: path)
+        do {
+            let generator = Generator(config: try GeneratorConfig(metadata: file.metadata))
+            try generator.loadStateDictionary(file.tensors)
+            return generator
+        } catch let error as WeightFileError {
+            throw error
+        } catch {
+            throw WeightFileError(path: path, reason: "\(error)")
+        }
+    }
+
+    /// Writes the generator's weights and architecture (plus `extra` metadata) to a safetensors file.
+    public func save(path: String, extraMetadata: [String: String] = [:]) throws {
+        let metadata = config.metadata.merging(extraMetadata) { _, new in new }
+        try SafeTensors(tensors: stateDictionary(), metadata: metadata).write(path: path)
+    }
+}

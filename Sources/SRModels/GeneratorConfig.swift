@@ -1,0 +1,89 @@
+import Foundation
+import SRTensor
+
+/// The architecture of an SRResNet-family generator, stored in a weight file's `__metadata__`.
+///
+/// Metadata keys (all strings): `arch` = "MSRResNet", `num_in_ch`, `num_out_ch`, `num_feat`, `num_block`,
+/// `upscale` (2, 3 or 4), `activation` ("lrelu": BasicSR's MSRResNet, ReLU inside blocks and LeakyReLU 0.1
+/// elsewhere; "prelu": the SRGAN paper's per-channel PReLU), `first_kernel` and `last_kernel` (3, or 9 as in
+/// the SRGAN paper), and optionally `kind` ("psnr" or "gan") and free-text `description`.
+public struct GeneratorConfig: Codable, Sendable, Equatable {
+    public enum Activation: String, Codable, Sendable { case lrelu, prelu }
+
+    public var inputChannels = 3
+    public var outputChannels = 3
+    public var features = 64
+    public var blocks = 16
+    public var scale = 4
+    public var activation = Activation.lrelu
+    public var firstKernel = 3
+    public var lastKernel = 3
+
+    public init(features: Int = 64, blocks: Int = 16, scale: Int = 4, activation: Activation = .lrelu,
+                firstKernel: Int = 3, lastKernel: Int = 3) {
+        self.features = features
+        self.blocks = blocks
+        self.scale = scale
+        self.activation = activation
+        self.firstKernel = firstKernel
+        self.lastKernel = lastKernel
+    }
+
+    /// Checks the combination is one the generator can build.
+    public func validate() throws {
+        guard [2, 3, 4].contains(scale) else { throw ModelError("upscale must be 2, 3 or 4, not \(scale)") }
+        guard features > 0, blocks >= 0 else { throw ModelError("num_feat must be positive and num_block not negative") }
+        guard firstKernel % 2 == 1, lastKernel % 2 == 1 else { throw ModelError("kernel sizes must be odd") }
+        guard inputChannels == 3, outputChannels == 3 else { throw ModelError("only RGB generators (3 in, 3 out) are supported") }
+    }
+
+    /// How far (in input pixels) an output pixel sees from its own position: convolutions at input
+    /// resolution count fully, those after each ×2/×3 stage count divided by the resolution, plus the
+    /// bilinear base (1). Tiles overlapping at least this much reproduce the whole-image output.
+    public var receptiveRadius: Double {
+        var radius = Double(firstKernel / 2) + 2 * Double(blocks) + 1  // conv_first, blocks, upconv1
+        if scale == 4 { radius += 0.5 }  // upconv2 at 2×
+        radius += Double(1 + lastKernel / 2) / Double(scale)  // conv_hr, conv_last at full resolution
+        return max(radius, 1)  // bilinear base
+    }
+
+    /// The smallest integer overlap that makes tiled inference exact.
+    public var exactOverlap: Int { Int(receptiveRadius.rounded(.up)) }
+
+    /// Metadata entries for a weight file.
+    public var metadata: [String: String] {
+        ["arch": "MSRResNet", "num_in_ch": "\(inputChannels)", "num_out_ch": "\(outputChannels)", "num_feat": "\(features)",
+         "num_block": "\(blocks)", "upscale": "\(scale)", "activation": activation.rawValue,
+         "first_kernel": "\(firstKernel)", "last_kernel": "\(lastKernel)", "format": "pt"]
+    }
+
+    /// Reads a config from weight-file metadata.
+    public init(metadata: [String: String]) throws {
+        guard let arch = metadata["arch"] else { throw ModelError("no 'arch' in the file's metadata: not an upscale generator") }
+        guard arch == "MSRResNet" || arch == "SRResNet" else { throw ModelError("architecture '\(arch)' is not supported (MSRResNet only)") }
+        func integer(_ key: String, _ fallback: Int) throws -> Int {
+            guard let text = metadata[key] else { return fallback }
+            guard let value = Int(text) else { throw ModelError("metadata '\(key)' = '\(text)' is not an integer") }
+            return value
+        }
+        self.init()
+        inputChannels = try integer("num_in_ch", 3)
+        outputChannels = try integer("num_out_ch", 3)
+        features = try integer("num_feat", 64)
+        blocks = try integer("num_block", 16)
+        scale = try integer("upscale", 4)
+        firstKernel = try integer("first_kernel", 3)
+        lastKernel = try integer("last_kernel", 3)
+        if let text = metadata["activation"] {
+            guard let value = Activation(rawValue: text) else { throw ModelError("metadata 'activation' = '\(text)' is not lrelu or prelu") }
+            activation = value
+        }
+        try validate()
+    }
+}
+
+/// A model file or configuration that cannot be used.
+public struct ModelError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
