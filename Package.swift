@@ -30,7 +30,7 @@ let package = Package(
         // Streaming tiled inference.
         .target(name: "SRTiling", dependencies: ["SRTensor", "SRImage"], swiftSettings: optimise),
         // Training.
-        .target(name: "SRTraining", dependencies: ["SRModels", "SRNN", "SRTensor", "SRImage"], swiftSettings: optimise),
+        .target(name: "SRTraining", dependencies: ["SRModels", "SRNN", "SRTensor", "SRImage", "SRTiling"], swiftSettings: optimise),
         // Command implementations (thin), and the executable.
         .target(
             name: "UpscaleKit",
@@ -49,5 +49,6 @@ let package = Package(
         .testTarget(name: "SRTilingTests", dependencies: ["SRTiling", "SRModels", "SRImage", "SRTensor"]),
         .testTarget(name: "SRTrainingTests", dependencies: ["SRTraining", "SRModels", "SRImage", "SRTensor"]),
         .testTarget(name: "UpscaleCLITests", dependencies: ["upscale", "SRImage", "SRModels", "SRTensor"]),
-    ]
+    ],
+    swiftLanguageModes: [.v5]
 )

@@ -127,6 +127,12 @@ public final class ExponentialMovingAverage {
         self.averages = averages
     }
 
+    /// Replaces one average (when restoring a checkpoint).
+    public func setAverage(_ value: Tensor, for name: String) {
+        precondition(averages[name]?.shape == value.shape, "EMA tensor \(name) does not match")
+        averages[name] = value
+    }
+
     public func update(_ parameters: [(name: String, parameter: Parameter)]) {
         for (name, parameter) in parameters {
             guard var average = averages[name] else { continue }

@@ -1,0 +1,41 @@
+# upscale — build, demo, test and benchmark entry points.
+SWIFT ?= swift
+PACKAGES := libpng-dev libjpeg-dev libopenblas-dev pkg-config
+SAMPLE ?= samples/bird-lr.png
+
+.PHONY: deps build demo test bench clean
+
+# Idempotent: installs only what pkg-config cannot find.
+deps:
+	@missing=""; \
+	pkg-config --exists libpng 2>/dev/null || missing="$$missing libpng-dev"; \
+	pkg-config --exists libjpeg 2>/dev/null || missing="$$missing libjpeg-dev"; \
+	pkg-config --exists openblas 2>/dev/null || missing="$$missing libopenblas-dev"; \
+	command -v pkg-config >/dev/null 2>&1 || missing="pkg-config $$missing"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; else \
+			echo "error: need root (or sudo) to install$$missing with apt-get; install them by hand" >&2; exit 1; fi; \
+		command -v apt-get >/dev/null 2>&1 || { echo "error: apt-get not found: install$$missing with your package manager" >&2; exit 1; }; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq pkg-config $(PACKAGES) >/dev/null \
+			|| { echo "error: apt-get could not install$$missing" >&2; exit 1; }; \
+	fi
+
+build: deps
+	$(SWIFT) build -c release --product upscale
+
+demo: build
+	@mkdir -p out
+	.build/release/upscale $(SAMPLE) out/demo-x4.png --scale 4
+	.build/release/upscale $(SAMPLE) out/demo-x4-bicubic.png --scale 4 --method bicubic
+	@echo "wrote out/demo-x4.png (model) and out/demo-x4-bicubic.png (bicubic) from $(SAMPLE)"
+
+test: deps
+	$(SWIFT) build -c release
+	$(SWIFT) test -c release
+
+bench: deps
+	cd Benchmarks && $(SWIFT) run -c release upscale-bench
+
+clean:
+	rm -rf .build out

@@ -1,0 +1,82 @@
+import Foundation
+import SRImage
+
+/// A minimal raster chart: stacked panels, each with axes, a polyline and its title and axis
+/// range written in a built-in 5×7 pixel font. Enough to see a learning curve without any library.
+public final class LineChart {
+    public private(set) var image: PlanarImage
+
+    public init(width: Int, height: Int) {
+        image = PlanarImage(width: width, height: height, channels: 3, pixels: [Float](repeating: 1, count: width * height * 3))
+    }
+
+    /// Draws `points` (x, y) in panel `index` of `count` stacked vertically.
+    public func plot(panel index: Int, of count: Int, title: String, points: [(Double, Double)], color: (Float, Float, Float)) {
+        let top = index * image.height / count + 24, bottom = (index + 1) * image.height / count - 24
+        let left = 70, right = image.width - 20
+        line(left, top, left, bottom, (0, 0, 0))
+        line(left, bottom, right, bottom, (0, 0, 0))
+        text(title, x: left, y: top - 16)
+        guard let first = points.first else { return }
+        var (minX, maxX, minY, maxY) = (first.0, first.0, first.1, first.1)
+        for (x, y) in points {
+            minX = min(minX, x); maxX = max(maxX, x); minY = min(minY, y); maxY = max(maxY, y)
+        }
+        if maxX == minX { maxX = minX + 1 }
+        if maxY == minY { maxY = minY + 1; minY -= 1 }
+        text(String(format: "%.3g", maxY), x: 2, y: top)
+        text(String(format: "%.3g", minY), x: 2, y: bottom - 8)
+        text(String(format: "%.0f", minX), x: left, y: bottom + 6)
+        let maxLabel = String(format: "%.0f", maxX)
+        text(maxLabel, x: right - 6 * maxLabel.count, y: bottom + 6)
+        func position(_ p: (Double, Double)) -> (Int, Int) {
+            (left + Int((p.0 - minX) / (maxX - minX) * Double(right - left)),
+             bottom - Int((p.1 - minY) / (maxY - minY) * Double(bottom - top)))
+        }
+        var previous = position(first)
+        for p in points.dropFirst() {
+            let next = position(p)
+            line(previous.0, previous.1, next.0, next.1, color)
+            previous = next
+        }
+        if points.count == 1 { dot(previous.0, previous.1, color) }
+    }
+
+    private func dot(_ x: Int, _ y: Int, _ color: (Float, Float, Float)) {
+        guard x >= 0, y >= 0, x < image.width, y < image.height else { return }
+        image[0, y, x] = color.0
+        image[1, y, x] = color.1
+        image[2, y, x] = color.2
+    }
+
+    private func line(_ x0: Int, _ y0: Int, _ x1: Int, _ y1: Int, _ color: (Float, Float, Float)) {
+        let steps = max(abs(x1 - x0), abs(y1 - y0), 1)
+        for i in 0...steps {
+            dot(x0 + (x1 - x0) * i / steps, y0 + (y1 - y0) * i / steps, color)
+        }
+    }
+
+    /// 5×7 glyphs, one UInt8 row mask per line (bit 4 = leftmost).
+    private static let glyphs: [Character: [UInt8]] = [
+        "0": [14, 17, 19, 21, 25, 17, 14], "1": [4, 12, 4, 4, 4, 4, 14], "2": [14, 17, 1, 2, 4, 8, 31],
+        "3": [30, 1, 1, 14, 1, 1, 30], "4": [2, 6, 10, 18, 31, 2, 2], "5": [31, 16, 30, 1, 1, 17, 14],
+        "6": [6, 8, 16, 30, 17, 17, 14], "7": [31, 1, 2, 4, 8, 8, 8], "8": [14, 17, 17, 14, 17, 17, 14],
+        "9": [14, 17, 17, 15, 1, 2, 12], ".": [0, 0, 0, 0, 0, 12, 12], "-": [0, 0, 0, 31, 0, 0, 0],
+        "e": [0, 0, 14, 17, 31, 16, 14], "+": [0, 4, 4, 31, 4, 4, 0], " ": [0, 0, 0, 0, 0, 0, 0],
+        "a": [0, 0, 14, 1, 15, 17, 15], "d": [1, 1, 13, 19, 17, 17, 15], "g": [0, 15, 17, 15, 1, 17, 14],
+        "i": [4, 0, 12, 4, 4, 4, 14], "l": [12, 4, 4, 4, 4, 4, 14], "n": [0, 0, 22, 25, 17, 17, 17],
+        "o": [0, 0, 14, 17, 17, 17, 14], "r": [0, 0, 22, 25, 16, 16, 16], "s": [0, 0, 15, 16, 14, 1, 30],
+        "t": [8, 8, 28, 8, 8, 9, 6], "v": [0, 0, 17, 17, 17, 10, 4], "B": [30, 17, 17, 30, 17, 17, 30],
+        "P": [30, 17, 17, 30, 16, 16, 16], "R": [30, 17, 17, 30, 20, 18, 17], "S": [15, 16, 16, 14, 1, 1, 30],
+        "N": [17, 25, 21, 19, 17, 17, 17], "p": [0, 0, 30, 17, 30, 16, 16], "x": [0, 0, 17, 10, 4, 10, 17],
+    ]
+
+    private func text(_ string: String, x: Int, y: Int) {
+        for (i, character) in string.enumerated() {
+            guard let rows = LineChart.glyphs[character] else { continue }
+            for (r, mask) in rows.enumerated() {
+                for bit in 0..<5 where mask & (16 >> bit) != 0 { dot(x + i * 6 + bit, y + r, (0, 0, 0)) }
+            }
+        }
+    }
+}

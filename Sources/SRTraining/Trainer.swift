@@ -1,0 +1,190 @@
+import Foundation
+import SRImage
+import SRModels
+import SRNN
+import SRTensor
+import SRTiling
+
+/// Losses of one step.
+public struct StepLosses: Codable, Sendable {
+    public var pixel: Double = 0
+    public var perceptual: Double = 0
+    public var adversarial: Double = 0
+    public var discriminator: Double = 0
+    /// The generator's total objective.
+    public var total: Double = 0
+}
+
+/// Generator, discriminator, feature extractor and their optimisers, with one-step updates in
+/// BasicSR's order. Holds no I/O: `TrainingSession` drives it.
+public final class Trainer {
+    public let config: TrainingConfig
+    public let generator: Generator
+    public let generatorOptimizer: Adam
+    public let ema: ExponentialMovingAverage
+    public let discriminator: Discriminator?
+    public let discriminatorOptimizer: Adam?
+    public let features: VGGFeatureExtractor?
+    public private(set) var step = 0
+
+    /// Builds a fresh run: a seeded generator (or the stage-1 weights for `gan`), and for `gan` the
+    /// discriminator and the VGG extractor.
+    public init(config: TrainingConfig) throws {
+        self.config = config
+        var random = SeededGenerator(seed: config.seed)
+        if let path = config.initialGenerator {
+            generator = try Generator.load(path: path)
+            guard generator.config == config.generator else {
+                throw ModelError("\(path): its architecture differs from the requested generator (\(generator.config))")
+            }
+        } else {
+            try config.generator.validate()
+            generator = Generator(config: config.generator)
+            generator.initialize(generator: &random)
+        }
+        generatorOptimizer = Adam(parameters: generator.namedParameters, learningRate: config.learningRate)
+        ema = ExponentialMovingAverage(parameters: generator.namedParameters, decay: config.emaDecay)
+        if config.stage == .gan {
+            guard config.patchSize % 32 == 0 else { throw ModelError("the GAN stage needs a patch size that is a multiple of 32") }
+            let discriminator = Discriminator(features: config.discriminatorFeatures, inputSize: config.patchSize)
+            discriminator.initialize(generator: &random)
+            self.discriminator = discriminator
+            discriminatorOptimizer = Adam(parameters: discriminator.namedParameters, learningRate: config.discriminatorLearningRate)
+            let extractor = try VGGFeatureExtractor(upTo: config.vggLayer)
+            let weights = try SafeTensors.read(path: config.vggWeights)
+            do { try extractor.load(weights: weights.tensors) } catch {
+                throw WeightFileError(path: config.vggWeights, reason: "\(error)")
+            }
+            features = extractor
+        } else {
+            discriminator = nil
+            discriminatorOptimizer = nil
+            features = nil
+        }
+    }
+
+    func pixelLoss(_ prediction: Tensor, _ target: Tensor) -> LossValue {
+        switch config.pixelLoss {
+        case .l1: return Loss.l1(prediction, target)
+        case .mse: return Loss.mse(prediction, target)
+        case .charbonnier: return Loss.charbonnier(prediction, target)
+        }
+    }
+
+    /// One optimisation step on a batch (lr [N, 3, p/s, p/s], hr [N, 3, p, p]).
+    @discardableResult
+    public func trainStep(lr: Tensor, hr: Tensor) -> StepLosses {
+        let rate = config.schedule.rate(base: config.learningRate, step: step)
+        generatorOptimizer.learningRate = rate
+        var losses = StepLosses()
+        generator.zeroGradients()
+        let (output, pullback) = generator.forward(lr)
+        if config.stage == .psnr {
+            let pixel = pixelLoss(output, hr)
+            losses.pixel = pixel.value
+            losses.total = pixel.value
+            _ = pullback(pixel.gradient)
+        } else if let discriminator, let discriminatorOptimizer, let features {
+            // Generator step with the discriminator frozen.
+            discriminator.setFrozen(true)
+            let pixel = pixelLoss(output, hr)
+            var gradient = pixel.gradient * config.pixelWeight
+            let (fakeFeatures, featurePullback) = features.forward(output)
+            let perceptual = Loss.l1(fakeFeatures, features.inference(hr))
+            gradient.add(featurePullback(perceptual.gradient), scale: config.perceptualWeight)
+            let realLogits = discriminator.inference(hr)
+            let (fakeLogits, discriminatorPullback) = discriminator.forward(output)
+            let adversarial = config.ganLoss.generatorLoss(real: realLogits, fake: fakeLogits)
+            gradient.add(discriminatorPullback(adversarial.fake), scale: config.ganWeight)
+            _ = pullback(gradient)
+            losses.pixel = pixel.value
+            losses.perceptual = perceptual.value
+            losses.adversarial = adversarial.value
+            losses.total = Double(config.pixelWeight) * pixel.value + Double(config.perceptualWeight) * perceptual.value
+                + Double(config.ganWeight) * adversarial.value
+            // Discriminator step on real and detached fake.
+            discriminator.setFrozen(false)
+            discriminator.zeroGradients()
+            discriminatorOptimizer.learningRate = config.schedule.rate(base: config.discriminatorLearningRate, step: step)
+            let (real, realPullback) = discriminator.forward(hr)
+            let (fake, fakePullback) = discriminator.forward(output)
+            let objective = config.ganLoss.discriminatorLoss(real: real, fake: fake)
+            _ = realPullback(objective.real)
+            _ = fakePullback(objective.fake)
+            losses.discriminator = objective.value
+        }
+        if let clip = config.gradientClip { Gradients.clip(generator.namedParameters, maxNorm: clip) }
+        generatorOptimizer.update()
+        discriminatorOptimizer?.update()
+        ema.update(generator.namedParameters)
+        step += 1
+        return losses
+    }
+
+    /// A generator holding the EMA weights (what gets exported).
+    public func averagedGenerator() -> Generator {
+        let copy = Generator(config: generator.config)
+        try! copy.loadStateDictionary(ema.averages)  // same names and shapes by construction
+        return copy
+    }
+
+    // MARK: Checkpoints
+
+    /// Writes every piece of state into `folder` atomically (a sibling temporary folder renamed over it).
+    public func saveCheckpoint(folder: String, dataGenerator: SeededGenerator) throws {
+        let manager = FileManager.default
+        let temporary = folder + ".partial"
+        try? manager.removeItem(atPath: temporary)
+        try manager.createDirectory(atPath: temporary, withIntermediateDirectories: true)
+        let metadata = generator.config.metadata
+        try SafeTensors(tensors: generator.stateDictionary(), metadata: metadata).write(path: temporary + "/generator.safetensors")
+        try SafeTensors(tensors: ema.averages, metadata: metadata).write(path: temporary + "/generator_ema.safetensors")
+        try SafeTensors(tensors: generatorOptimizer.state()).write(path: temporary + "/optimizer_g.safetensors")
+        if let discriminator, let discriminatorOptimizer {
+            try SafeTensors(tensors: discriminator.stateDictionary()).write(path: temporary + "/discriminator.safetensors")
+            try SafeTensors(tensors: discriminatorOptimizer.state()).write(path: temporary + "/optimizer_d.safetensors")
+        }
+        let state = CheckpointState(step: step, dataGenerator: dataGenerator, config: config)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(state).write(to: URL(fileURLWithPath: temporary + "/state.json"))
+        let old = folder + ".old"
+        try? manager.removeItem(atPath: old)
+        if manager.fileExists(atPath: folder) { try manager.moveItem(atPath: folder, toPath: old) }
+        try manager.moveItem(atPath: temporary, toPath: folder)
+        try? manager.removeItem(atPath: old)
+    }
+
+    /// Restores a trainer from a checkpoint folder; returns it with the data generator to continue with.
+    public static func resume(folder: String) throws -> (trainer: Trainer, dataGenerator: SeededGenerator) {
+        guard let data = FileManager.default.contents(atPath: folder + "/state.json") else {
+            throw WeightFileError(path: folder, reason: "no checkpoint here (state.json missing)")
+        }
+        let state = try JSONDecoder().decode(CheckpointState.self, from: data)
+        var config = state.config
+        config.initialGenerator = nil
+        let trainer = try Trainer(config: config)
+        try trainer.generator.loadStateDictionary(try SafeTensors.read(path: folder + "/generator.safetensors").tensors)
+        trainer.ema.restore(try SafeTensors.read(path: folder + "/generator_ema.safetensors").tensors)
+        try trainer.generatorOptimizer.load(state: try SafeTensors.read(path: folder + "/optimizer_g.safetensors").tensors)
+        if let discriminator = trainer.discriminator, let optimizer = trainer.discriminatorOptimizer {
+            try discriminator.loadStateDictionary(try SafeTensors.read(path: folder + "/discriminator.safetensors").tensors)
+            try optimizer.load(state: try SafeTensors.read(path: folder + "/optimizer_d.safetensors").tensors)
+        }
+        trainer.step = state.step
+        return (trainer, state.dataGenerator)
+    }
+}
+
+/// The JSON part of a checkpoint.
+struct CheckpointState: Codable {
+    var step: Int
+    var dataGenerator: SeededGenerator
+    var config: TrainingConfig
+}
+
+extension ExponentialMovingAverage {
+    func restore(_ values: [String: Tensor]) {
+        for (name, value) in values { setAverage(value, for: name) }
+    }
+}

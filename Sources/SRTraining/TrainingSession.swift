@@ -1,0 +1,171 @@
+import Foundation
+import SRImage
+import SRModels
+import SRNN
+import SRTensor
+import SRTiling
+
+/// Set by SIGINT/SIGTERM; the session checkpoints and returns at the end of the current step.
+nonisolated(unsafe) private var stopRequested: sig_atomic_t = 0
+
+/// One line of the JSONL training log.
+public struct LogRecord: Codable, Sendable {
+    public var step: Int
+    public var losses: StepLosses?
+    public var learningRate: Float?
+    public var stepsPerSecond: Double?
+    public var patchesPerSecond: Double?
+    public var dataFraction: Double?
+    public var validationPSNR: Double?
+    public var validationSSIM: Double?
+}
+
+/// Drives a `Trainer`: data queue, progress lines, JSONL log, loss chart, validation, checkpoints,
+/// and a clean stop on Ctrl-C/SIGTERM.
+public final class TrainingSession {
+    public let trainer: Trainer
+    public let dataset: PatchDataset
+    public var report: (String) -> Void
+    private var dataGenerator: SeededGenerator
+    private var records: [LogRecord] = []
+
+    public var folder: String { trainer.config.outputFolder }
+    public var checkpointFolder: String { folder + "/checkpoint" }
+
+    /// Starts a new run (or continues one from `resumeFolder`, which holds `checkpoint/`).
+    public init(config: TrainingConfig?, resumeFolder: String?, report: @escaping (String) -> Void) throws {
+        self.report = report
+        if let resumeFolder {
+            let (trainer, generator) = try Trainer.resume(folder: resumeFolder + "/checkpoint")
+            self.trainer = trainer
+            dataGenerator = generator
+            if let data = try? String(contentsOfFile: resumeFolder + "/log.jsonl", encoding: .utf8) {
+                records = data.split(separator: "\n").compactMap { try? JSONDecoder().decode(LogRecord.self, from: Data($0.utf8)) }
+                    .filter { $0.step <= trainer.step }
+            }
+        } else {
+            guard let config else { preconditionFailure("config or resume folder needed") }
+            trainer = try Trainer(config: config)
+            dataGenerator = SeededGenerator(seed: config.seed &+ 0x5EED)
+        }
+        let config = trainer.config
+        dataset = try PatchDataset(folder: config.dataFolder, patchSize: config.patchSize, scale: config.generator.scale,
+                                   warn: { report("warning: \($0)") })
+        try FileManager.default.createDirectory(atPath: config.outputFolder, withIntermediateDirectories: true)
+    }
+
+    /// Trains until `config.steps` (or a stop signal). Returns the step reached.
+    @discardableResult
+    public func run(installSignalHandlers: Bool = true) throws -> Int {
+        let config = trainer.config
+        if installSignalHandlers {
+            signal(SIGINT) { _ in stopRequested = 1 }
+            signal(SIGTERM) { _ in stopRequested = 1 }
+        }
+        report("training \(config.stage.rawValue) stage: \(dataset.images.count) images (\(dataset.skipped.count) skipped), "
+               + "generator \(trainer.generator.config.features) features × \(trainer.generator.config.blocks) blocks ×\(trainer.generator.config.scale) "
+               + "(\(trainer.generator.parameterCount) parameters), batch \(config.batchSize) × \(config.patchSize) px, from step \(trainer.step) to \(config.steps)")
+        let queue = BatchQueue(dataset: dataset, batchSize: config.batchSize, generator: dataGenerator)
+        defer { queue.stop() }
+        var windowStart = Date(), windowSteps = 0, waitSeconds = 0.0
+        var sums = StepLosses()
+        let runStart = Date(), startStep = trainer.step
+        while trainer.step < config.steps && stopRequested == 0 {
+            let waitStart = Date()
+            let item = queue.next()
+            waitSeconds += Date().timeIntervalSince(waitStart)
+            let losses = trainer.trainStep(lr: item.lr, hr: item.hr)
+            dataGenerator = item.generatorAfter
+            sums.pixel += losses.pixel
+            sums.perceptual += losses.perceptual
+            sums.adversarial += losses.adversarial
+            sums.discriminator += losses.discriminator
+            sums.total += losses.total
+            windowSteps += 1
+            let step = trainer.step
+            if step % config.logEvery == 0 || step == config.steps {
+                let seconds = Date().timeIntervalSince(windowStart)
+                let n = Double(windowSteps)
+                let mean = StepLosses(pixel: sums.pixel / n, perceptual: sums.perceptual / n, adversarial: sums.adversarial / n,
+                                      discriminator: sums.discriminator / n, total: sums.total / n)
+                let rate = n / seconds
+                let remaining = Double(config.steps - step) / max(Double(step - startStep) / Date().timeIntervalSince(runStart), 1e-9)
+                let record = LogRecord(step: step, losses: mean, learningRate: trainer.generatorOptimizer.learningRate,
+                                       stepsPerSecond: rate, patchesPerSecond: rate * Double(config.batchSize),
+                                       dataFraction: waitSeconds / seconds)
+                append(record)
+                var line = String(format: "step %d/%d  loss %.5f", step, config.steps, mean.total)
+                if config.stage == .gan {
+                    line += String(format: " (pix %.4f percep %.4f adv %.4f)  D %.4f", mean.pixel, mean.perceptual, mean.adversarial, mean.discriminator)
+                }
+                line += String(format: "  lr %.2e  %.2f steps/s  %.1f patches/s  data wait %.0f%%  ETA %@", trainer.generatorOptimizer.learningRate,
+                               rate, rate * Double(config.batchSize), 100 * waitSeconds / seconds, formatDuration(remaining))
+                report(line)
+                windowStart = Date()
+                windowSteps = 0
+                waitSeconds = 0
+                sums = StepLosses()
+            }
+            if let validation = config.validationFolder, step % config.validateEvery == 0 || step == config.steps {
+                let (psnr, ssim) = try validate(folder: validation)
+                append(LogRecord(step: step, validationPSNR: psnr, validationSSIM: ssim))
+                report(String(format: "step %d  validation (EMA weights) PSNR %.3f dB  SSIM %.4f", step, psnr, ssim))
+                try? drawChart()
+            }
+            if step % config.checkpointEvery == 0 || step == config.steps {
+                try trainer.saveCheckpoint(folder: checkpointFolder, dataGenerator: dataGenerator)
+            }
+        }
+        if stopRequested != 0 {
+            try trainer.saveCheckpoint(folder: checkpointFolder, dataGenerator: dataGenerator)
+            report("stopped at step \(trainer.step); checkpoint written to \(checkpointFolder) (continue with --resume \(folder))")
+        }
+        try? drawChart()
+        return trainer.step
+    }
+
+    /// Mean PSNR/SSIM of the EMA generator over a folder, with the protocol of `upscale eval`.
+    public func validate(folder: String) throws -> (psnr: Double, ssim: Double) {
+        let model = trainer.averagedGenerator()
+        let scale = model.config.scale
+        let scores = try Evaluation.imageFiles(in: folder).map { file in
+            try Evaluation.evaluate(file: file, scale: scale) { input in
+                PlanarImage(tensor: model.inference(Tensor(image: input)))
+            }
+        }
+        return (scores.map(\.psnr).reduce(0, +) / Double(scores.count), scores.map(\.ssim).reduce(0, +) / Double(scores.count))
+    }
+
+    private func append(_ record: LogRecord) {
+        records.append(record)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let data = try? encoder.encode(record), let handle = openLog() else { return }
+        handle.write(data + Data("\n".utf8))
+        try? handle.close()
+    }
+
+    private func openLog() -> FileHandle? {
+        let path = folder + "/log.jsonl"
+        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        let handle = FileHandle(forWritingAtPath: path)
+        handle?.seekToEndOfFile()
+        return handle
+    }
+
+    /// Redraws `chart.png`: training loss (top) and validation PSNR (bottom) against step.
+    public func drawChart() throws {
+        let losses = records.compactMap { r in r.losses.map { (Double(r.step), log10(max($0.total, 1e-12))) } }
+        let psnr = records.compactMap { r in r.validationPSNR.map { (Double(r.step), $0) } }
+        let chart = LineChart(width: 800, height: 600)
+        chart.plot(panel: 0, of: 2, title: "log10 training loss", points: losses, color: (0.8, 0.2, 0.1))
+        chart.plot(panel: 1, of: 2, title: "validation PSNR dB", points: psnr, color: (0.1, 0.3, 0.8))
+        try ImageFile.write(chart.image, to: folder + "/chart.png")
+    }
+}
+
+func formatDuration(_ seconds: Double) -> String {
+    guard seconds.isFinite else { return "?" }
+    let s = Int(seconds)
+    return s >= 3600 ? String(format: "%dh%02dm", s / 3600, (s % 3600) / 60) : String(format: "%dm%02ds", s / 60, s % 60)
+}

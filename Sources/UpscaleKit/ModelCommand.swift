@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import SRModels
+import SRTensor
+
+struct ModelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model",
+        abstract: "Create or inspect generator weight files.",
+        subcommands: [New.self, Info.self])
+
+    struct New: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a randomly initialised generator (seeded), for tests, benchmarks or training from scratch.",
+            discussion: "Example: upscale model new --features 32 --blocks 6 --scale 4 tiny-x4.safetensors")
+        @Option(help: "Feature channels.") var features = 64
+        @Option(help: "Residual blocks.") var blocks = 16
+        @Option(help: "Native scale: 2, 3 or 4.") var scale = 4
+        @Option(help: "Activation: lrelu (BasicSR MSRResNet) or prelu (SRGAN paper).") var activation = "lrelu"
+        @Option(help: "First and last kernel size (3, or 9 as in the SRGAN paper).") var kernel = 3
+        @Option(help: "Random seed.") var seed: UInt64 = 0
+        @Argument(help: "Output .safetensors file.") var output: String
+
+        func run() throws {
+            do {
+                guard let activation = GeneratorConfig.Activation(rawValue: activation) else { throw CLIError("--activation must be lrelu or prelu") }
+                let config = GeneratorConfig(features: features, blocks: blocks, scale: scale, activation: activation,
+                                             firstKernel: kernel, lastKernel: kernel)
+                try config.validate()
+                let generator = Generator(config: config)
+                var random = SeededGenerator(seed: seed)
+                generator.initialize(generator: &random)
+                try generator.save(path: output, extraMetadata: ["kind": "random", "description": "random initialisation, seed \(seed)"])
+                print("wrote \(output): \(generator.parameterCount) parameters")
+            } catch {
+                printError("error: \(error)")
+                throw ExitCode.failure
+            }
+        }
+    }
+
+    struct Info: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a generator's architecture, size, receptive field and the overlap that makes tiling exact.",
+            discussion: "Example: upscale model info weights/x4-psnr.safetensors")
+        @Argument(help: "A .safetensors generator file, or a shipped model name (gan, psnr).") var model: String
+
+        func run() throws {
+            do {
+                let path = try ModelCatalog.resolve(model, scale: 4)
+                let file = try SafeTensors.read(path: path)
+                let generator = try Generator.load(path: path)
+                let c = generator.config
+                print("file:             \(path)")
+                print("architecture:     MSRResNet, \(c.features) features, \(c.blocks) residual blocks, ×\(c.scale), \(c.activation.rawValue), kernels \(c.firstKernel)/\(c.lastKernel)")
+                print("parameters:       \(generator.parameterCount)")
+                print(String(format: "receptive radius: %.2f input pixels", c.receptiveRadius))
+                print("exact overlap:    \(c.exactOverlap) input pixels (tiles overlapping this much reproduce whole-image output)")
+                for key in ["kind", "description", "steps"] { if let value = file.metadata[key] { print("\(key):".padding(toLength: 18, withPad: " ", startingAt: 0) + value) } }
+            } catch {
+                printError("error: \(error)")
+                throw ExitCode.failure
+            }
+        }
+    }
+}

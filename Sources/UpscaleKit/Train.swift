@@ -1,0 +1,120 @@
+import ArgumentParser
+import Foundation
+import SRModels
+import SRNN
+import SRTensor
+import SRTraining
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train or fine-tune a generator on a folder of your own images.",
+        discussion: """
+            Stage 1 (--stage psnr) trains with a pixel loss from scratch. Stage 2 (--stage gan --init G.safetensors)
+            fine-tunes a stage-1 generator with pixel + VGG perceptual + adversarial losses (ESRGAN weights by default).
+            Training pairs are random crops (with flips and 90° rotations) and their MATLAB-bicubic downscaled inputs.
+            A checkpoint is written every --checkpoint-every steps and on Ctrl-C; continue with --resume.
+
+            Examples:
+              upscale train --data my-photos/ --output runs/x4 --features 32 --blocks 8 --steps 20000
+              upscale train --resume runs/x4
+              upscale train --stage gan --init weights/x4-psnr.safetensors --data my-photos/ --output runs/x4-gan
+              upscale train --export runs/x4 weights/mine-x4.safetensors
+            """)
+
+    @Option(help: "Folder of training images (PNG/JPEG, searched recursively).") var data: String?
+    @Option(help: "Folder of validation ground truths, scored like `upscale eval` (e.g. ../shared/data/bench/Set5).") var val: String?
+    @Option(help: "Run folder: checkpoint/, log.jsonl and chart.png go here.") var output = "runs/train"
+    @Option(help: "Training stage: psnr (pixel loss) or gan.") var stage = "psnr"
+    @Option(help: "Stage-1 generator to start the GAN stage from.") var initialize: String?
+    @Option(name: .customLong("init"), help: .hidden) var initAlias: String?
+    @Option(help: "Generator features.") var features = 64
+    @Option(help: "Generator residual blocks.") var blocks = 16
+    @Option(help: "Upscaling factor of the generator (2, 3 or 4).") var scale = 4
+    @Option(help: "High-resolution crop size in pixels.") var patchSize = 96
+    @Option(help: "Crops per step.") var batchSize = 16
+    @Option(help: "Total steps.") var steps = 100_000
+    @Option(help: "Base learning rate (cosine decay to 1e-7 over --steps).") var learningRate: Float = 2e-4
+    @Option(help: "Pixel loss: l1, mse or charbonnier.") var pixelLoss = "l1"
+    @Option(help: "GAN loss: relativistic (ESRGAN) or vanilla (SRGAN).") var ganLoss = "relativistic"
+    @Option(help: "VGG layer for the perceptual loss, e.g. conv5_3 (ESRGAN-style) or relu2_2 (SRGAN's VGG22).") var vggLayer = "conv5_3"
+    @Option(help: "VGG16 weights (Caffe convention, safetensors).") var vggWeights = "weights/vgg16_caffe_conv1_1-conv5_3_f16.safetensors"
+    @Option(help: "Loss weights for the GAN stage: pixel, perceptual, adversarial.") var pixelWeight: Float = 1e-2
+    @Option var perceptualWeight: Float = 1
+    @Option var ganWeight: Float = 5e-3
+    @Option(help: "Random seed: the same seed and data give the same weights.") var seed: UInt64 = 0
+    @Option(help: "Print a progress line every N steps.") var logEvery = 50
+    @Option(help: "Validate every N steps.") var validateEvery = 1000
+    @Option(help: "Checkpoint every N steps.") var checkpointEvery = 500
+    @Option(help: "BLAS threads (default: all cores).") var threads: Int?
+    @Option(help: "Continue the run in this folder from its checkpoint.") var resume: String?
+    @Option(help: "Write the EMA generator of run folder RUN to OUT.safetensors and exit.", transform: { $0 }) var export: String?
+    @Argument(help: "Output file for --export.") var exportPath: String?
+
+    func validate() throws {
+        if export == nil && resume == nil && data == nil { throw ValidationError("--data DIR is required (or --resume RUN, or --export RUN OUT)") }
+        if export != nil && exportPath == nil { throw ValidationError("--export RUN needs an output file: --export RUN OUT.safetensors") }
+        guard TrainingConfig.Stage(rawValue: stage) != nil else { throw ValidationError("--stage must be psnr or gan") }
+        guard TrainingConfig.PixelLoss(rawValue: pixelLoss) != nil else { throw ValidationError("--pixel-loss must be l1, mse or charbonnier") }
+        guard GANLoss(rawValue: ganLoss) != nil else { throw ValidationError("--gan-loss must be relativistic or vanilla") }
+        if patchSize % scale != 0 { throw ValidationError("--patch-size must be a multiple of --scale") }
+    }
+
+    func run() throws {
+        GEMM.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        if let export, let exportPath {
+            do {
+                let (trainer, _) = try Trainer.resume(folder: export + "/checkpoint")
+                try trainer.averagedGenerator().save(path: exportPath, extraMetadata: [
+                    "kind": trainer.config.stage.rawValue, "steps": "\(trainer.step)",
+                    "description": "exported from \(export) at step \(trainer.step) (EMA weights)",
+                ])
+                print("wrote \(exportPath) (step \(trainer.step), EMA weights)")
+            } catch {
+                printError("error: \(error)")
+                throw ExitCode.failure
+            }
+            return
+        }
+        var config = TrainingConfig()
+        config.stage = TrainingConfig.Stage(rawValue: stage)!
+        config.dataFolder = data ?? ""
+        config.validationFolder = val
+        config.outputFolder = output
+        config.generator = GeneratorConfig(features: features, blocks: blocks, scale: scale)
+        config.patchSize = patchSize
+        config.batchSize = batchSize
+        config.steps = steps
+        config.learningRate = learningRate
+        config.schedule = .cosine(totalSteps: steps, minimum: 1e-7)
+        config.pixelLoss = TrainingConfig.PixelLoss(rawValue: pixelLoss)!
+        config.ganLoss = GANLoss(rawValue: ganLoss)!
+        config.vggLayer = vggLayer
+        config.vggWeights = vggWeights
+        config.pixelWeight = pixelWeight
+        config.perceptualWeight = perceptualWeight
+        config.ganWeight = ganWeight
+        config.initialGenerator = initialize ?? initAlias
+        config.seed = seed
+        config.logEvery = logEvery
+        config.validateEvery = validateEvery
+        config.checkpointEvery = checkpointEvery
+        if config.stage == .gan {
+            if config.initialGenerator == nil { printError("warning: --stage gan without --init starts from random weights") }
+            if learningRate == 2e-4 { config.learningRate = 1e-4 }
+            config.schedule = .multiStep(milestones: [steps / 2], gamma: 0.5)
+        }
+        if let initial = config.initialGenerator, let file = try? SRModels.Generator.load(path: initial) {
+            config.generator = file.config
+        }
+        do {
+            let session = try TrainingSession(config: resume == nil ? config : nil, resumeFolder: resume, report: { line in
+                print(line)
+                fflush(stdout)
+            })
+            try session.run()
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode.failure
+        }
+    }
+}

@@ -1,0 +1,28 @@
+import ArgumentParser
+import Foundation
+
+/// The `upscale` command line: upscaling is the default subcommand.
+public struct UpscaleCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "upscale",
+        abstract: "GAN super-resolution upscaler for photos, scans and textures, on the CPU.",
+        discussion: """
+            Examples:
+              upscale photo.jpg photo-x4.png --scale 4
+              upscale photos/ bigger/ --scale 4 --recursive
+              upscale eval --data ../shared/data/bench/Set5 --scale 4 --model psnr
+              upscale train --data my-photos/ --output runs/mine
+            """,
+        subcommands: [UpscaleImages.self, Evaluate.self, Train.self, ModelCommand.self],
+        defaultSubcommand: UpscaleImages.self)
+
+    public init() {}
+}
+
+/// Prints a message on standard error.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Whether standard error is a terminal (progress lines are drawn only then).
+var standardErrorIsTerminal: Bool { isatty(2) != 0 }

@@ -1,0 +1,3 @@
+import UpscaleKit
+
+UpscaleCommand.main()
