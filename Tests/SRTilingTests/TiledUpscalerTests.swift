@@ -1,0 +1,106 @@
+import SRImage
+import SRModels
+import SRNN
+import SRTensor
+import SRTiling
+import XCTest
+
+final class TiledUpscalerTests: XCTestCase {
+    func randomImage(width: Int, height: Int, channels: Int = 3, seed: UInt64) -> PlanarImage {
+        var generator = SeededGenerator(seed: seed)
+        var image = PlanarImage(width: width, height: height, channels: channels)
+        // Smooth structure plus noise, so the generator sees realistic variation.
+        for c in 0..<channels { for y in 0..<height { for x in 0..<width {
+            image[c, y, x] = Float(0.5 + 0.3 * sin(Double(x) * 0.3 + Double(c)) * cos(Double(y) * 0.2) + 0.1 * generator.nextUniform())
+        } } }
+        return image
+    }
+
+    func tinyGenerator(scale: Int, seed: UInt64 = 1) -> Generator {
+        let generator = Generator(config: GeneratorConfig(features: 6, blocks: 2, scale: scale))
+        var random = SeededGenerator(seed: seed)
+        generator.initialize(generator: &random)
+        for (_, p) in generator.namedParameters { p.value.scale(by: 8) }  // make the residual path matter
+        return generator
+    }
+
+    func tiled(_ image: PlanarImage, generator: Generator, options: TilingOptions) throws -> PlanarImage {
+        let s = generator.config.scale
+        var out = PlanarImage(width: image.width * s, height: image.height * s, channels: 3)
+        var row = 0
+        let engine = TiledUpscaler(scale: s, options: options, model: { generator.inference($0) })
+        try engine.run(source: MemoryRowSource(image), width: image.width, height: image.height, emit: { band in
+            for c in 0..<3 { for y in 0..<band.height { for x in 0..<band.width { out[c, row + y, x] = band[c, y, x] } } }
+            row += band.height
+        })
+        XCTAssertEqual(row, out.height, "every output row emitted once")
+        return out
+    }
+
+    func maxDifference(_ a: PlanarImage, _ b: PlanarImage) -> Float {
+        zip(a.pixels, b.pixels).reduce(0) { max($0, abs($1.0 - $1.1)) }
+    }
+
+    func testTiledEqualsWholeImageWhenOverlapCoversReceptiveField() throws {
+        for scale in [4, 2, 3] {
+            let generator = tinyGenerator(scale: scale)
+            let image = randomImage(width: 37, height: 29, seed: UInt64(scale))
+            let whole = PlanarImage(tensor: generator.inference(Tensor(image: image)))
+            let radius = generator.config.exactOverlap
+            for (tile, blend) in [(8, 0), (11, 2), (16, 3), (64, 2)] {
+                let result = try tiled(image, generator: generator, options: TilingOptions(tileSize: tile, overlap: radius, blend: blend))
+                XCTAssertLessThanOrEqual(maxDifference(result, whole), 1e-5, "scale \(scale) tile \(tile) blend \(blend)")
+            }
+        }
+    }
+
+    func testErrorShrinksWithOverlapAndBlendingReducesIt() throws {
+        let generator = tinyGenerator(scale: 4)
+        let image = randomImage(width: 40, height: 40, seed: 5)
+        let whole = PlanarImage(tensor: generator.inference(Tensor(image: image)))
+        let radius = generator.config.exactOverlap
+        var errors: [Float] = []
+        for overlap in Array(stride(from: 0, to: radius, by: 2)) + [radius] {
+            let result = try tiled(image, generator: generator, options: TilingOptions(tileSize: 16, overlap: overlap, blend: 0))
+            errors.append(maxDifference(result, whole))
+        }
+        XCTAssertGreaterThan(errors[0], 1e-3, "with no overlap the seams must show in this test")
+        for i in 1..<errors.count { XCTAssertLessThanOrEqual(errors[i], errors[i - 1] * 1.05, "overlap errors \(errors)") }
+        XCTAssertLessThanOrEqual(errors.last!, 1e-5)
+        // Cross-fading spreads the remaining discrepancy over a band instead of a hard step.
+        let hard = try tiled(image, generator: generator, options: TilingOptions(tileSize: 16, overlap: 2, blend: 0))
+        let faded = try tiled(image, generator: generator, options: TilingOptions(tileSize: 16, overlap: 2, blend: 4))
+        XCTAssertLessThan(maxDifference(faded, whole), maxDifference(hard, whole))
+    }
+
+    func testWorkersGiveTheSameResult() throws {
+        let generator = tinyGenerator(scale: 2)
+        let image = randomImage(width: 50, height: 21, seed: 8)
+        let one = try tiled(image, generator: generator, options: TilingOptions(tileSize: 12, overlap: 7, blend: 2, workers: 1))
+        let two = try tiled(image, generator: generator, options: TilingOptions(tileSize: 12, overlap: 7, blend: 2, workers: 2))
+        XCTAssertEqual(one, two)
+    }
+
+    func testPipelineKeepsAlphaAndGrayAndResamplesNonNativeScales() throws {
+        let generator = tinyGenerator(scale: 2)
+        for channels in [1, 2, 3, 4] {
+            let image = randomImage(width: 19, height: 13, channels: channels, seed: UInt64(channels))
+            let (width, height) = ImagePipeline.outputSize(width: 19, height: 13, scale: 2.5)
+            var rows: [PlanarImage] = []
+            try ImagePipeline.run(source: MemoryRowSource(image), width: 19, height: 13, channels: channels, outputWidth: width,
+                                  outputHeight: height,
+                                  method: .model(nativeScale: 2, options: TilingOptions(tileSize: 8, overlap: 7), run: { generator.inference($0) }),
+                                  sink: { rows.append($0) })
+            XCTAssertEqual(rows.reduce(0) { $0 + $1.height }, height)
+            XCTAssertTrue(rows.allSatisfy { $0.channels == channels && $0.width == width })
+            if channels == 2 || channels == 4 {
+                // Alpha is the bicubic resize of the input alpha.
+                let alpha = Resampler.resize(image.selectingChannels((channels - 1)..<channels), width: width, height: height)
+                var got: [Float] = []
+                for band in rows { got += band.selectingChannels((channels - 1)..<channels).pixels }
+                XCTAssertEqual(got.count, alpha.pixels.count)
+                XCTAssertLessThan(zip(got, alpha.pixels).reduce(0) { max($0, abs($1.0 - $1.1)) }, 1e-5)
+            }
+        }
+    }
+}
