@@ -118,15 +118,13 @@ public final class ImageReader {
         band.pixels.withUnsafeMutableBufferPointer { out in
             raw.withUnsafeBufferPointer { input in
                 if bytesPerSample == 1 {
-                    let scale: Float = 1 / 255
                     for i in 0..<plane {
-                        for c in 0..<channels { out[c * plane + i] = Float(input[i * channels + c]) * scale }
+                        for c in 0..<channels { out[c * plane + i] = Float(input[i * channels + c]) / 255 }
                     }
                 } else {
-                    let scale: Float = 1 / 65535
                     input.baseAddress!.withMemoryRebound(to: UInt16.self, capacity: count) { samples in
                         for i in 0..<plane {
-                            for c in 0..<channels { out[c * plane + i] = Float(samples[i * channels + c]) * scale }
+                            for c in 0..<channels { out[c * plane + i] = Float(samples[i * channels + c]) / 65535 }
                         }
                     }
                 }
