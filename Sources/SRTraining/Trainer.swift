@@ -156,13 +156,19 @@ public final class Trainer {
     }
 
     /// Restores a trainer from a checkpoint folder; returns it with the data generator to continue with.
-    public static func resume(folder: String) throws -> (trainer: Trainer, dataGenerator: SeededGenerator) {
+    /// - Parameter steps: a new total step count (extends or shortens the run; a cosine schedule is
+    ///   stretched to the new total).
+    public static func resume(folder: String, steps: Int? = nil) throws -> (trainer: Trainer, dataGenerator: SeededGenerator) {
         guard let data = FileManager.default.contents(atPath: folder + "/state.json") else {
             throw WeightFileError(path: folder, reason: "no checkpoint here (state.json missing)")
         }
         let state = try JSONDecoder().decode(CheckpointState.self, from: data)
         var config = state.config
         config.initialGenerator = nil
+        if let steps {
+            config.steps = steps
+            if case let .cosine(_, minimum) = config.schedule { config.schedule = .cosine(totalSteps: steps, minimum: minimum) }
+        }
         let trainer = try Trainer(config: config)
         try trainer.generator.loadStateDictionary(try SafeTensors.read(path: folder + "/generator.safetensors").tensors)
         trainer.ema.restore(try SafeTensors.read(path: folder + "/generator_ema.safetensors").tensors)

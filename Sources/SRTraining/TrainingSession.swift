@@ -33,10 +33,10 @@ public final class TrainingSession {
     public var checkpointFolder: String { folder + "/checkpoint" }
 
     /// Starts a new run (or continues one from `resumeFolder`, which holds `checkpoint/`).
-    public init(config: TrainingConfig?, resumeFolder: String?, report: @escaping (String) -> Void) throws {
+    public init(config: TrainingConfig?, resumeFolder: String?, steps: Int? = nil, report: @escaping (String) -> Void) throws {
         self.report = report
         if let resumeFolder {
-            let (trainer, generator) = try Trainer.resume(folder: resumeFolder + "/checkpoint")
+            let (trainer, generator) = try Trainer.resume(folder: resumeFolder + "/checkpoint", steps: steps)
             self.trainer = trainer
             dataGenerator = generator
             if let data = try? String(contentsOfFile: resumeFolder + "/log.jsonl", encoding: .utf8) {

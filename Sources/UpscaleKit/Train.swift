@@ -32,7 +32,7 @@ struct Train: ParsableCommand {
     @Option(help: "Upscaling factor of the generator (2, 3 or 4).") var scale = 4
     @Option(help: "High-resolution crop size in pixels.") var patchSize = 96
     @Option(help: "Crops per step.") var batchSize = 16
-    @Option(help: "Total steps.") var steps = 100_000
+    @Option(help: "Total steps (default 100000; with --resume, a new total extends the run).") var steps: Int?
     @Option(help: "Base learning rate (cosine decay to 1e-7 over --steps).") var learningRate: Float = 2e-4
     @Option(help: "Pixel loss: l1, mse or charbonnier.") var pixelLoss = "l1"
     @Option(help: "GAN loss: relativistic (ESRGAN) or vanilla (SRGAN).") var ganLoss = "relativistic"
@@ -83,6 +83,7 @@ struct Train: ParsableCommand {
         config.generator = GeneratorConfig(features: features, blocks: blocks, scale: scale)
         config.patchSize = patchSize
         config.batchSize = batchSize
+        let steps = self.steps ?? 100_000
         config.steps = steps
         config.learningRate = learningRate
         config.schedule = .cosine(totalSteps: steps, minimum: 1e-7)
@@ -107,7 +108,7 @@ struct Train: ParsableCommand {
             config.generator = file.config
         }
         do {
-            let session = try TrainingSession(config: resume == nil ? config : nil, resumeFolder: resume, report: { line in
+            let session = try TrainingSession(config: resume == nil ? config : nil, resumeFolder: resume, steps: resume == nil ? nil : self.steps, report: { line in
                 print(line)
                 fflush(stdout)
             })

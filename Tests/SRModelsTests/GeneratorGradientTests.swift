@@ -5,17 +5,29 @@ import SRTestSupport
 import XCTest
 
 final class GeneratorGradientTests: XCTestCase {
-    func testTinyGeneratorGradientsMatchFiniteDifferences() {
-        for (scale, activation) in [(4, GeneratorConfig.Activation.lrelu), (3, .prelu), (2, .lrelu)] {
-            let generator = Generator(config: GeneratorConfig(features: 4, blocks: 1, scale: scale, activation: activation))
+    /// With every PReLU slope at 1 the generator is linear (no kinks anywhere), so finite differences are
+    /// exact up to rounding and the whole chain — residual adds, pixel shuffles, the bilinear base —
+    /// is checked tightly, for every scale.
+    func testKinkFreeGeneratorGradientsAreExact() {
+        for scale in [4, 3, 2] {
+            let generator = Generator(config: GeneratorConfig(features: 4, blocks: 2, scale: scale, activation: .prelu))
             var random = SeededGenerator(seed: 3)
             generator.initialize(generator: &random)
-            // Composite check: activation kinks crossed by bias perturbations make a few percent of
-            // finite-difference noise (each layer is checked alone, away from kinks, at 1e-2); a wrong
-            // backward gives errors of order one.
-            // Larger weights than the 0.1-scaled init so every branch matters to the output.
-            for (_, p) in generator.namedParameters { p.value.scale(by: 5) }
-            checkGradients(generator, input: randomTensor([2, 3, 5, 4], seed: 9, low: 0, high: 1), epsilon: 1e-3, tolerance: 5e-2)
+            for (name, p) in generator.namedParameters {
+                if name.hasSuffix("act.weight") || name.hasPrefix("act_") { p.value = Tensor(repeating: 1, shape: p.value.shape) }
+                else { p.value.scale(by: 5) }
+            }
+            checkGradients(generator, input: randomTensor([2, 3, 5, 4], seed: 9, low: 0, high: 1), epsilon: 1e-2, tolerance: 1e-2)
         }
+    }
+
+    /// The BasicSR form with ReLU/LeakyReLU: a looser bound, since bias perturbations cross activation
+    /// kinks somewhere in the image (a wrong backward gives errors of order one).
+    func testLeakyGeneratorGradients() {
+        let generator = Generator(config: GeneratorConfig(features: 4, blocks: 1, scale: 4))
+        var random = SeededGenerator(seed: 3)
+        generator.initialize(generator: &random)
+        for (_, p) in generator.namedParameters { p.value.scale(by: 5) }
+        checkGradients(generator, input: randomTensor([2, 3, 5, 4], seed: 9, low: 0, high: 1), epsilon: 1e-3, tolerance: 6e-2)
     }
 }

@@ -34,6 +34,9 @@ public func assertClose(_ actual: Tensor, _ expected: Tensor, rtol: Float = 1e-4
 /// The scalar probed is L = Σ r·y with a fixed random r (accumulated in Double); the analytic gradient
 /// is the layer's pullback of r. Up to `samples` coordinates per tensor are perturbed by ±`epsilon`.
 /// The check passes when ‖numeric − analytic‖ / (‖numeric‖ + ‖analytic‖) ≤ `tolerance`.
+/// A coordinate whose estimates with step ε and ε/2 disagree sits on a kink (ReLU-type activations,
+/// max pooling) where finite differences are meaningless; it is skipped, as ggml's gradient mode does,
+/// and at most a quarter of the samples may be skipped.
 public func checkGradients(_ layer: any Layer, input: Tensor, epsilon: Float = 1e-2, tolerance: Double = 1e-2,
                            samples: Int = 40, seed: UInt64 = 7, file: StaticString = #filePath, line: UInt = #line) {
     layer.zeroGradients()
@@ -50,18 +53,27 @@ public func checkGradients(_ layer: any Layer, input: Tensor, epsilon: Float = 1
     func compare(_ name: String, count: Int, analytic: (Int) -> Float, perturb: (Int, Float) -> Void, evaluate: () -> Double) {
         let indices = count <= samples ? Array(0..<count) : (0..<samples).map { _ in generator.nextInt(below: count) }
         var difference = 0.0, numericNorm = 0.0, analyticNorm = 0.0
+        var skipped = 0
         for i in indices {
-            perturb(i, epsilon)
-            let plus = evaluate()
-            perturb(i, -2 * epsilon)
-            let minus = evaluate()
-            perturb(i, epsilon)
-            let numeric = (plus - minus) / (2 * Double(epsilon))
+            func estimate(_ step: Float) -> Double {
+                perturb(i, step)
+                let plus = evaluate()
+                perturb(i, -2 * step)
+                let minus = evaluate()
+                perturb(i, step)
+                return (plus - minus) / (2 * Double(step))
+            }
+            let numeric = estimate(epsilon), refined = estimate(epsilon / 2)
+            if abs(numeric - refined) > 0.05 * (abs(numeric) + abs(refined)) + 1e-3 {
+                skipped += 1
+                continue
+            }
             let exact = Double(analytic(i))
             difference += (numeric - exact) * (numeric - exact)
             numericNorm += numeric * numeric
             analyticNorm += exact * exact
         }
+        XCTAssertLessThanOrEqual(skipped * 4, indices.count, "\(name): \(skipped) of \(indices.count) samples on kinks", file: file, line: line)
         let error = difference.squareRoot() / max(numericNorm.squareRoot() + analyticNorm.squareRoot(), 1e-12)
         XCTAssertLessThanOrEqual(error, tolerance, "gradient of \(name): normalised error \(error)", file: file, line: line)
         XCTAssertGreaterThan(numericNorm + analyticNorm, 0, "gradient of \(name) is identically zero", file: file, line: line)
