@@ -37,7 +37,7 @@ struct UpscaleImages: ParsableCommand {
     @Option(help: "Half-width of the cross-fade between tiles, in input pixels.") var blend = 2
     @Option(help: "Memory budget in MB for the tiled engine; picks the largest tile that fits.") var maxMemory: Int?
     @Option(help: "Batch output format: png, jpg or same (as the input).") var format = "same"
-    @Option(help: "Text added to each output file name before the extension in a batch.") var suffix = ""
+    @Option(parsing: .unconditional, help: "Text added to each output file name before the extension (e.g. -x4).") var suffix = ""
     @Option(help: "JPEG quality (1-100).") var quality = 95
     @Flag(help: "Process subfolders too, keeping the folder structure.") var recursive = false
     @Flag(help: "Skip files whose output already exists (resume an interrupted batch).") var skipExisting = false

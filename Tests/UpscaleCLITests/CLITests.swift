@@ -1,0 +1,174 @@
+import Foundation
+import SRImage
+import XCTest
+
+/// Runs the built `upscale` binary the way a user does.
+final class CLITests: XCTestCase {
+    static var binary: String {
+        let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("upscale").path
+        if FileManager.default.isExecutableFile(atPath: here) { return here }
+        var root = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { root.deleteLastPathComponent() }
+        return root.appendingPathComponent(".build/release/upscale").path
+    }
+
+    static var repository: String {
+        var root = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { root.deleteLastPathComponent() }
+        return root.path
+    }
+
+    struct Result {
+        var status: Int32
+        var output: String
+        var error: String
+    }
+
+    @discardableResult
+    func run(_ arguments: [String], in folder: String? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLITests.binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: folder ?? CLITests.repository)
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, output: String(decoding: outData, as: UTF8.self),
+                      error: String(decoding: errData, as: UTF8.self))
+    }
+
+    var folder = ""
+    var model = ""
+
+    override func setUpWithError() throws {
+        folder = NSTemporaryDirectory() + "cli-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        model = folder + "/tiny-x4.safetensors"
+        let result = try run(["model", "new", "--features", "4", "--blocks", "1", "--scale", "4", model])
+        XCTAssertEqual(result.status, 0, result.error)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+
+    func sample(_ name: String) -> String { CLITests.repository + "/samples/" + name }
+
+    func testHelpExplainsEveryCommandWithAnExample() throws {
+        for command in [["--help"], ["image", "--help"], ["eval", "--help"], ["train", "--help"], ["model", "new", "--help"], ["model", "info", "--help"]] {
+            let result = try run(command)
+            XCTAssertEqual(result.status, 0)
+            XCTAssertTrue(result.output.contains("xample"), "\(command) help lacks an example")
+        }
+        XCTAssertTrue(try run(["image", "--help"]).output.contains("Native model scales"))
+    }
+
+    func testSingleImageKeepsSizeAlphaDepthGrayAndOrientation() throws {
+        let cases: [(String, [Int])] = [
+            ("bird-lr.png", [288, 288, 3, 8]), ("butterfly-alpha.png", [256, 256, 4, 8]), ("scan-16bit.png", [320, 240, 3, 16]),
+            ("gray.png", [256, 256, 1, 8]), ("phone-exif6-icc.jpg", [768, 512, 3, 8]),
+        ]
+        for (name, expected) in cases {
+            let output = folder + "/" + name.replacingOccurrences(of: ".jpg", with: ".png")
+            let result = try run([sample(name), output, "--scale", "4", "--model", model, "--quiet"])
+            XCTAssertEqual(result.status, 0, result.error)
+            let d = try ImageReader(path: output).description
+            XCTAssertEqual([d.width, d.height, d.channels, d.bitDepth], expected, name)
+            if name.hasSuffix(".jpg") { XCTAssertEqual(d.iccProfile?.count, 588, "ICC profile copied") }
+        }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix(".") }
+        XCTAssertEqual(leftovers, [], "no temporary files left behind")
+    }
+
+    func testNonNativeScaleResamplesTheModelOutput() throws {
+        let output = folder + "/bird-x3.jpg"
+        let result = try run([sample("bird-lr.png"), output, "--scale", "3", "--model", model, "--quiet"])
+        XCTAssertEqual(result.status, 0, result.error)
+        let d = try ImageReader(path: output).description
+        XCTAssertEqual([d.width, d.height, d.channels], [216, 216, 3])
+        XCTAssertEqual(try run([sample("bird-lr.png"), folder + "/b.png", "--scale", "2.5", "--method", "bicubic"]).status, 0)
+        XCTAssertEqual(try ImageReader(path: folder + "/b.png").description.width, 180)
+    }
+
+    func testBatchGoesOnPastABadFileAndReportsIt() throws {
+        let input = folder + "/in", output = folder + "/out"
+        try FileManager.default.createDirectory(atPath: input + "/sub", withIntermediateDirectories: true)
+        for name in ["bird-lr.png", "gray.png"] { try FileManager.default.copyItem(atPath: sample(name), toPath: input + "/" + name) }
+        try FileManager.default.copyItem(atPath: sample("butterfly-alpha.png"), toPath: input + "/sub/butterfly.png")
+        try Data("not an image".utf8).write(to: URL(fileURLWithPath: input + "/broken.png"))
+        let result = try run([input, output, "--model", model, "--recursive", "--format", "png", "--suffix", "-x4"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.error.contains("3 upscaled, 0 skipped, 1 failed"), result.error)
+        XCTAssertTrue(result.error.contains("broken.png: not a PNG or JPEG file"), result.error)
+        for name in ["bird-lr-x4.png", "gray-x4.png", "sub/butterfly-x4.png"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: output + "/" + name), name)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output + "/broken-x4.png"), "no output for a failed file")
+        // Resuming skips what exists.
+        let again = try run([input, output, "--model", model, "--recursive", "--format", "png", "--suffix", "-x4", "--skip-existing"])
+        XCTAssertTrue(again.error.contains("0 upscaled, 3 skipped, 1 failed"), again.error)
+    }
+
+    func testNeverOverwritesAnInputEvenInTheSameFolder() throws {
+        let input = folder + "/same"
+        try FileManager.default.createDirectory(atPath: input, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: sample("gray.png"), toPath: input + "/gray.png")
+        let before = try Data(contentsOf: URL(fileURLWithPath: input + "/gray.png"))
+        let result = try run([input, input, "--model", model])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.error.contains("refusing to overwrite the input"), result.error)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: input + "/gray.png")), before)
+        let single = try run([input + "/gray.png", input + "/gray.png", "--model", model])
+        XCTAssertNotEqual(single.status, 0)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: input + "/gray.png")), before)
+    }
+
+    func testShardsPartitionTheFolder() throws {
+        let input = folder + "/many"
+        try FileManager.default.createDirectory(atPath: input, withIntermediateDirectories: true)
+        for i in 0..<5 { try FileManager.default.copyItem(atPath: sample("gray.png"), toPath: input + "/g\(i).png") }
+        var seen: [String] = []
+        for k in 1...2 {
+            let out = folder + "/shard\(k)"
+            let result = try run([input, out, "--method", "bicubic", "--scale", "2", "--shard", "\(k)/2", "--json"])
+            XCTAssertEqual(result.status, 0, result.error)
+            seen += try FileManager.default.contentsOfDirectory(atPath: out)
+        }
+        XCTAssertEqual(seen.sorted(), (0..<5).map { "g\($0).png" })
+        XCTAssertNotEqual(try run([input, folder + "/x", "--shard", "3/2"]).status, 0)
+    }
+
+    func testErrorsAreOneLineNamingTheFile() throws {
+        let missing = try run([folder + "/nope.png", folder + "/o.png", "--method", "bicubic"])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertEqual(missing.error.split(separator: "\n").count, 1)
+        XCTAssertTrue(missing.error.contains("nope.png"))
+        let truncated = folder + "/cut.png"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: sample("bird-lr.png")))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: truncated))
+        let result = try run([truncated, folder + "/cut-x4.png", "--model", model, "--quiet"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.error.hasPrefix("error: \(truncated): "), result.error)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/cut-x4.png"), "no half-written output")
+        XCTAssertNotEqual(try run([sample("gray.png"), folder + "/o.tiff", "--method", "bicubic"]).status, 0)
+        let badModel = try run([sample("gray.png"), folder + "/o.png", "--model", sample("gray.png")])
+        XCTAssertEqual(badModel.status, 1)
+        XCTAssertTrue(badModel.error.contains("safetensors"), badModel.error)
+    }
+
+    func testEvalJSONAndModelInfo() throws {
+        let set5 = URL(fileURLWithPath: CLITests.repository).deletingLastPathComponent().appendingPathComponent("shared/data/bench/Set5").path
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: set5))
+        let result = try run(["eval", "--data", set5, "--scale", "4", "--method", "bicubic", "--json"])
+        XCTAssertEqual(result.status, 0, result.error)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+        XCTAssertEqual(object["mean_psnr"] as? Double ?? 0, 28.43, accuracy: 0.02)
+        XCTAssertEqual((object["images"] as? [Any])?.count, 5)
+        let info = try run(["model", "info", model])
+        XCTAssertTrue(info.output.contains("exact overlap:    5 input pixels"), info.output)
+    }
+}
