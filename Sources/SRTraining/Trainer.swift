@@ -71,54 +71,63 @@ public final class Trainer {
         }
     }
 
-    /// One optimisation step on a batch (lr [N, 3, p/s, p/s], hr [N, 3, p, p]).
+    /// One optimisation step on a batch (lr [N, 3, p/s, p/s], hr [N, 3, p, p]): the generator step, then
+    /// for the GAN stage the discriminator step on real and detached fake, then the EMA update.
     @discardableResult
     public func trainStep(lr: Tensor, hr: Tensor) -> StepLosses {
-        let rate = config.schedule.rate(base: config.learningRate, step: step)
-        generatorOptimizer.learningRate = rate
+        var (losses, output) = generatorStep(lr: lr, hr: hr)
+        if discriminator != nil { losses.discriminator = discriminatorStep(real: hr, fake: output) }
+        ema.update(generator.namedParameters)
+        step += 1
+        return losses
+    }
+
+    /// Updates the generator (the discriminator is frozen meanwhile); returns the losses and the output.
+    public func generatorStep(lr: Tensor, hr: Tensor) -> (StepLosses, Tensor) {
+        generatorOptimizer.learningRate = config.schedule.rate(base: config.learningRate, step: step)
         var losses = StepLosses()
         generator.zeroGradients()
         let (output, pullback) = generator.forward(lr)
-        if config.stage == .psnr {
-            let pixel = pixelLoss(output, hr)
-            losses.pixel = pixel.value
-            losses.total = pixel.value
-            _ = pullback(pixel.gradient)
-        } else if let discriminator, let discriminatorOptimizer, let features {
-            // Generator step with the discriminator frozen.
+        let pixel = pixelLoss(output, hr)
+        losses.pixel = pixel.value
+        if let discriminator, let features {
             discriminator.setFrozen(true)
-            let pixel = pixelLoss(output, hr)
+            defer { discriminator.setFrozen(false) }
             var gradient = pixel.gradient * config.pixelWeight
             let (fakeFeatures, featurePullback) = features.forward(output)
             let perceptual = Loss.l1(fakeFeatures, features.inference(hr))
             gradient.add(featurePullback(perceptual.gradient), scale: config.perceptualWeight)
+            // Real logits are detached (as in BasicSR); the fake ones carry the gradient into G.
             let realLogits = discriminator.inference(hr)
             let (fakeLogits, discriminatorPullback) = discriminator.forward(output)
             let adversarial = config.ganLoss.generatorLoss(real: realLogits, fake: fakeLogits)
             gradient.add(discriminatorPullback(adversarial.fake), scale: config.ganWeight)
             _ = pullback(gradient)
-            losses.pixel = pixel.value
             losses.perceptual = perceptual.value
             losses.adversarial = adversarial.value
             losses.total = Double(config.pixelWeight) * pixel.value + Double(config.perceptualWeight) * perceptual.value
                 + Double(config.ganWeight) * adversarial.value
-            // Discriminator step on real and detached fake.
-            discriminator.setFrozen(false)
-            discriminator.zeroGradients()
-            discriminatorOptimizer.learningRate = config.schedule.rate(base: config.discriminatorLearningRate, step: step)
-            let (real, realPullback) = discriminator.forward(hr)
-            let (fake, fakePullback) = discriminator.forward(output)
-            let objective = config.ganLoss.discriminatorLoss(real: real, fake: fake)
-            _ = realPullback(objective.real)
-            _ = fakePullback(objective.fake)
-            losses.discriminator = objective.value
+        } else {
+            losses.total = pixel.value
+            _ = pullback(pixel.gradient)
         }
         if let clip = config.gradientClip { Gradients.clip(generator.namedParameters, maxNorm: clip) }
         generatorOptimizer.update()
-        discriminatorOptimizer?.update()
-        ema.update(generator.namedParameters)
-        step += 1
-        return losses
+        return (losses, output)
+    }
+
+    /// Updates the discriminator on real images and a detached generator output; returns its loss.
+    public func discriminatorStep(real: Tensor, fake: Tensor) -> Double {
+        guard let discriminator, let discriminatorOptimizer else { return 0 }
+        discriminator.zeroGradients()
+        discriminatorOptimizer.learningRate = config.schedule.rate(base: config.discriminatorLearningRate, step: step)
+        let (realLogits, realPullback) = discriminator.forward(real)
+        let (fakeLogits, fakePullback) = discriminator.forward(fake)
+        let objective = config.ganLoss.discriminatorLoss(real: realLogits, fake: fakeLogits)
+        _ = realPullback(objective.real)
+        _ = fakePullback(objective.fake)
+        discriminatorOptimizer.update()
+        return objective.value
     }
 
     /// A generator holding the EMA weights (what gets exported).

@@ -1,0 +1,141 @@
+import Foundation
+import SRImage
+import SRModels
+import SRNN
+import SRTensor
+import SRTraining
+import XCTest
+
+final class TrainerTests: XCTestCase {
+    var folder = ""
+
+    /// A few small structured images (stripes, blobs, gradients) and one corrupt file.
+    override func setUpWithError() throws {
+        folder = NSTemporaryDirectory() + "train-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder + "/data/nested", withIntermediateDirectories: true)
+        for i in 0..<3 {
+            var image = PlanarImage(width: 48 + 8 * i, height: 40 + 4 * i, channels: 3)
+            for c in 0..<3 { for y in 0..<image.height { for x in 0..<image.width {
+                image[c, y, x] = Float(0.5 + 0.4 * sin(Double(x) * (0.4 + 0.1 * Double(i)) + Double(c)) * cos(Double(y) * 0.3))
+            } } }
+            try ImageFile.write(image, to: folder + (i == 2 ? "/data/nested/" : "/data/") + "img\(i).png")
+        }
+        try Data("garbage".utf8).write(to: URL(fileURLWithPath: folder + "/data/bad.png"))
+        try ImageFile.write(PlanarImage(width: 8, height: 8, channels: 3), to: folder + "/data/tiny.png")
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: folder) }
+
+    func config(stage: TrainingConfig.Stage = .psnr, steps: Int = 40) -> TrainingConfig {
+        var config = TrainingConfig()
+        config.stage = stage
+        config.dataFolder = folder + "/data"
+        config.outputFolder = folder + "/run"
+        config.generator = GeneratorConfig(features: 8, blocks: 1, scale: 2)
+        config.patchSize = 32
+        config.batchSize = 4
+        config.steps = steps
+        config.learningRate = 2e-3
+        config.schedule = .constant
+        config.logEvery = 10
+        config.checkpointEvery = 1000
+        config.validateEvery = 1000
+        config.seed = 7
+        return config
+    }
+
+    func testDatasetSkipsBadAndSmallFilesAndFindsNestedOnes() throws {
+        var warnings: [String] = []
+        let dataset = try PatchDataset(folder: folder + "/data", patchSize: 32, scale: 2, warn: { warnings.append($0) })
+        XCTAssertEqual(dataset.images.count, 3)
+        XCTAssertEqual(dataset.skipped.count, 2)
+        XCTAssertEqual(warnings.count, 2)
+        XCTAssertTrue(warnings.contains { $0.contains("bad.png") })
+        XCTAssertThrowsError(try PatchDataset(folder: folder + "/nope", patchSize: 32, scale: 2))
+        var generator = SeededGenerator(seed: 1)
+        let (lr, hr) = dataset.sampleBatch(size: 2, generator: &generator)
+        XCTAssertEqual(lr.shape, [2, 3, 16, 16])
+        XCTAssertEqual(hr.shape, [2, 3, 32, 32])
+        // The input is the protocol's bicubic downscale of the crop, rounded to 8 bits.
+        let crop = PlanarImage(tensor: hr, index: 0)
+        XCTAssertEqual(PlanarImage(tensor: lr, index: 0), Resampler.resize(crop, width: 16, height: 16).quantized(bits: 8))
+    }
+
+    func testPixelStageLossFalls() throws {
+        let session = try TrainingSession(config: config(steps: 60), resumeFolder: nil, report: { _ in })
+        var generator = SeededGenerator(seed: 3)
+        let (lr, hr) = session.dataset.sampleBatch(size: 8, generator: &generator)
+        let before = Loss.l1(session.trainer.generator.inference(lr), hr).value
+        try session.run(installSignalHandlers: false)
+        let after = Loss.l1(session.trainer.generator.inference(lr), hr).value
+        XCTAssertLessThan(after, 0.6 * before, "L1 on a fixed batch: \(before) -> \(after)")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: folder + "/run/checkpoint/state.json"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: folder + "/run/chart.png"))
+        let log = try String(contentsOfFile: folder + "/run/log.jsonl", encoding: .utf8)
+        XCTAssertEqual(log.split(separator: "\n").count, 6)
+    }
+
+    func testResumeEqualsContinuousTraining() throws {
+        var straightConfig = config(steps: 12)
+        straightConfig.outputFolder = folder + "/straight"
+        let straight = try TrainingSession(config: straightConfig, resumeFolder: nil, report: { _ in })
+        try straight.run(installSignalHandlers: false)
+
+        var firstConfig = config(steps: 6)
+        firstConfig.outputFolder = folder + "/split"
+        try TrainingSession(config: firstConfig, resumeFolder: nil, report: { _ in }).run(installSignalHandlers: false)
+        let resumed = try TrainingSession(config: nil, resumeFolder: folder + "/split", steps: 12, report: { _ in })
+        XCTAssertEqual(resumed.trainer.step, 6)
+        try resumed.run(installSignalHandlers: false)
+        XCTAssertEqual(resumed.trainer.generator.stateDictionary(), straight.trainer.generator.stateDictionary(), "bit-identical")
+        XCTAssertEqual(resumed.trainer.ema.averages, straight.trainer.ema.averages)
+    }
+
+    func testSameSeedSameWeights() throws {
+        var a = config(steps: 5), b = config(steps: 5)
+        a.outputFolder = folder + "/a"
+        b.outputFolder = folder + "/b"
+        let first = try TrainingSession(config: a, resumeFolder: nil, report: { _ in })
+        try first.run(installSignalHandlers: false)
+        let second = try TrainingSession(config: b, resumeFolder: nil, report: { _ in })
+        try second.run(installSignalHandlers: false)
+        XCTAssertEqual(first.trainer.generator.stateDictionary(), second.trainer.generator.stateDictionary())
+    }
+
+    func testGANStepUpdatesBothAndFreezesDiscriminatorDuringGeneratorStep() throws {
+        // Random VGG weights for the two layers relu1_2 needs.
+        let vggPath = folder + "/vgg.safetensors"
+        var random = SeededGenerator(seed: 4)
+        try SafeTensors(tensors: [
+            "conv1_1.weight": Tensor.randomNormal(shape: [64, 3, 3, 3], standardDeviation: 0.01, generator: &random),
+            "conv1_1.bias": Tensor(zeros: [64]),
+            "conv1_2.weight": Tensor.randomNormal(shape: [64, 64, 3, 3], standardDeviation: 0.01, generator: &random),
+            "conv1_2.bias": Tensor(zeros: [64]),
+        ]).write(path: vggPath)
+        var gan = config(stage: .gan, steps: 2)
+        gan.vggLayer = "relu1_2"
+        gan.vggWeights = vggPath
+        gan.discriminatorFeatures = 4
+        let trainer = try Trainer(config: gan)
+        let discriminator = try XCTUnwrap(trainer.discriminator)
+        let dataset = try PatchDataset(folder: folder + "/data", patchSize: 32, scale: 2)
+        var generator = SeededGenerator(seed: 5)
+        let (lr, hr) = dataset.sampleBatch(size: 2, generator: &generator)
+        let g0 = trainer.generator.stateDictionary(), d0 = discriminator.stateDictionary()
+        let (losses, output) = trainer.generatorStep(lr: lr, hr: hr)
+        XCTAssertNotEqual(trainer.generator.stateDictionary(), g0, "G changed")
+        XCTAssertEqual(discriminator.stateDictionary(), d0, "D unchanged by the G step")
+        XCTAssertTrue(discriminator.namedParameters.allSatisfy { $0.parameter.gradient.squaredNorm() == 0 }, "no D gradients in the G step")
+        XCTAssertGreaterThan(losses.perceptual, 0)
+        XCTAssertGreaterThan(losses.adversarial, 0)
+        XCTAssertFalse(discriminator.namedParameters[0].parameter.isFrozen, "D unfrozen after the G step")
+        _ = trainer.discriminatorStep(real: hr, fake: output)
+        XCTAssertNotEqual(discriminator.stateDictionary(), d0, "D changed by its own step")
+        // The whole step and a checkpoint round trip with both optimisers.
+        trainer.trainStep(lr: lr, hr: hr)
+        try trainer.saveCheckpoint(folder: folder + "/gan/checkpoint", dataGenerator: generator)
+        let (restored, _) = try Trainer.resume(folder: folder + "/gan/checkpoint")
+        XCTAssertEqual(restored.discriminator?.stateDictionary(), discriminator.stateDictionary())
+        XCTAssertEqual(restored.step, 1)
+    }
+}
