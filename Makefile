@@ -1,4 +1,5 @@
 # upscale — build, demo, test and benchmark entry points.
+SHELL := /bin/bash
 SWIFT ?= swift
 PACKAGES := libpng-dev libjpeg-dev libopenblas-dev pkg-config
 SAMPLE ?= samples/bird-lr.png
@@ -30,12 +31,19 @@ demo: build
 	.build/release/upscale $(SAMPLE) out/demo-x4-bicubic.png --scale 4 --method bicubic
 	@echo "wrote out/demo-x4.png (model) and out/demo-x4-bicubic.png (bicubic) from $(SAMPLE)"
 
+# Release mode: the numeric tests (protocol, tiling, training) run many times faster than in debug.
+# The last line is a plain "N passed, N failed" summary of the XCTest run.
 test: deps
 	$(SWIFT) build -c release
-	$(SWIFT) test -c release
+	@set -o pipefail; $(SWIFT) test -c release --disable-swift-testing 2>&1 | tee .build/test.log; status=$$?; \
+	passed=$$(grep -cE "^Test Case .* passed" .build/test.log); \
+	failed=$$(grep -cE "^Test Case .* failed" .build/test.log); \
+	echo "tests: $$passed passed, $$failed failed"; \
+	if [ "$$passed" -eq 0 ]; then exit 1; fi; exit $$status
 
 bench: deps
-	cd Benchmarks && $(SWIFT) run -c release upscale-bench
+	$(SWIFT) build -c release --product upscale
+	$(SWIFT) run -c release upscale-bench
 
 clean:
 	rm -rf .build out

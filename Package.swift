@@ -19,8 +19,9 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
         .target(name: "CImageCodec", dependencies: ["CPNG", "CJPEG"]),
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // Tensor core: the only code that calls BLAS.
-        .target(name: "SRTensor", dependencies: ["CBLAS"], swiftSettings: optimise),
+        .target(name: "SRTensor", dependencies: ["CBLAS", "CKernels"], swiftSettings: optimise),
         // Layers with forward and backward side by side, losses, optimisers.
         .target(name: "SRNN", dependencies: ["SRTensor"], swiftSettings: optimise),
         // Generator, discriminator, VGG feature extractor.
@@ -40,6 +41,10 @@ let package = Package(
             ],
             swiftSettings: optimise),
         .executableTarget(name: "upscale", dependencies: ["UpscaleKit"]),
+        // Speed and memory, as ratios measured in one run (`make bench`).
+        .executableTarget(
+            name: "upscale-bench", dependencies: ["SRTensor", "SRNN", "SRModels", "SRImage", "SRTiling", "SRTraining"],
+            path: "Benchmarks/upscale-bench", swiftSettings: optimise),
         // Tests.
         .target(name: "SRTestSupport", dependencies: ["SRTensor", "SRNN"], path: "Tests/SRTestSupport"),
         .testTarget(name: "SRTensorTests", dependencies: ["SRTensor", "SRTestSupport"], resources: [.copy("Fixtures")]),

@@ -1,3 +1,6 @@
+import CKernels
+import Dispatch
+
 /// 2-D convolution kernels (cross-correlation, as PyTorch's `conv2d`) on NCHW tensors:
 /// im2col + sgemm, processed in bands of output rows so the column buffer stays a few MB
 /// whatever the image size.
@@ -82,8 +85,25 @@ public enum Convolution {
         }
     }
 
+    /// How a forward convolution is computed.
+    public enum Method: Sendable {
+        /// im2col + sgemm, in bands of output rows.
+        case gemm
+        /// The direct kernel for 3×3, stride 1, padding 1 and at most 4 output channels (`sr_conv3x3_narrow`).
+        case directNarrow
+    }
+
+    /// The method `forward` picks: with few output channels (the generator's 64→3 last layer) the
+    /// product W[OC, CKK] · cols[CKK, P] has M = OC = 3, so writing the columns costs more than the
+    /// multiply-adds and BLAS runs far below peak; a direct kernel avoids the columns entirely.
+    public static func preferredMethod(outputChannels: Int, kernel: Int, stride: Int, padding: Int) -> Method {
+        outputChannels <= 4 && kernel == 3 && stride == 1 && padding == 1 ? .directNarrow : .gemm
+    }
+
     /// Forward convolution. Returns [N, OC, OH, OW].
-    public static func forward(input: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int) -> Tensor {
+    /// - Parameter method: force a method (for benchmarks and tests); nil picks `preferredMethod`.
+    public static func forward(input: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int,
+                               method: Method? = nil) -> Tensor {
         let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
         let (oc, k) = (weight.shape[0], weight.shape[2])
         precondition(weight.shape[1] == c && weight.shape[3] == k, "conv weight \(weight.shape) does not fit input \(input.shape)")
@@ -94,6 +114,28 @@ public enum Convolution {
         let ckk = c * k * k
         let direct = k == 1 && stride == 1 && padding == 0
         let band = direct ? oh : bandRows(columnHeight: ckk, outputWidth: ow, outputHeight: oh)
+        if (method ?? preferredMethod(outputChannels: oc, kernel: k, stride: stride, padding: padding)) == .directNarrow {
+            precondition(oc <= 4 && k == 3 && stride == 1 && padding == 1, "direct kernel needs 3×3/1/1 and ≤ 4 outputs")
+            input.scalars.withUnsafeBufferPointer { x in
+                weight.scalars.withUnsafeBufferPointer { wt in
+                    output.scalars.withUnsafeMutableBufferPointer { out in
+                        let biasScalars = bias?.scalars ?? []
+                        biasScalars.withUnsafeBufferPointer { b in
+                            // Rows are split across as many threads as BLAS may use (the one thread budget).
+                            let parts = min(GEMM.threadCount, h)
+                            let (xp, wp, bp, op) = (x.baseAddress!, wt.baseAddress!, bias == nil ? nil : b.baseAddress, out.baseAddress!)
+                            for image in 0..<n {
+                                DispatchQueue.concurrentPerform(iterations: parts) { part in
+                                    sr_conv3x3_narrow(xp + image * c * h * w, Int32(c), Int32(h), Int32(w), wp, bp, Int32(oc),
+                                                      op + image * oc * oh * ow, Int32(part * h / parts), Int32((part + 1) * h / parts))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            return output
+        }
         var cols = [Float](repeating: 0, count: direct ? 0 : ckk * band * ow)
         input.scalars.withUnsafeBufferPointer { x in
             weight.scalars.withUnsafeBufferPointer { wt in

@@ -84,6 +84,26 @@ final class ConvolutionTests: XCTestCase {
         }
     }
 
+    /// The direct narrow kernel (≤ 4 outputs, 3×3) against the naive loops, on widths around its vector
+    /// length and edge cases, and against the GEMM path.
+    func testDirectNarrowKernelMatchesNaiveLoops() {
+        for oc in 1...4 {
+            for (h, w) in [(1, 1), (3, 2), (5, 7), (4, 8), (6, 9), (3, 10), (7, 17), (2, 33)] {
+                let x = randomTensor([2, 5, h, w], seed: UInt64(oc * 100 + w))
+                let weight = randomTensor([oc, 5, 3, 3], seed: UInt64(oc + h))
+                let bias = randomTensor([oc], seed: 3)
+                let expected = naiveConvolution(x, weight, bias, stride: 1, padding: 1)
+                let direct = Convolution.forward(input: x, weight: weight, bias: bias, stride: 1, padding: 1, method: .directNarrow)
+                assertClose(direct, expected, rtol: 1e-4, atol: 1e-4, "oc \(oc) \(h)x\(w)")
+                let gemm = Convolution.forward(input: x, weight: weight, bias: nil, stride: 1, padding: 1, method: .gemm)
+                assertClose(Convolution.forward(input: x, weight: weight, bias: nil, stride: 1, padding: 1, method: .directNarrow), gemm,
+                            rtol: 1e-4, atol: 1e-4, "no bias")
+            }
+        }
+        XCTAssertEqual(Convolution.preferredMethod(outputChannels: 3, kernel: 3, stride: 1, padding: 1), .directNarrow)
+        XCTAssertEqual(Convolution.preferredMethod(outputChannels: 8, kernel: 3, stride: 1, padding: 1), .gemm)
+    }
+
     func testLargeImageUsesSeveralBandsAndStaysExact() {
         // 3·3·3 = 27 rows of columns × 400 × 400 output exceeds the 1M-float band budget, forcing bands.
         let conv = Conv2d(inputChannels: 12, outputChannels: 2, kernelSize: 3)

@@ -1,0 +1,205 @@
+// upscale-bench: speed and memory figures, each printed as one `name: value` line.
+//
+// Throughput is reported as a ratio to raw cblas_sgemm on the same multiply-adds, measured in the same
+// run, so the figures mean the same on any machine. Memory is the peak RSS of the real `upscale`
+// binary, measured with wait4() on a child process.
+import Foundation
+import SRImage
+import SRModels
+import SRNN
+import SRTensor
+import SRTiling
+import SRTraining
+
+let arguments = Set(CommandLine.arguments.dropFirst())
+let cores = arguments.contains("--one-thread") ? 1 : ProcessInfo.processInfo.activeProcessorCount
+GEMM.setThreadCount(cores)
+let quick = arguments.contains("--quick")
+
+func report(_ name: String, _ value: Double, _ format: String = "%.3f") {
+    print("\(name): " + String(format: format, value))
+    fflush(stdout)
+}
+
+/// Best-of-N wall time of `body` in seconds.
+func time(repeats: Int = 5, _ body: () -> Void) -> Double {
+    body()  // warm up
+    var best = Double.infinity
+    for _ in 0..<repeats {
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+    return best
+}
+
+// MARK: Convolution vs sgemm
+
+var random = SeededGenerator(seed: 1)
+let (channels, side) = (64, 128)
+let flops3x3 = 2.0 * Double(channels * channels * 9 * side * side)
+let a = Tensor.randomNormal(shape: [channels, channels * 9], standardDeviation: 1, generator: &random)
+let b = Tensor.randomNormal(shape: [channels * 9, side * side], standardDeviation: 1, generator: &random)
+var c = Tensor(zeros: [channels, side * side])
+let sgemmSeconds = time {
+    a.scalars.withUnsafeBufferPointer { pa in
+        b.scalars.withUnsafeBufferPointer { pb in
+            c.scalars.withUnsafeMutableBufferPointer { pc in
+                GEMM.multiply(m: channels, n: side * side, k: channels * 9, a: pa.baseAddress!, lda: channels * 9,
+                              b: pb.baseAddress!, ldb: side * side, c: pc.baseAddress!, ldc: side * side)
+            }
+        }
+    }
+}
+let sgemmRate = flops3x3 / sgemmSeconds / 1e9
+report("threads", Double(cores), "%.0f")
+report("sgemm_gflops_64x576x16384", sgemmRate, "%.1f")
+
+let conv = Conv2d(inputChannels: channels, outputChannels: channels, kernelSize: 3)
+conv.initialize(generator: &random)
+let x = Tensor.randomNormal(shape: [1, channels, side, side], standardDeviation: 1, generator: &random)
+let forwardSeconds = time { _ = conv.inference(x) }
+report("conv3x3_forward_gflops", flops3x3 / forwardSeconds / 1e9, "%.1f")
+report("conv3x3_forward_vs_sgemm", sgemmSeconds / forwardSeconds)
+let (y, pullback) = conv.forward(x)
+let gradient = Tensor.randomNormal(shape: y.shape, standardDeviation: 1, generator: &random)
+let backwardSeconds = time { _ = pullback(gradient) }
+report("conv3x3_backward_gflops", 2 * flops3x3 / backwardSeconds / 1e9, "%.1f")
+report("conv3x3_backward_vs_sgemm", 2 * sgemmSeconds / backwardSeconds)
+
+let last = Conv2d(inputChannels: 64, outputChannels: 3, kernelSize: 3)
+last.initialize(generator: &random)
+let big = Tensor.randomNormal(shape: [1, 64, 512, 512], standardDeviation: 1, generator: &random)
+let flopsLast = 2.0 * Double(3 * 64 * 9 * 512 * 512)
+let lastSeconds = time(repeats: 3) { _ = last.inference(big) }
+report("conv3x3_to3_forward_gflops", flopsLast / lastSeconds / 1e9, "%.1f")
+report("conv3x3_to3_forward_vs_sgemm", flopsLast / lastSeconds / 1e9 / sgemmRate)
+let plainSeconds = time(repeats: 3) {
+    _ = Convolution.forward(input: big, weight: last.weight.value, bias: last.bias?.value, stride: 1, padding: 1, method: .gemm)
+}
+report("conv3x3_to3_plain_gemm_vs_sgemm", flopsLast / plainSeconds / 1e9 / sgemmRate)
+
+if arguments.contains("--conv-only") { exit(0) }
+
+// MARK: Training throughput
+
+func generatorFlops(_ config: GeneratorConfig, inputSide: Int) -> Double {
+    let f = Double(config.features), s = Double(inputSide * inputSide)
+    var total = 2 * 3 * f * Double(config.firstKernel * config.firstKernel) * s  // conv_first
+    total += Double(2 * config.blocks) * 2 * f * f * 9 * s  // body
+    let stage = config.scale == 3 ? 3.0 : 2.0
+    total += 2 * f * f * stage * stage * 9 * s  // upconv1
+    var hr = s * stage * stage
+    if config.scale == 4 {
+        total += 2 * f * f * 4 * 9 * hr  // upconv2
+        hr *= 4
+    }
+    total += 2 * f * f * 9 * hr + 2 * f * 3 * Double(config.lastKernel * config.lastKernel) * hr
+    return total
+}
+
+let trainConfig = GeneratorConfig(features: 32, blocks: 6, scale: 4)
+var config = TrainingConfig()
+config.generator = trainConfig
+config.batchSize = 16
+config.patchSize = 96
+let trainer = try Trainer(config: config)
+let lr = Tensor.randomUniform(shape: [16, 3, 24, 24], generator: &random)
+let hr = Tensor.randomUniform(shape: [16, 3, 96, 96], generator: &random)
+let stepSeconds = time(repeats: quick ? 2 : 4) { trainer.trainStep(lr: lr, hr: hr) }
+report("train_x4_f32b6_patches_per_second", 16 / stepSeconds, "%.1f")
+// A training step costs about 3× the forward multiply-adds (forward, input and weight gradients).
+report("train_step_vs_sgemm", 3 * 16 * generatorFlops(trainConfig, inputSide: 24) / stepSeconds / 1e9 / sgemmRate)
+var pairGenerator = SeededGenerator(seed: 2)
+if let dataset = try? PatchDataset(folder: "../shared/data/train/T91", patchSize: 96, scale: 4) {
+    let dataSeconds = time(repeats: 3) { _ = dataset.sampleBatch(size: 16, generator: &pairGenerator) }
+    report("train_data_seconds_per_batch_vs_step", dataSeconds / stepSeconds)
+}
+
+// MARK: Inference through the real binary: speed and peak memory
+
+let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("upscale").path
+let scratch = NSTemporaryDirectory() + "upscale-bench-\(getpid())"
+try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(atPath: scratch) }
+
+/// Runs the binary; returns (seconds, peak RSS in MB).
+func runBinary(_ args: [String]) -> (Double, Double) {
+    var pid = pid_t()
+    let argv = ([binary] + args).map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    let start = Date()
+    guard posix_spawn(&pid, binary, nil, nil, argv, environ) == 0 else { fatalError("cannot run \(binary)") }
+    var status: Int32 = 0
+    var usage = rusage()
+    wait4(pid, &status, 0, &usage)
+    if status != 0 { print("# \(args.joined(separator: " ")) exited with status \(status)") }
+    return (Date().timeIntervalSince(start), Double(usage.ru_maxrss) / 1024)
+}
+
+/// A synthetic photo-like PNG written row band by row band (never whole in memory).
+func writeTestImage(_ path: String, width: Int, height: Int) throws {
+    let writer = try ImageWriter(path: path, format: .png, width: width, height: height, channels: 3)
+    var y = 0
+    while y < height {
+        let rows = min(256, height - y)
+        var band = PlanarImage(width: width, height: rows, channels: 3)
+        for ch in 0..<3 { for r in 0..<rows { for col in 0..<width {
+            band[ch, r, col] = 0.5 + 0.4 * sinf(Float(col) * 0.05 + Float(ch)) * cosf(Float(y + r) * 0.03)
+        } } }
+        try writer.writeRows(band)
+        y += rows
+    }
+    try writer.finish()
+}
+
+let input512 = scratch + "/in512.png"
+try writeTestImage(input512, width: 512, height: 512)
+var models: [(String, String)] = [("bicubic", "")]
+for name in ["x4-psnr", "x4-gan", "x2-psnr"] where FileManager.default.fileExists(atPath: "weights/\(name).safetensors") {
+    models.append((name, "weights/\(name).safetensors"))
+}
+for (name, path) in models {
+    let scale = name.hasPrefix("x2") ? 2 : 4
+    let args = [input512, scratch + "/out.png", "--scale", "\(scale)", "--quiet"] + (path.isEmpty ? ["--method", "bicubic"] : ["--model", path])
+    var best = Double.infinity
+    for _ in 0..<(quick ? 1 : 2) { best = min(best, runBinary(args).0) }
+    report("seconds_per_output_megapixel_\(name)", best / Double(512 * 512 * scale * scale) * 1e6)
+}
+
+// Tile size and the split between tile workers and BLAS threads, for the ×4 model (or a stand-in).
+let tileModel = models.first { $0.0 == "x4-psnr" }?.1 ?? {
+    let path = scratch + "/standin.safetensors"
+    let generator = Generator(config: trainConfig)
+    var g = SeededGenerator(seed: 3)
+    generator.initialize(generator: &g)
+    try? generator.save(path: path)
+    return path
+}()
+if !quick {
+    for tile in [64, 128, 256] {
+        let (seconds, rss) = runBinary([input512, scratch + "/out.png", "--quiet", "--model", tileModel, "--tile", "\(tile)"])
+        report("x4_512px_tile\(tile)_seconds", seconds)
+        report("x4_512px_tile\(tile)_peak_rss_mb", rss, "%.0f")
+    }
+}
+
+// Peak memory on a large image: 12000 × 12000 and 12000 × 3000 (same width, a quarter of the area)
+// through a tiny ×2 generator; streaming means the two should need about the same memory.
+if !arguments.contains("--no-memory") {
+    let tiny = scratch + "/tiny-x2.safetensors"
+    let tinyGenerator = Generator(config: GeneratorConfig(features: 4, blocks: 1, scale: 2))
+    var g = SeededGenerator(seed: 4)
+    tinyGenerator.initialize(generator: &g)
+    try tinyGenerator.save(path: tiny)
+    let side = quick ? 4000 : 12000
+    for (width, height) in [(side, side), (side, side / 4)] {
+        let input = scratch + "/big-\(width)x\(height).png"
+        try writeTestImage(input, width: width, height: height)
+        let (seconds, rss) = runBinary([input, scratch + "/big-out.jpg", "--quiet", "--model", tiny, "--scale", "2", "--quality", "80"])
+        report("stream_\(width)x\(height)_x2_peak_rss_mb", rss, "%.0f")
+        report("stream_\(width)x\(height)_x2_seconds", seconds, "%.1f")
+        try? FileManager.default.removeItem(atPath: input)
+        try? FileManager.default.removeItem(atPath: scratch + "/big-out.jpg")
+    }
+}
