@@ -95,8 +95,10 @@ public final class Trainer {
             defer { discriminator.setFrozen(false) }
             var gradient = pixel.gradient * config.pixelWeight
             let (fakeFeatures, featurePullback) = features.forward(output)
-            let perceptual = Loss.l1(fakeFeatures, features.inference(hr))
-            gradient.add(featurePullback(perceptual.gradient), scale: config.perceptualWeight)
+            let scale = config.perceptualFeatureScale
+            var perceptual = Loss.l1(fakeFeatures, features.inference(hr))
+            perceptual.value *= Double(scale)
+            gradient.add(featurePullback(perceptual.gradient), scale: config.perceptualWeight * scale)
             // Real logits are detached (as in BasicSR); the fake ones carry the gradient into G.
             let realLogits = discriminator.inference(hr)
             let (fakeLogits, discriminatorPullback) = discriminator.forward(output)

@@ -29,8 +29,12 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var perceptualWeight: Float = 1
     public var ganWeight: Float = 5e-3
     public var ganLoss = GANLoss.relativistic
-    public var vggLayer = "conv5_3"
-    public var vggWeights = "weights/vgg16_caffe_conv1_1-conv5_3_f16.safetensors"
+    public var vggLayer = "conv3_3"
+    /// Caffe VGG features are about 255 · 0.226 times larger than those of torchvision's normalised VGG
+    /// that BasicSR/ESRGAN's loss weights were tuned for; the perceptual L1 is multiplied by this so
+    /// the published weights keep their meaning.
+    public var perceptualFeatureScale: Float = 1 / (255 * 0.226)
+    public var vggWeights = "weights/vgg16_caffe_conv1_1-conv3_3_f16.safetensors"
     public var discriminatorFeatures = 64
     public var discriminatorLearningRate: Float = 1e-4
 
@@ -40,4 +44,40 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var checkpointEvery = 1000
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case stage, dataFolder, validationFolder, outputFolder, seed, pixelWeight, generator, patchSize, batchSize, steps, learningRate, schedule, pixelLoss, gradientClip, emaDecay, initialGenerator, perceptualWeight, ganWeight, ganLoss, vggLayer, perceptualFeatureScale, vggWeights, discriminatorFeatures, discriminatorLearningRate, logEvery, validateEvery, checkpointEvery
+    }
+
+    /// Decodes a stored config; keys it lacks (from an older version) keep their defaults.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        stage = try container.decodeIfPresent(type(of: stage), forKey: .stage) ?? stage
+        dataFolder = try container.decodeIfPresent(type(of: dataFolder), forKey: .dataFolder) ?? dataFolder
+        validationFolder = try container.decodeIfPresent(type(of: validationFolder), forKey: .validationFolder) ?? validationFolder
+        outputFolder = try container.decodeIfPresent(type(of: outputFolder), forKey: .outputFolder) ?? outputFolder
+        seed = try container.decodeIfPresent(type(of: seed), forKey: .seed) ?? seed
+        pixelWeight = try container.decodeIfPresent(type(of: pixelWeight), forKey: .pixelWeight) ?? pixelWeight
+        generator = try container.decodeIfPresent(type(of: generator), forKey: .generator) ?? generator
+        patchSize = try container.decodeIfPresent(type(of: patchSize), forKey: .patchSize) ?? patchSize
+        batchSize = try container.decodeIfPresent(type(of: batchSize), forKey: .batchSize) ?? batchSize
+        steps = try container.decodeIfPresent(type(of: steps), forKey: .steps) ?? steps
+        learningRate = try container.decodeIfPresent(type(of: learningRate), forKey: .learningRate) ?? learningRate
+        schedule = try container.decodeIfPresent(type(of: schedule), forKey: .schedule) ?? schedule
+        pixelLoss = try container.decodeIfPresent(type(of: pixelLoss), forKey: .pixelLoss) ?? pixelLoss
+        gradientClip = try container.decodeIfPresent(type(of: gradientClip), forKey: .gradientClip) ?? gradientClip
+        emaDecay = try container.decodeIfPresent(type(of: emaDecay), forKey: .emaDecay) ?? emaDecay
+        initialGenerator = try container.decodeIfPresent(type(of: initialGenerator), forKey: .initialGenerator) ?? initialGenerator
+        perceptualWeight = try container.decodeIfPresent(type(of: perceptualWeight), forKey: .perceptualWeight) ?? perceptualWeight
+        ganWeight = try container.decodeIfPresent(type(of: ganWeight), forKey: .ganWeight) ?? ganWeight
+        ganLoss = try container.decodeIfPresent(type(of: ganLoss), forKey: .ganLoss) ?? ganLoss
+        vggLayer = try container.decodeIfPresent(type(of: vggLayer), forKey: .vggLayer) ?? vggLayer
+        perceptualFeatureScale = try container.decodeIfPresent(type(of: perceptualFeatureScale), forKey: .perceptualFeatureScale) ?? perceptualFeatureScale
+        vggWeights = try container.decodeIfPresent(type(of: vggWeights), forKey: .vggWeights) ?? vggWeights
+        discriminatorFeatures = try container.decodeIfPresent(type(of: discriminatorFeatures), forKey: .discriminatorFeatures) ?? discriminatorFeatures
+        discriminatorLearningRate = try container.decodeIfPresent(type(of: discriminatorLearningRate), forKey: .discriminatorLearningRate) ?? discriminatorLearningRate
+        logEvery = try container.decodeIfPresent(type(of: logEvery), forKey: .logEvery) ?? logEvery
+        validateEvery = try container.decodeIfPresent(type(of: validateEvery), forKey: .validateEvery) ?? validateEvery
+        checkpointEvery = try container.decodeIfPresent(type(of: checkpointEvery), forKey: .checkpointEvery) ?? checkpointEvery
+    }
 }

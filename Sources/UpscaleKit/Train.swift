@@ -36,8 +36,8 @@ struct Train: ParsableCommand {
     @Option(help: "Base learning rate (cosine decay to 1e-7 over --steps).") var learningRate: Float = 2e-4
     @Option(help: "Pixel loss: l1, mse or charbonnier.") var pixelLoss = "l1"
     @Option(help: "GAN loss: relativistic (ESRGAN) or vanilla (SRGAN).") var ganLoss = "relativistic"
-    @Option(help: "VGG layer for the perceptual loss, e.g. conv5_3 (ESRGAN-style) or relu2_2 (SRGAN's VGG22).") var vggLayer = "conv5_3"
-    @Option(help: "VGG16 weights (Caffe convention, safetensors).") var vggWeights = "weights/vgg16_caffe_conv1_1-conv5_3_f16.safetensors"
+    @Option(help: "VGG16 layer for the perceptual loss: convB_L (before ReLU, ESRGAN-style) or reluB_L; the shipped weights reach conv3_3, relu2_2 is SRGAN's VGG22.") var vggLayer = "conv3_3"
+    @Option(help: "VGG16 weights (Caffe convention, safetensors).") var vggWeights = "weights/vgg16_caffe_conv1_1-conv3_3_f16.safetensors"
     @Option(help: "Loss weights for the GAN stage: pixel, perceptual, adversarial.") var pixelWeight: Float = 1e-2
     @Option var perceptualWeight: Float = 1
     @Option var ganWeight: Float = 5e-3

@@ -44,6 +44,16 @@ final class TrainerTests: XCTestCase {
         return config
     }
 
+    func testConfigRoundTripsAndOldFilesKeepDefaults() throws {
+        var config = config(stage: .gan)
+        config.seed = 99
+        config.validationFolder = "v"
+        config.gradientClip = 0.5
+        let back = try JSONDecoder().decode(TrainingConfig.self, from: try JSONEncoder().encode(config))
+        XCTAssertEqual(back, config)
+        XCTAssertEqual(try JSONDecoder().decode(TrainingConfig.self, from: Data("{}".utf8)), TrainingConfig())
+    }
+
     func testDatasetSkipsBadAndSmallFilesAndFindsNestedOnes() throws {
         var warnings: [String] = []
         let dataset = try PatchDataset(folder: folder + "/data", patchSize: 32, scale: 2, warn: { warnings.append($0) })
