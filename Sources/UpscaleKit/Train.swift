@@ -41,6 +41,7 @@ struct Train: ParsableCommand {
     @Option(help: "Loss weights for the GAN stage: pixel, perceptual, adversarial.") var pixelWeight: Float = 1e-2
     @Option var perceptualWeight: Float = 1
     @Option var ganWeight: Float = 5e-3
+    @Option(help: "Discriminator base width (GAN stage).") var discriminatorFeatures = 64
     @Option(help: "Random seed: the same seed and data give the same weights.") var seed: UInt64 = 0
     @Option(help: "Print a progress line every N steps.") var logEvery = 50
     @Option(help: "Validate every N steps.") var validateEvery = 1000
@@ -94,6 +95,7 @@ struct Train: ParsableCommand {
         config.pixelWeight = pixelWeight
         config.perceptualWeight = perceptualWeight
         config.ganWeight = ganWeight
+        config.discriminatorFeatures = discriminatorFeatures
         config.initialGenerator = initialize ?? initAlias
         config.seed = seed
         config.logEvery = logEvery
