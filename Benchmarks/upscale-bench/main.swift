@@ -167,6 +167,33 @@ for (name, path) in models {
     report("seconds_per_output_megapixel_\(name)", best / Double(512 * 512 * scale * scale) * 1e6)
 }
 
+// Set5 ×4 PSNR against seconds per output megapixel, as a chart for the model card.
+if let chartIndex = CommandLine.arguments.firstIndex(of: "--quality-chart"), chartIndex + 1 < CommandLine.arguments.count {
+    var points: [(x: Double, y: Double, label: String)] = []
+    for (name, path) in models where !name.hasPrefix("x2") {
+        let json = scratch + "/eval.json"
+        let args = ["eval", "--data", "../shared/data/bench/Set5", "--scale", "4", "--json"] + (path.isEmpty ? ["--method", "bicubic"] : ["--model", path])
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = args
+        FileManager.default.createFile(atPath: json, contents: nil)
+        process.standardOutput = FileHandle(forWritingAtPath: json)
+        try process.run()
+        process.waitUntilExit()
+        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any]
+        let psnr = object?["mean_psnr"] as? Double ?? 0
+        let (seconds, _) = runBinary([input512, scratch + "/out.png", "--scale", "4", "--quiet"] + (path.isEmpty ? ["--method", "bicubic"] : ["--model", path]))
+        let perMegapixel = seconds / Double(512 * 512 * 16) * 1e6
+        report("set5_x4_psnr_\(name)", psnr)
+        points.append((perMegapixel, psnr, name))
+    }
+    let chart = LineChart(width: 800, height: 500)
+    chart.scatter(panel: 0, of: 1, title: "Set5 x4 PSNR (dB, Y) vs seconds per output megapixel (2 threads, 512x512 input)",
+                  xTitle: "seconds per output megapixel", points: points, color: (0.1, 0.3, 0.8))
+    try ImageFile.write(chart.image, to: CommandLine.arguments[chartIndex + 1])
+    exit(0)
+}
+
 // Tile size and the split between tile workers and BLAS threads, for the ×4 model (or a stand-in).
 let tileModel = models.first { $0.0 == "x4-psnr" }?.1 ?? {
     let path = scratch + "/standin.safetensors"
@@ -177,6 +204,22 @@ let tileModel = models.first { $0.0 == "x4-psnr" }?.1 ?? {
     return path
 }()
 if !quick {
+    // Split of the cores: 1 tile worker × all BLAS threads, or one worker per core × 1 BLAS thread each.
+    if let generator = try? Generator.load(path: tileModel) {
+        var image = PlanarImage(width: 384, height: 384, channels: 3)
+        for i in image.pixels.indices { image.pixels[i] = Float((i * 7919) % 256) / 255 }
+        for (workers, threads) in [(1, cores), (cores, 1)] {
+            GEMM.setThreadCount(threads)
+            let engine = TiledUpscaler(scale: generator.config.scale,
+                                       options: TilingOptions(tileSize: 96, overlap: generator.config.exactOverlap, workers: workers),
+                                       model: { generator.inference($0) })
+            let seconds = time(repeats: 2) {
+                try? engine.run(source: MemoryRowSource(image), width: 384, height: 384, emit: { _ in })
+            }
+            report("tiles_\(workers)workers_x_\(threads)blas_seconds", seconds)
+        }
+        GEMM.setThreadCount(cores)
+    }
     for tile in [64, 128, 256] {
         let (seconds, rss) = runBinary([input512, scratch + "/out.png", "--quiet", "--model", tileModel, "--tile", "\(tile)"])
         report("x4_512px_tile\(tile)_seconds", seconds)

@@ -42,6 +42,33 @@ public final class LineChart {
         if points.count == 1 { dot(previous.0, previous.1, color) }
     }
 
+    /// Draws labelled points (x, y) in panel `index` of `count`, with axis titles.
+    public func scatter(panel index: Int, of count: Int, title: String, xTitle: String,
+                        points: [(x: Double, y: Double, label: String)], color: (Float, Float, Float)) {
+        let top = index * image.height / count + 24, bottom = (index + 1) * image.height / count - 40
+        let left = 70, right = image.width - 40
+        line(left, top, left, bottom, (0, 0, 0))
+        line(left, bottom, right, bottom, (0, 0, 0))
+        text(title, x: left, y: top - 16)
+        text(xTitle, x: (left + right) / 2 - 3 * xTitle.count, y: bottom + 22)
+        guard !points.isEmpty else { return }
+        var minX = 0.0, maxX = points.map(\.x).max()! * 1.15
+        var minY = points.map(\.y).min()! - 0.5, maxY = points.map(\.y).max()! + 0.5
+        if maxX <= minX { maxX = minX + 1 }
+        if maxY <= minY { maxY = minY + 1; minY -= 1 }
+        text(String(format: "%.2f", maxY), x: 2, y: top)
+        text(String(format: "%.2f", minY), x: 2, y: bottom - 8)
+        text("0", x: left, y: bottom + 6)
+        let maxLabel = String(format: "%.2f", maxX)
+        text(maxLabel, x: right - 6 * maxLabel.count, y: bottom + 6)
+        for point in points {
+            let px = left + Int((point.x - minX) / (maxX - minX) * Double(right - left))
+            let py = bottom - Int((point.y - minY) / (maxY - minY) * Double(bottom - top))
+            for dy in -3...3 { for dx in -3...3 where dx * dx + dy * dy <= 9 { dot(px + dx, py + dy, color) } }
+            text(point.label + String(format: " %.2f", point.y), x: px + 6, y: py - 12)
+        }
+    }
+
     private func dot(_ x: Int, _ y: Int, _ color: (Float, Float, Float)) {
         guard x >= 0, y >= 0, x < image.width, y < image.height else { return }
         image[0, y, x] = color.0
@@ -69,6 +96,14 @@ public final class LineChart {
         "t": [8, 8, 28, 8, 8, 9, 6], "v": [0, 0, 17, 17, 17, 10, 4], "B": [30, 17, 17, 30, 17, 17, 30],
         "P": [30, 17, 17, 30, 16, 16, 16], "R": [30, 17, 17, 30, 20, 18, 17], "S": [15, 16, 16, 14, 1, 1, 30],
         "N": [17, 25, 21, 19, 17, 17, 17], "p": [0, 0, 30, 17, 30, 16, 16], "x": [0, 0, 17, 10, 4, 10, 17],
+        "b": [16, 16, 22, 25, 17, 17, 30], "c": [0, 0, 14, 16, 16, 17, 14], "u": [0, 0, 17, 17, 17, 19, 13],
+        "m": [0, 0, 26, 21, 21, 17, 17], "h": [16, 16, 22, 25, 17, 17, 17], "k": [16, 16, 18, 20, 24, 20, 18],
+        "f": [6, 9, 8, 28, 8, 8, 8], "w": [0, 0, 17, 17, 21, 21, 10], "y": [0, 0, 17, 17, 15, 1, 14],
+        "(": [2, 4, 8, 8, 8, 4, 2], ")": [8, 4, 2, 2, 2, 4, 8], "/": [1, 1, 2, 4, 8, 16, 16], ",": [0, 0, 0, 0, 12, 4, 8],
+        "M": [17, 27, 21, 21, 17, 17, 17], "G": [14, 17, 16, 23, 17, 17, 15], "A": [14, 17, 17, 31, 17, 17, 17],
+        "Y": [17, 17, 10, 4, 4, 4, 4], "D": [28, 18, 17, 17, 17, 18, 28], "E": [31, 16, 16, 30, 16, 16, 31],
+        "T": [31, 4, 4, 4, 4, 4, 4], "L": [16, 16, 16, 16, 16, 16, 31], "I": [14, 4, 4, 4, 4, 4, 14],
+        ":": [0, 12, 12, 0, 12, 12, 0], "=": [0, 0, 31, 0, 31, 0, 0], "_": [0, 0, 0, 0, 0, 0, 31],
     ]
 
     private func text(_ string: String, x: Int, y: Int) {
