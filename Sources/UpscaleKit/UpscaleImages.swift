@@ -217,13 +217,16 @@ final class Engine {
         let outChannels = format == .jpeg ? colorChannels : d.channels
         let writer = try ImageWriter(path: output, format: format, width: width, height: height, channels: outChannels,
                                      bitDepth: format == .jpeg ? 8 : d.bitDepth, quality: quality, iccProfile: d.iccProfile)
+        // Encoding runs on its own thread, overlapping with the tiles being computed.
+        let encoder = BackgroundSink { band in try writer.writeRows(format == .jpeg ? band.forJPEG() : band) }
         do {
             try ImagePipeline.run(source: reader, width: d.width, height: d.height, channels: d.channels, outputWidth: width,
-                                  outputHeight: height, method: method ?? .bicubic, sink: { band in
-                try writer.writeRows(format == .jpeg ? band.forJPEG() : band)
-            }, progress: { done, total in reporter.progress(label: label, done: done, total: total, start: start) })
+                                  outputHeight: height, method: method ?? .bicubic, sink: { try encoder.write($0) },
+                                  progress: { done, total in reporter.progress(label: label, done: done, total: total, start: start) })
+            try encoder.finish()
             try writer.finish()
         } catch {
+            try? encoder.finish()
             writer.abort()
             throw error
         }

@@ -73,6 +73,20 @@ final class TiledUpscalerTests: XCTestCase {
         XCTAssertLessThan(maxDifference(faded, whole), maxDifference(hard, whole))
     }
 
+    func testBackgroundSinkKeepsOrderAndReportsErrors() throws {
+        var seen: [Int] = []
+        let sink = BackgroundSink { band in seen.append(band.width) }
+        for width in 1...20 { try sink.write(PlanarImage(width: width, height: 1, channels: 1)) }
+        try sink.finish()
+        XCTAssertEqual(seen, Array(1...20))
+        struct Full: Error {}
+        let failing = BackgroundSink { band in if band.width == 3 { throw Full() } }
+        var thrown = false
+        for width in 1...10 { do { try failing.write(PlanarImage(width: width, height: 1, channels: 1)) } catch { thrown = true } }
+        do { try failing.finish() } catch { thrown = true }
+        XCTAssertTrue(thrown)
+    }
+
     func testWorkersGiveTheSameResult() throws {
         let generator = tinyGenerator(scale: 2)
         let image = randomImage(width: 50, height: 21, seed: 8)
