@@ -91,7 +91,9 @@ struct Train: ParsableCommand {
         config.pixelLoss = TrainingConfig.PixelLoss(rawValue: pixelLoss)!
         config.ganLoss = GANLoss(rawValue: ganLoss)!
         config.vggLayer = vggLayer
-        config.vggWeights = vggWeights
+        // The default VGG file is found like the shipped models (./weights, beside the binary, $UPSCALE_WEIGHTS).
+        config.vggWeights = FileManager.default.fileExists(atPath: vggWeights) ? vggWeights
+            : ModelCatalog.locate(URL(fileURLWithPath: vggWeights).lastPathComponent) ?? vggWeights
         config.pixelWeight = pixelWeight
         config.perceptualWeight = perceptualWeight
         config.ganWeight = ganWeight
