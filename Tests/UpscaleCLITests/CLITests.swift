@@ -160,6 +160,31 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(badModel.error.contains("safetensors"), badModel.error)
     }
 
+    func testMemoryBudgetAndJSONProgress() throws {
+        let output = folder + "/budget.png"
+        let result = try run([sample("bird-lr.png"), output, "--model", model, "--max-memory", "20", "--json"])
+        XCTAssertEqual(result.status, 0, result.error)
+        let events = result.output.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        XCTAssertEqual(events.last?["event"] as? String, "done")
+        XCTAssertTrue(events.contains { $0["event"] as? String == "progress" })
+        XCTAssertEqual(try ImageReader(path: output).description.width, 288)
+    }
+
+    func testTrainingCommandErrors() throws {
+        let empty = folder + "/empty"
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        let result = try run(["train", "--data", empty, "--output", folder + "/run", "--steps", "1"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.error.contains("no usable training images"), result.error)
+        let missing = try run(["train", "--data", folder + "/nope", "--output", folder + "/run"])
+        XCTAssertTrue(missing.error.contains("training folder does not exist"), missing.error)
+        XCTAssertNotEqual(try run(["train"]).status, 0)
+        let resume = try run(["train", "--resume", folder + "/nothing-here"])
+        XCTAssertTrue(resume.error.contains("no checkpoint here"), resume.error)
+    }
+
     func testEvalJSONAndModelInfo() throws {
         let set5 = URL(fileURLWithPath: CLITests.repository).deletingLastPathComponent().appendingPathComponent("shared/data/bench/Set5").path
         try XCTSkipUnless(FileManager.default.fileExists(atPath: set5))
