@@ -133,3 +133,20 @@ public final class MaxPool2x2: Layer {
         })
     }
 }
+
+/// Mean over the batch: [N, …] → [1, …]; the gradient is spread back evenly (1/N to each sample).
+public final class BatchMean: Layer {
+    public init() {}
+    public func forward(_ input: Tensor) -> (output: Tensor, pullback: Pullback) {
+        let n = input.shape[0]
+        let inner = input.count / max(n, 1)
+        var out = Tensor(zeros: [1] + input.shape.dropFirst())
+        for b in 0..<n { for i in 0..<inner { out.scalars[i] += input.scalars[b * inner + i] } }
+        out.scale(by: 1 / Float(n))
+        return (out, { gradient in
+            var dx = Tensor(zeros: input.shape)
+            for b in 0..<n { for i in 0..<inner { dx.scalars[b * inner + i] = gradient.scalars[i] / Float(n) } }
+            return dx
+        })
+    }
+}

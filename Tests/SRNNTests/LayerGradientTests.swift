@@ -32,6 +32,8 @@ final class LayerGradientTests: XCTestCase {
         checkGradients(linear, input: randomTensor([4, 7], seed: 11))
         checkGradients(Flatten(), input: randomTensor([2, 3, 2, 2], seed: 12))
         checkGradients(GlobalAveragePool(), input: randomTensor([2, 3, 5, 3], seed: 13))
+        checkGradients(BatchMean(), input: randomTensor([3, 2, 3, 2], seed: 19))
+        XCTAssertEqual(BatchMean().inference(Tensor(shape: [2, 2], scalars: [1, 2, 3, 6])).scalars, [2, 4])
         // Distinct values so the max is never tied (a kink of max pooling).
         var x = Tensor(zeros: [2, 2, 5, 6])
         for i in 0..<x.count { x.scalars[i] = Float((i * 37) % 240) / 24 - 5 }
