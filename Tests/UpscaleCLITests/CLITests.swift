@@ -1,5 +1,6 @@
 import Foundation
 import SRImage
+import SRTensor
 import XCTest
 
 /// Runs the built `upscale` binary the way a user does.
@@ -158,6 +159,24 @@ final class CLITests: XCTestCase {
         let badModel = try run([sample("gray.png"), folder + "/o.png", "--model", sample("gray.png")])
         XCTAssertEqual(badModel.status, 1)
         XCTAssertTrue(badModel.error.contains("safetensors"), badModel.error)
+    }
+
+    func testInterpolateBlendsWeights() throws {
+        let other = folder + "/other.safetensors", mix = folder + "/mix.safetensors"
+        XCTAssertEqual(try run(["model", "new", "--features", "4", "--blocks", "1", "--scale", "4", "--seed", "9", other]).status, 0)
+        let result = try run(["model", "interpolate", model, other, "--alpha", "0.25", mix])
+        XCTAssertEqual(result.status, 0, result.error)
+        let a = try SafeTensors.read(path: model).tensors, b = try SafeTensors.read(path: other).tensors
+        let m = try SafeTensors.read(path: mix).tensors
+        XCTAssertEqual(Set(m.keys), Set(a.keys))
+        for (name, tensor) in m {
+            for i in 0..<tensor.count {
+                XCTAssertEqual(tensor.scalars[i], 0.25 * a[name]!.scalars[i] + 0.75 * b[name]!.scalars[i], accuracy: 1e-6)
+            }
+        }
+        let wrong = folder + "/x2.safetensors"
+        XCTAssertEqual(try run(["model", "new", "--features", "4", "--blocks", "1", "--scale", "2", wrong]).status, 0)
+        XCTAssertNotEqual(try run(["model", "interpolate", model, wrong, mix]).status, 0)
     }
 
     func testMemoryBudgetAndJSONProgress() throws {
