@@ -33,6 +33,8 @@ func time(repeats: Int = 5, _ body: () -> Void) -> Double {
     return best
 }
 
+let memoryOnly = arguments.contains("--memory-only")
+
 // MARK: Convolution vs sgemm
 
 var random = SeededGenerator(seed: 1)
@@ -41,7 +43,7 @@ let flops3x3 = 2.0 * Double(channels * channels * 9 * side * side)
 let a = Tensor.randomNormal(shape: [channels, channels * 9], standardDeviation: 1, generator: &random)
 let b = Tensor.randomNormal(shape: [channels * 9, side * side], standardDeviation: 1, generator: &random)
 var c = Tensor(zeros: [channels, side * side])
-let sgemmSeconds = time {
+let sgemmSeconds = memoryOnly ? 1 : time {
     a.scalars.withUnsafeBufferPointer { pa in
         b.scalars.withUnsafeBufferPointer { pb in
             c.scalars.withUnsafeMutableBufferPointer { pc in
@@ -53,8 +55,9 @@ let sgemmSeconds = time {
 }
 let sgemmRate = flops3x3 / sgemmSeconds / 1e9
 report("threads", Double(cores), "%.0f")
-report("sgemm_gflops_64x576x16384", sgemmRate, "%.1f")
+if !memoryOnly { report("sgemm_gflops_64x576x16384", sgemmRate, "%.1f") }
 
+if !memoryOnly {
 let conv = Conv2d(inputChannels: channels, outputChannels: channels, kernelSize: 3)
 conv.initialize(generator: &random)
 let x = Tensor.randomNormal(shape: [1, channels, side, side], standardDeviation: 1, generator: &random)
@@ -79,6 +82,7 @@ let plainSeconds = time(repeats: 3) {
 }
 report("conv3x3_to3_plain_gemm_vs_sgemm", flopsLast / plainSeconds / 1e9 / sgemmRate)
 
+}
 if arguments.contains("--conv-only") { exit(0) }
 
 // MARK: Training throughput
@@ -99,6 +103,7 @@ func generatorFlops(_ config: GeneratorConfig, inputSide: Int) -> Double {
 }
 
 let trainConfig = GeneratorConfig(features: 32, blocks: 6, scale: 4)
+if !memoryOnly {
 var config = TrainingConfig()
 config.generator = trainConfig
 config.batchSize = 16
@@ -114,6 +119,7 @@ var pairGenerator = SeededGenerator(seed: 2)
 if let dataset = try? PatchDataset(folder: "../shared/data/train/T91", patchSize: 96, scale: 4) {
     let dataSeconds = time(repeats: 3) { _ = dataset.sampleBatch(size: 16, generator: &pairGenerator) }
     report("train_data_seconds_per_batch_vs_step", dataSeconds / stepSeconds)
+}
 }
 
 // MARK: Inference through the real binary: speed and peak memory
@@ -153,6 +159,7 @@ func writeTestImage(_ path: String, width: Int, height: Int) throws {
     try writer.finish()
 }
 
+if !memoryOnly {
 let input512 = scratch + "/in512.png"
 try writeTestImage(input512, width: 512, height: 512)
 var models: [(String, String)] = [("bicubic", "")]
@@ -225,6 +232,8 @@ if !quick {
         report("x4_512px_tile\(tile)_seconds", seconds)
         report("x4_512px_tile\(tile)_peak_rss_mb", rss, "%.0f")
     }
+}
+
 }
 
 // Peak memory on a large image: 12000 × 12000 and 12000 × 3000 (same width, a quarter of the area)
