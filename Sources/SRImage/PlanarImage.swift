@@ -73,6 +73,18 @@ public struct PlanarImage: Sendable, Equatable {
                            pixels: pixels + other.pixels)
     }
 
+    /// This image with `bottom`'s rows added below (same width and channels).
+    public func appendingRows(of bottom: PlanarImage) -> PlanarImage {
+        precondition(bottom.width == width && bottom.channels == channels, "bands differ in width or channels")
+        var stacked: [Float] = []
+        stacked.reserveCapacity(pixels.count + bottom.pixels.count)
+        for c in 0..<channels {
+            stacked += pixels[(c * height * width)..<((c + 1) * height * width)]
+            stacked += bottom.pixels[(c * bottom.height * width)..<((c + 1) * bottom.height * width)]
+        }
+        return PlanarImage(width: width, height: height + bottom.height, channels: channels, pixels: stacked)
+    }
+
     /// Rows `range` as a band image.
     public func rows(_ range: Range<Int>) -> PlanarImage {
         var band = PlanarImage(width: width, height: range.count, channels: channels)

@@ -72,23 +72,9 @@ struct Evaluate: ParsableCommand {
             try ImagePipeline.run(source: MemoryRowSource(input), width: input.width, height: input.height, channels: 3,
                                   outputWidth: input.width * scale, outputHeight: input.height * scale, method: method,
                                   sink: { band in
-                output = PlanarImage(width: output.width, height: output.height + band.height, channels: 3,
-                                     pixels: ImagePipeline.stack(output, band))
+                output = output.appendingRows(of: band)
             })
             return output
         }
-    }
-}
-
-extension ImagePipeline {
-    /// Planes of `top` followed below by `bottom` (same width and channels), as planar pixels.
-    static func stack(_ top: PlanarImage, _ bottom: PlanarImage) -> [Float] {
-        var pixels: [Float] = []
-        pixels.reserveCapacity(top.pixels.count + bottom.pixels.count)
-        for c in 0..<top.channels {
-            pixels += top.pixels[(c * top.height * top.width)..<((c + 1) * top.height * top.width)]
-            pixels += bottom.pixels[(c * bottom.height * bottom.width)..<((c + 1) * bottom.height * bottom.width)]
-        }
-        return pixels
     }
 }

@@ -220,7 +220,9 @@ final class Engine {
         // Encoding runs on its own thread, overlapping with the tiles being computed.
         let encoder = BackgroundSink { band in try writer.writeRows(format == .jpeg ? band.forJPEG() : band) }
         do {
-            try ImagePipeline.run(source: reader, width: d.width, height: d.height, channels: d.channels, outputWidth: width,
+            // Decoding runs ahead on its own thread too.
+            let source = PrefetchingRowSource(source: reader, height: d.height)
+            try ImagePipeline.run(source: source, width: d.width, height: d.height, channels: d.channels, outputWidth: width,
                                   outputHeight: height, method: method ?? .bicubic, sink: { try encoder.write($0) },
                                   progress: { done, total in reporter.progress(label: label, done: done, total: total, start: start) })
             try encoder.finish()

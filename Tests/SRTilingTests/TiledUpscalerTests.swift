@@ -87,6 +87,24 @@ final class TiledUpscalerTests: XCTestCase {
         XCTAssertTrue(thrown)
     }
 
+    func testPrefetchingSourceServesExactRowsAndRethrows() throws {
+        let image = randomImage(width: 7, height: 50, channels: 2, seed: 3)
+        let source = PrefetchingRowSource(source: MemoryRowSource(image), height: 50, bandHeight: 9, capacity: 2)
+        var rows: [PlanarImage] = []
+        for count in [5, 13, 1, 20, 30] { rows.append(try source.readRows(count)) }
+        XCTAssertEqual(rows.map(\.height), [5, 13, 1, 20, 11])
+        var y = 0
+        for band in rows {
+            XCTAssertEqual(band, image.rows(y..<(y + band.height)))
+            y += band.height
+        }
+        final class Failing: RowSource {
+            struct Broken: Error {}
+            func readRows(_ count: Int) throws -> PlanarImage { throw Broken() }
+        }
+        XCTAssertThrowsError(try PrefetchingRowSource(source: Failing(), height: 10).readRows(3))
+    }
+
     func testWorkersGiveTheSameResult() throws {
         let generator = tinyGenerator(scale: 2)
         let image = randomImage(width: 50, height: 21, seed: 8)
