@@ -5,64 +5,32 @@ import SRImage
 /// queue of at most `capacity` bands, so decoding overlaps with tile compute while memory stays bounded.
 /// `readRows` hands out exactly the rows asked for, in order; a decode error is rethrown there.
 public final class PrefetchingRowSource: RowSource, @unchecked Sendable {
-    private let condition = NSCondition()
-    private var bands: [PlanarImage] = []
-    private var failure: Error?
-    private var finished = false
-    private var stopped = false
+    private let queue: BoundedQueue<Result<PlanarImage, Error>>
     private var pending: PlanarImage?
 
     /// - Parameter height: rows the source holds (reading stops there).
     public init(source: RowSource, height: Int, bandHeight: Int = 64, capacity: Int = 2) {
-        let thread = Thread { [self] in
+        let queue = BoundedQueue<Result<PlanarImage, Error>>(capacity: capacity)
+        self.queue = queue
+        Thread {
             var read = 0
             while read < height {
-                let band: PlanarImage
                 do {
-                    band = try source.readRows(min(bandHeight, height - read))
+                    let band = try source.readRows(min(bandHeight, height - read))
+                    read += band.height
+                    if !queue.put(.success(band)) { return }
                 } catch {
-                    condition.lock()
-                    failure = error
-                    condition.broadcast()
-                    condition.unlock()
-                    return
+                    queue.put(.failure(error))
+                    break
                 }
-                read += band.height
-                condition.lock()
-                while bands.count >= capacity && !stopped { condition.wait() }
-                if stopped {
-                    condition.unlock()
-                    return
-                }
-                bands.append(band)
-                condition.broadcast()
-                condition.unlock()
             }
-            condition.lock()
-            finished = true
-            condition.broadcast()
-            condition.unlock()
-        }
-        thread.start()
+            queue.finish()
+        }.start()
     }
 
-    deinit {
-        condition.lock()
-        stopped = true
-        condition.broadcast()
-        condition.unlock()
-    }
+    deinit { queue.close() }
 
-    private func nextBand() throws -> PlanarImage? {
-        condition.lock()
-        defer { condition.unlock() }
-        while bands.isEmpty && failure == nil && !finished { condition.wait() }
-        if let failure { throw failure }
-        if bands.isEmpty { return nil }
-        let band = bands.removeFirst()
-        condition.broadcast()
-        return band
-    }
+    private func nextBand() throws -> PlanarImage? { try queue.take()?.get() }
 
     public func readRows(_ count: Int) throws -> PlanarImage {
         var parts: [PlanarImage] = []

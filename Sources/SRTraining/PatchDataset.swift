@@ -1,6 +1,7 @@
 import Foundation
 import SRImage
 import SRTensor
+import SRTiling
 
 /// High-resolution training images and random paired crops from them.
 ///
@@ -98,52 +99,30 @@ public final class BatchQueue: @unchecked Sendable {
         public var seconds: Double
     }
 
-    private let condition = NSCondition()
-    private var items: [Item] = []
-    private var stopped = false
-    private let capacity: Int
-    private var thread: Thread?
+    private let queue: BoundedQueue<Item>
 
     public init(dataset: PatchDataset, batchSize: Int, generator: SeededGenerator, capacity: Int = 3) {
-        self.capacity = capacity
-        let thread = Thread { [self] in
+        let queue = BoundedQueue<Item>(capacity: capacity)
+        self.queue = queue
+        Thread {
             var generator = generator
             while true {
                 let start = Date()
                 let (lr, hr) = dataset.sampleBatch(size: batchSize, generator: &generator)
                 let item = Item(lr: lr, hr: hr, generatorAfter: generator, seconds: Date().timeIntervalSince(start))
-                condition.lock()
-                while items.count >= self.capacity && !stopped { condition.wait() }
-                if stopped {
-                    condition.unlock()
-                    return
-                }
-                items.append(item)
-                condition.broadcast()
-                condition.unlock()
+                if !queue.put(item) { return }
             }
-        }
-        self.thread = thread
-        thread.start()
+        }.start()
     }
 
     /// The next batch (waits for it).
     public func next() -> Item {
-        condition.lock()
-        while items.isEmpty { condition.wait() }
-        let item = items.removeFirst()
-        condition.broadcast()
-        condition.unlock()
+        guard let item = queue.take() else { preconditionFailure("the batch producer never finishes") }
         return item
     }
 
     /// Stops the producer.
-    public func stop() {
-        condition.lock()
-        stopped = true
-        condition.broadcast()
-        condition.unlock()
-    }
+    public func stop() { queue.close() }
 
     deinit { stop() }
 }
