@@ -6,14 +6,15 @@ import SRTensor
 struct RowQueue {
     let width: Int
     let channels: Int
-    private(set) var pending = PlanarImageRows()
+    /// Pending rows, each holding its channels one after another.
+    private var rows: [[Float]] = []
 
     init(width: Int, channels: Int) {
         self.width = width
         self.channels = channels
     }
 
-    var count: Int { pending.rows.count }
+    var count: Int { rows.count }
 
     mutating func append(_ band: PlanarImage) {
         precondition(band.width == width && band.channels == channels)
@@ -22,24 +23,22 @@ struct RowQueue {
             for c in 0..<channels {
                 for x in 0..<width { row[c * width + x] = band.pixels[(c * band.height + y) * width + x] }
             }
-            pending.rows.append(row)
+            rows.append(row)
         }
     }
 
     mutating func take(_ count: Int) -> PlanarImage {
         var band = PlanarImage(width: width, height: count, channels: channels)
         for y in 0..<count {
-            let row = pending.rows[y]
+            let row = rows[y]
             for c in 0..<channels {
                 for x in 0..<width { band.pixels[(c * count + y) * width + x] = row[c * width + x] }
             }
         }
-        pending.rows.removeFirst(count)
+        rows.removeFirst(count)
         return band
     }
 }
-
-struct PlanarImageRows { var rows: [[Float]] = [] }
 
 /// How to upscale: with a model through the tiled engine, or with the bicubic resampler alone.
 public enum UpscaleMethod {

@@ -29,7 +29,7 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         GEMM.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        do {
+        try reportingFailure {
             let upscale = try makeUpscaler()
             var scores: [ImageScore] = []
             for file in try Evaluation.imageFiles(in: data) {
@@ -51,9 +51,6 @@ struct Evaluate: ParsableCommand {
                 }
                 print("mean".padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "  %9.3f  %.4f", meanPSNR, meanSSIM))
             }
-        } catch {
-            printError("error: \(error)")
-            throw ExitCode.failure
         }
     }
 

@@ -23,7 +23,7 @@ struct ModelCommand: ParsableCommand {
         @Argument(help: "Output .safetensors file.") var output: String
 
         func run() throws {
-            do {
+            try reportingFailure {
                 guard (0...1).contains(alpha) else { throw CLIError("--alpha must be between 0 and 1") }
                 let a = try Generator.load(path: first), b = try Generator.load(path: second)
                 guard a.config == b.config else { throw CLIError("\(second): architecture differs from \(first)") }
@@ -37,9 +37,6 @@ struct ModelCommand: ParsableCommand {
                     "description": "interpolation \(alpha) × \(URL(fileURLWithPath: first).lastPathComponent) + \(1 - alpha) × \(URL(fileURLWithPath: second).lastPathComponent)",
                 ])
                 print("wrote \(output)")
-            } catch {
-                printError("error: \(error)")
-                throw ExitCode.failure
             }
         }
     }
@@ -57,7 +54,7 @@ struct ModelCommand: ParsableCommand {
         @Argument(help: "Output .safetensors file.") var output: String
 
         func run() throws {
-            do {
+            try reportingFailure {
                 guard let activation = GeneratorConfig.Activation(rawValue: activation) else { throw CLIError("--activation must be lrelu or prelu") }
                 let config = GeneratorConfig(features: features, blocks: blocks, scale: scale, activation: activation,
                                              firstKernel: kernel, lastKernel: kernel)
@@ -67,9 +64,6 @@ struct ModelCommand: ParsableCommand {
                 generator.initialize(generator: &random)
                 try generator.save(path: output, extraMetadata: ["kind": "random", "description": "random initialisation, seed \(seed)"])
                 print("wrote \(output): \(generator.parameterCount) parameters")
-            } catch {
-                printError("error: \(error)")
-                throw ExitCode.failure
             }
         }
     }
@@ -81,7 +75,7 @@ struct ModelCommand: ParsableCommand {
         @Argument(help: "A .safetensors generator file, or a shipped model name (gan, psnr).") var model: String
 
         func run() throws {
-            do {
+            try reportingFailure {
                 let path = try ModelCatalog.resolve(model, scale: 4)
                 let file = try SafeTensors.read(path: path)
                 let generator = try Generator.load(path: path)
@@ -92,9 +86,6 @@ struct ModelCommand: ParsableCommand {
                 print(String(format: "receptive radius: %.2f input pixels", c.receptiveRadius))
                 print("exact overlap:    \(c.exactOverlap) input pixels (tiles overlapping this much reproduce whole-image output)")
                 for key in ["kind", "description", "steps"] { if let value = file.metadata[key] { print("\(key):".padding(toLength: 18, withPad: " ", startingAt: 0) + value) } }
-            } catch {
-                printError("error: \(error)")
-                throw ExitCode.failure
             }
         }
     }

@@ -63,16 +63,13 @@ struct Train: ParsableCommand {
     func run() throws {
         GEMM.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
         if let export, let exportPath {
-            do {
+            try reportingFailure {
                 let (trainer, _) = try Trainer.resume(folder: export + "/checkpoint")
                 try trainer.averagedGenerator().save(path: exportPath, extraMetadata: [
                     "kind": trainer.config.stage.rawValue, "steps": "\(trainer.step)",
                     "description": "exported from \(export) at step \(trainer.step) (EMA weights)",
                 ])
                 print("wrote \(exportPath) (step \(trainer.step), EMA weights)")
-            } catch {
-                printError("error: \(error)")
-                throw ExitCode.failure
             }
             return
         }
@@ -111,15 +108,12 @@ struct Train: ParsableCommand {
         if let initial = config.initialGenerator, let file = try? SRModels.Generator.load(path: initial) {
             config.generator = file.config
         }
-        do {
+        try reportingFailure {
             let session = try TrainingSession(config: resume == nil ? config : nil, resumeFolder: resume, steps: resume == nil ? nil : self.steps, report: { line in
                 print(line)
                 fflush(stdout)
             })
             try session.run()
-        } catch {
-            printError("error: \(error)")
-            throw ExitCode.failure
         }
     }
 }

@@ -24,5 +24,17 @@ func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
+/// Runs a command's work; any error becomes one line on standard error and a non-zero exit.
+func reportingFailure(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let exit as ExitCode {
+        throw exit
+    } catch {
+        printError("error: \(error)")
+        throw ExitCode.failure
+    }
+}
+
 /// Whether standard error is a terminal (progress lines are drawn only then).
 var standardErrorIsTerminal: Bool { isatty(2) != 0 }
