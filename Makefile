@@ -4,7 +4,7 @@ SWIFT ?= swift
 PACKAGES := libpng-dev libjpeg-dev libopenblas-dev pkg-config
 SAMPLE ?= samples/bird-lr.png
 
-.PHONY: deps build demo test bench clean
+.PHONY: deps build demo test fuzz example bench clean
 
 # Idempotent: installs only what pkg-config cannot find.
 deps:
@@ -40,6 +40,19 @@ test: deps
 	failed=$$(grep -cE "^Test Case .* failed" .build/test.log); \
 	echo "tests: $$passed passed, $$failed failed"; \
 	if [ "$$passed" -eq 0 ]; then exit 1; fi; exit $$status
+
+# Thousands of deterministic mutations of PNG, JPEG and safetensors files through the decoders and the
+# model loader (`make test` runs a few hundred of them).
+fuzz: deps
+	$(SWIFT) build -c release --build-tests
+	UPSCALE_FUZZ_CASES=$${UPSCALE_FUZZ_CASES:-10000} $(SWIFT) test -c release --disable-swift-testing --skip-build --filter FuzzTests
+
+# A separate package that depends on UpscaleKit by path and upscales a sample from code.
+example: deps
+	$(SWIFT) build -c release --package-path Examples/EmbedUpscaleKit
+	@mkdir -p out
+	Examples/EmbedUpscaleKit/.build/release/embed-upscale $(SAMPLE) out/example-x4.png
+	@test -s out/example-x4.png && echo "example package: built against UpscaleKit and upscaled $(SAMPLE)"
 
 bench: deps
 	$(SWIFT) build -c release --product upscale

@@ -1,8 +1,6 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
-
 let package = Package(
     name: "upscale",
     platforms: [.macOS(.v13)],
@@ -19,32 +17,33 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
         .target(name: "CImageCodec", dependencies: ["CPNG", "CJPEG"]),
-        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "CKernels"),
+        // Byte-exact paths, regular-file checks, atomic outputs and their temporaries.
+        .target(name: "SRFiles"),
         // Tensor core: the only code that calls BLAS.
-        .target(name: "SRTensor", dependencies: ["CBLAS", "CKernels"], swiftSettings: optimise),
+        .target(name: "SRTensor", dependencies: ["CBLAS", "CKernels", "SRFiles"]),
         // Layers with forward and backward side by side, losses, optimisers.
-        .target(name: "SRNN", dependencies: ["SRTensor"], swiftSettings: optimise),
+        .target(name: "SRNN", dependencies: ["SRTensor"]),
         // Generator, discriminator, VGG feature extractor.
-        .target(name: "SRModels", dependencies: ["SRNN", "SRTensor"], swiftSettings: optimise),
+        .target(name: "SRModels", dependencies: ["SRNN", "SRTensor"]),
         // Image I/O, resampling and metrics.
-        .target(name: "SRImage", dependencies: ["CImageCodec"], swiftSettings: optimise),
+        .target(name: "SRImage", dependencies: ["CImageCodec", "SRFiles"]),
         // Streaming tiled inference.
-        .target(name: "SRTiling", dependencies: ["SRTensor", "SRImage"], swiftSettings: optimise),
+        .target(name: "SRTiling", dependencies: ["SRTensor", "SRImage"]),
         // Training.
-        .target(name: "SRTraining", dependencies: ["SRModels", "SRNN", "SRTensor", "SRImage", "SRTiling"], swiftSettings: optimise),
+        .target(name: "SRTraining", dependencies: ["SRFiles", "SRModels", "SRNN", "SRTensor", "SRImage", "SRTiling"]),
         // Command implementations (thin), and the executable.
         .target(
             name: "UpscaleKit",
             dependencies: [
-                "SRTiling", "SRTraining", "SRModels", "SRImage", "SRTensor",
+                "SRFiles", "SRTiling", "SRTraining", "SRModels", "SRImage", "SRTensor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            swiftSettings: optimise),
+            ]),
         .executableTarget(name: "upscale", dependencies: ["UpscaleKit"]),
         // Speed and memory, as ratios measured in one run (`make bench`).
         .executableTarget(
             name: "upscale-bench", dependencies: ["SRTensor", "SRNN", "SRModels", "SRImage", "SRTiling", "SRTraining"],
-            path: "Benchmarks/upscale-bench", swiftSettings: optimise),
+            path: "Benchmarks/upscale-bench"),
         // Tests.
         .target(name: "SRTestSupport", dependencies: ["SRTensor", "SRNN"], path: "Tests/SRTestSupport"),
         .testTarget(name: "SRTensorTests", dependencies: ["SRTensor", "SRTestSupport"], resources: [.copy("Fixtures")]),

@@ -38,6 +38,8 @@ struct sr_reader {
     int32_t width, height, rows_done;
     size_t row_bytes;
     uint8_t *whole; /* interlaced PNG only */
+    int64_t max_pixels; /* refuse larger images before decoding anything (0: no limit) */
+    int64_t max_whole_bytes; /* refuse interlaced PNGs needing more memory than this (0: no limit) */
     uint8_t *icc;
     size_t icc_length;
     uint8_t *exif;
@@ -111,6 +113,14 @@ static long file_size(FILE *file) {
     return (long)status.st_size;
 }
 
+static int over_pixel_limit(struct sr_reader *reader, double width, double height) {
+    if (reader->max_pixels <= 0 || width * height <= (double)reader->max_pixels) return 0;
+    set_message(reader->message, reader->capacity,
+                "image is %.0fx%.0f (%.1f megapixels), over the limit of %.1f megapixels (raise it with --max-pixels)",
+                width, height, width * height / 1e6, (double)reader->max_pixels / 1e6);
+    return 1;
+}
+
 static int open_png(struct sr_reader *reader, sr_image_info *info) {
     reader->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, reader, png_reader_error, png_quiet_warning);
     if (!reader->png) { set_message(reader->message, reader->capacity, "out of memory"); return 1; }
@@ -133,6 +143,7 @@ static int open_png(struct sr_reader *reader, sr_image_info *info) {
                     "corrupt PNG: header declares %ux%u pixels, impossible for a %ld-byte file", width, height, size);
         return 1;
     }
+    if (over_pixel_limit(reader, width, height)) return 1;
 
     png_charp icc_name = NULL;
     int compression = 0;
@@ -163,6 +174,14 @@ static int open_png(struct sr_reader *reader, sr_image_info *info) {
 
     if (interlaced) {
         /* Adam7 passes cover the whole image, so it cannot stream: decode it all now. */
+        double needed = (double)reader->row_bytes * (double)height;
+        if (reader->max_whole_bytes > 0 && needed > (double)reader->max_whole_bytes) {
+            set_message(reader->message, reader->capacity,
+                        "interlaced %ux%u PNG must be decoded whole: needs %.0f MB, over the %.0f MB allowed "
+                        "(save it non-interlaced, or raise --max-memory)",
+                        width, height, needed / 1e6, (double)reader->max_whole_bytes / 1e6);
+            return 1;
+        }
         reader->whole = malloc(reader->row_bytes * height);
         png_bytep *rows = malloc(sizeof(png_bytep) * height);
         if (!reader->whole || !rows) {
@@ -222,6 +241,7 @@ static int open_jpeg(struct sr_reader *reader, sr_image_info *info) {
                     reader->jpeg.image_width, reader->jpeg.image_height, size);
         return 1;
     }
+    if (over_pixel_limit(reader, reader->jpeg.image_width, reader->jpeg.image_height)) return 1;
     switch (reader->jpeg.jpeg_color_space) {
     case JCS_GRAYSCALE:
         reader->jpeg.out_color_space = JCS_GRAYSCALE;
@@ -249,7 +269,7 @@ static int open_jpeg(struct sr_reader *reader, sr_image_info *info) {
     return 0;
 }
 
-int sr_reader_open(const char *path, sr_reader **out_reader, sr_image_info *out_info,
+int sr_reader_open(const char *path, int64_t max_pixels, int64_t max_whole_bytes, sr_reader **out_reader, sr_image_info *out_info,
                    char *message, size_t message_capacity) {
     *out_reader = NULL;
     memset(out_info, 0, sizeof(*out_info));
@@ -257,6 +277,8 @@ int sr_reader_open(const char *path, sr_reader **out_reader, sr_image_info *out_
     if (!reader) { set_message(message, message_capacity, "out of memory"); return 1; }
     reader->message = message;
     reader->capacity = message_capacity;
+    reader->max_pixels = max_pixels;
+    reader->max_whole_bytes = max_whole_bytes;
     reader->file = fopen(path, "rb");
     if (!reader->file) {
         set_message(message, message_capacity, "cannot open for reading");

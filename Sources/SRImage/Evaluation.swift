@@ -1,4 +1,5 @@
 import Foundation
+import SRFiles
 
 /// One image's score under the standard protocol.
 public struct ImageScore: Codable, Sendable {
@@ -11,20 +12,38 @@ public struct ImageScore: Codable, Sendable {
 /// crop the ground truth to a multiple of s; make the input by antialiased bicubic downscaling,
 /// rounded to 8 bits; upscale; round to 8 bits; compare Y (BT.601) with s pixels shaved per border.
 public enum Evaluation {
+    /// Scale factors the protocol accepts.
+    public static let scales = 1...16
+
+    /// The smallest ground-truth side that survives cropping to a multiple of `scale`, shaving `scale`
+    /// pixels per border and SSIM's 11-pixel window.
+    public static func minimumSide(scale: Int) -> Int { (2 * scale + 11 + scale - 1) / scale * scale }
+
     /// PNG and JPEG files directly inside `folder`, sorted by name.
     public static func imageFiles(in folder: String) throws -> [String] {
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: folder)
-        } catch {
-            throw ImageError(path: folder, reason: "cannot list the folder")
-        }
-        let images = names.filter { name in
+        guard FileSystem.isDirectory(folder) else { throw ImageError(path: folder, reason: "not a folder") }
+        let images = try FileSystem.listDirectory(folder).filter { name in
             let lower = name.lowercased()
             return !name.hasPrefix(".") && (lower.hasSuffix(".png") || lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg"))
         }.sorted()
         if images.isEmpty { throw ImageError(path: folder, reason: "no PNG or JPEG images in the folder") }
         return images.map { folder + "/" + $0 }
+    }
+
+    /// The ground truths in `folder`, each checked before any work: a regular file, a readable header,
+    /// and large enough for ×`scale`. Throws for the first file that fails.
+    public static func checkedGroundTruths(in folder: String, scale: Int) throws -> [String] {
+        guard scales.contains(scale) else { throw ImageError(path: folder, reason: "scale \(scale) is outside \(scales)") }
+        let files = try imageFiles(in: folder)
+        let minimum = minimumSide(scale: scale)
+        for file in files {
+            let size = try ImageReader(path: file).description
+            guard size.width >= minimum, size.height >= minimum else {
+                throw ImageError(path: file, reason: "ground truth is \(size.width)x\(size.height), too small for ×\(scale) evaluation "
+                                 + "(each side needs at least \(minimum) pixels)")
+            }
+        }
+        return files
     }
 
     /// The low-resolution input the protocol derives from a ground truth (3 channels, 8-bit values),
@@ -50,6 +69,11 @@ public enum Evaluation {
     /// - Parameter upscale: maps the low-resolution RGB input to an RGB output `scale` times larger.
     public static func evaluate(file: String, scale: Int, upscale: (PlanarImage) throws -> PlanarImage) throws -> ImageScore {
         let (groundTruth, _) = try ImageFile.read(file)
+        let minimum = minimumSide(scale: scale)
+        guard scales.contains(scale), groundTruth.width >= minimum, groundTruth.height >= minimum else {
+            throw ImageError(path: file, reason: "ground truth is \(groundTruth.width)x\(groundTruth.height), too small for ×\(scale) "
+                             + "evaluation (each side needs at least \(minimum) pixels)")
+        }
         let (input, target) = makePair(groundTruth: groundTruth, scale: scale)
         let output = try upscale(input)
         guard output.width == target.width, output.height == target.height else {

@@ -1,5 +1,6 @@
 import CImageCodec
 import Foundation
+import SRFiles
 
 /// What an image file holds, as the reader delivers it (after EXIF orientation).
 public struct ImageDescription: Sendable {
@@ -21,10 +22,25 @@ public struct ImageDescription: Sendable {
     public var hasAlpha: Bool { channels == 2 || channels == 4 }
 }
 
+/// Limits checked before any pixel is decoded, so a hostile or enormous file fails with a clear
+/// message instead of exhausting memory.
+public struct DecodeLimits: Sendable, Equatable {
+    /// Largest image accepted, in pixels (the default, 1000 megapixels, admits a 30,000 × 30,000 photo).
+    public var maximumPixels: Int
+    /// Largest allocation for images that cannot stream (interlaced PNGs, rotated JPEGs).
+    public var maximumWholeDecodeBytes: Int
+
+    public init(maximumPixels: Int = 1_000_000_000, maximumWholeDecodeBytes: Int = 4_000_000_000) {
+        self.maximumPixels = maximumPixels
+        self.maximumWholeDecodeBytes = maximumWholeDecodeBytes
+    }
+}
+
 /// Reads an image as consecutive bands of rows, so memory stays proportional to width × band height.
 ///
-/// Interlaced PNGs and JPEGs whose EXIF orientation rotates or flips vertically (3-8) cannot be
-/// decoded top-down in display order; those are decoded whole when opened and then served in bands.
+/// JPEGs whose EXIF orientation rotates or flips vertically (3-8) cannot be decoded top-down in display
+/// order; those are decoded whole when opened (as 8- or 16-bit samples, not floats) and served in bands.
+/// Interlaced PNGs are decoded whole by the codec and served from its buffer.
 public final class ImageReader {
     public let path: String
     public let description: ImageDescription
@@ -33,24 +49,27 @@ public final class ImageReader {
 
     private var handle: OpaquePointer?
     private let storedWidth: Int
+    private let storedHeight: Int
     private let storedChannels: Int
-    private let mirrorRows: Bool
-    private var whole: PlanarImage?
+    private let bytesPerSample: Int
+    private let orientation: Int
+    /// The whole stored image, for orientations that cannot stream.
+    private var whole: UnsafeMutableRawBufferPointer?
     private var raw: [UInt8] = []
 
     /// Opens `path` and reads its header.
-    /// - Throws: `ImageError` naming the file when it is missing, not PNG/JPEG, or corrupt.
-    public init(path: String) throws {
+    /// - Throws: `ImageError` naming the file when it is missing, not a regular file, not PNG/JPEG,
+    ///   corrupt, or over the `limits`.
+    public init(path: String, limits: DecodeLimits = DecodeLimits()) throws {
         self.path = path
+        try FileSystem.requireRegularFile(path)
         var info = sr_image_info()
         var reader: OpaquePointer?
         var message = [CChar](repeating: 0, count: 512)
-        var isDirectory: ObjCBool = false
-        if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-            throw ImageError(path: path, reason: "no such file")
+        let status = PathEncoding.withCString(path) { cPath in
+            sr_reader_open(cPath, Int64(limits.maximumPixels), Int64(limits.maximumWholeDecodeBytes), &reader, &info,
+                           &message, message.count)
         }
-        if isDirectory.boolValue { throw ImageError(path: path, reason: "is a folder, not an image file") }
-        let status = sr_reader_open(path, &reader, &info, &message, message.count)
         guard status == 0, let reader else {
             throw ImageError(path: path, reason: String(cString: message))
         }
@@ -58,25 +77,41 @@ public final class ImageReader {
         let icc = info.icc.map { Array(UnsafeBufferPointer(start: $0, count: info.icc_length)) }
         let exif = info.exif.map { Array(UnsafeBufferPointer(start: $0, count: info.exif_length)) }
         let orientation = exif.map(Orientation.value(fromExif:)) ?? 1
+        self.orientation = orientation
         storedWidth = Int(info.width)
+        storedHeight = Int(info.height)
         storedChannels = Int(info.channels)
+        bytesPerSample = Int(info.bit_depth) / 8
         let swapped = Orientation.swapsAxes(orientation)
-        let streams = info.interlaced == 0 && Orientation.isStreamable(orientation)
+        let streams = Orientation.isStreamable(orientation)
         description = ImageDescription(
             format: info.format == SR_FORMAT_PNG ? .png : .jpeg,
             width: Int(swapped ? info.height : info.width),
             height: Int(swapped ? info.width : info.height),
             channels: Int(info.channels), bitDepth: Int(info.bit_depth), orientation: orientation,
-            iccProfile: icc, isStreaming: streams)
-        mirrorRows = orientation == 2
+            iccProfile: icc, isStreaming: streams && info.interlaced == 0)
         if !streams {
-            let stored = try decodeRows(Int(info.height))
-            whole = Orientation.apply(orientation, to: stored)
+            let bytes = storedWidth * storedHeight * storedChannels * bytesPerSample
+            guard bytes <= limits.maximumWholeDecodeBytes else {
+                close()
+                throw ImageError(path: path, reason: "rotated (EXIF orientation \(orientation)) \(storedWidth)x\(storedHeight) image "
+                                 + "must be decoded whole: needs \(bytes / 1_000_000) MB, over the \(limits.maximumWholeDecodeBytes / 1_000_000) MB allowed")
+            }
+            guard let memory = malloc(max(bytes, 1)) else {
+                close()
+                throw ImageError(path: path, reason: "not enough memory to decode the rotated image whole (\(bytes / 1_000_000) MB)")
+            }
+            let buffer = UnsafeMutableRawBufferPointer(start: memory, count: bytes)
+            whole = buffer
+            try readStored(rows: storedHeight, into: buffer.baseAddress!)
             close()
         }
     }
 
-    deinit { close() }
+    deinit {
+        close()
+        if let whole { free(whole.baseAddress) }
+    }
 
     private func close() {
         if let handle { sr_reader_close(handle) }
@@ -89,43 +124,50 @@ public final class ImageReader {
         let rows = min(count, description.height - rowsRead)
         precondition(rows >= 0)
         defer { rowsRead += rows }
-        if let whole { return whole.rows(rowsRead..<(rowsRead + rows)) }
-        var band = try decodeRows(rows)
-        if mirrorRows { band = Orientation.apply(2, to: band) }
+        if let whole {
+            return Self.convert(whole.baseAddress!, width: storedWidth, height: storedHeight, channels: storedChannels,
+                                bytesPerSample: bytesPerSample, orientation: orientation, rows: rowsRead..<(rowsRead + rows))
+        }
+        let needed = rows * storedWidth * storedChannels * bytesPerSample
+        if raw.count < needed { raw = [UInt8](repeating: 0, count: needed) }
+        try raw.withUnsafeMutableBytes { try readStored(rows: rows, into: $0.baseAddress!) }
         if rowsRead + rows == description.height { close() }
-        return band
+        return raw.withUnsafeBytes { buffer in
+            Self.convert(buffer.baseAddress!, width: storedWidth, height: rows, channels: storedChannels,
+                         bytesPerSample: bytesPerSample, orientation: orientation, rows: 0..<rows)
+        }
     }
 
     /// Reads every remaining row.
     public func readAll() throws -> PlanarImage { try readRows(description.height - rowsRead) }
 
-    private func decodeRows(_ rows: Int) throws -> PlanarImage {
+    private func readStored(rows: Int, into buffer: UnsafeMutableRawPointer) throws {
         guard let handle else { throw ImageError(path: path, reason: "reader already closed") }
-        let bytesPerSample = description.bitDepth / 8
-        let count = rows * storedWidth * storedChannels
-        if raw.count < count * bytesPerSample { raw = [UInt8](repeating: 0, count: count * bytesPerSample) }
         var message = [CChar](repeating: 0, count: 512)
-        let status = raw.withUnsafeMutableBufferPointer { buffer in
-            sr_reader_read_rows(handle, buffer.baseAddress, Int32(rows), &message, message.count)
-        }
+        let status = sr_reader_read_rows(handle, buffer.assumingMemoryBound(to: UInt8.self), Int32(rows), &message, message.count)
         if status != 0 {
             close()
             throw ImageError(path: path, reason: String(cString: message))
         }
-        var band = PlanarImage(width: storedWidth, height: rows, channels: storedChannels)
-        let plane = rows * storedWidth
-        let channels = storedChannels
+    }
+
+    /// Display rows `rows` of a stored interleaved image of `width` × `height` as planar floats in [0, 1].
+    static func convert(_ stored: UnsafeRawPointer, width: Int, height: Int, channels: Int, bytesPerSample: Int,
+                        orientation: Int, rows: Range<Int>) -> PlanarImage {
+        let outWidth = Orientation.swapsAxes(orientation) ? height : width
+        var band = PlanarImage(width: outWidth, height: rows.count, channels: channels)
+        let plane = rows.count * outWidth
         band.pixels.withUnsafeMutableBufferPointer { out in
-            raw.withUnsafeBufferPointer { input in
-                if bytesPerSample == 1 {
-                    for i in 0..<plane {
-                        for c in 0..<channels { out[c * plane + i] = Float(input[i * channels + c]) / 255 }
-                    }
-                } else {
-                    input.baseAddress!.withMemoryRebound(to: UInt16.self, capacity: count) { samples in
-                        for i in 0..<plane {
-                            for c in 0..<channels { out[c * plane + i] = Float(samples[i * channels + c]) / 65535 }
-                        }
+            for (i, y) in rows.enumerated() {
+                let (start, step) = Orientation.storedLine(orientation, row: y, width: width, height: height)
+                for c in 0..<channels {
+                    let target = out.baseAddress! + c * plane + i * outWidth
+                    if bytesPerSample == 1 {
+                        let samples = stored.assumingMemoryBound(to: UInt8.self)
+                        for x in 0..<outWidth { target[x] = Float(samples[(start + x * step) * channels + c]) / 255 }
+                    } else {
+                        let samples = stored.assumingMemoryBound(to: UInt16.self)
+                        for x in 0..<outWidth { target[x] = Float(samples[(start + x * step) * channels + c]) / 65535 }
                     }
                 }
             }

@@ -1,5 +1,6 @@
 import CImageCodec
 import Foundation
+import SRFiles
 
 /// Encodes an image band by band into a temporary file beside the destination, and renames it into
 /// place only when `finish()` succeeds: a failed or abandoned write leaves nothing behind and never
@@ -33,23 +34,26 @@ public final class ImageWriter {
         self.height = height
         self.channels = channels
         self.bitDepth = bitDepth
-        let url = URL(fileURLWithPath: path)
-        let folder = url.deletingLastPathComponent().path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ImageError(path: path, reason: "output folder \(folder) does not exist")
+        let folder = FileSystem.parentFolder(of: path)
+        guard FileSystem.isDirectory(folder) else {
+            throw ImageError(path: path, reason: "output folder \(PathEncoding.displayed(folder)) does not exist")
         }
-        temporaryPath = folder + "/." + url.lastPathComponent + ".upscale-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp"
+        if FileSystem.isDirectory(path) { throw ImageError(path: path, reason: "is a folder; cannot write an image there") }
+        TemporaryFiles.removeStale(inFolderOnce: folder)
+        temporaryPath = TemporaryFiles.create(for: path)
         var message = [CChar](repeating: 0, count: 512)
         var writer: OpaquePointer?
         let icc = iccProfile ?? []
+        let temporaryPath = self.temporaryPath
         let status = icc.withUnsafeBufferPointer { profile in
-            sr_writer_open(temporaryPath, format == .png ? Int32(SR_FORMAT_PNG) : Int32(SR_FORMAT_JPEG),
-                           Int32(width), Int32(height), Int32(channels), Int32(bitDepth), Int32(quality),
-                           profile.baseAddress, profile.count, &writer, &message, message.count)
+            PathEncoding.withCString(temporaryPath) { cPath in
+                sr_writer_open(cPath, format == .png ? Int32(SR_FORMAT_PNG) : Int32(SR_FORMAT_JPEG),
+                               Int32(width), Int32(height), Int32(channels), Int32(bitDepth), Int32(quality),
+                               profile.baseAddress, profile.count, &writer, &message, message.count)
+            }
         }
         guard status == 0, let writer else {
-            unlink(temporaryPath)
+            TemporaryFiles.discard(temporaryPath)
             throw ImageError(path: path, reason: String(cString: message))
         }
         handle = writer
@@ -61,7 +65,7 @@ public final class ImageWriter {
     public func abort() {
         if let handle {
             sr_writer_abort(handle)
-            unlink(temporaryPath)
+            TemporaryFiles.discard(temporaryPath)
         }
         handle = nil
     }
@@ -108,20 +112,16 @@ public final class ImageWriter {
         rowsWritten += rows
     }
 
-    /// Completes the file and renames it into place.
+    /// Completes the file, flushes it to the disk and renames it into place.
     /// - Throws: `ImageError` if rows are missing, encoding fails or the rename fails.
     public func finish() throws {
         guard let handle else { throw ImageError(path: path, reason: "writer already closed") }
         self.handle = nil
         var message = [CChar](repeating: 0, count: 512)
         if sr_writer_finish(handle, &message, message.count) != 0 {
-            unlink(temporaryPath)
+            TemporaryFiles.discard(temporaryPath)
             throw ImageError(path: path, reason: String(cString: message))
         }
-        if rename(temporaryPath, path) != 0 {
-            let reason = String(cString: strerror(errno))
-            unlink(temporaryPath)
-            throw ImageError(path: path, reason: "cannot move the finished file into place: \(reason)")
-        }
+        try TemporaryFiles.commit(temporaryPath, to: path)
     }
 }

@@ -142,12 +142,22 @@ public final class Generator: Layer {
 
     // MARK: Files
 
-    /// Loads a generator from a safetensors file whose metadata describes it.
+    /// Loads a generator from a safetensors file whose metadata describes it. The metadata is checked
+    /// against bounds and against the tensors actually present before the generator is built, and
+    /// every weight must be finite.
     /// - Throws: `WeightFileError` naming the file for a bad file, bad metadata or mismatched tensors.
     public static func load(path: String) throws -> Generator {
         let file = try SafeTensors.read(path: path)
         do {
-            let generator = Generator(config: try GeneratorConfig(metadata: file.metadata))
+            let config = try GeneratorConfig(metadata: file.metadata)
+            let present = file.tensors.values.reduce(0) { $0 + $1.count }
+            guard present == config.parameterCount else {
+                throw ModelError("metadata describes \(config.parameterCount) weights but the file holds \(present)")
+            }
+            if let (name, _) = file.tensors.first(where: { !$0.value.scalars.allSatisfy(\.isFinite) }) {
+                throw ModelError("tensor \(name) holds NaN or infinite values")
+            }
+            let generator = Generator(config: config)
             try generator.loadStateDictionary(file.tensors)
             return generator
         } catch let error as WeightFileError {

@@ -29,12 +29,41 @@ public struct GeneratorConfig: Codable, Sendable, Equatable {
         self.lastKernel = lastKernel
     }
 
+    /// Upper bounds for sizes read from a file's metadata: generous for real models (BasicSR's are
+    /// 64 features, 16 blocks), small enough that a hostile file cannot make us allocate gigabytes.
+    public static let maximumFeatures = 512
+    public static let maximumBlocks = 256
+    public static let maximumKernel = 15
+
     /// Checks the combination is one the generator can build.
     public func validate() throws {
         guard [2, 3, 4].contains(scale) else { throw ModelError("upscale must be 2, 3 or 4, not \(scale)") }
-        guard features > 0, blocks >= 0 else { throw ModelError("num_feat must be positive and num_block not negative") }
-        guard firstKernel % 2 == 1, lastKernel % 2 == 1 else { throw ModelError("kernel sizes must be odd") }
+        guard (1...Self.maximumFeatures).contains(features) else {
+            throw ModelError("num_feat must be between 1 and \(Self.maximumFeatures), not \(features)")
+        }
+        guard (0...Self.maximumBlocks).contains(blocks) else {
+            throw ModelError("num_block must be between 0 and \(Self.maximumBlocks), not \(blocks)")
+        }
+        guard (1...Self.maximumKernel).contains(firstKernel), (1...Self.maximumKernel).contains(lastKernel),
+              firstKernel % 2 == 1, lastKernel % 2 == 1 else {
+            throw ModelError("kernel sizes must be odd and between 1 and \(Self.maximumKernel), not \(firstKernel)/\(lastKernel)")
+        }
         guard inputChannels == 3, outputChannels == 3 else { throw ModelError("only RGB generators (3 in, 3 out) are supported") }
+    }
+
+    /// The number of weights a generator of this configuration has, computed without building it
+    /// (so a file's tensors can be checked against its metadata before anything is allocated).
+    public var parameterCount: Int {
+        let f = features
+        let stage = scale == 3 ? 3 : 2
+        let prelu = activation == .prelu ? f : 0
+        var count = inputChannels * f * firstKernel * firstKernel + f + prelu  // conv_first, act_first
+        count += blocks * (2 * (f * f * 9 + f) + prelu)  // body
+        count += f * f * stage * stage * 9 + f * stage * stage + prelu  // upconv1, act_up1
+        if scale == 4 { count += f * f * 4 * 9 + f * 4 + prelu }  // upconv2, act_up2
+        count += f * f * 9 + f + prelu  // conv_hr, act_hr
+        count += f * outputChannels * lastKernel * lastKernel + outputChannels  // conv_last
+        return count
     }
 
     /// How far (in input pixels) an output pixel sees from its own position: convolutions at input

@@ -1,15 +1,8 @@
 import Foundation
+import SRFiles
 
-/// A failure reading or writing a weight file; one line naming the file.
-public struct WeightFileError: Error, CustomStringConvertible, Sendable {
-    public let path: String
-    public let reason: String
-    public init(path: String, reason: String) {
-        self.path = path
-        self.reason = reason
-    }
-    public var description: String { "\(path): \(reason)" }
-}
+/// A failure reading or writing a weight file: one line naming the file.
+public typealias WeightFileError = FileError
 
 /// The safetensors weight format (the ecosystem's pickle-free standard):
 /// an 8-byte little-endian header length N, N bytes of JSON mapping each tensor name to
@@ -32,19 +25,16 @@ public struct SafeTensors: Sendable {
     /// Reads a file.
     /// - Throws: `WeightFileError` for a missing, truncated or malformed file.
     public static func read(path: String) throws -> SafeTensors {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw WeightFileError(path: path, reason: "cannot read the file (missing or unreadable)")
-        }
+        let bytes = try FileSystem.readFile(path)
         do {
-            return try decode(data)
+            return try decode(bytes)
         } catch let problem as FormatProblem {
             throw WeightFileError(path: path, reason: "not a valid safetensors file: \(problem.text)")
         }
     }
 
     /// Parses safetensors bytes. Throws a `FormatProblem` describing the problem.
-    static func decode(_ data: Data) throws -> SafeTensors {
-        let bytes = [UInt8](data)
+    static func decode(_ bytes: [UInt8]) throws -> SafeTensors {
         guard bytes.count >= 8 else { throw FormatProblem("shorter than its 8-byte header length") }
         var headerLength = 0
         for i in 0..<8 { headerLength |= Int(bytes[i]) << (8 * i) }
@@ -155,17 +145,16 @@ public struct SafeTensors: Sendable {
         return Data(out)
     }
 
-    /// Writes atomically (temporary file in the same folder, then rename).
+    /// Writes atomically: a temporary file in the same folder, flushed to the disk, then renamed.
     public func write(path: String, dataType: DataType = .f32) throws {
-        let url = URL(fileURLWithPath: path)
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
+        let temporary = TemporaryFiles.create(for: path)
         do {
-            try encoded(dataType: dataType).write(to: temporary)
-            if rename(temporary.path, path) != 0 { throw WeightFileError(path: path, reason: "cannot rename into place") }
+            try encoded(dataType: dataType).withUnsafeBytes { try FileSystem.writeNewFile(temporary, bytes: $0) }
         } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw WeightFileError(path: path, reason: "cannot write: \(error)")
+            TemporaryFiles.discard(temporary)
+            throw error
         }
+        try TemporaryFiles.commit(temporary, to: path)
     }
 }
 

@@ -98,33 +98,37 @@ public final class TiledUpscaler {
                 return (coreLeft, coreRight, max(0, coreLeft - margin), min(width, coreRight + margin))
             }
             let stripInput = input.tensor(rows: top..<bottom)
-            // Run the model on every tile of the strip (possibly in parallel), then fade them in, in order.
-            var results = [Tensor?](repeating: nil, count: columns)
-            let lock = NSLock()
+            // Run the tiles of the strip in groups of `workers` (in parallel), fading each group in, in
+            // order, before the next starts: at most `workers` tile outputs are alive at once.
             let workers = min(options.workers, columns)
             let model = self.model
-            if workers > 1 {
-                DispatchQueue.concurrentPerform(iterations: columns) { column in
-                    let (_, _, left, right) = tiles[column]
-                    let result = model(TiledUpscaler.crop(stripInput, x: left, width: right - left))
-                    lock.lock()
-                    results[column] = result
-                    lock.unlock()
+            for groupStart in stride(from: 0, to: columns, by: workers) {
+                let group = groupStart..<min(columns, groupStart + workers)
+                var results = [Tensor?](repeating: nil, count: group.count)
+                if group.count > 1 {
+                    let lock = NSLock()
+                    DispatchQueue.concurrentPerform(iterations: group.count) { index in
+                        let (_, _, left, right) = tiles[group.lowerBound + index]
+                        let result = model(TiledUpscaler.crop(stripInput, x: left, width: right - left))
+                        lock.lock()
+                        results[index] = result
+                        lock.unlock()
+                    }
                 }
-            }
-            for column in 0..<columns {
-                let (coreLeft, coreRight, left, right) = tiles[column]
-                let result = results[column] ?? model(TiledUpscaler.crop(stripInput, x: left, width: right - left))
-                results[column] = nil
-                precondition(result.shape == [1, 3, (bottom - top) * s, (right - left) * s], "model returned \(result.shape)")
-                let columnWeights = (0..<((right - left) * s)).map { x in
-                    TiledUpscaler.weight(at: left * s + x, scale: s, coreStart: coreLeft, coreEnd: coreRight, blend: h,
-                                         rampStart: column > 0, rampEnd: column < columns - 1)
+                for column in group {
+                    let (coreLeft, coreRight, left, right) = tiles[column]
+                    let result = results[column - groupStart] ?? model(TiledUpscaler.crop(stripInput, x: left, width: right - left))
+                    results[column - groupStart] = nil
+                    precondition(result.shape == [1, 3, (bottom - top) * s, (right - left) * s], "model returned \(result.shape)")
+                    let columnWeights = (0..<((right - left) * s)).map { x in
+                        TiledUpscaler.weight(at: left * s + x, scale: s, coreStart: coreLeft, coreEnd: coreRight, blend: h,
+                                             rampStart: column > 0, rampEnd: column < columns - 1)
+                    }
+                    output.accumulate(result, top: top * s, left: left * s, rows: supportTop..<supportBottom,
+                                      rowWeights: rowWeights, columnWeights: columnWeights)
+                    tilesDone += 1
+                    progress(tilesDone, strips * columns)
                 }
-                output.accumulate(result, top: top * s, left: left * s, rows: supportTop..<supportBottom,
-                                  rowWeights: rowWeights, columnWeights: columnWeights)
-                tilesDone += 1
-                progress(tilesDone, strips * columns)
             }
             let finished = strip == strips - 1 ? outHeight : (coreBottom - h) * s
             if finished > emitted {

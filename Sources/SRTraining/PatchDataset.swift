@@ -1,4 +1,5 @@
 import Foundation
+import SRFiles
 import SRImage
 import SRTensor
 import SRTiling
@@ -17,10 +18,7 @@ public final class PatchDataset {
     /// - Throws: `ImageError` when the folder is missing or holds no usable image.
     public init(folder: String, patchSize: Int, scale: Int, warn: (String) -> Void = { _ in }) throws {
         precondition(patchSize % scale == 0, "patch size must be a multiple of the scale")
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ImageError(path: folder, reason: "training folder does not exist")
-        }
+        guard FileSystem.isDirectory(folder) else { throw ImageError(path: folder, reason: "training folder does not exist") }
         let files = PatchDataset.imageFiles(under: folder)
         var images: [PlanarImage] = [], names: [String] = [], skipped: [String] = []
         for file in files {
@@ -50,16 +48,12 @@ public final class PatchDataset {
 
     /// PNG/JPEG files under `folder`, recursively, sorted by path.
     public static func imageFiles(under folder: String) -> [String] {
-        guard let enumerator = FileManager.default.enumerator(atPath: folder) else { return [] }
-        var files: [String] = []
-        while let item = enumerator.nextObject() as? String {
+        let entries = (try? FileSystem.walk(folder, recursive: true)) ?? []
+        return entries.filter { item in
             let lower = item.lowercased()
-            let name = (item as NSString).lastPathComponent
-            if !name.hasPrefix("."), lower.hasSuffix(".png") || lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg") {
-                files.append(folder + "/" + item)
-            }
-        }
-        return files.sorted()
+            return !FileSystem.fileName(of: item).hasPrefix(".")
+                && (lower.hasSuffix(".png") || lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg"))
+        }.map { folder + "/" + $0 }.sorted()
     }
 
     /// One random pair: a crop with a random flip/rotation and its bicubic-downscaled input,

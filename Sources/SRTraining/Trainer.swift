@@ -1,4 +1,5 @@
 import Foundation
+import SRFiles
 import SRImage
 import SRModels
 import SRNN
@@ -158,11 +159,15 @@ public final class Trainer {
         let state = CheckpointState(step: step, dataGenerator: dataGenerator, config: config)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(state).write(to: URL(fileURLWithPath: temporary + "/state.json"))
+        try encoder.encode(state).withUnsafeBytes { try FileSystem.writeNewFile(temporary + "/state.json", bytes: $0) }
+        FileSystem.synchronize(temporary + "/state.json")
+        FileSystem.synchronize(temporary)
+        // A stop between the two renames leaves only `folder.old`, which `resume` falls back to.
         let old = folder + ".old"
         try? manager.removeItem(atPath: old)
         if manager.fileExists(atPath: folder) { try manager.moveItem(atPath: folder, toPath: old) }
         try manager.moveItem(atPath: temporary, toPath: folder)
+        FileSystem.synchronize(FileSystem.parentFolder(of: folder))
         try? manager.removeItem(atPath: old)
     }
 
@@ -170,10 +175,19 @@ public final class Trainer {
     /// - Parameter steps: a new total step count (extends or shortens the run; a cosine schedule is
     ///   stretched to the new total).
     public static func resume(folder: String, steps: Int? = nil) throws -> (trainer: Trainer, dataGenerator: SeededGenerator) {
-        guard let data = FileManager.default.contents(atPath: folder + "/state.json") else {
+        var folder = folder
+        if !FileSystem.exists(folder + "/state.json") && FileSystem.exists(folder + ".old/state.json") { folder += ".old" }
+        guard FileSystem.exists(folder + "/state.json") else {
             throw WeightFileError(path: folder, reason: "no checkpoint here (state.json missing)")
         }
-        let state = try JSONDecoder().decode(CheckpointState.self, from: data)
+        let state: CheckpointState
+        do {
+            state = try JSONDecoder().decode(CheckpointState.self, from: Data(try FileSystem.readFile(folder + "/state.json")))
+        } catch let error as FileError {
+            throw error
+        } catch {
+            throw WeightFileError(path: folder + "/state.json", reason: "not a valid checkpoint state (corrupt, or written by another version)")
+        }
         var config = state.config
         config.initialGenerator = nil
         if let steps {

@@ -49,6 +49,10 @@ public final class TrainingSession {
             dataGenerator = SeededGenerator(seed: config.seed &+ 0x5EED)
         }
         let config = trainer.config
+        // The validation folder is checked before any training, not at the first validation.
+        if let validation = config.validationFolder {
+            _ = try Evaluation.checkedGroundTruths(in: validation, scale: config.generator.scale)
+        }
         dataset = try PatchDataset(folder: config.dataFolder, patchSize: config.patchSize, scale: config.generator.scale,
                                    warn: { report("warning: \($0)") })
         try FileManager.default.createDirectory(atPath: config.outputFolder, withIntermediateDirectories: true)

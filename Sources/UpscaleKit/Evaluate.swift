@@ -21,18 +21,26 @@ struct Evaluate: ParsableCommand {
             """)
 
     @Option(help: "Folder of ground-truth PNG/JPEG images.") var data: String
-    @Option(help: "Scale factor (integer).") var scale = 4
-    @Option(help: "bicubic, or model (the default when weights are installed).") var method: String?
+    @Option(help: "Scale factor (integer, 1-16).") var scale = 4
+    @Option(help: "model (default) or bicubic.") var method: UpscaleMethodChoice = .model
     @Option(help: "Model: gan, psnr, or a .safetensors file.") var model: String?
     @Flag(help: "Print one JSON object (mean_psnr, mean_ssim, images) instead of a table.") var json = false
     @Option(help: "BLAS threads (default: all cores).") var threads: Int?
 
+    /// Every option is checked here, once, before any file is read.
+    func validate() throws {
+        guard Evaluation.scales.contains(scale) else { throw ValidationError("--scale must be an integer between 1 and 16") }
+        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
+    }
+
     func run() throws {
         GEMM.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
         try reportingFailure {
+            // Every ground truth is checked (regular file, readable, large enough) before any work.
+            let files = try Evaluation.checkedGroundTruths(in: data, scale: scale)
             let upscale = try makeUpscaler()
             var scores: [ImageScore] = []
-            for file in try Evaluation.imageFiles(in: data) {
+            for file in files {
                 scores.append(try Evaluation.evaluate(file: file, scale: scale, upscale: upscale))
             }
             let meanPSNR = scores.map(\.psnr).reduce(0, +) / Double(scores.count)
@@ -55,9 +63,7 @@ struct Evaluate: ParsableCommand {
     }
 
     func makeUpscaler() throws -> (PlanarImage) throws -> PlanarImage {
-        let useBicubic = method == "bicubic"
-        if let method, method != "bicubic", method != "model" { throw CLIError("--method must be bicubic or model") }
-        if useBicubic {
+        if method == .bicubic {
             return { input in Resampler.resize(input, width: input.width * scale, height: input.height * scale) }
         }
         let path = try ModelCatalog.resolve(model, scale: Double(scale))

@@ -61,7 +61,7 @@ enum ModelCatalog {
 }
 
 /// A command-line error: one line, non-zero exit.
-struct CLIError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct CLIError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -22,9 +22,12 @@ struct ModelCommand: ParsableCommand {
         @Option(help: "Weight of A, 0...1.") var alpha: Float = 0.5
         @Argument(help: "Output .safetensors file.") var output: String
 
+        func validate() throws {
+            guard (0...1).contains(alpha) else { throw ValidationError("--alpha must be between 0 and 1") }
+        }
+
         func run() throws {
             try reportingFailure {
-                guard (0...1).contains(alpha) else { throw CLIError("--alpha must be between 0 and 1") }
                 let a = try Generator.load(path: first), b = try Generator.load(path: second)
                 guard a.config == b.config else { throw CLIError("\(second): architecture differs from \(first)") }
                 let stateB = b.stateDictionary()
@@ -45,20 +48,29 @@ struct ModelCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write a randomly initialised generator (seeded), for tests, benchmarks or training from scratch.",
             discussion: "Example: upscale model new --features 32 --blocks 6 --scale 4 tiny-x4.safetensors")
-        @Option(help: "Feature channels.") var features = 64
-        @Option(help: "Residual blocks.") var blocks = 16
+        @Option(help: "Feature channels (1-512).") var features = 64
+        @Option(help: "Residual blocks (0-256).") var blocks = 16
         @Option(help: "Native scale: 2, 3 or 4.") var scale = 4
-        @Option(help: "Activation: lrelu (BasicSR MSRResNet) or prelu (SRGAN paper).") var activation = "lrelu"
+        @Option(help: "Activation: lrelu (BasicSR MSRResNet) or prelu (SRGAN paper).") var activation: GeneratorConfig.Activation = .lrelu
         @Option(help: "First and last kernel size (3, or 9 as in the SRGAN paper).") var kernel = 3
         @Option(help: "Random seed.") var seed: UInt64 = 0
         @Argument(help: "Output .safetensors file.") var output: String
 
+        func validate() throws {
+            do {
+                try configuration.validate()
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
+
+        var configuration: GeneratorConfig {
+            GeneratorConfig(features: features, blocks: blocks, scale: scale, activation: activation, firstKernel: kernel, lastKernel: kernel)
+        }
+
         func run() throws {
             try reportingFailure {
-                guard let activation = GeneratorConfig.Activation(rawValue: activation) else { throw CLIError("--activation must be lrelu or prelu") }
-                let config = GeneratorConfig(features: features, blocks: blocks, scale: scale, activation: activation,
-                                             firstKernel: kernel, lastKernel: kernel)
-                try config.validate()
+                let config = configuration
                 let generator = Generator(config: config)
                 var random = SeededGenerator(seed: seed)
                 generator.initialize(generator: &random)
@@ -90,3 +102,5 @@ struct ModelCommand: ParsableCommand {
         }
     }
 }
+
+extension GeneratorConfig.Activation: ExpressibleByArgument {}

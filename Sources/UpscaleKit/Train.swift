@@ -24,18 +24,18 @@ struct Train: ParsableCommand {
     @Option(help: "Folder of training images (PNG/JPEG, searched recursively).") var data: String?
     @Option(help: "Folder of validation ground truths, scored like `upscale eval` (e.g. ../shared/data/bench/Set5).") var val: String?
     @Option(help: "Run folder: checkpoint/, log.jsonl and chart.png go here.") var output = "runs/train"
-    @Option(help: "Training stage: psnr (pixel loss) or gan.") var stage = "psnr"
+    @Option(help: "Training stage: psnr (pixel loss) or gan.") var stage: TrainingConfig.Stage = .psnr
     @Option(help: "Stage-1 generator to start the GAN stage from.") var initialize: String?
     @Option(name: .customLong("init"), help: .hidden) var initAlias: String?
-    @Option(help: "Generator features.") var features = 64
-    @Option(help: "Generator residual blocks.") var blocks = 16
+    @Option(help: "Generator features (1-512).") var features = 64
+    @Option(help: "Generator residual blocks (0-256).") var blocks = 16
     @Option(help: "Upscaling factor of the generator (2, 3 or 4).") var scale = 4
-    @Option(help: "High-resolution crop size in pixels.") var patchSize = 96
-    @Option(help: "Crops per step.") var batchSize = 16
+    @Option(help: "High-resolution crop size in pixels (a multiple of --scale, 8-1024).") var patchSize = 96
+    @Option(help: "Crops per step (1-1024).") var batchSize = 16
     @Option(help: "Total steps (default 100000; with --resume, a new total extends the run).") var steps: Int?
     @Option(help: "Base learning rate (cosine decay to 1e-7 over --steps).") var learningRate: Float = 2e-4
-    @Option(help: "Pixel loss: l1, mse or charbonnier.") var pixelLoss = "l1"
-    @Option(help: "GAN loss: relativistic (ESRGAN) or vanilla (SRGAN).") var ganLoss = "relativistic"
+    @Option(help: "Pixel loss: l1, mse or charbonnier.") var pixelLoss: TrainingConfig.PixelLoss = .l1
+    @Option(help: "GAN loss: relativistic (ESRGAN) or vanilla (SRGAN).") var ganLoss: GANLoss = .relativistic
     @Option(help: "VGG16 layer for the perceptual loss: convB_L (before ReLU, ESRGAN-style) or reluB_L; the shipped weights reach conv3_3, relu2_2 is SRGAN's VGG22.") var vggLayer = "conv3_3"
     @Option(help: "VGG16 weights (Caffe convention, safetensors).") var vggWeights = "weights/vgg16_caffe_conv1_1-conv3_3_f16.safetensors"
     @Option(help: "Loss weights for the GAN stage: pixel, perceptual, adversarial.") var pixelWeight: Float = 1e-2
@@ -51,13 +51,27 @@ struct Train: ParsableCommand {
     @Option(help: "Write the EMA generator of run folder RUN to OUT.safetensors and exit.", transform: { $0 }) var export: String?
     @Argument(help: "Output file for --export.") var exportPath: String?
 
+    /// Every option is checked here, once, before any file is read or created.
     func validate() throws {
         if export == nil && resume == nil && data == nil { throw ValidationError("--data DIR is required (or --resume RUN, or --export RUN OUT)") }
         if export != nil && exportPath == nil { throw ValidationError("--export RUN needs an output file: --export RUN OUT.safetensors") }
-        guard TrainingConfig.Stage(rawValue: stage) != nil else { throw ValidationError("--stage must be psnr or gan") }
-        guard TrainingConfig.PixelLoss(rawValue: pixelLoss) != nil else { throw ValidationError("--pixel-loss must be l1, mse or charbonnier") }
-        guard GANLoss(rawValue: ganLoss) != nil else { throw ValidationError("--gan-loss must be relativistic or vanilla") }
-        if patchSize % scale != 0 { throw ValidationError("--patch-size must be a multiple of --scale") }
+        guard [2, 3, 4].contains(scale) else { throw ValidationError("--scale must be 2, 3 or 4") }
+        guard (1...GeneratorConfig.maximumFeatures).contains(features) else { throw ValidationError("--features must be between 1 and \(GeneratorConfig.maximumFeatures)") }
+        guard (0...GeneratorConfig.maximumBlocks).contains(blocks) else { throw ValidationError("--blocks must be between 0 and \(GeneratorConfig.maximumBlocks)") }
+        guard (8...1024).contains(patchSize), patchSize % scale == 0 else {
+            throw ValidationError("--patch-size must be a multiple of --scale between 8 and 1024")
+        }
+        guard (1...1024).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 1024") }
+        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
+        guard learningRate.isFinite, learningRate > 0, learningRate < 1 else { throw ValidationError("--learning-rate must be between 0 and 1") }
+        for (name, weight) in [("--pixel-weight", pixelWeight), ("--perceptual-weight", perceptualWeight), ("--gan-weight", ganWeight)] {
+            guard weight.isFinite, weight >= 0 else { throw ValidationError("\(name) must be a finite number ≥ 0") }
+        }
+        guard (1...1024).contains(discriminatorFeatures) else { throw ValidationError("--discriminator-features must be between 1 and 1024") }
+        for (name, value) in [("--log-every", logEvery), ("--validate-every", validateEvery), ("--checkpoint-every", checkpointEvery)] {
+            guard value >= 1 else { throw ValidationError("\(name) must be at least 1") }
+        }
+        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
     }
 
     func run() throws {
@@ -74,7 +88,7 @@ struct Train: ParsableCommand {
             return
         }
         var config = TrainingConfig()
-        config.stage = TrainingConfig.Stage(rawValue: stage)!
+        config.stage = stage
         config.dataFolder = data ?? ""
         config.validationFolder = val
         config.outputFolder = output
@@ -85,8 +99,8 @@ struct Train: ParsableCommand {
         config.steps = steps
         config.learningRate = learningRate
         config.schedule = .cosine(totalSteps: steps, minimum: 1e-7)
-        config.pixelLoss = TrainingConfig.PixelLoss(rawValue: pixelLoss)!
-        config.ganLoss = GANLoss(rawValue: ganLoss)!
+        config.pixelLoss = pixelLoss
+        config.ganLoss = ganLoss
         config.vggLayer = vggLayer
         // The default VGG file is found like the shipped models (./weights, beside the binary, $UPSCALE_WEIGHTS).
         config.vggWeights = FileManager.default.fileExists(atPath: vggWeights) ? vggWeights
@@ -105,10 +119,8 @@ struct Train: ParsableCommand {
             if learningRate == 2e-4 { config.learningRate = 1e-4 }
             config.schedule = .multiStep(milestones: [steps / 2], gamma: 0.5)
         }
-        if let initial = config.initialGenerator, let file = try? SRModels.Generator.load(path: initial) {
-            config.generator = file.config
-        }
         try reportingFailure {
+            if let initial = config.initialGenerator { config.generator = try SRModels.Generator.load(path: initial).config }
             let session = try TrainingSession(config: resume == nil ? config : nil, resumeFolder: resume, steps: resume == nil ? nil : self.steps, report: { line in
                 print(line)
                 fflush(stdout)
@@ -117,3 +129,7 @@ struct Train: ParsableCommand {
         }
     }
 }
+
+extension TrainingConfig.Stage: ExpressibleByArgument {}
+extension TrainingConfig.PixelLoss: ExpressibleByArgument {}
+extension GANLoss: ExpressibleByArgument {}

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SRFiles
 
 /// The `upscale` command line: upscaling is the default subcommand.
 public struct UpscaleCommand: ParsableCommand {
@@ -17,6 +18,9 @@ public struct UpscaleCommand: ParsableCommand {
         defaultSubcommand: UpscaleImages.self)
 
     public init() {}
+
+    /// The process's arguments, with file names that are not valid UTF-8 kept byte-exact.
+    public static func commandLineArguments() -> [String] { PathEncoding.commandLineArguments() }
 }
 
 /// Prints a message on standard error.

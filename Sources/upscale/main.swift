@@ -1,3 +1,4 @@
 import UpscaleKit
 
-UpscaleCommand.main()
+// Arguments are decoded byte-exactly, so file names that are not valid UTF-8 still name their files.
+UpscaleCommand.main(UpscaleCommand.commandLineArguments())

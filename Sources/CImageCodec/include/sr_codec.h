@@ -30,8 +30,10 @@ typedef struct {
 typedef struct sr_reader sr_reader;
 typedef struct sr_writer sr_writer;
 
-/// Opens `path`, sniffs the format from its magic bytes and reads the header.
-int sr_reader_open(const char *path, sr_reader **out_reader, sr_image_info *out_info,
+/// Opens `path`, sniffs the format from its magic bytes and reads the header. Images of more than
+/// `max_pixels` pixels (0: no limit) are refused before any pixel is decoded, and so are interlaced
+/// PNGs (decoded whole at open) needing more than `max_whole_bytes` (0: no limit).
+int sr_reader_open(const char *path, int64_t max_pixels, int64_t max_whole_bytes, sr_reader **out_reader, sr_image_info *out_info,
                    char *message, size_t message_capacity);
 /// Reads the next `rows` rows into `buffer` (rows * width * channels * bit_depth/8 bytes).
 int sr_reader_read_rows(sr_reader *reader, uint8_t *buffer, int32_t rows,

@@ -1,0 +1,178 @@
+import Foundation
+import SRFiles
+import SRImage
+import SRModels
+import SRTensor
+import SRTiling
+
+/// The chosen method, ready to run on files: the model loaded once, the tiling fixed, the memory
+/// budget and pixel limit kept for every file.
+final class Engine {
+    /// The generator and the tiling it runs with; nil for bicubic.
+    private let model: (config: GeneratorConfig, options: TilingOptions, run: TiledUpscaler.Model)?
+    /// Whether the tile size was given (else it is chosen per file from the budget).
+    private let fixedTile: Bool
+    let scale: Double
+    let quality: Int
+    let cores: Int
+    /// Bytes one image may use; without --max-memory, half the machine's memory (at most 8 GB), so a
+    /// very wide image gets smaller tiles instead of exhausting memory.
+    let memoryBudget: Int
+    let explicitBudget: Bool
+    let limits: DecodeLimits
+
+    init(method: UpscaleMethodChoice, model name: String?, scale: Double, tile: Int?, overlap: Int?, blend: Int,
+         maxMemoryMB: Int?, maxPixels: Int, quality: Int, cores: Int) throws {
+        self.scale = scale
+        self.quality = quality
+        self.cores = cores
+        explicitBudget = maxMemoryMB != nil
+        memoryBudget = maxMemoryMB.map { $0 * 1_000_000 } ?? Engine.defaultBudget
+        var limits = DecodeLimits(maximumPixels: maxPixels)
+        limits.maximumWholeDecodeBytes = memoryBudget / 2
+        self.limits = limits
+        fixedTile = tile != nil
+        guard method == .model else {
+            model = nil
+            return
+        }
+        let generator = try Generator.load(path: try ModelCatalog.resolve(name, scale: scale))
+        let config = generator.config
+        let options = TilingOptions(tileSize: tile ?? 128, overlap: overlap ?? config.exactOverlap, blend: blend)
+        model = (config, options, { generator.inference($0) })
+        if explicitBudget {
+            // A budget that no image can meet is an option error, found before any file is created.
+            let smallest = MemoryModel(config: config, options: options, workers: 1).peakBytes(width: 1, channels: 4, tile: 16)
+            if smallest > memoryBudget {
+                throw CLIError("--max-memory \(maxMemoryMB!) MB is too small for this model: it needs at least \(smallest / 1_000_000 + 1) MB")
+            }
+        }
+    }
+
+    static var defaultBudget: Int {
+        min(Int(ProcessInfo.processInfo.physicalMemory / 2), 8_000_000_000)
+    }
+
+    /// The method for an image `width` pixels wide with `channels` channels: how the cores are shared
+    /// and, under a memory budget, the tile size. How the cores are shared is decided here only.
+    /// Measured on 2 cores (`make bench`): one tile per core with single-threaded BLAS beats one
+    /// tile at a time with multi-threaded BLAS, so tiles run in parallel whenever a strip has at
+    /// least as many tiles as cores; otherwise BLAS gets the cores.
+    func method(width: Int, channels: Int, path: String) throws -> UpscaleMethod {
+        guard let model else {
+            GEMM.setThreadCount(cores)
+            return .bicubic
+        }
+        var options = model.options
+        func useWorkers(for tile: Int) -> Int { (width + tile - 1) / tile >= cores && cores > 1 ? cores : 1 }
+        do {
+            // The largest tile (and, for it, the most workers) whose peak fits the budget.
+            let largest = explicitBudget ? [512, 384, 256, 192] : []
+            let candidates = fixedTile ? [options.tileSize] : largest + [128, 96, 64, 48, 32, 24, 16]
+            func peak(tile: Int, workers: Int) -> Int {
+                MemoryModel(config: model.config, options: options, workers: workers).peakBytes(width: width, channels: channels, tile: tile)
+            }
+            let choices = candidates.flatMap { tile in Set([useWorkers(for: tile), 1]).sorted(by: >).map { (tile, $0) } }
+            guard let (tile, workers) = choices.first(where: { peak(tile: $0.0, workers: $0.1) <= memoryBudget }) else {
+                let tile = candidates.last!
+                throw ImageError(path: path, reason: "a \(width)-pixel-wide image needs at least \(peak(tile: tile, workers: 1) / 1_000_000 + 1) MB "
+                                 + "with tile \(tile); raise --max-memory (now \(memoryBudget / 1_000_000) MB) or lower --tile")
+            }
+            options = TilingOptions(tileSize: tile, overlap: options.overlap, blend: options.blend, workers: workers)
+        }
+        GEMM.setThreadCount(options.workers > 1 ? 1 : cores)
+        return .model(nativeScale: model.config.scale, options: options, run: model.run)
+    }
+
+    /// Upscales one file; returns seconds taken.
+    func upscale(input: String, output: String, reporter: Reporter, label: String) throws -> Double {
+        let start = Date()
+        let format = try ImageFormat(forOutputPath: output)
+        let reader = try ImageReader(path: input, limits: limits)
+        let d = reader.description
+        let (width, height) = ImagePipeline.outputSize(width: d.width, height: d.height, scale: scale)
+        let method = try method(width: d.width, channels: d.channels, path: input)
+        let colorChannels = d.hasAlpha ? d.channels - 1 : d.channels
+        let outChannels = format == .jpeg ? colorChannels : d.channels
+        let writer = try ImageWriter(path: output, format: format, width: width, height: height, channels: outChannels,
+                                     bitDepth: format == .jpeg ? 8 : d.bitDepth, quality: quality, iccProfile: d.iccProfile)
+        // Encoding runs on its own thread, overlapping with the tiles being computed.
+        let encoder = BackgroundSink { band in try writer.writeRows(format == .jpeg ? band.forJPEG() : band) }
+        do {
+            // Decoding runs ahead on its own thread too.
+            let source = PrefetchingRowSource(source: reader, height: d.height)
+            try ImagePipeline.run(source: source, width: d.width, height: d.height, channels: d.channels, outputWidth: width,
+                                  outputHeight: height, method: method, sink: { try encoder.write($0) },
+                                  progress: { done, total in reporter.progress(label: label, done: done, total: total, start: start) })
+            try encoder.finish()
+            try writer.finish()
+        } catch {
+            try? encoder.finish()
+            writer.abort()
+            throw error
+        }
+        return Date().timeIntervalSince(start)
+    }
+}
+
+/// Peak memory of upscaling one image with the tiled engine, as a function of the image width and
+/// the tile size (never of the height). The terms follow the buffers the engine holds at once; the
+/// constants were fitted to the peak RSS of the real binary on 2 cores (widths 64-20,000, tiles
+/// 16-256, 1 and 2 workers) with 15 % to spare, and `CLITests.testMaxMemoryIsKept` checks them.
+struct MemoryModel {
+    let config: GeneratorConfig
+    let options: TilingOptions
+    let workers: Int
+
+    /// Libraries, weights and thread stacks: about the RSS of a run on a tiny image.
+    static let baseBytes = 40_000_000.0
+    /// BLAS buffers and allocator arenas: small for one worker, about 60 MB for each parallel worker.
+    static let singleWorkerBytes = 20_000_000.0
+    static let parallelWorkerBytes = 60_000_000.0
+
+    func peakBytes(width: Int, channels: Int, tile: Int) -> Int {
+        let s = Double(config.scale)
+        let side = Double(tile + 2 * (options.overlap + options.blend))  // one extended tile, input pixels
+        let hr = side * s
+        // Each worker: about 2.5 feature maps at output resolution, plus the tile's input and output.
+        let perWorker = 2.5 * Double(config.features) * hr * hr * 4 + 12 * hr * hr
+        let overhead = workers > 1 ? Double(workers) * Self.parallelWorkerBytes : Self.singleWorkerBytes
+        // Per input column: about 3.1 copies of the tile's output rows (accumulation, finished band,
+        // queues), alpha, and the decode-ahead bands.
+        let alpha = channels == 2 || channels == 4 ? 2.0 : 0
+        let perColumn = Double(tile) * s * s * 4 * (3 * 3.1 + alpha) + 64 * 10 * Double(channels)
+        let weights = Double(config.parameterCount) * 4 * 2
+        return Int(1.15 * (Self.baseBytes + overhead + Double(workers) * perWorker + Double(width) * perColumn + weights))
+    }
+}
+
+/// Upscaling from Swift code, with the engine the command line uses: streaming, tiled, atomic output.
+///
+///     let upscaler = try Upscaler(model: "psnr", scale: 4)
+///     try upscaler.upscale(input: "photo.jpg", output: "photo-x4.png")
+public struct Upscaler {
+    private let engine: Engine
+
+    /// - Parameters:
+    ///   - model: `gan`, `psnr`, a `.safetensors` generator file, or nil for the default; ignored by `bicubic`.
+    ///   - method: the neural model or plain bicubic.
+    ///   - scale: any factor in (0, 64].
+    ///   - maxMemoryMB: memory budget for one image (default: half the machine's memory, at most 8 GB).
+    ///   - threads: cores to use (default: all).
+    /// - Throws: `CLIError` or `FileError` with a one-line description for bad options or model files.
+    public init(model: String? = nil, method: UpscaleMethodChoice = .model, scale: Double = 4, maxMemoryMB: Int? = nil,
+                threads: Int? = nil) throws {
+        guard scale.isFinite, scale > 0, scale <= 64 else { throw CLIError("scale must be greater than 0 and at most 64") }
+        engine = try Engine(method: method, model: model, scale: scale, tile: nil, overlap: nil, blend: 2, maxMemoryMB: maxMemoryMB,
+                            maxPixels: 1_000_000_000, quality: 95, cores: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    /// Upscales `input` (PNG or JPEG) into `output` (`.png`, `.jpg` or `.jpeg`); returns the seconds taken.
+    @discardableResult
+    public func upscale(input: String, output: String) throws -> Double {
+        if FileSystem.canonicalPath(input) == FileSystem.canonicalPath(output) {
+            throw CLIError("\(output): refusing to overwrite the input file")
+        }
+        return try engine.upscale(input: input, output: output, reporter: Reporter(quiet: true, json: false), label: input)
+    }
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import SRImage
+
+/// How images are upscaled.
+public enum UpscaleMethodChoice: String, CaseIterable, ExpressibleByArgument, Sendable {
+    /// The neural generator through the tiled engine.
+    case model
+    /// MATLAB-style antialiased bicubic only.
+    case bicubic
+}
+
+/// The file format of batch outputs.
+public enum OutputFormatChoice: String, CaseIterable, ExpressibleByArgument, Sendable {
+    case png, jpg, jpeg
+    /// The input's own format.
+    case same
+
+    /// The extension an output gets for an input with extension `inputExtension`.
+    func fileExtension(forInputExtension inputExtension: String) -> String {
+        self == .same ? inputExtension.lowercased() : rawValue
+    }
+}
+
+/// One slice of a sorted file list: `index` of `count`, 1-based (`--shard 3/8`).
+public struct Shard: ExpressibleByArgument, Sendable, Equatable {
+    public let index: Int
+    public let count: Int
+
+    public init?(argument: String) {
+        let parts = argument.split(separator: "/", omittingEmptySubsequences: false).map { Int($0) }
+        guard parts.count == 2, let index = parts[0], let count = parts[1], count >= 1, (1...count).contains(index) else {
+            return nil
+        }
+        self.index = index
+        self.count = count
+    }
+
+    /// The elements of `items` that belong to this shard (every `count`-th, starting at `index`).
+    func select<T>(_ items: [T]) -> [T] {
+        items.enumerated().filter { $0.offset % count == index - 1 }.map(\.element)
+    }
+}

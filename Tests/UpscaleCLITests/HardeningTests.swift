@@ -1,0 +1,321 @@
+import Foundation
+import SRImage
+import SRTensor
+import XCTest
+
+/// Hostile and careless use of the real binary: every case here once crashed, hung, lost a file or
+/// ignored a limit. Each test names the row of the hardening table it covers.
+final class HardeningTests: BinaryTestCase {
+    var tiny: [String] { ["--model", model, "--threads", "1", "--quiet"] }
+
+    func makeFolder(_ name: String) throws -> String {
+        let path = folder + "/" + name
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    func copySample(_ name: String, to path: String) throws {
+        try FileManager.default.copyItem(atPath: sample(name), toPath: path)
+    }
+
+    func contents(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
+
+    func listing(_ path: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
+    }
+
+    /// An image `width` × `height` written band by band.
+    func writeImage(_ path: String, width: Int, height: Int) throws {
+        let writer = try ImageWriter(path: path, format: .png, width: width, height: height, channels: 3)
+        var y = 0
+        while y < height {
+            let rows = min(64, height - y)
+            var band = PlanarImage(width: width, height: rows, channels: 3)
+            for i in 0..<band.pixels.count { band.pixels[i] = Float((i * 7919 + y) % 251) / 250 }
+            try writer.writeRows(band)
+            y += rows
+        }
+        try writer.finish()
+    }
+
+    // Row 1: a batch into its own folder with --format must not replace a.png by the upscale of a.jpg.
+    func testBatchIntoItsOwnFolderNeverOverwritesAnInput() throws {
+        let d = try makeFolder("d")
+        try copySample("bird-lr.png", to: d + "/a.png")
+        XCTAssertEqual(try run([d + "/a.png", d + "/a.jpg", "--method", "bicubic", "--scale", "1"]).status, 0)
+        let before = contents(d + "/a.png")
+        let result = try run([d, d, "--format", "png"] + tiny)
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.error.contains("would overwrite the input"), result.error)
+        XCTAssertEqual(contents(d + "/a.png"), before)
+        XCTAssertEqual(listing(d), ["a.jpg", "a.png"])
+    }
+
+    // Row 2: --suffix cannot lead outside the output folder.
+    func testSuffixCannotEscapeTheOutputFolder() throws {
+        let source = try makeFolder("src")
+        try copySample("bird-lr.png", to: source + "/a.png")
+        let before = contents(source + "/a.png")
+        let result = try run([source, folder + "/out", "--format", "png", "--suffix=/../../src/a"] + tiny)
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.error.contains("--suffix"), result.error)
+        XCTAssertEqual(contents(source + "/a.png"), before)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/out"))
+    }
+
+    // Row 3: metadata alone must not make us allocate: bounds, then the tensors present.
+    func testHostileModelMetadataIsRefusedBeforeAllocating() throws {
+        var file = try SafeTensors.read(path: model)
+        let original = file.metadata
+        let cases: [(String, String, String)] = [
+            ("num_block", "1000000000", "num_block"), ("num_feat", "5000", "num_feat"), ("num_feat", "100000", "num_feat"),
+            ("first_kernel", "1000001", "kernel"), ("num_feat", "8", "weights but the file holds"), ("upscale", "7", "upscale"),
+        ]
+        for (key, value, expected) in cases {
+            file.metadata = original
+            file.metadata[key] = value
+            let path = folder + "/hostile-\(key)-\(value).safetensors"
+            try file.write(path: path)
+            for command in [["model", "info", path], [sample("bird-lr.png"), folder + "/o.png", "--model", path]] {
+                let result = try run(command, timeout: 30)
+                XCTAssertEqual(result.status, 1, "\(key)=\(value): \(result.error)")
+                XCTAssertTrue(result.error.contains(expected) && result.error.contains(path), result.error)
+                XCTAssertLessThan(result.peakMB, 200, "\(key)=\(value)")
+            }
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/o.png"))
+        // A file with non-finite weights is refused (it would write a black image and exit 0).
+        file.metadata = original
+        let name = file.tensors.keys.sorted()[0]
+        var poisoned = file.tensors[name]!
+        poisoned.scalars[0] = .nan
+        file.tensors[name] = poisoned
+        try file.write(path: folder + "/nan.safetensors")
+        let result = try run([sample("bird-lr.png"), folder + "/o.png", "--model", folder + "/nan.safetensors"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.error.contains("NaN"), result.error)
+    }
+
+    // Row 4: signals remove the unfinished output, print the batch so far and exit 128 + signal.
+    func testSignalsRemoveTheTemporaryAndReportTheBatch() throws {
+        let big = folder + "/big.png"
+        XCTAssertEqual(try run([sample("bird-lr.png"), big, "--method", "bicubic", "--scale", "5"]).status, 0)
+        let outputs = try makeFolder("signal-out")
+        let temporaryExists = { !self.leftoverTemporaries(in: outputs).isEmpty }
+        for (signal, status) in [(SIGTERM, Int32(143)), (SIGINT, 130), (SIGHUP, 129)] {
+            let target = outputs + "/dest.png"
+            let result = try runBytes([big, target, "--model", model, "--threads", "1"].map { Array($0.utf8) },
+                                      signal: signal, when: temporaryExists, timeout: 60)
+            XCTAssertEqual(result.status, status, result.error)
+            XCTAssertTrue(result.error.contains("interrupted"), result.error)
+            XCTAssertEqual(listing(outputs), [], "signal \(signal) left files behind")
+        }
+        // A batch prints its summary so far.
+        let batch = try makeFolder("batch")
+        for name in ["1.png", "2.png", "3.png"] { try FileManager.default.copyItem(atPath: big, toPath: batch + "/" + name) }
+        let batchOut = folder + "/batch-out"
+        let result = try runBytes([batch, batchOut, "--model", model, "--threads", "1"].map { Array($0.utf8) }, signal: SIGTERM,
+                                  when: { FileManager.default.fileExists(atPath: batchOut + "/1.png") && !self.leftoverTemporaries(in: batchOut).isEmpty },
+                                  timeout: 120)
+        XCTAssertEqual(result.status, 143)
+        XCTAssertTrue(result.error.contains("1 upscaled, 0 skipped, 0 failed"), result.error)
+        XCTAssertEqual(listing(batchOut), ["1.png"])
+    }
+
+    // Row 4 (stale temporaries): our own temporaries older than a day are removed; fresh ones stay.
+    func testStaleTemporariesAreCleanedUp() throws {
+        let outputs = try makeFolder("stale")
+        let stale = outputs + "/.old.png.upscale-12345-678.tmp", fresh = outputs + "/.new.png.upscale-12345-679.tmp"
+        let other = outputs + "/.mine.tmp"
+        for path in [stale, fresh, other] { FileManager.default.createFile(atPath: path, contents: Data([1])) }
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -2 * 86_400)], ofItemAtPath: stale)
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -2 * 86_400)], ofItemAtPath: other)
+        XCTAssertEqual(try run([sample("bird-lr.png"), outputs + "/o.png"] + tiny).status, 0)
+        XCTAssertEqual(listing(outputs), [".mine.tmp", ".new.png.upscale-12345-679.tmp", "o.png"])
+    }
+
+    // Row 5: two inputs mapping to one output name are refused before any work.
+    func testTwoInputsForOneOutputAreRefusedUpFront() throws {
+        let c = try makeFolder("c")
+        try copySample("bird-lr.png", to: c + "/a.png")
+        XCTAssertEqual(try run([c + "/a.png", c + "/a.jpg", "--method", "bicubic", "--scale", "1"]).status, 0)
+        let result = try run([c, folder + "/cout", "--format", "png"] + tiny)
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.error.contains("would both be written to"), result.error)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/cout"))
+    }
+
+    // Row 6: eval and train --val refuse tiny ground truths and impossible scales cleanly.
+    func testEvalRefusesTinyGroundTruthsAndBadScales() throws {
+        let t = try makeFolder("t")
+        try ImageFile.write(PlanarImage(width: 16, height: 16, channels: 3), to: t + "/small.png")
+        let small = try run(["eval", "--data", t, "--scale", "4", "--method", "bicubic"])
+        XCTAssertEqual(small.status, 1, small.error)
+        XCTAssertTrue(small.error.contains("small.png") && small.error.contains("too small"), small.error)
+        for scale in ["0", "-1", "1000"] {
+            let result = try run(["eval", "--data", t, "--scale=\(scale)", "--method", "bicubic"])
+            XCTAssertTrue(result.status == 1 || result.status == 64, "scale \(scale): status \(result.status) \(result.error)")
+        }
+        let data = try makeFolder("data")
+        try copySample("bird-lr.png", to: data + "/a.png")
+        let train = try run(["train", "--data", data, "--val", t, "--output", folder + "/run", "--features", "4", "--blocks", "1",
+                             "--steps", "2", "--batch-size", "1", "--patch-size", "32"])
+        XCTAssertEqual(train.status, 1, train.error)
+        XCTAssertTrue(train.error.contains("too small"), train.error)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/run/checkpoint"))
+    }
+
+    // Row 7: --val is checked before training starts.
+    func testTrainChecksTheValidationFolderBeforeTraining() throws {
+        let data = try makeFolder("data")
+        try copySample("bird-lr.png", to: data + "/a.png")
+        let result = try run(["train", "--data", data, "--val", folder + "/missing", "--output", folder + "/run", "--features", "4",
+                              "--blocks", "1", "--steps", "6", "--batch-size", "2", "--patch-size", "32", "--checkpoint-every", "4"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.error.contains("missing"), result.error)
+        XCTAssertFalse(result.output.contains("step 4"), "trained before checking --val")
+    }
+
+    // Row 8: FIFOs (and other special files) are refused, never waited on.
+    func testSpecialFilesAreRefusedInsteadOfBlocking() throws {
+        let batch = try makeFolder("fifo")
+        try copySample("bird-lr.png", to: batch + "/a.png")
+        XCTAssertEqual(mkfifo(batch + "/b.png", 0o644), 0)
+        let single = try run([batch + "/b.png", folder + "/o.png"] + tiny, timeout: 30)
+        XCTAssertFalse(single.timedOut)
+        XCTAssertEqual(single.status, 1)
+        XCTAssertTrue(single.error.contains("FIFO"), single.error)
+        let many = try run([batch, folder + "/fifo-out"] + tiny, timeout: 60)
+        XCTAssertFalse(many.timedOut)
+        XCTAssertEqual(many.status, 1)
+        XCTAssertEqual(listing(folder + "/fifo-out"), ["a.png"])
+        XCTAssertTrue(many.error.contains("1 upscaled, 0 skipped, 1 failed"), many.error)
+        let eval = try run(["eval", "--data", batch, "--scale", "4", "--method", "bicubic"], timeout: 30)
+        XCTAssertFalse(eval.timedOut)
+        XCTAssertEqual(eval.status, 1)
+        let train = try run(["train", "--data", batch, "--output", folder + "/run", "--features", "4", "--blocks", "1", "--steps", "1",
+                             "--batch-size", "1", "--patch-size", "32"], timeout: 60)
+        XCTAssertFalse(train.timedOut)
+        XCTAssertEqual(train.status, 0, train.error)
+        XCTAssertTrue(train.output.contains("FIFO"), train.output)
+        let model = try run(["model", "info", batch + "/b.png"], timeout: 30)
+        XCTAssertFalse(model.timedOut)
+        XCTAssertEqual(model.status, 1)
+    }
+
+    // Row 9 and 13 (--tile): numbers are validated before any file is created.
+    func testNumbersAreValidatedBeforeAnyFileIsCreated() throws {
+        let outputs = try makeFolder("numbers")
+        let bad = [["--blend=-100"], ["--blend=-1000", "--tile", "8"], ["--overlap", "9223372036854775807"], ["--blend=-1"],
+                   ["--max-memory=-5"], ["--max-memory", "0"], ["--threads=-1"], ["--tile", "9223372036854775807"], ["--tile", "4"],
+                   ["--scale", "0"], ["--scale", "nan"], ["--quality", "0"], ["--max-pixels", "0"], ["--blend", "40", "--tile", "64"],
+                   ["--method", "lanczos"], ["--format", "tiff"], ["--shard", "3/2"], ["--shard", "x"]]
+        for arguments in bad {
+            let result = try run([sample("bird-lr.png"), outputs + "/o.png"] + tiny + arguments)
+            XCTAssertNotEqual(result.status, 0, "\(arguments) accepted")
+            XCTAssertLessThan(result.status, 128, "\(arguments) crashed: \(result.error)")
+            XCTAssertEqual(result.error.split(separator: "\n").first.map { $0.hasPrefix("Error:") }, true, result.error)
+            XCTAssertEqual(listing(outputs), [], "\(arguments) created a file")
+        }
+        XCTAssertEqual(try run([sample("bird-lr.png"), outputs + "/o.png", "--max-memory", "1"] + tiny).status, 1)
+        XCTAssertEqual(listing(outputs), [])
+    }
+
+    // Row 10: the pixel limit is checked before decoding; an interlaced bomb fails cleanly.
+    func testPixelLimitAndInterlacedBomb() throws {
+        let bomb = Self.repository + "/Tests/UpscaleCLITests/Fixtures/interlaced-bomb.png"
+        let limited = try run([bomb, folder + "/o.png", "--max-pixels", "10"] + tiny)
+        XCTAssertEqual(limited.status, 1)
+        XCTAssertTrue(limited.error.contains("megapixels"), limited.error)
+        XCTAssertLessThan(limited.peakMB, 100)
+        let budget = try run([bomb, folder + "/o.png", "--max-memory", "100"] + tiny)
+        XCTAssertEqual(budget.status, 1)
+        XCTAssertTrue(budget.error.contains("interlaced") && budget.error.contains("MB"), budget.error)
+        XCTAssertLessThan(budget.peakMB, 100)
+        XCTAssertEqual(listing(folder).filter { $0.hasSuffix(".png") || $0.hasSuffix(".tmp") }, [])
+    }
+
+    // Row 11: --max-memory is kept on narrow and wide images, or the image is refused with the budget it needs.
+    func testMaxMemoryIsKept() throws {
+        let wide = folder + "/wide.png", square = folder + "/square.png"
+        try writeImage(wide, width: 16000, height: 48)
+        try writeImage(square, width: 160, height: 160)
+        for (input, budget) in [(wide, 300), (square, 120)] {
+            let result = try run([input, folder + "/o.png", "--model", model, "--max-memory", "\(budget)", "--quiet"], timeout: 300)
+            XCTAssertEqual(result.status, 0, result.error)
+            XCTAssertLessThan(result.peakMB, Double(budget), "\(input) at \(budget) MB")
+        }
+        let tooSmall = try run([wide, folder + "/o.png", "--model", model, "--max-memory", "150", "--quiet"])
+        XCTAssertEqual(tooSmall.status, 1)
+        XCTAssertTrue(tooSmall.error.contains("needs at least"), tooSmall.error)
+        XCTAssertLessThan(tooSmall.peakMB, 150)
+    }
+
+    // Row 12: file names that are not UTF-8 are found, read and written.
+    func testFileNamesThatAreNotUTF8() throws {
+        let name = Array("bad".utf8) + [0xFF] + Array(".png".utf8)
+        let input = Array(folder.utf8) + [UInt8(ascii: "/")] + name
+        let bytes = try XCTUnwrap(FileManager.default.contents(atPath: sample("bird-lr.png")))
+        var cPath = input.map { CChar(bitPattern: $0) } + [0]
+        let file = open(&cPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        XCTAssertGreaterThanOrEqual(file, 0)
+        _ = bytes.withUnsafeBytes { write(file, $0.baseAddress, $0.count) }
+        close(file)
+        let output = Array(folder.utf8) + Array("/out-".utf8) + [0xFE] + Array(".png".utf8)
+        let single = try runBytes([input, output] + ["--model", model, "--quiet"].map { Array($0.utf8) })
+        XCTAssertEqual(single.status, 0, single.error)
+        var outPath = output.map { CChar(bitPattern: $0) } + [0]
+        XCTAssertEqual(access(&outPath, F_OK), 0)
+        // In a batch, the name survives listing and comes out byte-exact.
+        let batchOut = folder + "/batch"
+        let batch = try run([folder, batchOut, "--model", model, "--quiet"])
+        XCTAssertEqual(batch.status, 0, batch.error)
+        var batchPath = (Array(batchOut.utf8) + [UInt8(ascii: "/")] + name).map { CChar(bitPattern: $0) } + [0]
+        XCTAssertEqual(access(&batchPath, F_OK), 0)
+    }
+
+    // Row 13: the smaller cases.
+    func testSmallerCasesGiveCleanErrors() throws {
+        // A batch output path that is an existing file.
+        let inputs = try makeFolder("in")
+        try copySample("bird-lr.png", to: inputs + "/a.png")
+        FileManager.default.createFile(atPath: folder + "/file", contents: Data([1]))
+        let onFile = try run([inputs, folder + "/file"] + tiny)
+        XCTAssertEqual(onFile.status, 1)
+        XCTAssertTrue(onFile.error.contains("is not a folder") && !onFile.error.contains("NSCocoaErrorDomain"), onFile.error)
+        // A folder named like an image as input.
+        let dirPNG = try makeFolder("dir.png")
+        try copySample("bird-lr.png", to: dirPNG + "/a.png")
+        let dirInput = try run([dirPNG, folder + "/out.png"] + tiny)
+        XCTAssertEqual(dirInput.status, 1)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/out.png"))
+        // --recursive with the output folder inside the input folder does not re-upscale earlier outputs.
+        let nested = inputs + "/big"
+        for _ in 0..<2 {
+            let result = try run([inputs, nested, "--recursive", "--format", "png", "--suffix=-x4"] + tiny)
+            XCTAssertEqual(result.status, 0, result.error)
+        }
+        XCTAssertEqual(listing(nested), ["a-x4.png"])
+        // --resume with a corrupt state.json names the file.
+        let run1 = folder + "/run"
+        try FileManager.default.createDirectory(atPath: run1 + "/checkpoint", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: run1 + "/checkpoint/state.json", contents: Data("{not json".utf8))
+        let resume = try run(["train", "--resume", run1])
+        XCTAssertEqual(resume.status, 1)
+        XCTAssertTrue(resume.error.contains("state.json") && !resume.error.contains("DecodingError"), resume.error)
+    }
+
+    // Row 13 (checkpoints): a stop between the checkpoint's two renames leaves checkpoint.old, which --resume uses.
+    func testResumeFallsBackToTheOldCheckpoint() throws {
+        let data = try makeFolder("data")
+        try copySample("bird-lr.png", to: data + "/a.png")
+        let runFolder = folder + "/run"
+        let first = try run(["train", "--data", data, "--output", runFolder, "--features", "4", "--blocks", "1", "--steps", "2",
+                             "--batch-size", "1", "--patch-size", "32", "--log-every", "1"])
+        XCTAssertEqual(first.status, 0, first.error)
+        try FileManager.default.moveItem(atPath: runFolder + "/checkpoint", toPath: runFolder + "/checkpoint.old")
+        let resumed = try run(["train", "--resume", runFolder, "--steps", "3", "--log-every", "1"])
+        XCTAssertEqual(resumed.status, 0, resumed.error)
+        XCTAssertTrue(resumed.output.contains("step 3/3"), resumed.output)
+    }
+}
