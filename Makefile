@@ -4,7 +4,7 @@ SWIFT ?= swift
 PACKAGES := libpng-dev libjpeg-dev libopenblas-dev pkg-config
 SAMPLE ?= samples/bird-lr.png
 
-.PHONY: deps build demo test fuzz example bench clean
+.PHONY: deps build demo test fuzz example lint format bench clean
 
 # Idempotent: installs only what pkg-config cannot find.
 deps:
@@ -42,10 +42,10 @@ test: deps
 	if [ "$$passed" -eq 0 ]; then exit 1; fi; exit $$status
 
 # Thousands of deterministic mutations of PNG, JPEG and safetensors files through the decoders and the
-# model loader (`make test` runs a few hundred of them).
+# model loader (`make test` runs 12,000 of each).
 fuzz: deps
 	$(SWIFT) build -c release --build-tests
-	UPSCALE_FUZZ_CASES=$${UPSCALE_FUZZ_CASES:-10000} $(SWIFT) test -c release --disable-swift-testing --skip-build --filter FuzzTests
+	UPSCALE_FUZZ_CASES=$${UPSCALE_FUZZ_CASES:-200000} $(SWIFT) test -c release --disable-swift-testing --skip-build --filter FuzzTests
 
 # A separate package that depends on UpscaleKit by path and upscales a sample from code.
 example: deps
@@ -53,6 +53,15 @@ example: deps
 	@mkdir -p out
 	Examples/EmbedUpscaleKit/.build/release/embed-upscale $(SAMPLE) out/example-x4.png
 	@test -s out/example-x4.png && echo "example package: built against UpscaleKit and upscaled $(SAMPLE)"
+
+SWIFT_FILES = $(shell ls Package.swift Sources/*/*.swift Tests/*/*.swift Benchmarks/*/*.swift Examples/*/Package.swift Examples/*/Sources/*/*.swift)
+
+# Style: .swift-format (120 columns, 4-space indents); `make format` rewrites, `make lint` checks.
+lint:
+	$(SWIFT) format lint --strict --configuration .swift-format $(SWIFT_FILES)
+
+format:
+	$(SWIFT) format format -i --configuration .swift-format $(SWIFT_FILES)
 
 bench: deps
 	$(SWIFT) build -c release --product upscale

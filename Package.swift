@@ -9,7 +9,7 @@ let package = Package(
         .library(name: "UpscaleKit", targets: ["UpscaleKit"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
         // C wrappers: system libraries found by pkg-config, and the one C target that may longjmp.
@@ -46,13 +46,18 @@ let package = Package(
             path: "Benchmarks/upscale-bench"),
         // Tests.
         .target(name: "SRTestSupport", dependencies: ["SRTensor", "SRNN"], path: "Tests/SRTestSupport"),
-        .testTarget(name: "SRTensorTests", dependencies: ["SRTensor", "SRTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "SRTensorTests", dependencies: ["SRTensor", "SRTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SRNNTests", dependencies: ["SRNN", "SRTensor", "SRTestSupport"]),
-        .testTarget(name: "SRModelsTests", dependencies: ["SRModels", "SRNN", "SRTensor", "SRTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "SRModelsTests", dependencies: ["SRModels", "SRNN", "SRTensor", "SRTestSupport"],
+            resources: [.copy("Fixtures")]),
         .testTarget(name: "SRImageTests", dependencies: ["SRImage"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SRTilingTests", dependencies: ["SRTiling", "SRModels", "SRImage", "SRTensor"]),
         .testTarget(name: "SRTrainingTests", dependencies: ["SRTraining", "SRModels", "SRImage", "SRTensor"]),
-        .testTarget(name: "UpscaleCLITests", dependencies: ["upscale", "SRImage", "SRModels", "SRTensor"]),
+        .testTarget(
+            name: "UpscaleCLITests", dependencies: ["upscale", "SRImage", "SRModels", "SRTensor"], exclude: ["Fixtures"]
+        ),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -43,44 +43,49 @@ let flops3x3 = 2.0 * Double(channels * channels * 9 * side * side)
 let a = Tensor.randomNormal(shape: [channels, channels * 9], standardDeviation: 1, generator: &random)
 let b = Tensor.randomNormal(shape: [channels * 9, side * side], standardDeviation: 1, generator: &random)
 var c = Tensor(zeros: [channels, side * side])
-let sgemmSeconds = memoryOnly ? 1 : time {
-    a.scalars.withUnsafeBufferPointer { pa in
-        b.scalars.withUnsafeBufferPointer { pb in
-            c.scalars.withUnsafeMutableBufferPointer { pc in
-                GEMM.multiply(m: channels, n: side * side, k: channels * 9, a: pa.baseAddress!, lda: channels * 9,
-                              b: pb.baseAddress!, ldb: side * side, c: pc.baseAddress!, ldc: side * side)
+let sgemmSeconds =
+    memoryOnly
+    ? 1
+    : time {
+        a.scalars.withUnsafeBufferPointer { pa in
+            b.scalars.withUnsafeBufferPointer { pb in
+                c.scalars.withUnsafeMutableBufferPointer { pc in
+                    GEMM.multiply(
+                        m: channels, n: side * side, k: channels * 9, a: pa.baseAddress!, lda: channels * 9,
+                        b: pb.baseAddress!, ldb: side * side, c: pc.baseAddress!, ldc: side * side)
+                }
             }
         }
     }
-}
 let sgemmRate = flops3x3 / sgemmSeconds / 1e9
 report("threads", Double(cores), "%.0f")
 if !memoryOnly { report("sgemm_gflops_64x576x16384", sgemmRate, "%.1f") }
 
 if !memoryOnly {
-let conv = Conv2d(inputChannels: channels, outputChannels: channels, kernelSize: 3)
-conv.initialize(generator: &random)
-let x = Tensor.randomNormal(shape: [1, channels, side, side], standardDeviation: 1, generator: &random)
-let forwardSeconds = time { _ = conv.inference(x) }
-report("conv3x3_forward_gflops", flops3x3 / forwardSeconds / 1e9, "%.1f")
-report("conv3x3_forward_vs_sgemm", sgemmSeconds / forwardSeconds)
-let (y, pullback) = conv.forward(x)
-let gradient = Tensor.randomNormal(shape: y.shape, standardDeviation: 1, generator: &random)
-let backwardSeconds = time { _ = pullback(gradient) }
-report("conv3x3_backward_gflops", 2 * flops3x3 / backwardSeconds / 1e9, "%.1f")
-report("conv3x3_backward_vs_sgemm", 2 * sgemmSeconds / backwardSeconds)
+    let conv = Conv2d(inputChannels: channels, outputChannels: channels, kernelSize: 3)
+    conv.initialize(generator: &random)
+    let x = Tensor.randomNormal(shape: [1, channels, side, side], standardDeviation: 1, generator: &random)
+    let forwardSeconds = time { _ = conv.inference(x) }
+    report("conv3x3_forward_gflops", flops3x3 / forwardSeconds / 1e9, "%.1f")
+    report("conv3x3_forward_vs_sgemm", sgemmSeconds / forwardSeconds)
+    let (y, pullback) = conv.forward(x)
+    let gradient = Tensor.randomNormal(shape: y.shape, standardDeviation: 1, generator: &random)
+    let backwardSeconds = time { _ = pullback(gradient) }
+    report("conv3x3_backward_gflops", 2 * flops3x3 / backwardSeconds / 1e9, "%.1f")
+    report("conv3x3_backward_vs_sgemm", 2 * sgemmSeconds / backwardSeconds)
 
-let last = Conv2d(inputChannels: 64, outputChannels: 3, kernelSize: 3)
-last.initialize(generator: &random)
-let big = Tensor.randomNormal(shape: [1, 64, 512, 512], standardDeviation: 1, generator: &random)
-let flopsLast = 2.0 * Double(3 * 64 * 9 * 512 * 512)
-let lastSeconds = time(repeats: 3) { _ = last.inference(big) }
-report("conv3x3_to3_forward_gflops", flopsLast / lastSeconds / 1e9, "%.1f")
-report("conv3x3_to3_forward_vs_sgemm", flopsLast / lastSeconds / 1e9 / sgemmRate)
-let plainSeconds = time(repeats: 3) {
-    _ = Convolution.forward(input: big, weight: last.weight.value, bias: last.bias?.value, stride: 1, padding: 1, method: .gemm)
-}
-report("conv3x3_to3_plain_gemm_vs_sgemm", flopsLast / plainSeconds / 1e9 / sgemmRate)
+    let last = Conv2d(inputChannels: 64, outputChannels: 3, kernelSize: 3)
+    last.initialize(generator: &random)
+    let big = Tensor.randomNormal(shape: [1, 64, 512, 512], standardDeviation: 1, generator: &random)
+    let flopsLast = 2.0 * Double(3 * 64 * 9 * 512 * 512)
+    let lastSeconds = time(repeats: 3) { _ = last.inference(big) }
+    report("conv3x3_to3_forward_gflops", flopsLast / lastSeconds / 1e9, "%.1f")
+    report("conv3x3_to3_forward_vs_sgemm", flopsLast / lastSeconds / 1e9 / sgemmRate)
+    let plainSeconds = time(repeats: 3) {
+        _ = Convolution.forward(
+            input: big, weight: last.weight.value, bias: last.bias?.value, stride: 1, padding: 1, method: .gemm)
+    }
+    report("conv3x3_to3_plain_gemm_vs_sgemm", flopsLast / plainSeconds / 1e9 / sgemmRate)
 
 }
 if arguments.contains("--conv-only") { exit(0) }
@@ -104,27 +109,29 @@ func generatorFlops(_ config: GeneratorConfig, inputSide: Int) -> Double {
 
 let trainConfig = GeneratorConfig(features: 32, blocks: 6, scale: 4)
 if !memoryOnly {
-var config = TrainingConfig()
-config.generator = trainConfig
-config.batchSize = 16
-config.patchSize = 96
-let trainer = try Trainer(config: config)
-let lr = Tensor.randomUniform(shape: [16, 3, 24, 24], generator: &random)
-let hr = Tensor.randomUniform(shape: [16, 3, 96, 96], generator: &random)
-let stepSeconds = time(repeats: quick ? 2 : 4) { trainer.trainStep(lr: lr, hr: hr) }
-report("train_x4_f32b6_patches_per_second", 16 / stepSeconds, "%.1f")
-// A training step costs about 3× the forward multiply-adds (forward, input and weight gradients).
-report("train_step_vs_sgemm", 3 * 16 * generatorFlops(trainConfig, inputSide: 24) / stepSeconds / 1e9 / sgemmRate)
-var pairGenerator = SeededGenerator(seed: 2)
-if let dataset = try? PatchDataset(folder: "../shared/data/train/T91", patchSize: 96, scale: 4) {
-    let dataSeconds = time(repeats: 3) { _ = dataset.sampleBatch(size: 16, generator: &pairGenerator) }
-    report("train_data_seconds_per_batch_vs_step", dataSeconds / stepSeconds)
-}
+    var config = TrainingConfig()
+    config.generator = trainConfig
+    config.batchSize = 16
+    config.patchSize = 96
+    let trainer = try Trainer(config: config)
+    let lr = Tensor.randomUniform(shape: [16, 3, 24, 24], generator: &random)
+    let hr = Tensor.randomUniform(shape: [16, 3, 96, 96], generator: &random)
+    let stepSeconds = time(repeats: quick ? 2 : 4) { trainer.trainStep(lr: lr, hr: hr) }
+    report("train_x4_f32b6_patches_per_second", 16 / stepSeconds, "%.1f")
+    // A training step costs about 3× the forward multiply-adds (forward, input and weight gradients).
+    report("train_step_vs_sgemm", 3 * 16 * generatorFlops(trainConfig, inputSide: 24) / stepSeconds / 1e9 / sgemmRate)
+    var pairGenerator = SeededGenerator(seed: 2)
+    if let dataset = try? PatchDataset(folder: "../shared/data/train/T91", patchSize: 96, scale: 4) {
+        let dataSeconds = time(repeats: 3) { _ = dataset.sampleBatch(size: 16, generator: &pairGenerator) }
+        report("train_data_seconds_per_batch_vs_step", dataSeconds / stepSeconds)
+    }
 }
 
 // MARK: Inference through the real binary: speed and peak memory
 
-let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("upscale").path
+let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+    "upscale"
+).path
 let scratch = NSTemporaryDirectory() + "upscale-bench-\(getpid())"
 try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(atPath: scratch) }
@@ -150,9 +157,13 @@ func writeTestImage(_ path: String, width: Int, height: Int) throws {
     while y < height {
         let rows = min(256, height - y)
         var band = PlanarImage(width: width, height: rows, channels: 3)
-        for ch in 0..<3 { for r in 0..<rows { for col in 0..<width {
-            band[ch, r, col] = 0.5 + 0.4 * sinf(Float(col) * 0.05 + Float(ch)) * cosf(Float(y + r) * 0.03)
-        } } }
+        for ch in 0..<3 {
+            for r in 0..<rows {
+                for col in 0..<width {
+                    band[ch, r, col] = 0.5 + 0.4 * sinf(Float(col) * 0.05 + Float(ch)) * cosf(Float(y + r) * 0.03)
+                }
+            }
+        }
         try writer.writeRows(band)
         y += rows
     }
@@ -160,79 +171,95 @@ func writeTestImage(_ path: String, width: Int, height: Int) throws {
 }
 
 if !memoryOnly {
-let input512 = scratch + "/in512.png"
-try writeTestImage(input512, width: 512, height: 512)
-var models: [(String, String)] = [("bicubic", "")]
-for name in ["x4-psnr", "x4-gan", "x2-psnr"] where FileManager.default.fileExists(atPath: "weights/\(name).safetensors") {
-    models.append((name, "weights/\(name).safetensors"))
-}
-for (name, path) in models {
-    let scale = name.hasPrefix("x2") ? 2 : 4
-    let args = [input512, scratch + "/out.png", "--scale", "\(scale)", "--quiet"] + (path.isEmpty ? ["--method", "bicubic"] : ["--model", path])
-    var best = Double.infinity
-    for _ in 0..<(quick ? 1 : 2) { best = min(best, runBinary(args).0) }
-    report("seconds_per_output_megapixel_\(name)", best / Double(512 * 512 * scale * scale) * 1e6)
-}
-
-// Set5 ×4 PSNR against seconds per output megapixel, as a chart for the model card.
-if let chartIndex = CommandLine.arguments.firstIndex(of: "--quality-chart"), chartIndex + 1 < CommandLine.arguments.count {
-    var points: [(x: Double, y: Double, label: String)] = []
-    for (name, path) in models where !name.hasPrefix("x2") {
-        let json = scratch + "/eval.json"
-        let args = ["eval", "--data", "../shared/data/bench/Set5", "--scale", "4", "--json"] + (path.isEmpty ? ["--method", "bicubic"] : ["--model", path])
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = args
-        FileManager.default.createFile(atPath: json, contents: nil)
-        process.standardOutput = FileHandle(forWritingAtPath: json)
-        try process.run()
-        process.waitUntilExit()
-        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any]
-        let psnr = object?["mean_psnr"] as? Double ?? 0
-        let (seconds, _) = runBinary([input512, scratch + "/out.png", "--scale", "4", "--quiet"] + (path.isEmpty ? ["--method", "bicubic"] : ["--model", path]))
-        let perMegapixel = seconds / Double(512 * 512 * 16) * 1e6
-        report("set5_x4_psnr_\(name)", psnr)
-        points.append((perMegapixel, psnr, name))
+    let input512 = scratch + "/in512.png"
+    try writeTestImage(input512, width: 512, height: 512)
+    var models: [(String, String)] = [("bicubic", "")]
+    for name in ["x4-psnr", "x4-gan", "x2-psnr"]
+    where FileManager.default.fileExists(atPath: "weights/\(name).safetensors") {
+        models.append((name, "weights/\(name).safetensors"))
     }
-    let chart = LineChart(width: 800, height: 500)
-    chart.scatter(panel: 0, of: 1, title: "Set5 x4 PSNR (dB, Y) vs seconds per output megapixel (2 threads, 512x512 input)",
-                  xTitle: "seconds per output megapixel", points: points, color: (0.1, 0.3, 0.8))
-    try ImageFile.write(chart.image, to: CommandLine.arguments[chartIndex + 1])
-    exit(0)
-}
+    for (name, path) in models {
+        let scale = name.hasPrefix("x2") ? 2 : 4
+        let args =
+            [input512, scratch + "/out.png", "--scale", "\(scale)", "--quiet"]
+            + (path.isEmpty ? ["--method", "bicubic"] : ["--model", path])
+        var best = Double.infinity
+        for _ in 0..<(quick ? 1 : 2) { best = min(best, runBinary(args).0) }
+        report("seconds_per_output_megapixel_\(name)", best / Double(512 * 512 * scale * scale) * 1e6)
+    }
 
-// Tile size and the split between tile workers and BLAS threads, for the ×4 model (or a stand-in).
-let tileModel = models.first { $0.0 == "x4-psnr" }?.1 ?? {
-    let path = scratch + "/standin.safetensors"
-    let generator = Generator(config: trainConfig)
-    var g = SeededGenerator(seed: 3)
-    generator.initialize(generator: &g)
-    try? generator.save(path: path)
-    return path
-}()
-if !quick {
-    // Split of the cores: 1 tile worker × all BLAS threads, or one worker per core × 1 BLAS thread each.
-    if let generator = try? Generator.load(path: tileModel) {
-        var image = PlanarImage(width: 384, height: 384, channels: 3)
-        for i in image.pixels.indices { image.pixels[i] = Float((i * 7919) % 256) / 255 }
-        for (workers, threads) in [(1, cores), (cores, 1)] {
-            GEMM.setThreadCount(threads)
-            let engine = TiledUpscaler(scale: generator.config.scale,
-                                       options: TilingOptions(tileSize: 96, overlap: generator.config.exactOverlap, workers: workers),
-                                       model: { generator.inference($0) })
-            let seconds = time(repeats: 2) {
-                try? engine.run(source: MemoryRowSource(image), width: 384, height: 384, emit: { _ in })
-            }
-            report("tiles_\(workers)workers_x_\(threads)blas_seconds", seconds)
+    // Set5 ×4 PSNR against seconds per output megapixel, as a chart for the model card.
+    if let chartIndex = CommandLine.arguments.firstIndex(of: "--quality-chart"),
+        chartIndex + 1 < CommandLine.arguments.count
+    {
+        var points: [(x: Double, y: Double, label: String)] = []
+        for (name, path) in models where !name.hasPrefix("x2") {
+            let json = scratch + "/eval.json"
+            let args =
+                ["eval", "--data", "../shared/data/bench/Set5", "--scale", "4", "--json"]
+                + (path.isEmpty ? ["--method", "bicubic"] : ["--model", path])
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = args
+            FileManager.default.createFile(atPath: json, contents: nil)
+            process.standardOutput = FileHandle(forWritingAtPath: json)
+            try process.run()
+            process.waitUntilExit()
+            let object =
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any]
+            let psnr = object?["mean_psnr"] as? Double ?? 0
+            let (seconds, _) = runBinary(
+                [input512, scratch + "/out.png", "--scale", "4", "--quiet"]
+                    + (path.isEmpty ? ["--method", "bicubic"] : ["--model", path]))
+            let perMegapixel = seconds / Double(512 * 512 * 16) * 1e6
+            report("set5_x4_psnr_\(name)", psnr)
+            points.append((perMegapixel, psnr, name))
         }
-        GEMM.setThreadCount(cores)
+        let chart = LineChart(width: 800, height: 500)
+        chart.scatter(
+            panel: 0, of: 1, title: "Set5 x4 PSNR (dB, Y) vs seconds per output megapixel (2 threads, 512x512 input)",
+            xTitle: "seconds per output megapixel", points: points, color: (0.1, 0.3, 0.8))
+        try ImageFile.write(chart.image, to: CommandLine.arguments[chartIndex + 1])
+        exit(0)
     }
-    for tile in [64, 128, 256] {
-        let (seconds, rss) = runBinary([input512, scratch + "/out.png", "--quiet", "--model", tileModel, "--tile", "\(tile)"])
-        report("x4_512px_tile\(tile)_seconds", seconds)
-        report("x4_512px_tile\(tile)_peak_rss_mb", rss, "%.0f")
+
+    // Tile size and the split between tile workers and BLAS threads, for the ×4 model (or a stand-in).
+    let tileModel =
+        models.first { $0.0 == "x4-psnr" }?.1
+        ?? {
+            let path = scratch + "/standin.safetensors"
+            let generator = Generator(config: trainConfig)
+            var g = SeededGenerator(seed: 3)
+            generator.initialize(generator: &g)
+            try? generator.save(path: path)
+            return path
+        }()
+    if !quick {
+        // Split of the cores: 1 tile worker × all BLAS threads, or one worker per core × 1 BLAS thread each.
+        if let generator = try? Generator.load(path: tileModel) {
+            var image = PlanarImage(width: 384, height: 384, channels: 3)
+            for i in image.pixels.indices { image.pixels[i] = Float((i * 7919) % 256) / 255 }
+            for (workers, threads) in [(1, cores), (cores, 1)] {
+                GEMM.setThreadCount(threads)
+                let engine = TiledUpscaler(
+                    scale: generator.config.scale,
+                    options: TilingOptions(tileSize: 96, overlap: generator.config.exactOverlap, workers: workers),
+                    model: { generator.inference($0) })
+                let seconds = time(repeats: 2) {
+                    try? engine.run(source: MemoryRowSource(image), width: 384, height: 384, emit: { _ in })
+                }
+                report("tiles_\(workers)workers_x_\(threads)blas_seconds", seconds)
+            }
+            GEMM.setThreadCount(cores)
+        }
+        for tile in [64, 128, 256] {
+            let (seconds, rss) = runBinary([
+                input512, scratch + "/out.png", "--quiet", "--model", tileModel, "--tile", "\(tile)",
+            ])
+            report("x4_512px_tile\(tile)_seconds", seconds)
+            report("x4_512px_tile\(tile)_peak_rss_mb", rss, "%.0f")
+        }
     }
-}
 
 }
 
@@ -248,7 +275,9 @@ if !arguments.contains("--no-memory") {
     for (width, height) in [(side, side), (side, side / 4)] {
         let input = scratch + "/big-\(width)x\(height).png"
         try writeTestImage(input, width: width, height: height)
-        let (seconds, rss) = runBinary([input, scratch + "/big-out.jpg", "--quiet", "--model", tiny, "--scale", "2", "--quality", "80"])
+        let (seconds, rss) = runBinary([
+            input, scratch + "/big-out.jpg", "--quiet", "--model", tiny, "--scale", "2", "--quality", "80",
+        ])
         report("stream_\(width)x\(height)_x2_peak_rss_mb", rss, "%.0f")
         report("stream_\(width)x\(height)_x2_seconds", seconds, "%.1f")
         try? FileManager.default.removeItem(atPath: input)

@@ -7,6 +7,6 @@ let package = Package(
     name: "embed-upscale",
     dependencies: [.package(name: "upscale", path: "../..")],
     targets: [
-        .executableTarget(name: "embed-upscale", dependencies: [.product(name: "UpscaleKit", package: "upscale")]),
+        .executableTarget(name: "embed-upscale", dependencies: [.product(name: "UpscaleKit", package: "upscale")])
     ]
 )

@@ -74,7 +74,9 @@ public enum FileSystem {
                 let child = relative.isEmpty ? name : relative + "/" + name
                 let path = root + "/" + child
                 if kind(of: path) == .directory {
-                    if recursive && !isSymbolicLink(path) && !excluded.contains(canonicalPath(path)) { try visit(child) }
+                    if recursive && !isSymbolicLink(path) && !excluded.contains(canonicalPath(path)) {
+                        try visit(child)
+                    }
                 } else {
                     found.append(child)
                 }
@@ -150,17 +152,22 @@ public enum FileSystem {
     public static func isSameFile(_ first: String, _ second: String) -> Bool {
         var a = stat(), b = stat()
         guard PathEncoding.withCString(first, { stat($0, &a) }) == 0,
-              PathEncoding.withCString(second, { stat($0, &b) }) == 0 else { return false }
+            PathEncoding.withCString(second, { stat($0, &b) }) == 0
+        else { return false }
         return a.st_dev == b.st_dev && a.st_ino == b.st_ino
     }
 
     /// Reads a whole regular file, refusing special files and files over `maximumBytes`.
     public static func readFile(_ path: String, maximumBytes: Int = 1 << 34) throws -> [UInt8] {
         let size = try requireRegularFile(path)
-        guard size <= maximumBytes else { throw FileError(path: path, reason: "is \(size) bytes, more than the \(maximumBytes) allowed") }
+        guard size <= maximumBytes else {
+            throw FileError(path: path, reason: "is \(size) bytes, more than the \(maximumBytes) allowed")
+        }
         // O_NONBLOCK: if the path was swapped for a FIFO since the check, opening must not hang.
         let descriptor = PathEncoding.withCString(path) { open($0, O_RDONLY | O_NONBLOCK) }
-        guard descriptor >= 0 else { throw FileError(path: path, reason: "cannot open: \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else {
+            throw FileError(path: path, reason: "cannot open: \(String(cString: strerror(errno)))")
+        }
         defer { close(descriptor) }
         var info = stat()
         guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
@@ -180,13 +187,17 @@ public enum FileSystem {
     /// Creates a new file (it must not exist) holding `bytes`.
     public static func writeNewFile(_ path: String, bytes: UnsafeRawBufferPointer) throws {
         let descriptor = PathEncoding.withCString(path) { open($0, O_WRONLY | O_CREAT | O_EXCL, 0o644) }
-        guard descriptor >= 0 else { throw FileError(path: path, reason: "cannot create: \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else {
+            throw FileError(path: path, reason: "cannot create: \(String(cString: strerror(errno)))")
+        }
         defer { close(descriptor) }
         var done = 0
         while done < bytes.count {
             let count = write(descriptor, bytes.baseAddress! + done, bytes.count - done)
             if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { throw FileError(path: path, reason: "write failed: \(String(cString: strerror(errno)))") }
+            guard count > 0 else {
+                throw FileError(path: path, reason: "write failed: \(String(cString: strerror(errno)))")
+            }
             done += count
         }
     }
@@ -202,7 +213,9 @@ public enum FileSystem {
             PathEncoding.withCString(destination) { to in systemRename(from, to) }
         }
         if status != 0 {
-            throw FileError(path: destination, reason: "cannot move the finished file into place: \(String(cString: strerror(errno)))")
+            throw FileError(
+                path: destination,
+                reason: "cannot move the finished file into place: \(String(cString: strerror(errno)))")
         }
     }
 

@@ -23,8 +23,9 @@ public enum PathEncoding {
             let lead = bytes[index]
             let length = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 0
             if length > 0, index + length <= bytes.count,
-               let text = String(validating: bytes[index..<(index + length)], as: UTF8.self),
-               text.unicodeScalars.count == 1 {
+                let text = String(validating: bytes[index..<(index + length)], as: UTF8.self),
+                text.unicodeScalars.count == 1
+            {
                 scalars.append(text.unicodeScalars.first!)
                 index += length
             } else {
@@ -50,7 +51,9 @@ public enum PathEncoding {
     }
 
     /// Calls `body` with the path as a NUL-terminated C string of its exact bytes.
-    public static func withCString<Result>(_ path: String, _ body: (UnsafePointer<CChar>) throws -> Result) rethrows -> Result {
+    public static func withCString<Result>(
+        _ path: String, _ body: (UnsafePointer<CChar>) throws -> Result
+    ) rethrows -> Result {
         var bytes = bytes(path).map { CChar(bitPattern: $0) }
         bytes.append(0)
         return try bytes.withUnsafeBufferPointer { try body($0.baseAddress!) }

@@ -1,9 +1,10 @@
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Foundation
 
 /// Outputs are written to a temporary file beside the destination and renamed into place, so a
 /// failure, a signal or a power cut never leaves a half-written file under the final name.
@@ -62,7 +63,8 @@ public enum TemporaryFiles {
 
     /// Whether a file name follows this program's temporary-file pattern.
     public static func isTemporaryName(_ name: String) -> Bool {
-        guard name.hasPrefix("."), name.hasSuffix(".tmp"), let marker = name.range(of: ".upscale-", options: .backwards) else {
+        guard name.hasPrefix("."), name.hasSuffix(".tmp"), let marker = name.range(of: ".upscale-", options: .backwards)
+        else {
             return false
         }
         let tail = name[marker.upperBound...].dropLast(4).split(separator: "-")

@@ -24,7 +24,8 @@ public enum Evaluation {
         guard FileSystem.isDirectory(folder) else { throw ImageError(path: folder, reason: "not a folder") }
         let images = try FileSystem.listDirectory(folder).filter { name in
             let lower = name.lowercased()
-            return !name.hasPrefix(".") && (lower.hasSuffix(".png") || lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg"))
+            return !name.hasPrefix(".")
+                && (lower.hasSuffix(".png") || lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg"))
         }.sorted()
         if images.isEmpty { throw ImageError(path: folder, reason: "no PNG or JPEG images in the folder") }
         return images.map { folder + "/" + $0 }
@@ -33,14 +34,18 @@ public enum Evaluation {
     /// The ground truths in `folder`, each checked before any work: a regular file, a readable header,
     /// and large enough for ×`scale`. Throws for the first file that fails.
     public static func checkedGroundTruths(in folder: String, scale: Int) throws -> [String] {
-        guard scales.contains(scale) else { throw ImageError(path: folder, reason: "scale \(scale) is outside \(scales)") }
+        guard scales.contains(scale) else {
+            throw ImageError(path: folder, reason: "scale \(scale) is outside \(scales)")
+        }
         let files = try imageFiles(in: folder)
         let minimum = minimumSide(scale: scale)
         for file in files {
             let size = try ImageReader(path: file).description
             guard size.width >= minimum, size.height >= minimum else {
-                throw ImageError(path: file, reason: "ground truth is \(size.width)x\(size.height), too small for ×\(scale) evaluation "
-                                 + "(each side needs at least \(minimum) pixels)")
+                throw ImageError(
+                    path: file,
+                    reason: "ground truth is \(size.width)x\(size.height), too small for ×\(scale) evaluation "
+                        + "(each side needs at least \(minimum) pixels)")
             }
         }
         return files
@@ -59,25 +64,36 @@ public enum Evaluation {
     /// Scores an output against its target (both RGB, same size) on shaved Y.
     public static func score(output: PlanarImage, target: PlanarImage, shave: Int) -> (psnr: Double, ssim: Double) {
         precondition(output.width == target.width && output.height == target.height, "output size differs from target")
-        let a = QualityMetrics.shave(QualityMetrics.luma(output.quantized(bits: 8)), width: output.width,
-                                     height: output.height, border: shave)
-        let b = QualityMetrics.shave(QualityMetrics.luma(target), width: target.width, height: target.height, border: shave)
-        return (QualityMetrics.psnr(a.values, b.values), QualityMetrics.ssim(a.values, b.values, width: a.width, height: a.height))
+        let a = QualityMetrics.shave(
+            QualityMetrics.luma(output.quantized(bits: 8)), width: output.width,
+            height: output.height, border: shave)
+        let b = QualityMetrics.shave(
+            QualityMetrics.luma(target), width: target.width, height: target.height, border: shave)
+        return (
+            QualityMetrics.psnr(a.values, b.values),
+            QualityMetrics.ssim(a.values, b.values, width: a.width, height: a.height)
+        )
     }
 
     /// Runs the protocol on one ground-truth file.
     /// - Parameter upscale: maps the low-resolution RGB input to an RGB output `scale` times larger.
-    public static func evaluate(file: String, scale: Int, upscale: (PlanarImage) throws -> PlanarImage) throws -> ImageScore {
+    public static func evaluate(
+        file: String, scale: Int, upscale: (PlanarImage) throws -> PlanarImage
+    ) throws -> ImageScore {
         let (groundTruth, _) = try ImageFile.read(file)
         let minimum = minimumSide(scale: scale)
         guard scales.contains(scale), groundTruth.width >= minimum, groundTruth.height >= minimum else {
-            throw ImageError(path: file, reason: "ground truth is \(groundTruth.width)x\(groundTruth.height), too small for ×\(scale) "
-                             + "evaluation (each side needs at least \(minimum) pixels)")
+            throw ImageError(
+                path: file,
+                reason: "ground truth is \(groundTruth.width)x\(groundTruth.height), too small for ×\(scale) "
+                    + "evaluation (each side needs at least \(minimum) pixels)")
         }
         let (input, target) = makePair(groundTruth: groundTruth, scale: scale)
         let output = try upscale(input)
         guard output.width == target.width, output.height == target.height else {
-            throw ImageError(path: file, reason: "upscaler returned \(output.width)x\(output.height), expected \(target.width)x\(target.height)")
+            throw ImageError(
+                path: file,
+                reason: "upscaler returned \(output.width)x\(output.height), expected \(target.width)x\(target.height)")
         }
         let (psnr, ssim) = score(output: output, target: target, shave: scale)
         let name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent

@@ -8,13 +8,16 @@ public enum ImageFile {
 
     /// Writes an image atomically; the format comes from the path's extension.
     /// JPEG output drops alpha and is always 8-bit.
-    public static func write(_ image: PlanarImage, to path: String, bitDepth: Int = 8, quality: Int = 95,
-                             iccProfile: [UInt8]? = nil) throws {
+    public static func write(
+        _ image: PlanarImage, to path: String, bitDepth: Int = 8, quality: Int = 95,
+        iccProfile: [UInt8]? = nil
+    ) throws {
         let format = try ImageFormat(forOutputPath: path)
         let prepared = format == .jpeg ? image.forJPEG() : image
-        let writer = try ImageWriter(path: path, format: format, width: image.width, height: image.height,
-                                     channels: prepared.channels, bitDepth: format == .jpeg ? 8 : bitDepth,
-                                     quality: quality, iccProfile: iccProfile)
+        let writer = try ImageWriter(
+            path: path, format: format, width: image.width, height: image.height,
+            channels: prepared.channels, bitDepth: format == .jpeg ? 8 : bitDepth,
+            quality: quality, iccProfile: iccProfile)
         try writer.writeRows(prepared)
         try writer.finish()
     }

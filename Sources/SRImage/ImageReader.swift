@@ -67,8 +67,9 @@ public final class ImageReader {
         var reader: OpaquePointer?
         var message = [CChar](repeating: 0, count: 512)
         let status = PathEncoding.withCString(path) { cPath in
-            sr_reader_open(cPath, Int64(limits.maximumPixels), Int64(limits.maximumWholeDecodeBytes), &reader, &info,
-                           &message, message.count)
+            sr_reader_open(
+                cPath, Int64(limits.maximumPixels), Int64(limits.maximumWholeDecodeBytes), &reader, &info,
+                &message, message.count)
         }
         guard status == 0, let reader else {
             throw ImageError(path: path, reason: String(cString: message))
@@ -94,12 +95,17 @@ public final class ImageReader {
             let bytes = storedWidth * storedHeight * storedChannels * bytesPerSample
             guard bytes <= limits.maximumWholeDecodeBytes else {
                 close()
-                throw ImageError(path: path, reason: "rotated (EXIF orientation \(orientation)) \(storedWidth)x\(storedHeight) image "
-                                 + "must be decoded whole: needs \(bytes / 1_000_000) MB, over the \(limits.maximumWholeDecodeBytes / 1_000_000) MB allowed")
+                throw ImageError(
+                    path: path,
+                    reason: "rotated (EXIF orientation \(orientation)) \(storedWidth)x\(storedHeight) image "
+                        + "must be decoded whole: needs \(bytes / 1_000_000) MB, over the "
+                        + "\(limits.maximumWholeDecodeBytes / 1_000_000) MB allowed"
+                )
             }
             guard let memory = malloc(max(bytes, 1)) else {
                 close()
-                throw ImageError(path: path, reason: "not enough memory to decode the rotated image whole (\(bytes / 1_000_000) MB)")
+                throw ImageError(
+                    path: path, reason: "not enough memory to decode the rotated image whole (\(bytes / 1_000_000) MB)")
             }
             let buffer = UnsafeMutableRawBufferPointer(start: memory, count: bytes)
             whole = buffer
@@ -125,16 +131,18 @@ public final class ImageReader {
         precondition(rows >= 0)
         defer { rowsRead += rows }
         if let whole {
-            return Self.convert(whole.baseAddress!, width: storedWidth, height: storedHeight, channels: storedChannels,
-                                bytesPerSample: bytesPerSample, orientation: orientation, rows: rowsRead..<(rowsRead + rows))
+            return Self.convert(
+                whole.baseAddress!, width: storedWidth, height: storedHeight, channels: storedChannels,
+                bytesPerSample: bytesPerSample, orientation: orientation, rows: rowsRead..<(rowsRead + rows))
         }
         let needed = rows * storedWidth * storedChannels * bytesPerSample
         if raw.count < needed { raw = [UInt8](repeating: 0, count: needed) }
         try raw.withUnsafeMutableBytes { try readStored(rows: rows, into: $0.baseAddress!) }
         if rowsRead + rows == description.height { close() }
         return raw.withUnsafeBytes { buffer in
-            Self.convert(buffer.baseAddress!, width: storedWidth, height: rows, channels: storedChannels,
-                         bytesPerSample: bytesPerSample, orientation: orientation, rows: 0..<rows)
+            Self.convert(
+                buffer.baseAddress!, width: storedWidth, height: rows, channels: storedChannels,
+                bytesPerSample: bytesPerSample, orientation: orientation, rows: 0..<rows)
         }
     }
 
@@ -144,7 +152,8 @@ public final class ImageReader {
     private func readStored(rows: Int, into buffer: UnsafeMutableRawPointer) throws {
         guard let handle else { throw ImageError(path: path, reason: "reader already closed") }
         var message = [CChar](repeating: 0, count: 512)
-        let status = sr_reader_read_rows(handle, buffer.assumingMemoryBound(to: UInt8.self), Int32(rows), &message, message.count)
+        let status = sr_reader_read_rows(
+            handle, buffer.assumingMemoryBound(to: UInt8.self), Int32(rows), &message, message.count)
         if status != 0 {
             close()
             throw ImageError(path: path, reason: String(cString: message))
@@ -152,8 +161,10 @@ public final class ImageReader {
     }
 
     /// Display rows `rows` of a stored interleaved image of `width` × `height` as planar floats in [0, 1].
-    static func convert(_ stored: UnsafeRawPointer, width: Int, height: Int, channels: Int, bytesPerSample: Int,
-                        orientation: Int, rows: Range<Int>) -> PlanarImage {
+    static func convert(
+        _ stored: UnsafeRawPointer, width: Int, height: Int, channels: Int, bytesPerSample: Int,
+        orientation: Int, rows: Range<Int>
+    ) -> PlanarImage {
         let outWidth = Orientation.swapsAxes(orientation) ? height : width
         var band = PlanarImage(width: outWidth, height: rows.count, channels: channels)
         let plane = rows.count * outWidth

@@ -26,8 +26,10 @@ public final class ImageWriter {
     ///   - quality: JPEG quality 1-100.
     ///   - iccProfile: colour profile to embed, if any.
     /// - Throws: `ImageError` when the folder is not writable or the combination is invalid.
-    public init(path: String, format: ImageFormat, width: Int, height: Int, channels: Int, bitDepth: Int = 8,
-                quality: Int = 95, iccProfile: [UInt8]? = nil) throws {
+    public init(
+        path: String, format: ImageFormat, width: Int, height: Int, channels: Int, bitDepth: Int = 8,
+        quality: Int = 95, iccProfile: [UInt8]? = nil
+    ) throws {
         self.path = path
         self.format = format
         self.width = width
@@ -38,7 +40,9 @@ public final class ImageWriter {
         guard FileSystem.isDirectory(folder) else {
             throw ImageError(path: path, reason: "output folder \(PathEncoding.displayed(folder)) does not exist")
         }
-        if FileSystem.isDirectory(path) { throw ImageError(path: path, reason: "is a folder; cannot write an image there") }
+        if FileSystem.isDirectory(path) {
+            throw ImageError(path: path, reason: "is a folder; cannot write an image there")
+        }
         TemporaryFiles.removeStale(inFolderOnce: folder)
         temporaryPath = TemporaryFiles.create(for: path)
         var message = [CChar](repeating: 0, count: 512)
@@ -47,9 +51,10 @@ public final class ImageWriter {
         let temporaryPath = self.temporaryPath
         let status = icc.withUnsafeBufferPointer { profile in
             PathEncoding.withCString(temporaryPath) { cPath in
-                sr_writer_open(cPath, format == .png ? Int32(SR_FORMAT_PNG) : Int32(SR_FORMAT_JPEG),
-                               Int32(width), Int32(height), Int32(channels), Int32(bitDepth), Int32(quality),
-                               profile.baseAddress, profile.count, &writer, &message, message.count)
+                sr_writer_open(
+                    cPath, format == .png ? Int32(SR_FORMAT_PNG) : Int32(SR_FORMAT_JPEG),
+                    Int32(width), Int32(height), Int32(channels), Int32(bitDepth), Int32(quality),
+                    profile.baseAddress, profile.count, &writer, &message, message.count)
             }
         }
         guard status == 0, let writer else {
@@ -78,7 +83,9 @@ public final class ImageWriter {
         let rows = band.height
         let plane = rows * width
         let bytesPerSample = bitDepth / 8
-        if raw.count < plane * channels * bytesPerSample { raw = [UInt8](repeating: 0, count: plane * channels * bytesPerSample) }
+        if raw.count < plane * channels * bytesPerSample {
+            raw = [UInt8](repeating: 0, count: plane * channels * bytesPerSample)
+        }
         let channels = self.channels
         raw.withUnsafeMutableBufferPointer { out in
             band.pixels.withUnsafeBufferPointer { input in

@@ -41,7 +41,9 @@ public enum Orientation {
     /// Where display row `y` of an upright image lies in the stored image of `width` × `height`
     /// (stored size): the stored pixel index (y · width + x) of display column 0, and the step in
     /// stored pixels from one display column to the next.
-    public static func storedLine(_ orientation: Int, row y: Int, width w: Int, height h: Int) -> (start: Int, step: Int) {
+    public static func storedLine(
+        _ orientation: Int, row y: Int, width w: Int, height h: Int
+    ) -> (start: Int, step: Int) {
         switch orientation {
         case 2: return (y * w + w - 1, -1)
         case 3: return ((h - 1 - y) * w + w - 1, -1)

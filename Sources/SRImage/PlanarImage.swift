@@ -62,15 +62,17 @@ public struct PlanarImage: Sendable, Equatable {
     /// The planes `range` of this image (e.g. the colour planes without alpha).
     public func selectingChannels(_ range: Range<Int>) -> PlanarImage {
         let plane = width * height
-        return PlanarImage(width: width, height: height, channels: range.count,
-                           pixels: Array(pixels[(range.lowerBound * plane)..<(range.upperBound * plane)]))
+        return PlanarImage(
+            width: width, height: height, channels: range.count,
+            pixels: Array(pixels[(range.lowerBound * plane)..<(range.upperBound * plane)]))
     }
 
     /// Stacks the planes of `other` (same size) after this image's planes.
     public func appendingChannels(of other: PlanarImage) -> PlanarImage {
         precondition(other.width == width && other.height == height, "sizes differ")
-        return PlanarImage(width: width, height: height, channels: channels + other.channels,
-                           pixels: pixels + other.pixels)
+        return PlanarImage(
+            width: width, height: height, channels: channels + other.channels,
+            pixels: pixels + other.pixels)
     }
 
     /// This image with `bottom`'s rows added below (same width and channels).

@@ -11,7 +11,8 @@ public enum QualityMetrics {
             for i in 0..<plane { y[i] = 16 + 219 * Double(image.pixels[i]) }
         } else {
             for i in 0..<plane {
-                y[i] = 16 + 65.481 * Double(image.pixels[i]) + 128.553 * Double(image.pixels[plane + i])
+                y[i] =
+                    16 + 65.481 * Double(image.pixels[i]) + 128.553 * Double(image.pixels[plane + i])
                     + 24.966 * Double(image.pixels[2 * plane + i])
             }
         }
@@ -19,7 +20,9 @@ public enum QualityMetrics {
     }
 
     /// Removes `border` pixels from each side of a plane.
-    public static func shave(_ plane: [Double], width: Int, height: Int, border: Int) -> (values: [Double], width: Int, height: Int) {
+    public static func shave(
+        _ plane: [Double], width: Int, height: Int, border: Int
+    ) -> (values: [Double], width: Int, height: Int) {
         let w = width - 2 * border, h = height - 2 * border
         precondition(w > 0 && h > 0, "image too small to shave \(border) pixels")
         var out = [Double](repeating: 0, count: w * h)
@@ -78,7 +81,8 @@ public enum QualityMetrics {
         var sum = 0.0
         for i in muA.indices {
             let varA = aa[i] - muA[i] * muA[i], varB = bb[i] - muB[i] * muB[i], cov = ab[i] - muA[i] * muB[i]
-            sum += ((2 * muA[i] * muB[i] + c1) * (2 * cov + c2))
+            sum +=
+                ((2 * muA[i] * muB[i] + c1) * (2 * cov + c2))
                 / ((muA[i] * muA[i] + muB[i] * muB[i] + c1) * (varA + varB + c2))
         }
         return sum / Double(muA.count)

@@ -74,8 +74,10 @@ public struct ResampleKernel: Sendable {
 
     /// Resamples one strided line: `output[j * outputStride] = Σ w · input[i * inputStride]`.
     @inlinable
-    public func apply(_ input: UnsafePointer<Float>, inputStride: Int, _ output: UnsafeMutablePointer<Float>,
-                      outputStride: Int) {
+    public func apply(
+        _ input: UnsafePointer<Float>, inputStride: Int, _ output: UnsafeMutablePointer<Float>,
+        outputStride: Int
+    ) {
         indices.withUnsafeBufferPointer { index in
             weights.withUnsafeBufferPointer { weight in
                 for j in 0..<outputLength {
@@ -129,8 +131,9 @@ public final class StreamingResizer {
                 for c in 0..<channels {
                     var row = [Float](repeating: 0, count: outputWidth)
                     row.withUnsafeMutableBufferPointer { out in
-                        horizontal.apply(input.baseAddress! + (c * band.height + y) * inputWidth, inputStride: 1,
-                                         out.baseAddress!, outputStride: 1)
+                        horizontal.apply(
+                            input.baseAddress! + (c * band.height + y) * inputWidth, inputStride: 1,
+                            out.baseAddress!, outputStride: 1)
                     }
                     buffer.append(row)
                 }
@@ -175,8 +178,9 @@ public enum Resampler {
     /// Resizes every plane of `image` to `width` × `height`.
     public static func resize(_ image: PlanarImage, width: Int, height: Int) -> PlanarImage {
         if width == image.width && height == image.height { return image }
-        let resizer = StreamingResizer(inputWidth: image.width, inputHeight: image.height, outputWidth: width,
-                                       outputHeight: height, channels: image.channels)
+        let resizer = StreamingResizer(
+            inputWidth: image.width, inputHeight: image.height, outputWidth: width,
+            outputHeight: height, channels: image.channels)
         return resizer.push(image)
     }
 }

@@ -18,7 +18,11 @@ public final class Discriminator: Layer {
         for (stage, width) in widths.enumerated() {
             layers.append(("conv\(stage)_0", Conv2d(inputChannels: channels, outputChannels: width, kernelSize: 3)))
             layers.append(("", LeakyReLU(slope: 0.2)))
-            layers.append(("conv\(stage)_1", Conv2d(inputChannels: width, outputChannels: width, kernelSize: 4, stride: 2, padding: 1)))
+            layers.append(
+                (
+                    "conv\(stage)_1",
+                    Conv2d(inputChannels: width, outputChannels: width, kernelSize: 4, stride: 2, padding: 1)
+                ))
             layers.append(("", LeakyReLU(slope: 0.2)))
             channels = width
         }
@@ -39,7 +43,9 @@ public final class Discriminator: Layer {
     }
 
     public func forward(_ input: Tensor) -> (output: Tensor, pullback: Pullback) {
-        precondition(input.shape[2] == inputSize && input.shape[3] == inputSize, "discriminator expects \(inputSize)×\(inputSize) input")
+        precondition(
+            input.shape[2] == inputSize && input.shape[3] == inputSize,
+            "discriminator expects \(inputSize)×\(inputSize) input")
         return network.forward(input)
     }
 

@@ -35,13 +35,16 @@ public final class ResidualBlock: Layer {
     public var namedParameters: [(name: String, parameter: Parameter)] {
         var out = conv1.namedParameters.map { (name: "conv1." + $0.name, parameter: $0.parameter) }
         out += conv2.namedParameters.map { (name: "conv2." + $0.name, parameter: $0.parameter) }
-        if let activationName { out += activation.namedParameters.map { (name: activationName + "." + $0.name, parameter: $0.parameter) } }
+        if let activationName {
+            out += activation.namedParameters.map { (name: activationName + "." + $0.name, parameter: $0.parameter) }
+        }
         return out
     }
 }
 
 /// The SRGAN-style residual generator in BasicSR's MSRResNet form:
-/// conv_first → act → N residual blocks → (upconv → pixel shuffle → act) ×1 or ×2 → conv_hr → act → conv_last,
+/// conv_first → act → N residual blocks → (upconv → pixel shuffle → act) ×1 or ×2 → conv_hr → act
+/// → conv_last,
 /// plus the bilinearly upsampled input. Input [N, 3, H, W] in [0, 1] → output [N, 3, H·s, W·s].
 ///
 /// Tensor names match BasicSR's state dict (`conv_first.weight`, `body.0.conv1.weight`, `upconv1.weight`,
@@ -88,7 +91,9 @@ public final class Generator: Layer {
     }
 
     var convolutions: [Conv2d] {
-        [convFirst] + body.flatMap { [$0.conv1, $0.conv2] } + [upconv1] + (upconv2.map { [$0] } ?? []) + [convHR, convLast]
+        [convFirst] + body.flatMap { [$0.conv1, $0.conv2] } + [upconv1] + (upconv2.map { [$0] } ?? []) + [
+            convHR, convLast,
+        ]
     }
 
     public func forward(_ input: Tensor) -> (output: Tensor, pullback: Pullback) {
@@ -104,11 +109,14 @@ public final class Generator: Layer {
         if let upconv2 { x = run(activationUp2, run(shuffle, run(upconv2, x))) }
         x = run(convLast, run(activationHR, run(convHR, x)))
         let (upsampled, basePullback) = base.forward(input)
-        return (x + upsampled, { gradient in
-            var g = gradient
-            for pullback in pullbacks.reversed() { g = pullback(g) }
-            return g + basePullback(gradient)
-        })
+        return (
+            x + upsampled,
+            { gradient in
+                var g = gradient
+                for pullback in pullbacks.reversed() { g = pullback(g) }
+                return g + basePullback(gradient)
+            }
+        )
     }
 
     public func inference(_ input: Tensor) -> Tensor {

@@ -19,8 +19,10 @@ public struct GeneratorConfig: Codable, Sendable, Equatable {
     public var firstKernel = 3
     public var lastKernel = 3
 
-    public init(features: Int = 64, blocks: Int = 16, scale: Int = 4, activation: Activation = .lrelu,
-                firstKernel: Int = 3, lastKernel: Int = 3) {
+    public init(
+        features: Int = 64, blocks: Int = 16, scale: Int = 4, activation: Activation = .lrelu,
+        firstKernel: Int = 3, lastKernel: Int = 3
+    ) {
         self.features = features
         self.blocks = blocks
         self.scale = scale
@@ -45,10 +47,14 @@ public struct GeneratorConfig: Codable, Sendable, Equatable {
             throw ModelError("num_block must be between 0 and \(Self.maximumBlocks), not \(blocks)")
         }
         guard (1...Self.maximumKernel).contains(firstKernel), (1...Self.maximumKernel).contains(lastKernel),
-              firstKernel % 2 == 1, lastKernel % 2 == 1 else {
-            throw ModelError("kernel sizes must be odd and between 1 and \(Self.maximumKernel), not \(firstKernel)/\(lastKernel)")
+            firstKernel % 2 == 1, lastKernel % 2 == 1
+        else {
+            throw ModelError(
+                "kernel sizes must be odd and between 1 and \(Self.maximumKernel), not \(firstKernel)/\(lastKernel)")
         }
-        guard inputChannels == 3, outputChannels == 3 else { throw ModelError("only RGB generators (3 in, 3 out) are supported") }
+        guard inputChannels == 3, outputChannels == 3 else {
+            throw ModelError("only RGB generators (3 in, 3 out) are supported")
+        }
     }
 
     /// The number of weights a generator of this configuration has, computed without building it
@@ -81,15 +87,22 @@ public struct GeneratorConfig: Codable, Sendable, Equatable {
 
     /// Metadata entries for a weight file.
     public var metadata: [String: String] {
-        ["arch": "MSRResNet", "num_in_ch": "\(inputChannels)", "num_out_ch": "\(outputChannels)", "num_feat": "\(features)",
-         "num_block": "\(blocks)", "upscale": "\(scale)", "activation": activation.rawValue,
-         "first_kernel": "\(firstKernel)", "last_kernel": "\(lastKernel)", "format": "pt"]
+        [
+            "arch": "MSRResNet", "num_in_ch": "\(inputChannels)", "num_out_ch": "\(outputChannels)",
+            "num_feat": "\(features)",
+            "num_block": "\(blocks)", "upscale": "\(scale)", "activation": activation.rawValue,
+            "first_kernel": "\(firstKernel)", "last_kernel": "\(lastKernel)", "format": "pt",
+        ]
     }
 
     /// Reads a config from weight-file metadata.
     public init(metadata: [String: String]) throws {
-        guard let arch = metadata["arch"] else { throw ModelError("no 'arch' in the file's metadata: not an upscale generator") }
-        guard arch == "MSRResNet" || arch == "SRResNet" else { throw ModelError("architecture '\(arch)' is not supported (MSRResNet only)") }
+        guard let arch = metadata["arch"] else {
+            throw ModelError("no 'arch' in the file's metadata: not an upscale generator")
+        }
+        guard arch == "MSRResNet" || arch == "SRResNet" else {
+            throw ModelError("architecture '\(arch)' is not supported (MSRResNet only)")
+        }
         func integer(_ key: String, _ fallback: Int) throws -> Int {
             guard let text = metadata[key] else { return fallback }
             guard let value = Int(text) else { throw ModelError("metadata '\(key)' = '\(text)' is not an integer") }
@@ -104,7 +117,9 @@ public struct GeneratorConfig: Codable, Sendable, Equatable {
         firstKernel = try integer("first_kernel", 3)
         lastKernel = try integer("last_kernel", 3)
         if let text = metadata["activation"] {
-            guard let value = Activation(rawValue: text) else { throw ModelError("metadata 'activation' = '\(text)' is not lrelu or prelu") }
+            guard let value = Activation(rawValue: text) else {
+                throw ModelError("metadata 'activation' = '\(text)' is not lrelu or prelu")
+            }
             activation = value
         }
         try validate()

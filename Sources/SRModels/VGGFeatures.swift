@@ -12,13 +12,19 @@ public final class CaffePreprocess: Layer {
     public func inference(_ input: Tensor) -> Tensor {
         var out = CaffePreprocess.reverseChannels(input) * 255
         let (n, plane) = (input.shape[0], input.shape[2] * input.shape[3])
-        for b in 0..<n { for c in 0..<3 { for i in 0..<plane { out.scalars[(b * 3 + c) * plane + i] -= CaffePreprocess.mean[c] } } }
+        for b in 0..<n {
+            for c in 0..<3 { for i in 0..<plane { out.scalars[(b * 3 + c) * plane + i] -= CaffePreprocess.mean[c] } }
+        }
         return out
     }
     static func reverseChannels(_ x: Tensor) -> Tensor {
         var out = x
         let (n, plane) = (x.shape[0], x.shape[2] * x.shape[3])
-        for b in 0..<n { for c in 0..<3 { for i in 0..<plane { out.scalars[(b * 3 + c) * plane + i] = x.scalars[(b * 3 + 2 - c) * plane + i] } } }
+        for b in 0..<n {
+            for c in 0..<3 {
+                for i in 0..<plane { out.scalars[(b * 3 + c) * plane + i] = x.scalars[(b * 3 + 2 - c) * plane + i] }
+            }
+        }
         return out
     }
 }
@@ -40,7 +46,12 @@ public final class VGGFeatureExtractor: Layer {
         outer: for (stage, count) in VGGFeatureExtractor.stages.enumerated() {
             for index in 1...count {
                 let name = "conv\(stage + 1)_\(index)"
-                layers.append((name, Conv2d(inputChannels: channels, outputChannels: VGGFeatureExtractor.widths[stage], kernelSize: 3)))
+                layers.append(
+                    (
+                        name,
+                        Conv2d(
+                            inputChannels: channels, outputChannels: VGGFeatureExtractor.widths[stage], kernelSize: 3)
+                    ))
                 channels = VGGFeatureExtractor.widths[stage]
                 if layer == name { found = true; break outer }
                 layers.append(("", ReLU()))

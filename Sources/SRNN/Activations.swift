@@ -1,3 +1,4 @@
+import Foundation
 import SRTensor
 
 /// max(0, x), elementwise. Any shape.
@@ -5,15 +6,18 @@ public final class ReLU: Layer {
     public init() {}
     public func forward(_ input: Tensor) -> (output: Tensor, pullback: Pullback) {
         let output = inference(input)
-        return (output, { gradient in
-            var dx = gradient
-            dx.scalars.withUnsafeMutableBufferPointer { g in
-                input.scalars.withUnsafeBufferPointer { x in
-                    for i in 0..<g.count where x[i] <= 0 { g[i] = 0 }
+        return (
+            output,
+            { gradient in
+                var dx = gradient
+                dx.scalars.withUnsafeMutableBufferPointer { g in
+                    input.scalars.withUnsafeBufferPointer { x in
+                        for i in 0..<g.count where x[i] <= 0 { g[i] = 0 }
+                    }
                 }
+                return dx
             }
-            return dx
-        })
+        )
     }
     public func inference(_ input: Tensor) -> Tensor {
         var y = input
@@ -29,15 +33,18 @@ public final class LeakyReLU: Layer {
     public func forward(_ input: Tensor) -> (output: Tensor, pullback: Pullback) {
         let output = inference(input)
         let slope = self.slope
-        return (output, { gradient in
-            var dx = gradient
-            dx.scalars.withUnsafeMutableBufferPointer { g in
-                input.scalars.withUnsafeBufferPointer { x in
-                    for i in 0..<g.count where x[i] <= 0 { g[i] *= slope }
+        return (
+            output,
+            { gradient in
+                var dx = gradient
+                dx.scalars.withUnsafeMutableBufferPointer { g in
+                    input.scalars.withUnsafeBufferPointer { x in
+                        for i in 0..<g.count where x[i] <= 0 { g[i] *= slope }
+                    }
                 }
+                return dx
             }
-            return dx
-        })
+        )
     }
     public func inference(_ input: Tensor) -> Tensor {
         var y = input
@@ -56,24 +63,27 @@ public final class PReLU: Layer {
 
     public func forward(_ input: Tensor) -> (output: Tensor, pullback: Pullback) {
         let output = inference(input)
-        return (output, { [self] gradient in
-            let (n, c) = (input.shape[0], input.shape[1])
-            let inner = input.count / (n * c)
-            var dx = gradient
-            var da = [Float](repeating: 0, count: c)
-            for b in 0..<n {
-                for ch in 0..<c {
-                    let a = weight.value.scalars[ch]
-                    let base = (b * c + ch) * inner
-                    for i in base..<(base + inner) where input.scalars[i] <= 0 {
-                        da[ch] += gradient.scalars[i] * input.scalars[i]
-                        dx.scalars[i] *= a
+        return (
+            output,
+            { [self] gradient in
+                let (n, c) = (input.shape[0], input.shape[1])
+                let inner = input.count / (n * c)
+                var dx = gradient
+                var da = [Float](repeating: 0, count: c)
+                for b in 0..<n {
+                    for ch in 0..<c {
+                        let a = weight.value.scalars[ch]
+                        let base = (b * c + ch) * inner
+                        for i in base..<(base + inner) where input.scalars[i] <= 0 {
+                            da[ch] += gradient.scalars[i] * input.scalars[i]
+                            dx.scalars[i] *= a
+                        }
                     }
                 }
+                weight.accumulate(Tensor(shape: [c], scalars: da))
+                return dx
             }
-            weight.accumulate(Tensor(shape: [c], scalars: da))
-            return dx
-        })
+        )
     }
 
     public func inference(_ input: Tensor) -> Tensor {
@@ -90,32 +100,3 @@ public final class PReLU: Layer {
         return y
     }
 }
-
-/// 1 / (1 + e^(−x)), elementwise.
-public final class Sigmoid: Layer {
-    public init() {}
-    public func forward(_ input: Tensor) -> (output: Tensor, pullback: Pullback) {
-        let y = inference(input)
-        return (y, { gradient in
-            var dx = gradient
-            for i in 0..<dx.count { dx.scalars[i] *= y.scalars[i] * (1 - y.scalars[i]) }
-            return dx
-        })
-    }
-    public func inference(_ input: Tensor) -> Tensor {
-        var y = input
-        for i in 0..<y.count { y.scalars[i] = 1 / (1 + expf(-y.scalars[i])) }
-        return y
-    }
-}
-
-/// Multiplies by a constant.
-public final class Scale: Layer {
-    public let factor: Float
-    public init(_ factor: Float) { self.factor = factor }
-    public func forward(_ input: Tensor) -> (output: Tensor, pullback: Pullback) {
-        (input * factor, { [factor] in $0 * factor })
-    }
-}
-
-import Foundation

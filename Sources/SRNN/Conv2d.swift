@@ -10,8 +10,10 @@ public final class Conv2d: Layer {
     public let stride: Int
     public let padding: Int
 
-    public init(inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int? = nil,
-                bias: Bool = true) {
+    public init(
+        inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int? = nil,
+        bias: Bool = true
+    ) {
         weight = Parameter(Tensor(zeros: [outputChannels, inputChannels, kernelSize, kernelSize]))
         self.bias = bias ? Parameter(Tensor(zeros: [outputChannels])) : nil
         self.stride = stride
@@ -26,28 +28,34 @@ public final class Conv2d: Layer {
     public func initialize(scale: Float = 1, generator: inout SeededGenerator) {
         let fanIn = inputChannels * kernelSize * kernelSize
         let std = (2 / Float(fanIn)).squareRoot()
-        weight.value = Tensor.randomNormal(shape: weight.value.shape, standardDeviation: std, generator: &generator) * scale
+        weight.value =
+            Tensor.randomNormal(shape: weight.value.shape, standardDeviation: std, generator: &generator) * scale
         bias?.value.zero()
     }
 
     public func forward(_ input: Tensor) -> (output: Tensor, pullback: Pullback) {
         let output = inference(input)
-        return (output, { [self] gradient in
-            let weightFrozen = weight.isFrozen
-            let biasFrozen = bias?.isFrozen ?? true
-            return weight.gradient.scalars.withUnsafeMutableBufferPointer { dw in
-                if let bias, !biasFrozen {
-                    return bias.gradient.scalars.withUnsafeMutableBufferPointer { db in
-                        Convolution.backward(outputGradient: gradient, input: input, weight: weight.value, stride: stride,
-                                             padding: padding, weightGradient: weightFrozen ? nil : dw.baseAddress,
-                                             biasGradient: db.baseAddress)
+        return (
+            output,
+            { [self] gradient in
+                let weightFrozen = weight.isFrozen
+                let biasFrozen = bias?.isFrozen ?? true
+                return weight.gradient.scalars.withUnsafeMutableBufferPointer { dw in
+                    if let bias, !biasFrozen {
+                        return bias.gradient.scalars.withUnsafeMutableBufferPointer { db in
+                            Convolution.backward(
+                                outputGradient: gradient, input: input, weight: weight.value, stride: stride,
+                                padding: padding, weightGradient: weightFrozen ? nil : dw.baseAddress,
+                                biasGradient: db.baseAddress)
+                        }
                     }
+                    return Convolution.backward(
+                        outputGradient: gradient, input: input, weight: weight.value, stride: stride,
+                        padding: padding, weightGradient: weightFrozen ? nil : dw.baseAddress,
+                        biasGradient: nil)
                 }
-                return Convolution.backward(outputGradient: gradient, input: input, weight: weight.value, stride: stride,
-                                            padding: padding, weightGradient: weightFrozen ? nil : dw.baseAddress,
-                                            biasGradient: nil)
             }
-        })
+        )
     }
 
     public func inference(_ input: Tensor) -> Tensor {

@@ -14,7 +14,8 @@ public final class Linear: Layer {
     /// Kaiming-normal weights times `scale`, zero bias.
     public func initialize(scale: Float = 1, generator: inout SeededGenerator) {
         let std = (2 / Float(weight.value.shape[1])).squareRoot()
-        weight.value = Tensor.randomNormal(shape: weight.value.shape, standardDeviation: std, generator: &generator) * scale
+        weight.value =
+            Tensor.randomNormal(shape: weight.value.shape, standardDeviation: std, generator: &generator) * scale
         bias.value.zero()
     }
 
@@ -25,14 +26,16 @@ public final class Linear: Layer {
     public func inference(_ input: Tensor) -> Tensor {
         let (n, fin) = (input.shape[0], input.shape[1])
         let fout = weight.value.shape[0]
-        precondition(weight.value.shape[1] == fin, "linear: input \(input.shape) does not fit weight \(weight.value.shape)")
+        precondition(
+            weight.value.shape[1] == fin, "linear: input \(input.shape) does not fit weight \(weight.value.shape)")
         var out = Tensor(zeros: [n, fout])
         for b in 0..<n { for o in 0..<fout { out.scalars[b * fout + o] = bias.value.scalars[o] } }
         input.scalars.withUnsafeBufferPointer { x in
             weight.value.scalars.withUnsafeBufferPointer { w in
                 out.scalars.withUnsafeMutableBufferPointer { y in
-                    GEMM.multiply(transposeB: true, m: n, n: fout, k: fin, a: x.baseAddress!, lda: fin, b: w.baseAddress!,
-                                  ldb: fin, beta: 1, c: y.baseAddress!, ldc: fout)
+                    GEMM.multiply(
+                        transposeB: true, m: n, n: fout, k: fin, a: x.baseAddress!, lda: fin, b: w.baseAddress!,
+                        ldb: fin, beta: 1, c: y.baseAddress!, ldc: fout)
                 }
             }
         }
@@ -40,33 +43,38 @@ public final class Linear: Layer {
     }
 
     public func forward(_ input: Tensor) -> (output: Tensor, pullback: Pullback) {
-        (inference(input), { [self] gradient in
-            let (n, fin) = (input.shape[0], input.shape[1])
-            let fout = weight.value.shape[0]
-            var dx = Tensor(zeros: input.shape)
-            gradient.scalars.withUnsafeBufferPointer { g in
-                weight.value.scalars.withUnsafeBufferPointer { w in
-                    dx.scalars.withUnsafeMutableBufferPointer { d in
-                        // dx[N, in] = g[N, out] · W[out, in]
-                        GEMM.multiply(m: n, n: fin, k: fout, a: g.baseAddress!, lda: fout, b: w.baseAddress!, ldb: fin,
-                                      c: d.baseAddress!, ldc: fin)
-                    }
-                }
-                if !weight.isFrozen {
-                    input.scalars.withUnsafeBufferPointer { x in
-                        weight.gradient.scalars.withUnsafeMutableBufferPointer { dw in
-                            // dW[out, in] += gᵀ · x
-                            GEMM.multiply(transposeA: true, m: fout, n: fin, k: n, a: g.baseAddress!, lda: fout,
-                                          b: x.baseAddress!, ldb: fin, beta: 1, c: dw.baseAddress!, ldc: fin)
+        (
+            inference(input),
+            { [self] gradient in
+                let (n, fin) = (input.shape[0], input.shape[1])
+                let fout = weight.value.shape[0]
+                var dx = Tensor(zeros: input.shape)
+                gradient.scalars.withUnsafeBufferPointer { g in
+                    weight.value.scalars.withUnsafeBufferPointer { w in
+                        dx.scalars.withUnsafeMutableBufferPointer { d in
+                            // dx[N, in] = g[N, out] · W[out, in]
+                            GEMM.multiply(
+                                m: n, n: fin, k: fout, a: g.baseAddress!, lda: fout, b: w.baseAddress!, ldb: fin,
+                                c: d.baseAddress!, ldc: fin)
                         }
                     }
+                    if !weight.isFrozen {
+                        input.scalars.withUnsafeBufferPointer { x in
+                            weight.gradient.scalars.withUnsafeMutableBufferPointer { dw in
+                                // dW[out, in] += gᵀ · x
+                                GEMM.multiply(
+                                    transposeA: true, m: fout, n: fin, k: n, a: g.baseAddress!, lda: fout,
+                                    b: x.baseAddress!, ldb: fin, beta: 1, c: dw.baseAddress!, ldc: fin)
+                            }
+                        }
+                    }
+                    if !bias.isFrozen {
+                        for b in 0..<n { for o in 0..<fout { bias.gradient.scalars[o] += g[b * fout + o] } }
+                    }
                 }
-                if !bias.isFrozen {
-                    for b in 0..<n { for o in 0..<fout { bias.gradient.scalars[o] += g[b * fout + o] } }
-                }
+                return dx
             }
-            return dx
-        })
+        )
     }
 }
 
@@ -76,29 +84,6 @@ public final class Flatten: Layer {
     public func forward(_ input: Tensor) -> (output: Tensor, pullback: Pullback) {
         let shape = input.shape
         return (input.reshaped([shape[0], input.count / shape[0]]), { $0.reshaped(shape) })
-    }
-}
-
-/// Mean over H and W: [N, C, H, W] → [N, C].
-public final class GlobalAveragePool: Layer {
-    public init() {}
-    public func forward(_ input: Tensor) -> (output: Tensor, pullback: Pullback) {
-        let (n, c) = (input.shape[0], input.shape[1])
-        let inner = input.count / (n * c)
-        var out = Tensor(zeros: [n, c])
-        for p in 0..<(n * c) {
-            var s: Float = 0
-            for i in 0..<inner { s += input.scalars[p * inner + i] }
-            out.scalars[p] = s / Float(inner)
-        }
-        return (out, { gradient in
-            var dx = Tensor(zeros: input.shape)
-            for p in 0..<(n * c) {
-                let g = gradient.scalars[p] / Float(inner)
-                for i in 0..<inner { dx.scalars[p * inner + i] = g }
-            }
-            return dx
-        })
     }
 }
 
@@ -126,27 +111,13 @@ public final class MaxPool2x2: Layer {
                 }
             }
         }
-        return (out, { gradient in
-            var dx = Tensor(zeros: input.shape)
-            for o in 0..<gradient.count { dx.scalars[Int(argmax[o])] += gradient.scalars[o] }
-            return dx
-        })
-    }
-}
-
-/// Mean over the batch: [N, …] → [1, …]; the gradient is spread back evenly (1/N to each sample).
-public final class BatchMean: Layer {
-    public init() {}
-    public func forward(_ input: Tensor) -> (output: Tensor, pullback: Pullback) {
-        let n = input.shape[0]
-        let inner = input.count / max(n, 1)
-        var out = Tensor(zeros: [1] + input.shape.dropFirst())
-        for b in 0..<n { for i in 0..<inner { out.scalars[i] += input.scalars[b * inner + i] } }
-        out.scale(by: 1 / Float(n))
-        return (out, { gradient in
-            var dx = Tensor(zeros: input.shape)
-            for b in 0..<n { for i in 0..<inner { dx.scalars[b * inner + i] = gradient.scalars[i] / Float(n) } }
-            return dx
-        })
+        return (
+            out,
+            { gradient in
+                var dx = Tensor(zeros: input.shape)
+                for o in 0..<gradient.count { dx.scalars[Int(argmax[o])] += gradient.scalars[o] }
+                return dx
+            }
+        )
     }
 }

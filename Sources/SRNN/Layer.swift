@@ -37,9 +37,6 @@ extension Layer {
     public func inference(_ input: Tensor) -> Tensor { forward(input).output }
     public var namedParameters: [(name: String, parameter: Parameter)] { [] }
 
-    /// Runs inference.
-    public func callAsFunction(_ input: Tensor) -> Tensor { inference(input) }
-
     /// Stops (or resumes) parameter-gradient accumulation; input gradients still flow.
     public func setFrozen(_ frozen: Bool) {
         for (_, parameter) in namedParameters { parameter.isFrozen = frozen }
@@ -110,11 +107,14 @@ public final class Sequential: Layer {
             pullbacks.append(pullback)
             x = y
         }
-        return (x, { gradient in
-            var g = gradient
-            for pullback in pullbacks.reversed() { g = pullback(g) }
-            return g
-        })
+        return (
+            x,
+            { gradient in
+                var g = gradient
+                for pullback in pullbacks.reversed() { g = pullback(g) }
+                return g
+            }
+        )
     }
 
     public func inference(_ input: Tensor) -> Tensor {
@@ -123,7 +123,9 @@ public final class Sequential: Layer {
 
     public var namedParameters: [(name: String, parameter: Parameter)] {
         children.flatMap { child in
-            child.layer.namedParameters.map { (name: child.name.isEmpty ? $0.name : child.name + "." + $0.name, parameter: $0.parameter) }
+            child.layer.namedParameters.map {
+                (name: child.name.isEmpty ? $0.name : child.name + "." + $0.name, parameter: $0.parameter)
+            }
         }
     }
 }

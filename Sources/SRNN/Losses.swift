@@ -99,7 +99,9 @@ public enum GANLoss: String, Codable, Sendable, CaseIterable {
     }
 
     /// (BCE(real − mean(fake), a) + BCE(fake − mean(real), b)) / 2, differentiated through both means.
-    static func relativistic(real: Tensor, fake: Tensor, realLabel: Float, fakeLabel: Float) -> (value: Double, real: Tensor, fake: Tensor) {
+    static func relativistic(
+        real: Tensor, fake: Tensor, realLabel: Float, fakeLabel: Float
+    ) -> (value: Double, real: Tensor, fake: Tensor) {
         let meanReal = Float(real.sum() / Double(real.count)), meanFake = Float(fake.sum() / Double(fake.count))
         var realShifted = real, fakeShifted = fake
         for i in 0..<real.count { realShifted.scalars[i] -= meanFake }

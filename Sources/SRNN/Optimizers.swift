@@ -11,8 +11,10 @@ public final class Adam {
     private var firstMoment: [Tensor]
     private var secondMoment: [Tensor]
 
-    public init(parameters: [(name: String, parameter: Parameter)], learningRate: Float, beta1: Float = 0.9,
-                beta2: Float = 0.999, epsilon: Float = 1e-8, weightDecay: Float = 0) {
+    public init(
+        parameters: [(name: String, parameter: Parameter)], learningRate: Float, beta1: Float = 0.9,
+        beta2: Float = 0.999, epsilon: Float = 1e-8, weightDecay: Float = 0
+    ) {
         self.parameters = parameters
         self.learningRate = learningRate
         self.beta1 = beta1
@@ -61,11 +63,13 @@ public final class Adam {
 
     /// Restores what `state()` saved.
     public func load(state: [String: Tensor]) throws {
-        guard let stepTensor = state["step"] else { throw StateLoadError(missing: ["step"], unexpected: [], misShaped: []) }
+        guard let stepTensor = state["step"] else {
+            throw StateLoadError(missing: ["step"], unexpected: [], misShaped: [])
+        }
         var first = firstMoment, second = secondMoment
         for (i, entry) in parameters.enumerated() {
             guard let m = state[entry.name + ".exp_avg"], let v = state[entry.name + ".exp_avg_sq"],
-                  m.shape == first[i].shape, v.shape == second[i].shape
+                m.shape == first[i].shape, v.shape == second[i].shape
             else { throw StateLoadError(missing: [entry.name + ".exp_avg"], unexpected: [], misShaped: []) }
             first[i] = m
             second[i] = v

@@ -145,7 +145,9 @@ public final class Upsample: Layer {
         if mode == .nearest {
             for p in 0..<(n * c) {
                 for y in 0..<oh {
-                    for x in 0..<ow { dx.scalars[(p * h + y / s) * w + x / s] += gradient.scalars[(p * oh + y) * ow + x] }
+                    for x in 0..<ow {
+                        dx.scalars[(p * h + y / s) * w + x / s] += gradient.scalars[(p * oh + y) * ow + x]
+                    }
                 }
             }
             return dx

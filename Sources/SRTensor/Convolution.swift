@@ -22,10 +22,13 @@ public enum Convolution {
     }
 
     /// Unfolds output rows [rowStart, rowStart + rows) of one image into columns:
-    /// cols[(c·K + ky)·K + kx][r·OW + ox] = x[c][oy·stride − padding + ky][ox·stride − padding + kx] (0 outside).
+    /// cols[(c·K + ky)·K + kx][r·OW + ox] = x[c][oy·stride − padding + ky][ox·stride − padding + kx]
+    /// (0 outside).
     @inlinable
-    static func im2col(_ x: UnsafePointer<Float>, channels: Int, height: Int, width: Int, kernel: Int, stride: Int,
-                       padding: Int, outputWidth: Int, rowStart: Int, rows: Int, into cols: UnsafeMutablePointer<Float>) {
+    static func im2col(
+        _ x: UnsafePointer<Float>, channels: Int, height: Int, width: Int, kernel: Int, stride: Int,
+        padding: Int, outputWidth: Int, rowStart: Int, rows: Int, into cols: UnsafeMutablePointer<Float>
+    ) {
         let span = rows * outputWidth
         for c in 0..<channels {
             let plane = x + c * height * width
@@ -58,8 +61,10 @@ public enum Convolution {
 
     /// The adjoint of `im2col`: adds every column entry back into the input position it was read from.
     @inlinable
-    static func col2im(_ cols: UnsafePointer<Float>, channels: Int, height: Int, width: Int, kernel: Int, stride: Int,
-                       padding: Int, outputWidth: Int, rowStart: Int, rows: Int, into dx: UnsafeMutablePointer<Float>) {
+    static func col2im(
+        _ cols: UnsafePointer<Float>, channels: Int, height: Int, width: Int, kernel: Int, stride: Int,
+        padding: Int, outputWidth: Int, rowStart: Int, rows: Int, into dx: UnsafeMutablePointer<Float>
+    ) {
         let span = rows * outputWidth
         for c in 0..<channels {
             let plane = dx + c * height * width
@@ -102,11 +107,15 @@ public enum Convolution {
 
     /// Forward convolution. Returns [N, OC, OH, OW].
     /// - Parameter method: force a method (for benchmarks and tests); nil picks `preferredMethod`.
-    public static func forward(input: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int,
-                               method: Method? = nil) -> Tensor {
+    public static func forward(
+        input: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int,
+        method: Method? = nil
+    ) -> Tensor {
         let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
         let (oc, k) = (weight.shape[0], weight.shape[2])
-        precondition(weight.shape[1] == c && weight.shape[3] == k, "conv weight \(weight.shape) does not fit input \(input.shape)")
+        precondition(
+            weight.shape[1] == c && weight.shape[3] == k,
+            "conv weight \(weight.shape) does not fit input \(input.shape)")
         let oh = outputSize(h, kernel: k, stride: stride, padding: padding)
         let ow = outputSize(w, kernel: k, stride: stride, padding: padding)
         precondition(oh > 0 && ow > 0, "input \(input.shape) too small for kernel \(k)")
@@ -114,8 +123,10 @@ public enum Convolution {
         let ckk = c * k * k
         let direct = k == 1 && stride == 1 && padding == 0
         let band = direct ? oh : bandRows(columnHeight: ckk, outputWidth: ow, outputHeight: oh)
-        if (method ?? preferredMethod(outputChannels: oc, kernel: k, stride: stride, padding: padding)) == .directNarrow {
-            precondition(oc <= 4 && k == 3 && stride == 1 && padding == 1, "direct kernel needs 3×3/1/1 and ≤ 4 outputs")
+        if (method ?? preferredMethod(outputChannels: oc, kernel: k, stride: stride, padding: padding)) == .directNarrow
+        {
+            precondition(
+                oc <= 4 && k == 3 && stride == 1 && padding == 1, "direct kernel needs 3×3/1/1 and ≤ 4 outputs")
             input.scalars.withUnsafeBufferPointer { x in
                 weight.scalars.withUnsafeBufferPointer { wt in
                     output.scalars.withUnsafeMutableBufferPointer { out in
@@ -123,11 +134,15 @@ public enum Convolution {
                         biasScalars.withUnsafeBufferPointer { b in
                             // Rows are split across as many threads as BLAS may use (the one thread budget).
                             let parts = min(GEMM.threadCount, h)
-                            let (xp, wp, bp, op) = (x.baseAddress!, wt.baseAddress!, bias == nil ? nil : b.baseAddress, out.baseAddress!)
+                            let (xp, wp, bp, op) = (
+                                x.baseAddress!, wt.baseAddress!, bias == nil ? nil : b.baseAddress, out.baseAddress!
+                            )
                             for image in 0..<n {
                                 DispatchQueue.concurrentPerform(iterations: parts) { part in
-                                    sr_conv3x3_narrow(xp + image * c * h * w, Int32(c), Int32(h), Int32(w), wp, bp, Int32(oc),
-                                                      op + image * oc * oh * ow, Int32(part * h / parts), Int32((part + 1) * h / parts))
+                                    sr_conv3x3_narrow(
+                                        xp + image * c * h * w, Int32(c), Int32(h), Int32(w), wp, bp, Int32(oc),
+                                        op + image * oc * oh * ow, Int32(part * h / parts),
+                                        Int32((part + 1) * h / parts))
                                 }
                             }
                         }
@@ -145,7 +160,9 @@ public enum Convolution {
                             let xImage = x.baseAddress! + image * c * h * w
                             let outImage = out.baseAddress! + image * oc * oh * ow
                             if let bias {
-                                for o in 0..<oc { (outImage + o * oh * ow).update(repeating: bias.scalars[o], count: oh * ow) }
+                                for o in 0..<oc {
+                                    (outImage + o * oh * ow).update(repeating: bias.scalars[o], count: oh * ow)
+                                }
                             }
                             var rowStart = 0
                             while rowStart < oh {
@@ -154,14 +171,17 @@ public enum Convolution {
                                 if direct {
                                     source = xImage
                                 } else {
-                                    im2col(xImage, channels: c, height: h, width: w, kernel: k, stride: stride, padding: padding,
-                                           outputWidth: ow, rowStart: rowStart, rows: rows, into: col.baseAddress!)
+                                    im2col(
+                                        xImage, channels: c, height: h, width: w, kernel: k, stride: stride,
+                                        padding: padding,
+                                        outputWidth: ow, rowStart: rowStart, rows: rows, into: col.baseAddress!)
                                     source = UnsafePointer(col.baseAddress!)
                                 }
                                 // out[OC, rows·OW] (+)= W[OC, CKK] · cols[CKK, rows·OW]
-                                GEMM.multiply(m: oc, n: rows * ow, k: ckk, a: wt.baseAddress!, lda: ckk, b: source,
-                                              ldb: rows * ow, beta: bias == nil ? 0 : 1,
-                                              c: outImage + rowStart * ow, ldc: oh * ow)
+                                GEMM.multiply(
+                                    m: oc, n: rows * ow, k: ckk, a: wt.baseAddress!, lda: ckk, b: source,
+                                    ldb: rows * ow, beta: bias == nil ? 0 : 1,
+                                    c: outImage + rowStart * ow, ldc: oh * ow)
                                 rowStart += rows
                             }
                         }
@@ -174,9 +194,11 @@ public enum Convolution {
 
     /// Backward convolution: returns dInput [N, C, H, W] and adds dWeight, dBias into the given
     /// accumulators (when non-nil).
-    public static func backward(outputGradient: Tensor, input: Tensor, weight: Tensor, stride: Int, padding: Int,
-                                weightGradient: UnsafeMutablePointer<Float>?, biasGradient: UnsafeMutablePointer<Float>?,
-                                needInputGradient: Bool = true) -> Tensor {
+    public static func backward(
+        outputGradient: Tensor, input: Tensor, weight: Tensor, stride: Int, padding: Int,
+        weightGradient: UnsafeMutablePointer<Float>?, biasGradient: UnsafeMutablePointer<Float>?,
+        needInputGradient: Bool = true
+    ) -> Tensor {
         let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
         let (oc, k) = (weight.shape[0], weight.shape[2])
         let (oh, ow) = (outputGradient.shape[2], outputGradient.shape[3])
@@ -216,28 +238,35 @@ public enum Convolution {
                                             if direct {
                                                 source = xImage
                                             } else {
-                                                im2col(xImage, channels: c, height: h, width: w, kernel: k, stride: stride,
-                                                       padding: padding, outputWidth: ow, rowStart: rowStart, rows: rows,
-                                                       into: col.baseAddress!)
+                                                im2col(
+                                                    xImage, channels: c, height: h, width: w, kernel: k, stride: stride,
+                                                    padding: padding, outputWidth: ow, rowStart: rowStart, rows: rows,
+                                                    into: col.baseAddress!)
                                                 source = UnsafePointer(col.baseAddress!)
                                             }
                                             // dW[OC, CKK] += dOut[OC, rows·OW] · cols[CKK, rows·OW]ᵀ
-                                            GEMM.multiply(transposeB: true, m: oc, n: ckk, k: rows * ow, a: gBand, lda: oh * ow,
-                                                          b: source, ldb: rows * ow, beta: 1, c: weightGradient, ldc: ckk)
+                                            GEMM.multiply(
+                                                transposeB: true, m: oc, n: ckk, k: rows * ow, a: gBand, lda: oh * ow,
+                                                b: source, ldb: rows * ow, beta: 1, c: weightGradient, ldc: ckk)
                                         }
                                         if needInputGradient {
                                             let dxImage = dxp.baseAddress! + image * c * h * w
                                             // dcols[CKK, rows·OW] = W[OC, CKK]ᵀ · dOut[OC, rows·OW]
                                             if direct {
-                                                GEMM.multiply(transposeA: true, m: ckk, n: rows * ow, k: oc, a: wt.baseAddress!,
-                                                              lda: ckk, b: gBand, ldb: oh * ow, beta: 0, c: dxImage, ldc: rows * ow)
+                                                GEMM.multiply(
+                                                    transposeA: true, m: ckk, n: rows * ow, k: oc, a: wt.baseAddress!,
+                                                    lda: ckk, b: gBand, ldb: oh * ow, beta: 0, c: dxImage,
+                                                    ldc: rows * ow)
                                             } else {
-                                                GEMM.multiply(transposeA: true, m: ckk, n: rows * ow, k: oc, a: wt.baseAddress!,
-                                                              lda: ckk, b: gBand, ldb: oh * ow, beta: 0, c: dcol.baseAddress!,
-                                                              ldc: rows * ow)
-                                                col2im(dcol.baseAddress!, channels: c, height: h, width: w, kernel: k, stride: stride,
-                                                       padding: padding, outputWidth: ow, rowStart: rowStart, rows: rows,
-                                                       into: dxImage)
+                                                GEMM.multiply(
+                                                    transposeA: true, m: ckk, n: rows * ow, k: oc, a: wt.baseAddress!,
+                                                    lda: ckk, b: gBand, ldb: oh * ow, beta: 0, c: dcol.baseAddress!,
+                                                    ldc: rows * ow)
+                                                col2im(
+                                                    dcol.baseAddress!, channels: c, height: h, width: w, kernel: k,
+                                                    stride: stride,
+                                                    padding: padding, outputWidth: ow, rowStart: rowStart, rows: rows,
+                                                    into: dxImage)
                                             }
                                         }
                                         rowStart += rows

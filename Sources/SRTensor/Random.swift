@@ -29,14 +29,17 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Codable, Equatab
 
 extension Tensor {
     /// Normal(0, std²) elements.
-    public static func randomNormal(shape: [Int], standardDeviation: Float, generator: inout SeededGenerator) -> Tensor {
+    public static func randomNormal(shape: [Int], standardDeviation: Float, generator: inout SeededGenerator) -> Tensor
+    {
         var t = Tensor(zeros: shape)
         for i in 0..<t.count { t.scalars[i] = Float(generator.nextNormal()) * standardDeviation }
         return t
     }
 
     /// Uniform elements in [low, high).
-    public static func randomUniform(shape: [Int], low: Float = 0, high: Float = 1, generator: inout SeededGenerator) -> Tensor {
+    public static func randomUniform(
+        shape: [Int], low: Float = 0, high: Float = 1, generator: inout SeededGenerator
+    ) -> Tensor {
         var t = Tensor(zeros: shape)
         for i in 0..<t.count { t.scalars[i] = low + (high - low) * Float(generator.nextUniform()) }
         return t

@@ -53,25 +53,34 @@ public struct SafeTensors: Sendable {
             if name == "__metadata__" {
                 guard let map = value as? [String: Any] else { throw FormatProblem("__metadata__ is not an object") }
                 for (key, item) in map {
-                    guard let text = item as? String else { throw FormatProblem("__metadata__[\(key)] is not a string") }
+                    guard let text = item as? String else {
+                        throw FormatProblem("__metadata__[\(key)] is not a string")
+                    }
                     result.metadata[key] = text
                 }
                 continue
             }
             guard let entry = value as? [String: Any], let dtypeName = entry["dtype"] as? String,
-                  let shape = (entry["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                  let offsets = (entry["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                  offsets.count == 2
+                let shape = (entry["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
+                let offsets = (entry["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
+                offsets.count == 2
             else { throw FormatProblem("entry \(name) lacks dtype, shape or data_offsets") }
-            guard let dtype = DataType(rawValue: dtypeName) else { throw FormatProblem("tensor \(name) has unsupported dtype \(dtypeName)") }
-            guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, { $0.multipliedReportingOverflow(by: $1).partialValue }) < (1 << 34) else {
+            guard let dtype = DataType(rawValue: dtypeName) else {
+                throw FormatProblem("tensor \(name) has unsupported dtype \(dtypeName)")
+            }
+            guard shape.allSatisfy({ $0 >= 0 }),
+                shape.reduce(1, { $0.multipliedReportingOverflow(by: $1).partialValue }) < (1 << 34)
+            else {
                 throw FormatProblem("tensor \(name) has an invalid shape \(shape)")
             }
             let count = shape.reduce(1, *)
             let width = dtype == .f32 ? 4 : 2
             let (begin, end) = (offsets[0], offsets[1])
             guard begin >= 0, end >= begin, end <= dataLength, end - begin == count * width else {
-                throw FormatProblem("tensor \(name) has data_offsets [\(begin), \(end)] that do not match its shape \(shape) or the file size")
+                throw FormatProblem(
+                    "tensor \(name) has data_offsets [\(begin), \(end)] that do not match its shape \(shape) or "
+                        + "the file size"
+                )
             }
             spans.append((begin, end))
             var scalars = [Float](repeating: 0, count: count)
@@ -80,7 +89,9 @@ public struct SafeTensors: Sendable {
                 for i in 0..<count {
                     switch dtype {
                     case .f32:
-                        let bits = UInt32(p[4 * i]) | UInt32(p[4 * i + 1]) << 8 | UInt32(p[4 * i + 2]) << 16 | UInt32(p[4 * i + 3]) << 24
+                        let bits =
+                            UInt32(p[4 * i]) | UInt32(p[4 * i + 1]) << 8 | UInt32(p[4 * i + 2]) << 16 | UInt32(
+                                p[4 * i + 3]) << 24
                         scalars[i] = Float(bitPattern: bits)
                     case .f16:
                         let bits = UInt16(p[2 * i]) | UInt16(p[2 * i + 1]) << 8
@@ -99,7 +110,9 @@ public struct SafeTensors: Sendable {
             guard begin == cursor else { throw FormatProblem("tensor data overlaps or leaves gaps") }
             cursor = end
         }
-        guard cursor == dataLength else { throw FormatProblem("\(dataLength - cursor) bytes of data belong to no tensor") }
+        guard cursor == dataLength else {
+            throw FormatProblem("\(dataLength - cursor) bytes of data belong to no tensor")
+        }
         return result
     }
 
@@ -118,7 +131,10 @@ public struct SafeTensors: Sendable {
         for name in names {
             let tensor = tensors[name]!
             let size = tensor.count * width
-            entries.append("\(jsonString(name)):{\"dtype\":\"\(dataType.rawValue)\",\"shape\":[\(tensor.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + size)]}")
+            let shape = tensor.shape.map(String.init).joined(separator: ",")
+            entries.append(
+                "\(jsonString(name)):{\"dtype\":\"\(dataType.rawValue)\",\"shape\":[\(shape)],"
+                    + "\"data_offsets\":[\(offset),\(offset + size)]}")
             offset += size
         }
         var header = Array("{\(entries.joined(separator: ","))}".utf8)
@@ -135,7 +151,9 @@ public struct SafeTensors: Sendable {
             for value in tensors[name]!.scalars {
                 if dataType == .f32 {
                     let bits = value.bitPattern
-                    out += [UInt8(bits & 0xFF), UInt8((bits >> 8) & 0xFF), UInt8((bits >> 16) & 0xFF), UInt8(bits >> 24)]
+                    out += [
+                        UInt8(bits & 0xFF), UInt8((bits >> 8) & 0xFF), UInt8((bits >> 16) & 0xFF), UInt8(bits >> 24),
+                    ]
                 } else {
                     let bits = Float16(value).bitPattern
                     out += [UInt8(bits & 0xFF), UInt8(bits >> 8)]
@@ -168,7 +186,11 @@ private func jsonString(_ s: String) -> String {
         case "\r": out += "\\r"
         case "\t": out += "\\t"
         default:
-            if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+            if scalar.value < 0x20 {
+                out += String(format: "\\u%04x", scalar.value)
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
         }
     }
     return out + "\""

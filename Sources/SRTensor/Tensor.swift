@@ -40,20 +40,8 @@ public struct Tensor: Sendable, Equatable {
     /// Elements [start, start + count) of the outermost dimension (e.g. a slice of the batch).
     public func slice(batch start: Int, count: Int) -> Tensor {
         let inner = shape.dropFirst().reduce(1, *)
-        return Tensor(shape: [count] + shape.dropFirst(), scalars: Array(scalars[(start * inner)..<((start + count) * inner)]))
-    }
-
-    /// Concatenates tensors along the outermost dimension.
-    public static func concatenate(batch parts: [Tensor]) -> Tensor {
-        precondition(!parts.isEmpty)
-        let inner = Array(parts[0].shape.dropFirst())
-        var scalars: [Float] = []
-        scalars.reserveCapacity(parts.reduce(0) { $0 + $1.count })
-        for part in parts {
-            precondition(Array(part.shape.dropFirst()) == inner, "shapes differ")
-            scalars += part.scalars
-        }
-        return Tensor(shape: [parts.reduce(0) { $0 + $1.shape[0] }] + inner, scalars: scalars)
+        return Tensor(
+            shape: [count] + shape.dropFirst(), scalars: Array(scalars[(start * inner)..<((start + count) * inner)]))
     }
 }
 
@@ -115,13 +103,5 @@ extension Tensor {
         var s = 0.0
         scalars.withUnsafeBufferPointer { a in for v in a { s += Double(v) * Double(v) } }
         return s
-    }
-
-    /// Largest |self − other| over all elements.
-    public func maxAbsDifference(_ other: Tensor) -> Float {
-        precondition(other.count == count)
-        var m: Float = 0
-        for i in 0..<count { m = max(m, abs(scalars[i] - other.scalars[i])) }
-        return m
     }
 }

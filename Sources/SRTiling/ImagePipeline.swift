@@ -60,13 +60,16 @@ public enum ImagePipeline {
     /// Upscales `channels`-plane rows from `source` (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA) of size
     /// `width` × `height` to `outputWidth` × `outputHeight`, giving `sink` consecutive bands with the same
     /// channel layout.
-    public static func run(source: RowSource, width: Int, height: Int, channels: Int, outputWidth: Int, outputHeight: Int,
-                           method: UpscaleMethod, sink: (PlanarImage) throws -> Void,
-                           progress: (Int, Int) -> Void = { _, _ in }) throws {
+    public static func run(
+        source: RowSource, width: Int, height: Int, channels: Int, outputWidth: Int, outputHeight: Int,
+        method: UpscaleMethod, sink: (PlanarImage) throws -> Void,
+        progress: (Int, Int) -> Void = { _, _ in }
+    ) throws {
         switch method {
         case .bicubic:
-            let resizer = StreamingResizer(inputWidth: width, inputHeight: height, outputWidth: outputWidth,
-                                           outputHeight: outputHeight, channels: channels)
+            let resizer = StreamingResizer(
+                inputWidth: width, inputHeight: height, outputWidth: outputWidth,
+                outputHeight: outputHeight, channels: channels)
             var read = 0
             while read < height {
                 let band = try source.readRows(min(64, height - read))
@@ -78,8 +81,11 @@ public enum ImagePipeline {
         case let .model(nativeScale, options, model):
             let hasAlpha = channels == 2 || channels == 4
             let colorChannels = hasAlpha ? channels - 1 : channels
-            let alphaResizer = hasAlpha ? StreamingResizer(inputWidth: width, inputHeight: height, outputWidth: outputWidth,
-                                                           outputHeight: outputHeight, channels: 1) : nil
+            let alphaResizer =
+                hasAlpha
+                ? StreamingResizer(
+                    inputWidth: width, inputHeight: height, outputWidth: outputWidth,
+                    outputHeight: outputHeight, channels: 1) : nil
             var alphaRows = RowQueue(width: outputWidth, channels: 1)
             var colorRows = RowQueue(width: outputWidth, channels: colorChannels)
             let adapter = ColorSource(source: source, colorChannels: colorChannels, hasAlpha: hasAlpha) { alpha in
@@ -87,8 +93,11 @@ public enum ImagePipeline {
             }
             let nativeWidth = width * nativeScale, nativeHeight = height * nativeScale
             let resample = nativeWidth != outputWidth || nativeHeight != outputHeight
-            let colorResizer = resample ? StreamingResizer(inputWidth: nativeWidth, inputHeight: nativeHeight, outputWidth: outputWidth,
-                                                           outputHeight: outputHeight, channels: 3) : nil
+            let colorResizer =
+                resample
+                ? StreamingResizer(
+                    inputWidth: nativeWidth, inputHeight: nativeHeight, outputWidth: outputWidth,
+                    outputHeight: outputHeight, channels: 3) : nil
             func flush() throws {
                 let ready = hasAlpha ? min(colorRows.count, alphaRows.count) : colorRows.count
                 guard ready > 0 else { return }
@@ -97,11 +106,13 @@ public enum ImagePipeline {
                 try sink(band)
             }
             let engine = TiledUpscaler(scale: nativeScale, options: options, model: model)
-            try engine.run(source: adapter, width: width, height: height, emit: { rgb in
-                let resized = colorResizer?.push(rgb) ?? rgb
-                colorRows.append(colorChannels == 1 ? ImagePipeline.mean(of: resized) : resized)
-                try flush()
-            }, progress: progress)
+            try engine.run(
+                source: adapter, width: width, height: height,
+                emit: { rgb in
+                    let resized = colorResizer?.push(rgb) ?? rgb
+                    colorRows.append(colorChannels == 1 ? ImagePipeline.mean(of: resized) : resized)
+                    try flush()
+                }, progress: progress)
             try flush()
         }
     }

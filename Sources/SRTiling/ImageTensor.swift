@@ -13,6 +13,7 @@ extension PlanarImage {
     public init(tensor: Tensor, index: Int = 0) {
         let (c, h, w) = (tensor.shape[1], tensor.shape[2], tensor.shape[3])
         let size = c * h * w
-        self.init(width: w, height: h, channels: c, pixels: Array(tensor.scalars[(index * size)..<((index + 1) * size)]))
+        self.init(
+            width: w, height: h, channels: c, pixels: Array(tensor.scalars[(index * size)..<((index + 1) * size)]))
     }
 }

@@ -67,8 +67,10 @@ public final class TiledUpscaler {
 
     /// Upscales a 3-channel image of `width` × `height` from `source`, calling `emit` with consecutive
     /// bands of finished output rows (width·scale wide) and `progress` with (tiles done, tiles total).
-    public func run(source: RowSource, width: Int, height: Int, emit: (PlanarImage) throws -> Void,
-                    progress: (Int, Int) -> Void = { _, _ in }) throws {
+    public func run(
+        source: RowSource, width: Int, height: Int, emit: (PlanarImage) throws -> Void,
+        progress: (Int, Int) -> Void = { _, _ in }
+    ) throws {
         let (t, o, h, s) = (options.tileSize, options.overlap, options.blend, scale)
         let strips = (height + t - 1) / t, columns = (width + t - 1) / t
         let outWidth = width * s, outHeight = height * s
@@ -90,8 +92,9 @@ public final class TiledUpscaler {
             let supportBottom = strip == strips - 1 ? outHeight : (coreBottom + h) * s
             output.extend(to: supportBottom)
             let rowWeights = (supportTop..<supportBottom).map { y in
-                TiledUpscaler.weight(at: y, scale: s, coreStart: coreTop, coreEnd: coreBottom, blend: h,
-                                     rampStart: strip > 0, rampEnd: strip < strips - 1)
+                TiledUpscaler.weight(
+                    at: y, scale: s, coreStart: coreTop, coreEnd: coreBottom, blend: h,
+                    rampStart: strip > 0, rampEnd: strip < strips - 1)
             }
             let tiles = (0..<columns).map { column -> (Int, Int, Int, Int) in
                 let coreLeft = column * t, coreRight = min(width, coreLeft + t)
@@ -117,15 +120,21 @@ public final class TiledUpscaler {
                 }
                 for column in group {
                     let (coreLeft, coreRight, left, right) = tiles[column]
-                    let result = results[column - groupStart] ?? model(TiledUpscaler.crop(stripInput, x: left, width: right - left))
+                    let result =
+                        results[column - groupStart]
+                        ?? model(TiledUpscaler.crop(stripInput, x: left, width: right - left))
                     results[column - groupStart] = nil
-                    precondition(result.shape == [1, 3, (bottom - top) * s, (right - left) * s], "model returned \(result.shape)")
+                    precondition(
+                        result.shape == [1, 3, (bottom - top) * s, (right - left) * s], "model returned \(result.shape)"
+                    )
                     let columnWeights = (0..<((right - left) * s)).map { x in
-                        TiledUpscaler.weight(at: left * s + x, scale: s, coreStart: coreLeft, coreEnd: coreRight, blend: h,
-                                             rampStart: column > 0, rampEnd: column < columns - 1)
+                        TiledUpscaler.weight(
+                            at: left * s + x, scale: s, coreStart: coreLeft, coreEnd: coreRight, blend: h,
+                            rampStart: column > 0, rampEnd: column < columns - 1)
                     }
-                    output.accumulate(result, top: top * s, left: left * s, rows: supportTop..<supportBottom,
-                                      rowWeights: rowWeights, columnWeights: columnWeights)
+                    output.accumulate(
+                        result, top: top * s, left: left * s, rows: supportTop..<supportBottom,
+                        rowWeights: rowWeights, columnWeights: columnWeights)
                     tilesDone += 1
                     progress(tilesDone, strips * columns)
                 }
@@ -141,15 +150,21 @@ public final class TiledUpscaler {
     /// Cross-fade weight of a tile at output coordinate `y` (its centre is (y + 0.5)/scale in input units):
     /// a linear ramp over [core edge − blend, core edge + blend] on each side that has a neighbour.
     /// The ramps of two neighbours sum to exactly 1.
-    static func weight(at y: Int, scale: Int, coreStart: Int, coreEnd: Int, blend: Int, rampStart: Bool, rampEnd: Bool) -> Float {
+    static func weight(
+        at y: Int, scale: Int, coreStart: Int, coreEnd: Int, blend: Int, rampStart: Bool, rampEnd: Bool
+    ) -> Float {
         let centre = (Double(y) + 0.5) / Double(scale)
         var w = 1.0
         if rampStart {
-            w = blend == 0 ? (centre >= Double(coreStart) ? 1 : 0)
+            w =
+                blend == 0
+                ? (centre >= Double(coreStart) ? 1 : 0)
                 : min(max((centre - Double(coreStart - blend)) / Double(2 * blend), 0), 1)
         }
         if rampEnd {
-            let end = blend == 0 ? (centre < Double(coreEnd) ? 1 : 0)
+            let end =
+                blend == 0
+                ? (centre < Double(coreEnd) ? 1 : 0)
                 : min(max((Double(coreEnd + blend) - centre) / Double(2 * blend), 0), 1)
             w = min(w, end)
         }
@@ -224,8 +239,10 @@ struct AccumulationBuffer {
     }
 
     /// Adds weight · tile into rows `rowRange` (output coordinates); the tile's top-left is (top, left).
-    mutating func accumulate(_ tile: Tensor, top: Int, left: Int, rows rowRange: Range<Int>, rowWeights: [Float],
-                             columnWeights: [Float]) {
+    mutating func accumulate(
+        _ tile: Tensor, top: Int, left: Int, rows rowRange: Range<Int>, rowWeights: [Float],
+        columnWeights: [Float]
+    ) {
         let (th, tw) = (tile.shape[2], tile.shape[3])
         tile.scalars.withUnsafeBufferPointer { src in
             for (i, y) in rowRange.enumerated() {

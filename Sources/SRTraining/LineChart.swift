@@ -7,11 +7,14 @@ public final class LineChart {
     public private(set) var image: PlanarImage
 
     public init(width: Int, height: Int) {
-        image = PlanarImage(width: width, height: height, channels: 3, pixels: [Float](repeating: 1, count: width * height * 3))
+        image = PlanarImage(
+            width: width, height: height, channels: 3, pixels: [Float](repeating: 1, count: width * height * 3))
     }
 
     /// Draws `points` (x, y) in panel `index` of `count` stacked vertically.
-    public func plot(panel index: Int, of count: Int, title: String, points: [(Double, Double)], color: (Float, Float, Float)) {
+    public func plot(
+        panel index: Int, of count: Int, title: String, points: [(Double, Double)], color: (Float, Float, Float)
+    ) {
         let top = index * image.height / count + 24, bottom = (index + 1) * image.height / count - 24
         let left = 70, right = image.width - 20
         line(left, top, left, bottom, (0, 0, 0))
@@ -30,8 +33,10 @@ public final class LineChart {
         let maxLabel = String(format: "%.0f", maxX)
         text(maxLabel, x: right - 6 * maxLabel.count, y: bottom + 6)
         func position(_ p: (Double, Double)) -> (Int, Int) {
-            (left + Int((p.0 - minX) / (maxX - minX) * Double(right - left)),
-             bottom - Int((p.1 - minY) / (maxY - minY) * Double(bottom - top)))
+            (
+                left + Int((p.0 - minX) / (maxX - minX) * Double(right - left)),
+                bottom - Int((p.1 - minY) / (maxY - minY) * Double(bottom - top))
+            )
         }
         var previous = position(first)
         for p in points.dropFirst() {
@@ -43,8 +48,10 @@ public final class LineChart {
     }
 
     /// Draws labelled points (x, y) in panel `index` of `count`, with axis titles.
-    public func scatter(panel index: Int, of count: Int, title: String, xTitle: String,
-                        points: [(x: Double, y: Double, label: String)], color: (Float, Float, Float)) {
+    public func scatter(
+        panel index: Int, of count: Int, title: String, xTitle: String,
+        points: [(x: Double, y: Double, label: String)], color: (Float, Float, Float)
+    ) {
         let top = index * image.height / count + 24, bottom = (index + 1) * image.height / count - 40
         let left = 70, right = image.width - 40
         line(left, top, left, bottom, (0, 0, 0))
@@ -99,7 +106,8 @@ public final class LineChart {
         "b": [16, 16, 22, 25, 17, 17, 30], "c": [0, 0, 14, 16, 16, 17, 14], "u": [0, 0, 17, 17, 17, 19, 13],
         "m": [0, 0, 26, 21, 21, 17, 17], "h": [16, 16, 22, 25, 17, 17, 17], "k": [16, 16, 18, 20, 24, 20, 18],
         "f": [6, 9, 8, 28, 8, 8, 8], "w": [0, 0, 17, 17, 21, 21, 10], "y": [0, 0, 17, 17, 15, 1, 14],
-        "(": [2, 4, 8, 8, 8, 4, 2], ")": [8, 4, 2, 2, 2, 4, 8], "/": [1, 1, 2, 4, 8, 16, 16], ",": [0, 0, 0, 0, 12, 4, 8],
+        "(": [2, 4, 8, 8, 8, 4, 2], ")": [8, 4, 2, 2, 2, 4, 8], "/": [1, 1, 2, 4, 8, 16, 16],
+        ",": [0, 0, 0, 0, 12, 4, 8],
         "M": [17, 27, 21, 21, 17, 17, 17], "G": [14, 17, 16, 23, 17, 17, 15], "A": [14, 17, 17, 31, 17, 17, 17],
         "Y": [17, 17, 10, 4, 4, 4, 4], "D": [28, 18, 17, 17, 17, 18, 28], "E": [31, 16, 16, 30, 16, 16, 31],
         "T": [31, 4, 4, 4, 4, 4, 4], "L": [16, 16, 16, 16, 16, 16, 31], "I": [14, 4, 4, 4, 4, 4, 14],

@@ -18,7 +18,9 @@ public final class PatchDataset {
     /// - Throws: `ImageError` when the folder is missing or holds no usable image.
     public init(folder: String, patchSize: Int, scale: Int, warn: (String) -> Void = { _ in }) throws {
         precondition(patchSize % scale == 0, "patch size must be a multiple of the scale")
-        guard FileSystem.isDirectory(folder) else { throw ImageError(path: folder, reason: "training folder does not exist") }
+        guard FileSystem.isDirectory(folder) else {
+            throw ImageError(path: folder, reason: "training folder does not exist")
+        }
         let files = PatchDataset.imageFiles(under: folder)
         var images: [PlanarImage] = [], names: [String] = [], skipped: [String] = []
         for file in files {
@@ -37,7 +39,9 @@ public final class PatchDataset {
             }
         }
         guard !images.isEmpty else {
-            throw ImageError(path: folder, reason: "no usable training images (\(files.count) files found, \(skipped.count) skipped)")
+            throw ImageError(
+                path: folder, reason: "no usable training images (\(files.count) files found, \(skipped.count) skipped)"
+            )
         }
         self.images = images
         self.names = names
@@ -78,7 +82,10 @@ public final class PatchDataset {
             hr += pair.hr.pixels
         }
         let small = patchSize / scale
-        return (Tensor(shape: [size, 3, small, small], scalars: lr), Tensor(shape: [size, 3, patchSize, patchSize], scalars: hr))
+        return (
+            Tensor(shape: [size, 3, small, small], scalars: lr),
+            Tensor(shape: [size, 3, patchSize, patchSize], scalars: hr)
+        )
     }
 }
 

@@ -46,11 +46,14 @@ public final class Trainer {
         generatorOptimizer = Adam(parameters: generator.namedParameters, learningRate: config.learningRate)
         ema = ExponentialMovingAverage(parameters: generator.namedParameters, decay: config.emaDecay)
         if config.stage == .gan {
-            guard config.patchSize % 32 == 0 else { throw ModelError("the GAN stage needs a patch size that is a multiple of 32") }
+            guard config.patchSize % 32 == 0 else {
+                throw ModelError("the GAN stage needs a patch size that is a multiple of 32")
+            }
             let discriminator = Discriminator(features: config.discriminatorFeatures, inputSize: config.patchSize)
             discriminator.initialize(generator: &random)
             self.discriminator = discriminator
-            discriminatorOptimizer = Adam(parameters: discriminator.namedParameters, learningRate: config.discriminatorLearningRate)
+            discriminatorOptimizer = Adam(
+                parameters: discriminator.namedParameters, learningRate: config.discriminatorLearningRate)
             let extractor = try VGGFeatureExtractor(upTo: config.vggLayer)
             let weights = try SafeTensors.read(path: config.vggWeights)
             do { try extractor.load(weights: weights.tensors) } catch {
@@ -108,7 +111,8 @@ public final class Trainer {
             _ = pullback(gradient)
             losses.perceptual = perceptual.value
             losses.adversarial = adversarial.value
-            losses.total = Double(config.pixelWeight) * pixel.value + Double(config.perceptualWeight) * perceptual.value
+            losses.total =
+                Double(config.pixelWeight) * pixel.value + Double(config.perceptualWeight) * perceptual.value
                 + Double(config.ganWeight) * adversarial.value
         } else {
             losses.total = pixel.value
@@ -149,11 +153,13 @@ public final class Trainer {
         try? manager.removeItem(atPath: temporary)
         try manager.createDirectory(atPath: temporary, withIntermediateDirectories: true)
         let metadata = generator.config.metadata
-        try SafeTensors(tensors: generator.stateDictionary(), metadata: metadata).write(path: temporary + "/generator.safetensors")
+        try SafeTensors(tensors: generator.stateDictionary(), metadata: metadata).write(
+            path: temporary + "/generator.safetensors")
         try SafeTensors(tensors: ema.averages, metadata: metadata).write(path: temporary + "/generator_ema.safetensors")
         try SafeTensors(tensors: generatorOptimizer.state()).write(path: temporary + "/optimizer_g.safetensors")
         if let discriminator, let discriminatorOptimizer {
-            try SafeTensors(tensors: discriminator.stateDictionary()).write(path: temporary + "/discriminator.safetensors")
+            try SafeTensors(tensors: discriminator.stateDictionary()).write(
+                path: temporary + "/discriminator.safetensors")
             try SafeTensors(tensors: discriminatorOptimizer.state()).write(path: temporary + "/optimizer_d.safetensors")
         }
         let state = CheckpointState(step: step, dataGenerator: dataGenerator, config: config)
@@ -174,32 +180,43 @@ public final class Trainer {
     /// Restores a trainer from a checkpoint folder; returns it with the data generator to continue with.
     /// - Parameter steps: a new total step count (extends or shortens the run; a cosine schedule is
     ///   stretched to the new total).
-    public static func resume(folder: String, steps: Int? = nil) throws -> (trainer: Trainer, dataGenerator: SeededGenerator) {
+    public static func resume(
+        folder: String, steps: Int? = nil
+    ) throws -> (trainer: Trainer, dataGenerator: SeededGenerator) {
         var folder = folder
-        if !FileSystem.exists(folder + "/state.json") && FileSystem.exists(folder + ".old/state.json") { folder += ".old" }
+        if !FileSystem.exists(folder + "/state.json") && FileSystem.exists(folder + ".old/state.json") {
+            folder += ".old"
+        }
         guard FileSystem.exists(folder + "/state.json") else {
             throw WeightFileError(path: folder, reason: "no checkpoint here (state.json missing)")
         }
         let state: CheckpointState
         do {
-            state = try JSONDecoder().decode(CheckpointState.self, from: Data(try FileSystem.readFile(folder + "/state.json")))
+            state = try JSONDecoder().decode(
+                CheckpointState.self, from: Data(try FileSystem.readFile(folder + "/state.json")))
         } catch let error as FileError {
             throw error
         } catch {
-            throw WeightFileError(path: folder + "/state.json", reason: "not a valid checkpoint state (corrupt, or written by another version)")
+            throw WeightFileError(
+                path: folder + "/state.json",
+                reason: "not a valid checkpoint state (corrupt, or written by another version)")
         }
         var config = state.config
         config.initialGenerator = nil
         if let steps {
             config.steps = steps
-            if case let .cosine(_, minimum) = config.schedule { config.schedule = .cosine(totalSteps: steps, minimum: minimum) }
+            if case let .cosine(_, minimum) = config.schedule {
+                config.schedule = .cosine(totalSteps: steps, minimum: minimum)
+            }
         }
         let trainer = try Trainer(config: config)
         try trainer.generator.loadStateDictionary(try SafeTensors.read(path: folder + "/generator.safetensors").tensors)
         trainer.ema.restore(try SafeTensors.read(path: folder + "/generator_ema.safetensors").tensors)
-        try trainer.generatorOptimizer.load(state: try SafeTensors.read(path: folder + "/optimizer_g.safetensors").tensors)
+        try trainer.generatorOptimizer.load(
+            state: try SafeTensors.read(path: folder + "/optimizer_g.safetensors").tensors)
         if let discriminator = trainer.discriminator, let optimizer = trainer.discriminatorOptimizer {
-            try discriminator.loadStateDictionary(try SafeTensors.read(path: folder + "/discriminator.safetensors").tensors)
+            try discriminator.loadStateDictionary(
+                try SafeTensors.read(path: folder + "/discriminator.safetensors").tensors)
             try optimizer.load(state: try SafeTensors.read(path: folder + "/optimizer_d.safetensors").tensors)
         }
         trainer.step = state.step

@@ -46,7 +46,10 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case stage, dataFolder, validationFolder, outputFolder, seed, pixelWeight, generator, patchSize, batchSize, steps, learningRate, schedule, pixelLoss, gradientClip, emaDecay, initialGenerator, perceptualWeight, ganWeight, ganLoss, vggLayer, perceptualFeatureScale, vggWeights, discriminatorFeatures, discriminatorLearningRate, logEvery, validateEvery, checkpointEvery
+        case stage, dataFolder, validationFolder, outputFolder, seed, pixelWeight, generator, patchSize, batchSize,
+            steps, learningRate, schedule, pixelLoss, gradientClip, emaDecay, initialGenerator, perceptualWeight,
+            ganWeight, ganLoss, vggLayer, perceptualFeatureScale, vggWeights, discriminatorFeatures,
+            discriminatorLearningRate, logEvery, validateEvery, checkpointEvery
     }
 
     /// Decodes a stored config; keys it lacks (from an older version) keep their defaults.
@@ -54,7 +57,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         stage = try container.decodeIfPresent(type(of: stage), forKey: .stage) ?? stage
         dataFolder = try container.decodeIfPresent(type(of: dataFolder), forKey: .dataFolder) ?? dataFolder
-        validationFolder = try container.decodeIfPresent(type(of: validationFolder), forKey: .validationFolder) ?? validationFolder
+        validationFolder =
+            try container.decodeIfPresent(type(of: validationFolder), forKey: .validationFolder) ?? validationFolder
         outputFolder = try container.decodeIfPresent(type(of: outputFolder), forKey: .outputFolder) ?? outputFolder
         seed = try container.decodeIfPresent(type(of: seed), forKey: .seed) ?? seed
         pixelWeight = try container.decodeIfPresent(type(of: pixelWeight), forKey: .pixelWeight) ?? pixelWeight
@@ -67,17 +71,26 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         pixelLoss = try container.decodeIfPresent(type(of: pixelLoss), forKey: .pixelLoss) ?? pixelLoss
         gradientClip = try container.decodeIfPresent(type(of: gradientClip), forKey: .gradientClip) ?? gradientClip
         emaDecay = try container.decodeIfPresent(type(of: emaDecay), forKey: .emaDecay) ?? emaDecay
-        initialGenerator = try container.decodeIfPresent(type(of: initialGenerator), forKey: .initialGenerator) ?? initialGenerator
-        perceptualWeight = try container.decodeIfPresent(type(of: perceptualWeight), forKey: .perceptualWeight) ?? perceptualWeight
+        initialGenerator =
+            try container.decodeIfPresent(type(of: initialGenerator), forKey: .initialGenerator) ?? initialGenerator
+        perceptualWeight =
+            try container.decodeIfPresent(type(of: perceptualWeight), forKey: .perceptualWeight) ?? perceptualWeight
         ganWeight = try container.decodeIfPresent(type(of: ganWeight), forKey: .ganWeight) ?? ganWeight
         ganLoss = try container.decodeIfPresent(type(of: ganLoss), forKey: .ganLoss) ?? ganLoss
         vggLayer = try container.decodeIfPresent(type(of: vggLayer), forKey: .vggLayer) ?? vggLayer
-        perceptualFeatureScale = try container.decodeIfPresent(type(of: perceptualFeatureScale), forKey: .perceptualFeatureScale) ?? perceptualFeatureScale
+        perceptualFeatureScale =
+            try container.decodeIfPresent(type(of: perceptualFeatureScale), forKey: .perceptualFeatureScale)
+            ?? perceptualFeatureScale
         vggWeights = try container.decodeIfPresent(type(of: vggWeights), forKey: .vggWeights) ?? vggWeights
-        discriminatorFeatures = try container.decodeIfPresent(type(of: discriminatorFeatures), forKey: .discriminatorFeatures) ?? discriminatorFeatures
-        discriminatorLearningRate = try container.decodeIfPresent(type(of: discriminatorLearningRate), forKey: .discriminatorLearningRate) ?? discriminatorLearningRate
+        discriminatorFeatures =
+            try container.decodeIfPresent(type(of: discriminatorFeatures), forKey: .discriminatorFeatures)
+            ?? discriminatorFeatures
+        discriminatorLearningRate =
+            try container.decodeIfPresent(type(of: discriminatorLearningRate), forKey: .discriminatorLearningRate)
+            ?? discriminatorLearningRate
         logEvery = try container.decodeIfPresent(type(of: logEvery), forKey: .logEvery) ?? logEvery
         validateEvery = try container.decodeIfPresent(type(of: validateEvery), forKey: .validateEvery) ?? validateEvery
-        checkpointEvery = try container.decodeIfPresent(type(of: checkpointEvery), forKey: .checkpointEvery) ?? checkpointEvery
+        checkpointEvery =
+            try container.decodeIfPresent(type(of: checkpointEvery), forKey: .checkpointEvery) ?? checkpointEvery
     }
 }

@@ -33,15 +33,19 @@ public final class TrainingSession {
     public var checkpointFolder: String { folder + "/checkpoint" }
 
     /// Starts a new run (or continues one from `resumeFolder`, which holds `checkpoint/`).
-    public init(config: TrainingConfig?, resumeFolder: String?, steps: Int? = nil, report: @escaping (String) -> Void) throws {
+    public init(
+        config: TrainingConfig?, resumeFolder: String?, steps: Int? = nil, report: @escaping (String) -> Void
+    ) throws {
         self.report = report
         if let resumeFolder {
             let (trainer, generator) = try Trainer.resume(folder: resumeFolder + "/checkpoint", steps: steps)
             self.trainer = trainer
             dataGenerator = generator
             if let data = try? String(contentsOfFile: resumeFolder + "/log.jsonl", encoding: .utf8) {
-                records = data.split(separator: "\n").compactMap { try? JSONDecoder().decode(LogRecord.self, from: Data($0.utf8)) }
-                    .filter { $0.step <= trainer.step }
+                records = data.split(separator: "\n").compactMap {
+                    try? JSONDecoder().decode(LogRecord.self, from: Data($0.utf8))
+                }
+                .filter { $0.step <= trainer.step }
             }
         } else {
             guard let config else { preconditionFailure("config or resume folder needed") }
@@ -53,8 +57,9 @@ public final class TrainingSession {
         if let validation = config.validationFolder {
             _ = try Evaluation.checkedGroundTruths(in: validation, scale: config.generator.scale)
         }
-        dataset = try PatchDataset(folder: config.dataFolder, patchSize: config.patchSize, scale: config.generator.scale,
-                                   warn: { report("warning: \($0)") })
+        dataset = try PatchDataset(
+            folder: config.dataFolder, patchSize: config.patchSize, scale: config.generator.scale,
+            warn: { report("warning: \($0)") })
         try FileManager.default.createDirectory(atPath: config.outputFolder, withIntermediateDirectories: true)
     }
 
@@ -66,9 +71,14 @@ public final class TrainingSession {
             signal(SIGINT) { _ in stopRequested = 1 }
             signal(SIGTERM) { _ in stopRequested = 1 }
         }
-        report("training \(config.stage.rawValue) stage: \(dataset.images.count) images (\(dataset.skipped.count) skipped), "
-               + "generator \(trainer.generator.config.features) features × \(trainer.generator.config.blocks) blocks ×\(trainer.generator.config.scale) "
-               + "(\(trainer.generator.parameterCount) parameters), batch \(config.batchSize) × \(config.patchSize) px, from step \(trainer.step) to \(config.steps)")
+        report(
+            "training \(config.stage.rawValue) stage: \(dataset.images.count) images (\(dataset.skipped.count) "
+                + "skipped), "
+                + "generator \(trainer.generator.config.features) features × \(trainer.generator.config.blocks) "
+                + "blocks ×\(trainer.generator.config.scale) "
+                + "(\(trainer.generator.parameterCount) parameters), batch \(config.batchSize) × "
+                + "\(config.patchSize) px, from step \(trainer.step) to \(config.steps)"
+        )
         let queue = BatchQueue(dataset: dataset, batchSize: config.batchSize, generator: dataGenerator)
         defer { queue.stop() }
         var windowStart = Date(), windowSteps = 0, waitSeconds = 0.0
@@ -90,20 +100,28 @@ public final class TrainingSession {
             if step % config.logEvery == 0 || step == config.steps {
                 let seconds = Date().timeIntervalSince(windowStart)
                 let n = Double(windowSteps)
-                let mean = StepLosses(pixel: sums.pixel / n, perceptual: sums.perceptual / n, adversarial: sums.adversarial / n,
-                                      discriminator: sums.discriminator / n, total: sums.total / n)
+                let mean = StepLosses(
+                    pixel: sums.pixel / n, perceptual: sums.perceptual / n, adversarial: sums.adversarial / n,
+                    discriminator: sums.discriminator / n, total: sums.total / n)
                 let rate = n / seconds
-                let remaining = Double(config.steps - step) / max(Double(step - startStep) / Date().timeIntervalSince(runStart), 1e-9)
-                let record = LogRecord(step: step, losses: mean, learningRate: trainer.generatorOptimizer.learningRate,
-                                       stepsPerSecond: rate, patchesPerSecond: rate * Double(config.batchSize),
-                                       dataFraction: waitSeconds / seconds)
+                let remaining =
+                    Double(config.steps - step)
+                    / max(Double(step - startStep) / Date().timeIntervalSince(runStart), 1e-9)
+                let record = LogRecord(
+                    step: step, losses: mean, learningRate: trainer.generatorOptimizer.learningRate,
+                    stepsPerSecond: rate, patchesPerSecond: rate * Double(config.batchSize),
+                    dataFraction: waitSeconds / seconds)
                 append(record)
                 var line = String(format: "step %d/%d  loss %.5f", step, config.steps, mean.total)
                 if config.stage == .gan {
-                    line += String(format: " (pix %.4f percep %.4f adv %.4f)  D %.4f", mean.pixel, mean.perceptual, mean.adversarial, mean.discriminator)
+                    line += String(
+                        format: " (pix %.4f percep %.4f adv %.4f)  D %.4f", mean.pixel, mean.perceptual,
+                        mean.adversarial, mean.discriminator)
                 }
-                line += String(format: "  lr %.2e  %.2f steps/s  %.1f patches/s  data wait %.0f%%  ETA %@", trainer.generatorOptimizer.learningRate,
-                               rate, rate * Double(config.batchSize), 100 * waitSeconds / seconds, formatDuration(remaining))
+                line += String(
+                    format: "  lr %.2e  %.2f steps/s  %.1f patches/s  data wait %.0f%%  ETA %@",
+                    trainer.generatorOptimizer.learningRate,
+                    rate, rate * Double(config.batchSize), 100 * waitSeconds / seconds, formatDuration(remaining))
                 report(line)
                 windowStart = Date()
                 windowSteps = 0
@@ -122,7 +140,10 @@ public final class TrainingSession {
         }
         if stopRequested != 0 {
             try trainer.saveCheckpoint(folder: checkpointFolder, dataGenerator: dataGenerator)
-            report("stopped at step \(trainer.step); checkpoint written to \(checkpointFolder) (continue with --resume \(folder))")
+            report(
+                "stopped at step \(trainer.step); checkpoint written to \(checkpointFolder) (continue with "
+                    + "--resume \(folder))"
+            )
         }
         try? drawChart()
         return trainer.step
@@ -137,7 +158,10 @@ public final class TrainingSession {
                 PlanarImage(tensor: model.inference(Tensor(image: input)))
             }
         }
-        return (scores.map(\.psnr).reduce(0, +) / Double(scores.count), scores.map(\.ssim).reduce(0, +) / Double(scores.count))
+        return (
+            scores.map(\.psnr).reduce(0, +) / Double(scores.count),
+            scores.map(\.ssim).reduce(0, +) / Double(scores.count)
+        )
     }
 
     private func append(_ record: LogRecord) {
@@ -171,5 +195,6 @@ public final class TrainingSession {
 func formatDuration(_ seconds: Double) -> String {
     guard seconds.isFinite else { return "?" }
     let s = Int(seconds)
-    return s >= 3600 ? String(format: "%dh%02dm", s / 3600, (s % 3600) / 60) : String(format: "%dm%02ds", s / 60, s % 60)
+    return s >= 3600
+        ? String(format: "%dh%02dm", s / 3600, (s % 3600) / 60) : String(format: "%dm%02ds", s / 60, s % 60)
 }

@@ -23,10 +23,15 @@ struct BatchPlan {
 
     /// Plans the batch.
     /// - Throws: `CLIError` listing every problem when the batch must not start.
-    static func make(input: String, output: String, recursive: Bool, format: OutputFormatChoice, suffix: String,
-                     shard: Shard?) throws -> BatchPlan {
+    static func make(
+        input: String, output: String, recursive: Bool, format: OutputFormatChoice, suffix: String,
+        shard: Shard?
+    ) throws -> BatchPlan {
         if FileSystem.exists(output) && !FileSystem.isDirectory(output) {
-            throw CLIError("\(PathEncoding.displayed(output)): exists and is not a folder; give an output folder for a folder of inputs")
+            throw CLIError(
+                "\(PathEncoding.displayed(output)): exists and is not a folder; give an output folder for a "
+                    + "folder of inputs"
+            )
         }
         let outputRoot = FileSystem.canonicalPath(output)
         let entries = try FileSystem.walk(input, recursive: recursive, excluding: [outputRoot]).filter { relative in
@@ -44,21 +49,29 @@ struct BatchPlan {
                 plan.rejected.append((path, error.reason))
             }
         }
-        let inputIdentities = Dictionary(sources.map { (FileSystem.canonicalPath($0.path), $0.path) }, uniquingKeysWith: { a, _ in a })
+        let inputIdentities = Dictionary(
+            sources.map { (FileSystem.canonicalPath($0.path), $0.path) }, uniquingKeysWith: { a, _ in a })
         var targets: [String: String] = [:]
         var problems: [String] = []
         for (relative, path) in sources {
             let base = String(relative.dropLast(extensionOf(relative).count + 1))
-            let target = output + "/" + base + suffix + "." + format.fileExtension(forInputExtension: extensionOf(relative))
+            let target =
+                output + "/" + base + suffix + "." + format.fileExtension(forInputExtension: extensionOf(relative))
             let identity = FileSystem.canonicalPath(target)
             if !identity.hasPrefix(outputRoot == "/" ? "/" : outputRoot + "/") {
-                problems.append("\(PathEncoding.displayed(path)): its output \(PathEncoding.displayed(target)) would lie outside the output folder")
+                problems.append(
+                    "\(PathEncoding.displayed(path)): its output \(PathEncoding.displayed(target)) would lie "
+                        + "outside the output folder"
+                )
             } else if let other = inputIdentities[identity] {
-                problems.append("\(PathEncoding.displayed(path)): its output would overwrite the input \(PathEncoding.displayed(other)); "
-                                + "choose another output folder, --format or --suffix")
+                problems.append(
+                    "\(PathEncoding.displayed(path)): its output would overwrite the input "
+                        + "\(PathEncoding.displayed(other)); "
+                        + "choose another output folder, --format or --suffix")
             } else if let earlier = targets[identity] {
-                problems.append("\(PathEncoding.displayed(path)) and \(PathEncoding.displayed(earlier)) would both be written to "
-                                + "\(PathEncoding.displayed(target)); use --suffix or --format same")
+                problems.append(
+                    "\(PathEncoding.displayed(path)) and \(PathEncoding.displayed(earlier)) would both be written to "
+                        + "\(PathEncoding.displayed(target)); use --suffix or --format same")
             } else if FileSystem.isDirectory(target) {
                 problems.append("\(PathEncoding.displayed(target)): the output name is an existing folder")
             }
@@ -66,8 +79,10 @@ struct BatchPlan {
             plan.items.append(Item(source: path, relative: relative, target: target))
         }
         if !problems.isEmpty {
-            throw CLIError("the batch was not started, \(problems.count) output name\(problems.count == 1 ? " is" : "s are") unsafe:\n  "
-                           + problems.joined(separator: "\n  "))
+            throw CLIError(
+                "the batch was not started, \(problems.count) output "
+                    + "name\(problems.count == 1 ? " is" : "s are") unsafe:\n  "
+                    + problems.joined(separator: "\n  "))
         }
         if let shard {
             plan.items = shard.select(plan.items)

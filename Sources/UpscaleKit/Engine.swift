@@ -21,8 +21,10 @@ final class Engine {
     let explicitBudget: Bool
     let limits: DecodeLimits
 
-    init(method: UpscaleMethodChoice, model name: String?, scale: Double, tile: Int?, overlap: Int?, blend: Int,
-         maxMemoryMB: Int?, maxPixels: Int, quality: Int, cores: Int) throws {
+    init(
+        method: UpscaleMethodChoice, model name: String?, scale: Double, tile: Int?, overlap: Int?, blend: Int,
+        maxMemoryMB: Int?, maxPixels: Int, quality: Int, cores: Int
+    ) throws {
         self.scale = scale
         self.quality = quality
         self.cores = cores
@@ -42,9 +44,13 @@ final class Engine {
         model = (config, options, { generator.inference($0) })
         if explicitBudget {
             // A budget that no image can meet is an option error, found before any file is created.
-            let smallest = MemoryModel(config: config, options: options, workers: 1).peakBytes(width: 1, channels: 4, tile: 16)
+            let smallest = MemoryModel(config: config, options: options, workers: 1).peakBytes(
+                width: 1, channels: 4, tile: 16)
             if smallest > memoryBudget {
-                throw CLIError("--max-memory \(maxMemoryMB!) MB is too small for this model: it needs at least \(smallest / 1_000_000 + 1) MB")
+                throw CLIError(
+                    "--max-memory \(maxMemoryMB!) MB is too small for this model: it needs at least "
+                        + "\(smallest / 1_000_000 + 1) MB"
+                )
             }
         }
     }
@@ -70,13 +76,18 @@ final class Engine {
             let largest = explicitBudget ? [512, 384, 256, 192] : []
             let candidates = fixedTile ? [options.tileSize] : largest + [128, 96, 64, 48, 32, 24, 16]
             func peak(tile: Int, workers: Int) -> Int {
-                MemoryModel(config: model.config, options: options, workers: workers).peakBytes(width: width, channels: channels, tile: tile)
+                MemoryModel(config: model.config, options: options, workers: workers).peakBytes(
+                    width: width, channels: channels, tile: tile)
             }
-            let choices = candidates.flatMap { tile in Set([useWorkers(for: tile), 1]).sorted(by: >).map { (tile, $0) } }
+            let choices = candidates.flatMap { tile in Set([useWorkers(for: tile), 1]).sorted(by: >).map { (tile, $0) }
+            }
             guard let (tile, workers) = choices.first(where: { peak(tile: $0.0, workers: $0.1) <= memoryBudget }) else {
                 let tile = candidates.last!
-                throw ImageError(path: path, reason: "a \(width)-pixel-wide image needs at least \(peak(tile: tile, workers: 1) / 1_000_000 + 1) MB "
-                                 + "with tile \(tile); raise --max-memory (now \(memoryBudget / 1_000_000) MB) or lower --tile")
+                throw ImageError(
+                    path: path,
+                    reason:
+                        "a \(width)-pixel-wide image needs at least \(peak(tile: tile, workers: 1) / 1_000_000 + 1) MB "
+                        + "with tile \(tile); raise --max-memory (now \(memoryBudget / 1_000_000) MB) or lower --tile")
             }
             options = TilingOptions(tileSize: tile, overlap: options.overlap, blend: options.blend, workers: workers)
         }
@@ -94,16 +105,18 @@ final class Engine {
         let method = try method(width: d.width, channels: d.channels, path: input)
         let colorChannels = d.hasAlpha ? d.channels - 1 : d.channels
         let outChannels = format == .jpeg ? colorChannels : d.channels
-        let writer = try ImageWriter(path: output, format: format, width: width, height: height, channels: outChannels,
-                                     bitDepth: format == .jpeg ? 8 : d.bitDepth, quality: quality, iccProfile: d.iccProfile)
+        let writer = try ImageWriter(
+            path: output, format: format, width: width, height: height, channels: outChannels,
+            bitDepth: format == .jpeg ? 8 : d.bitDepth, quality: quality, iccProfile: d.iccProfile)
         // Encoding runs on its own thread, overlapping with the tiles being computed.
         let encoder = BackgroundSink { band in try writer.writeRows(format == .jpeg ? band.forJPEG() : band) }
         do {
             // Decoding runs ahead on its own thread too.
             let source = PrefetchingRowSource(source: reader, height: d.height)
-            try ImagePipeline.run(source: source, width: d.width, height: d.height, channels: d.channels, outputWidth: width,
-                                  outputHeight: height, method: method, sink: { try encoder.write($0) },
-                                  progress: { done, total in reporter.progress(label: label, done: done, total: total, start: start) })
+            try ImagePipeline.run(
+                source: source, width: d.width, height: d.height, channels: d.channels, outputWidth: width,
+                outputHeight: height, method: method, sink: { try encoder.write($0) },
+                progress: { done, total in reporter.progress(label: label, done: done, total: total, start: start) })
             try encoder.finish()
             try writer.finish()
         } catch {
@@ -142,7 +155,8 @@ struct MemoryModel {
         let alpha = channels == 2 || channels == 4 ? 2.0 : 0
         let perColumn = Double(tile) * s * s * 4 * (3 * 3.1 + alpha) + 64 * 10 * Double(channels)
         let weights = Double(config.parameterCount) * 4 * 2
-        return Int(1.15 * (Self.baseBytes + overhead + Double(workers) * perWorker + Double(width) * perColumn + weights))
+        return Int(
+            1.15 * (Self.baseBytes + overhead + Double(workers) * perWorker + Double(width) * perColumn + weights))
     }
 }
 
@@ -160,11 +174,16 @@ public struct Upscaler {
     ///   - maxMemoryMB: memory budget for one image (default: half the machine's memory, at most 8 GB).
     ///   - threads: cores to use (default: all).
     /// - Throws: `CLIError` or `FileError` with a one-line description for bad options or model files.
-    public init(model: String? = nil, method: UpscaleMethodChoice = .model, scale: Double = 4, maxMemoryMB: Int? = nil,
-                threads: Int? = nil) throws {
-        guard scale.isFinite, scale > 0, scale <= 64 else { throw CLIError("scale must be greater than 0 and at most 64") }
-        engine = try Engine(method: method, model: model, scale: scale, tile: nil, overlap: nil, blend: 2, maxMemoryMB: maxMemoryMB,
-                            maxPixels: 1_000_000_000, quality: 95, cores: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    public init(
+        model: String? = nil, method: UpscaleMethodChoice = .model, scale: Double = 4, maxMemoryMB: Int? = nil,
+        threads: Int? = nil
+    ) throws {
+        guard scale.isFinite, scale > 0, scale <= 64 else {
+            throw CLIError("scale must be greater than 0 and at most 64")
+        }
+        engine = try Engine(
+            method: method, model: model, scale: scale, tile: nil, overlap: nil, blend: 2, maxMemoryMB: maxMemoryMB,
+            maxPixels: 1_000_000_000, quality: 95, cores: threads ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 
     /// Upscales `input` (PNG or JPEG) into `output` (`.png`, `.jpg` or `.jpeg`); returns the seconds taken.
@@ -173,6 +192,7 @@ public struct Upscaler {
         if FileSystem.canonicalPath(input) == FileSystem.canonicalPath(output) {
             throw CLIError("\(output): refusing to overwrite the input file")
         }
-        return try engine.upscale(input: input, output: output, reporter: Reporter(quiet: true, json: false), label: input)
+        return try engine.upscale(
+            input: input, output: output, reporter: Reporter(quiet: true, json: false), label: input)
     }
 }

@@ -29,7 +29,9 @@ struct Evaluate: ParsableCommand {
 
     /// Every option is checked here, once, before any file is read.
     func validate() throws {
-        guard Evaluation.scales.contains(scale) else { throw ValidationError("--scale must be an integer between 1 and 16") }
+        guard Evaluation.scales.contains(scale) else {
+            throw ValidationError("--scale must be an integer between 1 and 16")
+        }
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
     }
 
@@ -55,9 +57,13 @@ struct Evaluate: ParsableCommand {
             } else {
                 print("image                 PSNR (dB)    SSIM")
                 for score in scores {
-                    print(score.name.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "  %9.3f  %.4f", score.psnr, score.ssim))
+                    print(
+                        score.name.padding(toLength: 20, withPad: " ", startingAt: 0)
+                            + String(format: "  %9.3f  %.4f", score.psnr, score.ssim))
                 }
-                print("mean".padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "  %9.3f  %.4f", meanPSNR, meanSSIM))
+                print(
+                    "mean".padding(toLength: 20, withPad: " ", startingAt: 0)
+                        + String(format: "  %9.3f  %.4f", meanPSNR, meanSSIM))
             }
         }
     }
@@ -69,14 +75,16 @@ struct Evaluate: ParsableCommand {
         let path = try ModelCatalog.resolve(model, scale: Double(scale))
         let generator = try Generator.load(path: path)
         let options = TilingOptions(tileSize: 256, overlap: generator.config.exactOverlap, blend: 0)
-        let method = UpscaleMethod.model(nativeScale: generator.config.scale, options: options, run: { generator.inference($0) })
+        let method = UpscaleMethod.model(
+            nativeScale: generator.config.scale, options: options, run: { generator.inference($0) })
         return { input in
             var output = PlanarImage(width: input.width * scale, height: 0, channels: 3)
-            try ImagePipeline.run(source: MemoryRowSource(input), width: input.width, height: input.height, channels: 3,
-                                  outputWidth: input.width * scale, outputHeight: input.height * scale, method: method,
-                                  sink: { band in
-                output = output.appendingRows(of: band)
-            })
+            try ImagePipeline.run(
+                source: MemoryRowSource(input), width: input.width, height: input.height, channels: 3,
+                outputWidth: input.width * scale, outputHeight: input.height * scale, method: method,
+                sink: { band in
+                    output = output.appendingRows(of: band)
+                })
             return output
         }
     }

@@ -15,7 +15,8 @@ enum ModelCatalog {
         var folders: [String] = []
         if let environment = ProcessInfo.processInfo.environment["UPSCALE_WEIGHTS"] { folders.append(environment) }
         folders.append(FileManager.default.currentDirectoryPath + "/weights")
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent()
         for up in 0...3 {
             var url = executable
             for _ in 0..<up { url.deleteLastPathComponent() }
@@ -42,7 +43,9 @@ enum ModelCatalog {
     /// (else the largest), so non-native scales are reached by resampling down where possible.
     static func resolve(_ model: String?, scale: Double) throws -> String {
         if let model, model.contains("/") || model.hasSuffix(".safetensors") {
-            guard FileManager.default.fileExists(atPath: model) else { throw CLIError("\(model): model file not found") }
+            guard FileManager.default.fileExists(atPath: model) else {
+                throw CLIError("\(model): model file not found")
+            }
             return model
         }
         let candidates = installed.filter { model == nil || $0.name == model }
@@ -50,8 +53,12 @@ enum ModelCatalog {
             if let model, !shipped.contains(where: { $0.name == model }) {
                 throw CLIError("unknown model '\(model)': use gan, psnr or a .safetensors file path")
             }
-            throw CLIError("no \(model.map { "'\($0)' " } ?? "")weights are installed (looked in \(searchFolders.joined(separator: ", "))): "
-                           + "run from the repository folder, set UPSCALE_WEIGHTS, pass --model FILE, or train one with `upscale train`")
+            throw CLIError(
+                "no \(model.map { "'\($0)' " } ?? "")weights are installed (looked in "
+                    + "\(searchFolders.joined(separator: ", "))): "
+                    + "run from the repository folder, set UPSCALE_WEIGHTS, pass --model FILE, or train one "
+                    + "with `upscale train`"
+            )
         }
         let scales = Set(candidates.map(\.scale)).sorted()
         let chosen = scales.first { Double($0) >= scale - 1e-9 } ?? scales.last!

@@ -11,11 +11,13 @@ struct ModelCommand: ParsableCommand {
 
     struct Interpolate: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Blend two generators of the same architecture weight by weight (ESRGAN's network interpolation).",
+            abstract:
+                "Blend two generators of the same architecture weight by weight (ESRGAN's network interpolation).",
             discussion: """
                 OUT = alpha · A + (1 − alpha) · B for every tensor. Blending a GAN model (A) with its faithful PSNR
                 model (B) trades invented texture against fidelity without retraining; alpha = 1 is the GAN model.
-                Example: upscale model interpolate weights/x4-gan.safetensors weights/x4-psnr.safetensors --alpha 0.6 x4-mix.safetensors
+                Example: upscale model interpolate weights/x4-gan.safetensors weights/x4-psnr.safetensors --alpha 0.6 \
+                x4-mix.safetensors
                 """)
         @Argument(help: "Generator A (.safetensors).") var first: String
         @Argument(help: "Generator B (.safetensors), same architecture.") var second: String
@@ -32,13 +34,19 @@ struct ModelCommand: ParsableCommand {
                 guard a.config == b.config else { throw CLIError("\(second): architecture differs from \(first)") }
                 let stateB = b.stateDictionary()
                 var blended: [String: Tensor] = [:]
-                for (name, tensor) in a.stateDictionary() { blended[name] = tensor * alpha + stateB[name]! * (1 - alpha) }
+                for (name, tensor) in a.stateDictionary() {
+                    blended[name] = tensor * alpha + stateB[name]! * (1 - alpha)
+                }
                 try a.loadStateDictionary(blended)
                 let kind = try SafeTensors.read(path: first).metadata["kind"] ?? "mix"
-                try a.save(path: output, extraMetadata: [
-                    "kind": kind,
-                    "description": "interpolation \(alpha) × \(URL(fileURLWithPath: first).lastPathComponent) + \(1 - alpha) × \(URL(fileURLWithPath: second).lastPathComponent)",
-                ])
+                try a.save(
+                    path: output,
+                    extraMetadata: [
+                        "kind": kind,
+                        "description":
+                            "interpolation \(alpha) × \(URL(fileURLWithPath: first).lastPathComponent) + "
+                            + "\(1 - alpha) × \(URL(fileURLWithPath: second).lastPathComponent)",
+                    ])
                 print("wrote \(output)")
             }
         }
@@ -46,12 +54,14 @@ struct ModelCommand: ParsableCommand {
 
     struct New: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write a randomly initialised generator (seeded), for tests, benchmarks or training from scratch.",
+            abstract:
+                "Write a randomly initialised generator (seeded), for tests, benchmarks or training from scratch.",
             discussion: "Example: upscale model new --features 32 --blocks 6 --scale 4 tiny-x4.safetensors")
         @Option(help: "Feature channels (1-512).") var features = 64
         @Option(help: "Residual blocks (0-256).") var blocks = 16
         @Option(help: "Native scale: 2, 3 or 4.") var scale = 4
-        @Option(help: "Activation: lrelu (BasicSR MSRResNet) or prelu (SRGAN paper).") var activation: GeneratorConfig.Activation = .lrelu
+        @Option(help: "Activation: lrelu (BasicSR MSRResNet) or prelu (SRGAN paper).") var activation:
+            GeneratorConfig.Activation = .lrelu
         @Option(help: "First and last kernel size (3, or 9 as in the SRGAN paper).") var kernel = 3
         @Option(help: "Random seed.") var seed: UInt64 = 0
         @Argument(help: "Output .safetensors file.") var output: String
@@ -65,7 +75,9 @@ struct ModelCommand: ParsableCommand {
         }
 
         var configuration: GeneratorConfig {
-            GeneratorConfig(features: features, blocks: blocks, scale: scale, activation: activation, firstKernel: kernel, lastKernel: kernel)
+            GeneratorConfig(
+                features: features, blocks: blocks, scale: scale, activation: activation, firstKernel: kernel,
+                lastKernel: kernel)
         }
 
         func run() throws {
@@ -74,7 +86,9 @@ struct ModelCommand: ParsableCommand {
                 let generator = Generator(config: config)
                 var random = SeededGenerator(seed: seed)
                 generator.initialize(generator: &random)
-                try generator.save(path: output, extraMetadata: ["kind": "random", "description": "random initialisation, seed \(seed)"])
+                try generator.save(
+                    path: output,
+                    extraMetadata: ["kind": "random", "description": "random initialisation, seed \(seed)"])
                 print("wrote \(output): \(generator.parameterCount) parameters")
             }
         }
@@ -82,7 +96,8 @@ struct ModelCommand: ParsableCommand {
 
     struct Info: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print a generator's architecture, size, receptive field and the overlap that makes tiling exact.",
+            abstract:
+                "Print a generator's architecture, size, receptive field and the overlap that makes tiling exact.",
             discussion: "Example: upscale model info weights/x4-psnr.safetensors")
         @Argument(help: "A .safetensors generator file, or a shipped model name (gan, psnr).") var model: String
 
@@ -93,11 +108,21 @@ struct ModelCommand: ParsableCommand {
                 let generator = try Generator.load(path: path)
                 let c = generator.config
                 print("file:             \(path)")
-                print("architecture:     MSRResNet, \(c.features) features, \(c.blocks) residual blocks, ×\(c.scale), \(c.activation.rawValue), kernels \(c.firstKernel)/\(c.lastKernel)")
+                print(
+                    "architecture:     MSRResNet, \(c.features) features, \(c.blocks) residual blocks, "
+                        + "×\(c.scale), \(c.activation.rawValue), kernels \(c.firstKernel)/\(c.lastKernel)"
+                )
                 print("parameters:       \(generator.parameterCount)")
                 print(String(format: "receptive radius: %.2f input pixels", c.receptiveRadius))
-                print("exact overlap:    \(c.exactOverlap) input pixels (tiles overlapping this much reproduce whole-image output)")
-                for key in ["kind", "description", "steps"] { if let value = file.metadata[key] { print("\(key):".padding(toLength: 18, withPad: " ", startingAt: 0) + value) } }
+                print(
+                    "exact overlap:    \(c.exactOverlap) input pixels (tiles overlapping this much reproduce "
+                        + "whole-image output)"
+                )
+                for key in ["kind", "description", "steps"] {
+                    if let value = file.metadata[key] {
+                        print("\(key):".padding(toLength: 18, withPad: " ", startingAt: 0) + value)
+                    }
+                }
             }
         }
     }

@@ -30,22 +30,33 @@ final class Reporter: @unchecked Sendable {
         if json {
             emit(["event": "progress", "input": label, "done": done, "total": total, "eta_seconds": eta])
         } else if terminal {
-            let line = String(format: "\r%@  %3.0f%%  %d/%d tiles  ETA %.0fs ", label, 100 * Double(done) / Double(total), done, total, eta)
+            let line = String(
+                format: "\r%@  %3.0f%%  %d/%d tiles  ETA %.0fs ", label, 100 * Double(done) / Double(total), done,
+                total, eta)
             FileHandle.standardError.write(Data(line.utf8))
         }
     }
 
     func finished(input: String, output: String, seconds: Double) {
         if json {
-            emit(["event": "done", "input": PathEncoding.displayed(input), "output": PathEncoding.displayed(output), "seconds": seconds])
+            emit([
+                "event": "done", "input": PathEncoding.displayed(input), "output": PathEncoding.displayed(output),
+                "seconds": seconds,
+            ])
         } else if !quiet {
             if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-            printError(String(format: "%@ -> %@ (%.1fs)", PathEncoding.displayed(input), PathEncoding.displayed(output), seconds))
+            printError(
+                String(
+                    format: "%@ -> %@ (%.1fs)", PathEncoding.displayed(input), PathEncoding.displayed(output), seconds))
         }
     }
 
     func skipped(input: String, output: String) {
-        if json { emit(["event": "skipped", "input": PathEncoding.displayed(input), "output": PathEncoding.displayed(output)]) } else if !quiet { printError("skipped \(PathEncoding.displayed(input)): \(PathEncoding.displayed(output)) exists") }
+        if json {
+            emit(["event": "skipped", "input": PathEncoding.displayed(input), "output": PathEncoding.displayed(output)])
+        } else if !quiet {
+            printError("skipped \(PathEncoding.displayed(input)): \(PathEncoding.displayed(output)) exists")
+        }
     }
 
     func failed(input: String, error: String) {
@@ -56,8 +67,11 @@ final class Reporter: @unchecked Sendable {
 
     func summary(done: Int, skipped: Int, failures: [(input: String, error: String)], interrupted: Bool = false) {
         if json {
-            emit(["event": "summary", "done": done, "skipped": skipped, "failed": failures.count, "interrupted": interrupted,
-                  "failures": failures.map { ["input": PathEncoding.displayed($0.input), "error": $0.error] }])
+            emit([
+                "event": "summary", "done": done, "skipped": skipped, "failed": failures.count,
+                "interrupted": interrupted,
+                "failures": failures.map { ["input": PathEncoding.displayed($0.input), "error": $0.error] },
+            ])
         }
         if !quiet || !failures.isEmpty {
             printError("\(done) upscaled, \(skipped) skipped, \(failures.count) failed")
@@ -68,7 +82,9 @@ final class Reporter: @unchecked Sendable {
     /// Called from the signal handler: the unfinished output is already removed.
     func interrupted(signal: Int32, tally: (done: Int, skipped: Int, failures: [(input: String, error: String)])) {
         if terminal && !quiet && !json { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-        let name = signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : signal == SIGHUP ? "SIGHUP" : "signal \(signal)"
+        let name =
+            signal == SIGINT
+            ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : signal == SIGHUP ? "SIGHUP" : "signal \(signal)"
         printError("interrupted by \(name): the unfinished output was removed")
         summary(done: tally.done, skipped: tally.skipped, failures: tally.failures, interrupted: true)
     }

@@ -22,7 +22,8 @@ struct Train: ParsableCommand {
             """)
 
     @Option(help: "Folder of training images (PNG/JPEG, searched recursively).") var data: String?
-    @Option(help: "Folder of validation ground truths, scored like `upscale eval` (e.g. ../shared/data/bench/Set5).") var val: String?
+    @Option(help: "Folder of validation ground truths, scored like `upscale eval` (e.g. ../shared/data/bench/Set5).")
+    var val: String?
     @Option(help: "Run folder: checkpoint/, log.jsonl and chart.png go here.") var output = "runs/train"
     @Option(help: "Training stage: psnr (pixel loss) or gan.") var stage: TrainingConfig.Stage = .psnr
     @Option(help: "Stage-1 generator to start the GAN stage from.") var initialize: String?
@@ -36,8 +37,14 @@ struct Train: ParsableCommand {
     @Option(help: "Base learning rate (cosine decay to 1e-7 over --steps).") var learningRate: Float = 2e-4
     @Option(help: "Pixel loss: l1, mse or charbonnier.") var pixelLoss: TrainingConfig.PixelLoss = .l1
     @Option(help: "GAN loss: relativistic (ESRGAN) or vanilla (SRGAN).") var ganLoss: GANLoss = .relativistic
-    @Option(help: "VGG16 layer for the perceptual loss: convB_L (before ReLU, ESRGAN-style) or reluB_L; the shipped weights reach conv3_3, relu2_2 is SRGAN's VGG22.") var vggLayer = "conv3_3"
-    @Option(help: "VGG16 weights (Caffe convention, safetensors).") var vggWeights = "weights/vgg16_caffe_conv1_1-conv3_3_f16.safetensors"
+    @Option(
+        help:
+            ArgumentHelp(
+                "VGG16 layer for the perceptual loss: convB_L (before ReLU, ESRGAN-style) or reluB_L; the shipped "
+                    + "weights reach conv3_3, relu2_2 is SRGAN's VGG22.")
+    ) var vggLayer = "conv3_3"
+    @Option(help: "VGG16 weights (Caffe convention, safetensors).") var vggWeights =
+        "weights/vgg16_caffe_conv1_1-conv3_3_f16.safetensors"
     @Option(help: "Loss weights for the GAN stage: pixel, perceptual, adversarial.") var pixelWeight: Float = 1e-2
     @Option var perceptualWeight: Float = 1
     @Option var ganWeight: Float = 5e-3
@@ -48,27 +55,44 @@ struct Train: ParsableCommand {
     @Option(help: "Checkpoint every N steps.") var checkpointEvery = 500
     @Option(help: "BLAS threads (default: all cores).") var threads: Int?
     @Option(help: "Continue the run in this folder from its checkpoint.") var resume: String?
-    @Option(help: "Write the EMA generator of run folder RUN to OUT.safetensors and exit.", transform: { $0 }) var export: String?
+    @Option(help: "Write the EMA generator of run folder RUN to OUT.safetensors and exit.", transform: { $0 })
+    var export: String?
     @Argument(help: "Output file for --export.") var exportPath: String?
 
     /// Every option is checked here, once, before any file is read or created.
     func validate() throws {
-        if export == nil && resume == nil && data == nil { throw ValidationError("--data DIR is required (or --resume RUN, or --export RUN OUT)") }
-        if export != nil && exportPath == nil { throw ValidationError("--export RUN needs an output file: --export RUN OUT.safetensors") }
+        if export == nil && resume == nil && data == nil {
+            throw ValidationError("--data DIR is required (or --resume RUN, or --export RUN OUT)")
+        }
+        if export != nil && exportPath == nil {
+            throw ValidationError("--export RUN needs an output file: --export RUN OUT.safetensors")
+        }
         guard [2, 3, 4].contains(scale) else { throw ValidationError("--scale must be 2, 3 or 4") }
-        guard (1...GeneratorConfig.maximumFeatures).contains(features) else { throw ValidationError("--features must be between 1 and \(GeneratorConfig.maximumFeatures)") }
-        guard (0...GeneratorConfig.maximumBlocks).contains(blocks) else { throw ValidationError("--blocks must be between 0 and \(GeneratorConfig.maximumBlocks)") }
+        guard (1...GeneratorConfig.maximumFeatures).contains(features) else {
+            throw ValidationError("--features must be between 1 and \(GeneratorConfig.maximumFeatures)")
+        }
+        guard (0...GeneratorConfig.maximumBlocks).contains(blocks) else {
+            throw ValidationError("--blocks must be between 0 and \(GeneratorConfig.maximumBlocks)")
+        }
         guard (8...1024).contains(patchSize), patchSize % scale == 0 else {
             throw ValidationError("--patch-size must be a multiple of --scale between 8 and 1024")
         }
         guard (1...1024).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 1024") }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
-        guard learningRate.isFinite, learningRate > 0, learningRate < 1 else { throw ValidationError("--learning-rate must be between 0 and 1") }
-        for (name, weight) in [("--pixel-weight", pixelWeight), ("--perceptual-weight", perceptualWeight), ("--gan-weight", ganWeight)] {
+        guard learningRate.isFinite, learningRate > 0, learningRate < 1 else {
+            throw ValidationError("--learning-rate must be between 0 and 1")
+        }
+        for (name, weight) in [
+            ("--pixel-weight", pixelWeight), ("--perceptual-weight", perceptualWeight), ("--gan-weight", ganWeight),
+        ] {
             guard weight.isFinite, weight >= 0 else { throw ValidationError("\(name) must be a finite number ≥ 0") }
         }
-        guard (1...1024).contains(discriminatorFeatures) else { throw ValidationError("--discriminator-features must be between 1 and 1024") }
-        for (name, value) in [("--log-every", logEvery), ("--validate-every", validateEvery), ("--checkpoint-every", checkpointEvery)] {
+        guard (1...1024).contains(discriminatorFeatures) else {
+            throw ValidationError("--discriminator-features must be between 1 and 1024")
+        }
+        for (name, value) in [
+            ("--log-every", logEvery), ("--validate-every", validateEvery), ("--checkpoint-every", checkpointEvery),
+        ] {
             guard value >= 1 else { throw ValidationError("\(name) must be at least 1") }
         }
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
@@ -79,10 +103,12 @@ struct Train: ParsableCommand {
         if let export, let exportPath {
             try reportingFailure {
                 let (trainer, _) = try Trainer.resume(folder: export + "/checkpoint")
-                try trainer.averagedGenerator().save(path: exportPath, extraMetadata: [
-                    "kind": trainer.config.stage.rawValue, "steps": "\(trainer.step)",
-                    "description": "exported from \(export) at step \(trainer.step) (EMA weights)",
-                ])
+                try trainer.averagedGenerator().save(
+                    path: exportPath,
+                    extraMetadata: [
+                        "kind": trainer.config.stage.rawValue, "steps": "\(trainer.step)",
+                        "description": "exported from \(export) at step \(trainer.step) (EMA weights)",
+                    ])
                 print("wrote \(exportPath) (step \(trainer.step), EMA weights)")
             }
             return
@@ -103,7 +129,9 @@ struct Train: ParsableCommand {
         config.ganLoss = ganLoss
         config.vggLayer = vggLayer
         // The default VGG file is found like the shipped models (./weights, beside the binary, $UPSCALE_WEIGHTS).
-        config.vggWeights = FileManager.default.fileExists(atPath: vggWeights) ? vggWeights
+        config.vggWeights =
+            FileManager.default.fileExists(atPath: vggWeights)
+            ? vggWeights
             : ModelCatalog.locate(URL(fileURLWithPath: vggWeights).lastPathComponent) ?? vggWeights
         config.pixelWeight = pixelWeight
         config.perceptualWeight = perceptualWeight
@@ -115,16 +143,22 @@ struct Train: ParsableCommand {
         config.validateEvery = validateEvery
         config.checkpointEvery = checkpointEvery
         if config.stage == .gan {
-            if config.initialGenerator == nil { printError("warning: --stage gan without --init starts from random weights") }
+            if config.initialGenerator == nil {
+                printError("warning: --stage gan without --init starts from random weights")
+            }
             if learningRate == 2e-4 { config.learningRate = 1e-4 }
             config.schedule = .multiStep(milestones: [steps / 2], gamma: 0.5)
         }
         try reportingFailure {
-            if let initial = config.initialGenerator { config.generator = try SRModels.Generator.load(path: initial).config }
-            let session = try TrainingSession(config: resume == nil ? config : nil, resumeFolder: resume, steps: resume == nil ? nil : self.steps, report: { line in
-                print(line)
-                fflush(stdout)
-            })
+            if let initial = config.initialGenerator {
+                config.generator = try SRModels.Generator.load(path: initial).config
+            }
+            let session = try TrainingSession(
+                config: resume == nil ? config : nil, resumeFolder: resume, steps: resume == nil ? nil : self.steps,
+                report: { line in
+                    print(line)
+                    fflush(stdout)
+                })
             try session.run()
         }
     }

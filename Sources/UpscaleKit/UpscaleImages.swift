@@ -11,11 +11,22 @@ struct UpscaleImages: ParsableCommand {
         commandName: "image",
         abstract: "Upscale one image, or every image in a folder (the default command).",
         discussion: """
-            Native model scales: ×4 (gan, psnr) and ×2 (psnr). Any other factor (3, 2.5, 8, …) runs the nearest native model at or above it (else the largest) and resamples its output with antialiased bicubic. Alpha is upscaled separately with bicubic; gray stays gray; 16-bit PNG input gives 16-bit PNG output; EXIF orientation is applied and the ICC profile copied. Outputs are written to a temporary file, flushed to the disk and renamed into place; an input is never overwritten. Ctrl-C or SIGTERM removes the unfinished output and prints what a batch has done so far.
+            Native model scales: ×4 (gan, psnr) and ×2 (psnr). Any other factor (3, 2.5, 8, …) runs the nearest \
+            native model at or above it (else the largest) and resamples its output with antialiased bicubic. Alpha \
+            is upscaled separately with bicubic; gray stays gray; 16-bit PNG input gives 16-bit PNG output; EXIF \
+            orientation is applied and the ICC profile copied. Outputs are written to a temporary file, flushed to \
+            the disk and renamed into place; an input is never overwritten. Ctrl-C or SIGTERM removes the unfinished \
+            output and prints what a batch has done so far.
 
-            Tiling: images stream through in strips of tiles, so memory grows with width × tile size, never with height. The default overlap is the model's exact overlap (see `upscale model info`): tiled output then equals the whole-image output. Larger tiles run a little faster and need more memory; --max-memory picks the largest tile whose working set fits the budget, for each image's width, and refuses an image that cannot fit.
+            Tiling: images stream through in strips of tiles, so memory grows with width × tile size, never with \
+            height. The default overlap is the model's exact overlap (see `upscale model info`): tiled output then \
+            equals the whole-image output. Larger tiles run a little faster and need more memory; --max-memory picks \
+            the largest tile whose working set fits the budget, for each image's width, and refuses an image that \
+            cannot fit.
 
-            Batches: every output name is planned before anything is written; a batch that would overwrite an input, write two inputs to one name, or write outside the output folder does not start. A bad file fails alone; all failures are listed at the end and the exit status is 1.
+            Batches: every output name is planned before anything is written; a batch that would overwrite an input, \
+            write two inputs to one name, or write outside the output folder does not start. A bad file fails alone; \
+            all failures are listed at the end and the exit status is 1.
 
             Examples:
               upscale photo.jpg photo-x4.png --scale 4
@@ -30,12 +41,14 @@ struct UpscaleImages: ParsableCommand {
     @Option(help: "Model: gan (default ×4), psnr (faithful), or a .safetensors file.") var model: String?
     @Option(help: "model (default) or bicubic.") var method: UpscaleMethodChoice = .model
     @Option(help: "Tile core size in input pixels, 8-4096 (default 128, or chosen from --max-memory).") var tile: Int?
-    @Option(help: "Context around each tile in input pixels, 0-512 (default: the model's exact overlap).") var overlap: Int?
+    @Option(help: "Context around each tile in input pixels, 0-512 (default: the model's exact overlap).") var overlap:
+        Int?
     @Option(help: "Half-width of the cross-fade between tiles in input pixels, 0 to tile/2.") var blend = 2
     @Option(help: "Memory budget in MB; picks the largest tile that fits each image's width.") var maxMemory: Int?
     @Option(help: "Largest image accepted, in megapixels (checked before decoding).") var maxPixels = 1000
     @Option(help: "Batch output format: png, jpg or same (as the input).") var format: OutputFormatChoice = .same
-    @Option(parsing: .unconditional, help: "Text added to each output file name before the extension (e.g. -x4).") var suffix = ""
+    @Option(parsing: .unconditional, help: "Text added to each output file name before the extension (e.g. -x4).")
+    var suffix = ""
     @Option(help: "JPEG quality (1-100).") var quality = 95
     @Flag(help: "Process subfolders too, keeping the folder structure.") var recursive = false
     @Flag(help: "Skip files whose output already exists (resume an interrupted batch).") var skipExisting = false
@@ -46,17 +59,27 @@ struct UpscaleImages: ParsableCommand {
 
     /// Every option is checked here, once, before any file is read or created.
     func validate() throws {
-        guard scale.isFinite, scale > 0, scale <= 64 else { throw ValidationError("--scale must be greater than 0 and at most 64") }
+        guard scale.isFinite, scale > 0, scale <= 64 else {
+            throw ValidationError("--scale must be greater than 0 and at most 64")
+        }
         guard (1...100).contains(quality) else { throw ValidationError("--quality must be 1-100") }
         if let tile, !(8...4096).contains(tile) { throw ValidationError("--tile must be between 8 and 4096") }
         if let overlap, !(0...512).contains(overlap) { throw ValidationError("--overlap must be between 0 and 512") }
         guard blend >= 0, blend <= (tile ?? 16) / 2 else {
-            throw ValidationError("--blend must be between 0 and \((tile ?? 16) / 2) (half of " + (tile == nil ? "the smallest tile, 16)" : "--tile)"))
+            throw ValidationError(
+                "--blend must be between 0 and \((tile ?? 16) / 2) (half of "
+                    + (tile == nil ? "the smallest tile, 16)" : "--tile)"))
         }
-        if let maxMemory, !(1...1_000_000).contains(maxMemory) { throw ValidationError("--max-memory must be between 1 and 1000000 (MB)") }
-        guard (1...1_000_000).contains(maxPixels) else { throw ValidationError("--max-pixels must be between 1 and 1000000 (megapixels)") }
+        if let maxMemory, !(1...1_000_000).contains(maxMemory) {
+            throw ValidationError("--max-memory must be between 1 and 1000000 (MB)")
+        }
+        guard (1...1_000_000).contains(maxPixels) else {
+            throw ValidationError("--max-pixels must be between 1 and 1000000 (megapixels)")
+        }
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
-        guard !suffix.contains("/"), !suffix.contains("\0") else { throw ValidationError("--suffix must not contain '/'") }
+        guard !suffix.contains("/"), !suffix.contains("\0") else {
+            throw ValidationError("--suffix must not contain '/'")
+        }
     }
 
     func run() throws {
@@ -72,14 +95,19 @@ struct UpscaleImages: ParsableCommand {
         case .special(let what):
             throw fail("\(PathEncoding.displayed(input)): is \(what), not an image file or folder")
         case .directory:
-            if BatchPlan.imageExtensions.contains(BatchPlan.extensionOf(output).lowercased()) && !FileSystem.isDirectory(output) {
-                throw fail("\(PathEncoding.displayed(input)) is a folder but the output \(PathEncoding.displayed(output)) names an image file; "
-                           + "give an output folder")
+            if BatchPlan.imageExtensions.contains(BatchPlan.extensionOf(output).lowercased())
+                && !FileSystem.isDirectory(output)
+            {
+                throw fail(
+                    "\(PathEncoding.displayed(input)) is a folder but the output "
+                        + "\(PathEncoding.displayed(output)) names an image file; "
+                        + "give an output folder")
             }
             let plan: BatchPlan
             let engine: Engine
             do {
-                plan = try BatchPlan.make(input: input, output: output, recursive: recursive, format: format, suffix: suffix, shard: shard)
+                plan = try BatchPlan.make(
+                    input: input, output: output, recursive: recursive, format: format, suffix: suffix, shard: shard)
                 engine = try makeEngine()
             } catch {
                 throw fail("\(error)")
@@ -90,15 +118,23 @@ struct UpscaleImages: ParsableCommand {
             if FileSystem.isDirectory(output) {
                 let name = FileSystem.fileName(of: input)
                 let inputExtension = BatchPlan.extensionOf(name)
-                target = output + "/" + String(name.dropLast(inputExtension.isEmpty ? 0 : inputExtension.count + 1)) + suffix + "."
+                target =
+                    output + "/" + String(name.dropLast(inputExtension.isEmpty ? 0 : inputExtension.count + 1)) + suffix
+                    + "."
                     + format.fileExtension(forInputExtension: inputExtension.isEmpty ? "png" : inputExtension)
             }
             do {
-                if FileSystem.isSameFile(input, target) || FileSystem.canonicalPath(input) == FileSystem.canonicalPath(target) {
-                    throw CLIError("\(PathEncoding.displayed(target)): refusing to overwrite the input file; choose another output name")
+                if FileSystem.isSameFile(input, target)
+                    || FileSystem.canonicalPath(input) == FileSystem.canonicalPath(target)
+                {
+                    throw CLIError(
+                        "\(PathEncoding.displayed(target)): refusing to overwrite the input file; choose "
+                            + "another output name"
+                    )
                 }
                 let engine = try makeEngine()
-                let seconds = try engine.upscale(input: input, output: target, reporter: reporter, label: PathEncoding.displayed(input))
+                let seconds = try engine.upscale(
+                    input: input, output: target, reporter: reporter, label: PathEncoding.displayed(input))
                 reporter.finished(input: input, output: target, seconds: seconds)
             } catch {
                 reporter.failed(input: input, error: "\(error)")
@@ -113,8 +149,11 @@ struct UpscaleImages: ParsableCommand {
     }
 
     private func makeEngine() throws -> Engine {
-        try Engine(method: method, model: model, scale: scale, tile: tile, overlap: overlap, blend: blend, maxMemoryMB: maxMemory,
-                   maxPixels: maxPixels * 1_000_000, quality: quality, cores: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        try Engine(
+            method: method, model: model, scale: scale, tile: tile, overlap: overlap, blend: blend,
+            maxMemoryMB: maxMemory,
+            maxPixels: maxPixels * 1_000_000, quality: quality,
+            cores: threads ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 
     private func runBatch(plan: BatchPlan, engine: Engine, reporter: Reporter, tally: BatchTally) throws {
@@ -136,8 +175,9 @@ struct UpscaleImages: ParsableCommand {
             }
             do {
                 try FileSystem.createDirectories(FileSystem.parentFolder(of: item.target))
-                let seconds = try engine.upscale(input: item.source, output: item.target, reporter: reporter,
-                                                 label: "[\(index + 1)/\(plan.items.count)] \(PathEncoding.displayed(item.relative))")
+                let seconds = try engine.upscale(
+                    input: item.source, output: item.target, reporter: reporter,
+                    label: "[\(index + 1)/\(plan.items.count)] \(PathEncoding.displayed(item.relative))")
                 tally.recordDone()
                 reporter.finished(input: item.source, output: item.target, seconds: seconds)
             } catch {

@@ -28,7 +28,8 @@ public struct Shard: ExpressibleByArgument, Sendable, Equatable {
 
     public init?(argument: String) {
         let parts = argument.split(separator: "/", omittingEmptySubsequences: false).map { Int($0) }
-        guard parts.count == 2, let index = parts[0], let count = parts[1], count >= 1, (1...count).contains(index) else {
+        guard parts.count == 2, let index = parts[0], let count = parts[1], count >= 1, (1...count).contains(index)
+        else {
             return nil
         }
         self.index = index

@@ -60,7 +60,9 @@ final class CodecTests: XCTestCase {
 
     func testPNGVariantsMatchIndependentDecode() throws {
         let folder = try XCTUnwrap(Bundle.module.url(forResource: "Fixtures", withExtension: nil)).path
-        let expected = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/expected.json"))) as? [String: [String: Any]])
+        let expected = try XCTUnwrap(
+            JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/expected.json")))
+                as? [String: [String: Any]])
         XCTAssertEqual(expected.count, 3)
         for (name, entry) in expected {
             let (image, description) = try ImageFile.read(folder + "/" + name)
@@ -106,7 +108,9 @@ final class CodecTests: XCTestCase {
         XCTAssertThrowsError(try ImageFormat(forOutputPath: "out.tiff")) { error in
             XCTAssertTrue("\(error)".contains("out.tiff"))
         }
-        XCTAssertThrowsError(try ImageFile.write(PlanarImage(width: 1, height: 1, channels: 3), to: "/nonexistent-folder/x.png")) { error in
+        XCTAssertThrowsError(
+            try ImageFile.write(PlanarImage(width: 1, height: 1, channels: 3), to: "/nonexistent-folder/x.png")
+        ) { error in
             XCTAssertTrue("\(error)".contains("does not exist"))
         }
     }
@@ -157,7 +161,9 @@ final class CodecTests: XCTestCase {
         for name in ["bird-lr.png", "butterfly-alpha.png", "scan-16bit.png", "gray.png", "phone-exif6-icc.jpg"] {
             let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: samplesFolder() + "/" + name)))
             var variants: [[UInt8]] = []
-            for cut in stride(from: 0, to: original.count, by: max(1, original.count / 40)) { variants.append(Array(original[0..<cut])) }
+            for cut in stride(from: 0, to: original.count, by: max(1, original.count / 40)) {
+                variants.append(Array(original[0..<cut]))
+            }
             for _ in 0..<120 {
                 var bytes = original
                 for _ in 0..<(1 + next() % 4) { bytes[next() % bytes.count] ^= UInt8(1 + next() % 255) }

@@ -13,7 +13,8 @@ final class ResamplerTests: XCTestCase {
             let (oh, ow) = (entry["out_h"] as! Int, entry["out_w"] as! Int)
             let input = (entry["input"] as! [NSNumber]).map { $0.floatValue }
             let expected = (entry["output"] as! [NSNumber]).map { $0.floatValue }
-            let result = Resampler.resize(PlanarImage(width: w, height: h, channels: 1, pixels: input), width: ow, height: oh)
+            let result = Resampler.resize(
+                PlanarImage(width: w, height: h, channels: 1, pixels: input), width: ow, height: oh)
             let worst = zip(result.pixels, expected).reduce(0) { max($0, abs($1.0 - $1.1)) }
             XCTAssertLessThanOrEqual(worst, 1e-4, "\(h)x\(w) -> \(oh)x\(ow)")
         }
@@ -24,7 +25,8 @@ final class ResamplerTests: XCTestCase {
         for i in image.pixels.indices { image.pixels[i] = Float((i * 7919) % 101) / 100 }
         for (ow, oh) in [(92, 164), (9, 13), (57, 100)] {
             let whole = Resampler.resize(image, width: ow, height: oh)
-            let resizer = StreamingResizer(inputWidth: 23, inputHeight: 41, outputWidth: ow, outputHeight: oh, channels: 2)
+            let resizer = StreamingResizer(
+                inputWidth: 23, inputHeight: 41, outputWidth: ow, outputHeight: oh, channels: 2)
             var rows: [PlanarImage] = []
             var y = 0
             for band in [3, 1, 10, 7, 20] where y < 41 {

@@ -14,10 +14,14 @@ final class GeneratorGradientTests: XCTestCase {
             var random = SeededGenerator(seed: 3)
             generator.initialize(generator: &random)
             for (name, p) in generator.namedParameters {
-                if name.hasSuffix("act.weight") || name.hasPrefix("act_") { p.value = Tensor(repeating: 1, shape: p.value.shape) }
-                else { p.value.scale(by: 5) }
+                if name.hasSuffix("act.weight") || name.hasPrefix("act_") {
+                    p.value = Tensor(repeating: 1, shape: p.value.shape)
+                } else {
+                    p.value.scale(by: 5)
+                }
             }
-            checkGradients(generator, input: randomTensor([2, 3, 5, 4], seed: 9, low: 0, high: 1), epsilon: 1e-2, tolerance: 1e-2)
+            checkGradients(
+                generator, input: randomTensor([2, 3, 5, 4], seed: 9, low: 0, high: 1), epsilon: 1e-2, tolerance: 1e-2)
         }
     }
 
@@ -28,6 +32,7 @@ final class GeneratorGradientTests: XCTestCase {
         var random = SeededGenerator(seed: 3)
         generator.initialize(generator: &random)
         for (_, p) in generator.namedParameters { p.value.scale(by: 5) }
-        checkGradients(generator, input: randomTensor([2, 3, 5, 4], seed: 9, low: 0, high: 1), epsilon: 1e-3, tolerance: 6e-2)
+        checkGradients(
+            generator, input: randomTensor([2, 3, 5, 4], seed: 9, low: 0, high: 1), epsilon: 1e-3, tolerance: 6e-2)
     }
 }

@@ -9,12 +9,15 @@ import XCTest
 /// (Fixtures/make_generator_fixture.py), with BasicSR tensor names.
 final class GeneratorReferenceTests: XCTestCase {
     func testForwardMatchesNumpyReference() throws {
-        let path = try XCTUnwrap(Bundle.module.url(forResource: "Fixtures/tiny_generators", withExtension: "safetensors")).path
+        let path = try XCTUnwrap(
+            Bundle.module.url(forResource: "Fixtures/tiny_generators", withExtension: "safetensors")
+        ).path
         let file = try SafeTensors.read(path: path)
         let configurations: [String: GeneratorConfig] = [
             "x4_lrelu": GeneratorConfig(features: 8, blocks: 2, scale: 4),
             "x3_lrelu": GeneratorConfig(features: 6, blocks: 1, scale: 3),
-            "x2_prelu_k9": GeneratorConfig(features: 5, blocks: 1, scale: 2, activation: .prelu, firstKernel: 9, lastKernel: 9),
+            "x2_prelu_k9": GeneratorConfig(
+                features: 5, blocks: 1, scale: 2, activation: .prelu, firstKernel: 9, lastKernel: 9),
         ]
         for (name, config) in configurations {
             let generator = Generator(config: config)
@@ -29,7 +32,8 @@ final class GeneratorReferenceTests: XCTestCase {
             let output = generator.inference(input)
             XCTAssertEqual(output.shape, [1, 3, 7 * config.scale, 6 * config.scale])
             XCTAssertLessThanOrEqual(output.maxAbsDifference(expected), 1e-4, name)
-            XCTAssertLessThanOrEqual(generator.forward(input).output.maxAbsDifference(output), 0, "forward equals inference")
+            XCTAssertLessThanOrEqual(
+                generator.forward(input).output.maxAbsDifference(output), 0, "forward equals inference")
         }
     }
 
@@ -69,11 +73,16 @@ final class GeneratorReferenceTests: XCTestCase {
         discriminator.initialize(generator: &random)
         XCTAssertEqual(discriminator.inference(randomTensor([3, 3, 32, 32], seed: 1)).shape, [3, 1])
         XCTAssertTrue(discriminator.namedParameters.map(\.name).contains("conv4_1.weight"))
-        // Ten LeakyReLU layers: bias perturbations cross kinks, hence the loose bound (layers are checked tightly alone).
-        checkGradients(discriminator, input: randomTensor([2, 3, 32, 32], seed: 3, low: 0, high: 1), epsilon: 1e-3, tolerance: 1e-1)
+        // Ten LeakyReLU layers: bias perturbations cross kinks, hence the loose bound (layers are checked tightly
+        // alone).
+        checkGradients(
+            discriminator, input: randomTensor([2, 3, 32, 32], seed: 3, low: 0, high: 1), epsilon: 1e-3, tolerance: 1e-1
+        )
         let vgg = try VGGFeatureExtractor(upTo: "relu1_2")
         var weights: [String: Tensor] = [:]
-        for (name, parameter) in vgg.namedParameters { weights[name] = randomTensor(parameter.value.shape, seed: 5, low: -0.05, high: 0.05) }
+        for (name, parameter) in vgg.namedParameters {
+            weights[name] = randomTensor(parameter.value.shape, seed: 5, low: -0.05, high: 0.05)
+        }
         try vgg.load(weights: weights)
         XCTAssertEqual(vgg.inference(randomTensor([1, 3, 8, 6], seed: 4, low: 0, high: 1)).shape, [1, 64, 8, 6])
         XCTAssertThrowsError(try VGGFeatureExtractor(upTo: "relu9_9"))

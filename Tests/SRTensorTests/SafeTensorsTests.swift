@@ -22,7 +22,8 @@ final class SafeTensorsTests: XCTestCase {
         for name in ["conv_first.weight", "conv_first.bias", "body.0.conv1.weight", "scalar_like"] {
             XCTAssertEqual(f32.tensors[name]?.scalars, values[name], name)
         }
-        XCTAssertEqual(try SafeTensors.read(path: try fixture("python_f16.safetensors")).tensors["half"]?.scalars, values["half"])
+        XCTAssertEqual(
+            try SafeTensors.read(path: try fixture("python_f16.safetensors")).tensors["half"]?.scalars, values["half"])
         XCTAssertEqual(try SafeTensors.read(path: try fixture("bf16.safetensors")).tensors["b"]?.scalars, values["b"])
     }
 
@@ -38,8 +39,11 @@ final class SafeTensorsTests: XCTestCase {
     func testRoundTripAndF16() throws {
         let folder = NSTemporaryDirectory() + "st-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let file = SafeTensors(tensors: ["a": Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6.5]), "b": Tensor(shape: [0], scalars: [])],
-                               metadata: ["upscale": "4"])
+        let file = SafeTensors(
+            tensors: [
+                "a": Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6.5]), "b": Tensor(shape: [0], scalars: []),
+            ],
+            metadata: ["upscale": "4"])
         try file.write(path: folder + "/x.safetensors")
         let back = try SafeTensors.read(path: folder + "/x.safetensors")
         XCTAssertEqual(back.tensors, file.tensors)

@@ -16,8 +16,10 @@ public func awayFromZero(_ t: Tensor, margin: Float = 0.05) -> Tensor {
 }
 
 /// Asserts two tensors match elementwise: |a − b| ≤ atol + rtol·|b| everywhere, reporting the worst index.
-public func assertClose(_ actual: Tensor, _ expected: Tensor, rtol: Float = 1e-4, atol: Float = 1e-5,
-                        _ message: String = "", file: StaticString = #filePath, line: UInt = #line) {
+public func assertClose(
+    _ actual: Tensor, _ expected: Tensor, rtol: Float = 1e-4, atol: Float = 1e-5,
+    _ message: String = "", file: StaticString = #filePath, line: UInt = #line
+) {
     XCTAssertEqual(actual.shape, expected.shape, "shape \(message)", file: file, line: line)
     guard actual.shape == expected.shape else { return }
     var worst = 0, worstExcess: Float = -1
@@ -25,7 +27,8 @@ public func assertClose(_ actual: Tensor, _ expected: Tensor, rtol: Float = 1e-4
         let excess = abs(actual.scalars[i] - expected.scalars[i]) - (atol + rtol * abs(expected.scalars[i]))
         if excess > worstExcess { worstExcess = excess; worst = i }
     }
-    XCTAssertLessThanOrEqual(worstExcess, 0,
+    XCTAssertLessThanOrEqual(
+        worstExcess, 0,
         "\(message): worst at \(worst): \(actual.scalars[worst]) vs \(expected.scalars[worst])", file: file, line: line)
 }
 
@@ -37,8 +40,10 @@ public func assertClose(_ actual: Tensor, _ expected: Tensor, rtol: Float = 1e-4
 /// A coordinate whose estimates with step ε and ε/2 disagree sits on a kink (ReLU-type activations,
 /// max pooling) where finite differences are meaningless; it is skipped, as ggml's gradient mode does,
 /// and at most a quarter of the samples may be skipped.
-public func checkGradients(_ layer: any Layer, input: Tensor, epsilon: Float = 1e-2, tolerance: Double = 1e-2,
-                           samples: Int = 40, seed: UInt64 = 7, file: StaticString = #filePath, line: UInt = #line) {
+public func checkGradients(
+    _ layer: any Layer, input: Tensor, epsilon: Float = 1e-2, tolerance: Double = 1e-2,
+    samples: Int = 40, seed: UInt64 = 7, file: StaticString = #filePath, line: UInt = #line
+) {
     layer.zeroGradients()
     let (output, pullback) = layer.forward(input)
     let projection = randomTensor(output.shape, seed: seed)
@@ -50,7 +55,9 @@ public func checkGradients(_ layer: any Layer, input: Tensor, epsilon: Float = 1
     }
     let inputGradient = pullback(projection)
     var generator = SeededGenerator(seed: seed &+ 1)
-    func compare(_ name: String, count: Int, analytic: (Int) -> Float, perturb: (Int, Float) -> Void, evaluate: () -> Double) {
+    func compare(
+        _ name: String, count: Int, analytic: (Int) -> Float, perturb: (Int, Float) -> Void, evaluate: () -> Double
+    ) {
         let indices = count <= samples ? Array(0..<count) : (0..<samples).map { _ in generator.nextInt(below: count) }
         var difference = 0.0, numericNorm = 0.0, analyticNorm = 0.0
         var skipped = 0
@@ -73,17 +80,33 @@ public func checkGradients(_ layer: any Layer, input: Tensor, epsilon: Float = 1
             numericNorm += numeric * numeric
             analyticNorm += exact * exact
         }
-        XCTAssertLessThanOrEqual(skipped * 4, indices.count, "\(name): \(skipped) of \(indices.count) samples on kinks", file: file, line: line)
+        XCTAssertLessThanOrEqual(
+            skipped * 4, indices.count, "\(name): \(skipped) of \(indices.count) samples on kinks", file: file,
+            line: line)
         let error = difference.squareRoot() / max(numericNorm.squareRoot() + analyticNorm.squareRoot(), 1e-12)
-        XCTAssertLessThanOrEqual(error, tolerance, "gradient of \(name): normalised error \(error)", file: file, line: line)
-        XCTAssertGreaterThan(numericNorm + analyticNorm, 0, "gradient of \(name) is identically zero", file: file, line: line)
+        XCTAssertLessThanOrEqual(
+            error, tolerance, "gradient of \(name): normalised error \(error)", file: file, line: line)
+        XCTAssertGreaterThan(
+            numericNorm + analyticNorm, 0, "gradient of \(name) is identically zero", file: file, line: line)
     }
     var x = input
-    compare("input", count: input.count, analytic: { inputGradient.scalars[$0] },
-            perturb: { x.scalars[$0] += $1 }, evaluate: { loss(x) })
+    compare(
+        "input", count: input.count, analytic: { inputGradient.scalars[$0] },
+        perturb: { x.scalars[$0] += $1 }, evaluate: { loss(x) })
     for (name, parameter) in layer.namedParameters {
         let gradient = parameter.gradient
-        compare(name, count: parameter.value.count, analytic: { gradient.scalars[$0] },
-                perturb: { parameter.value.scalars[$0] += $1 }, evaluate: { loss(input) })
+        compare(
+            name, count: parameter.value.count, analytic: { gradient.scalars[$0] },
+            perturb: { parameter.value.scalars[$0] += $1 }, evaluate: { loss(input) })
+    }
+}
+
+extension Tensor {
+    /// Largest |self − other| over all elements.
+    public func maxAbsDifference(_ other: Tensor) -> Float {
+        precondition(other.count == count, "sizes differ")
+        var largest: Float = 0
+        for i in 0..<count { largest = max(largest, abs(scalars[i] - other.scalars[i])) }
+        return largest
     }
 }

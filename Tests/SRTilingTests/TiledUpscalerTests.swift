@@ -10,9 +10,15 @@ final class TiledUpscalerTests: XCTestCase {
         var generator = SeededGenerator(seed: seed)
         var image = PlanarImage(width: width, height: height, channels: channels)
         // Smooth structure plus noise, so the generator sees realistic variation.
-        for c in 0..<channels { for y in 0..<height { for x in 0..<width {
-            image[c, y, x] = Float(0.5 + 0.3 * sin(Double(x) * 0.3 + Double(c)) * cos(Double(y) * 0.2) + 0.1 * generator.nextUniform())
-        } } }
+        for c in 0..<channels {
+            for y in 0..<height {
+                for x in 0..<width {
+                    image[c, y, x] = Float(
+                        0.5 + 0.3 * sin(Double(x) * 0.3 + Double(c)) * cos(Double(y) * 0.2) + 0.1
+                            * generator.nextUniform())
+                }
+            }
+        }
         return image
     }
 
@@ -29,10 +35,14 @@ final class TiledUpscalerTests: XCTestCase {
         var out = PlanarImage(width: image.width * s, height: image.height * s, channels: 3)
         var row = 0
         let engine = TiledUpscaler(scale: s, options: options, model: { generator.inference($0) })
-        try engine.run(source: MemoryRowSource(image), width: image.width, height: image.height, emit: { band in
-            for c in 0..<3 { for y in 0..<band.height { for x in 0..<band.width { out[c, row + y, x] = band[c, y, x] } } }
-            row += band.height
-        })
+        try engine.run(
+            source: MemoryRowSource(image), width: image.width, height: image.height,
+            emit: { band in
+                for c in 0..<3 {
+                    for y in 0..<band.height { for x in 0..<band.width { out[c, row + y, x] = band[c, y, x] } }
+                }
+                row += band.height
+            })
         XCTAssertEqual(row, out.height, "every output row emitted once")
         return out
     }
@@ -48,8 +58,10 @@ final class TiledUpscalerTests: XCTestCase {
             let whole = PlanarImage(tensor: generator.inference(Tensor(image: image)))
             let radius = generator.config.exactOverlap
             for (tile, blend) in [(8, 0), (11, 2), (16, 3), (64, 2)] {
-                let result = try tiled(image, generator: generator, options: TilingOptions(tileSize: tile, overlap: radius, blend: blend))
-                XCTAssertLessThanOrEqual(maxDifference(result, whole), 1e-5, "scale \(scale) tile \(tile) blend \(blend)")
+                let result = try tiled(
+                    image, generator: generator, options: TilingOptions(tileSize: tile, overlap: radius, blend: blend))
+                XCTAssertLessThanOrEqual(
+                    maxDifference(result, whole), 1e-5, "scale \(scale) tile \(tile) blend \(blend)")
             }
         }
     }
@@ -61,11 +73,14 @@ final class TiledUpscalerTests: XCTestCase {
         let radius = generator.config.exactOverlap
         var errors: [Float] = []
         for overlap in Array(stride(from: 0, to: radius, by: 2)) + [radius] {
-            let result = try tiled(image, generator: generator, options: TilingOptions(tileSize: 16, overlap: overlap, blend: 0))
+            let result = try tiled(
+                image, generator: generator, options: TilingOptions(tileSize: 16, overlap: overlap, blend: 0))
             errors.append(maxDifference(result, whole))
         }
         XCTAssertGreaterThan(errors[0], 1e-3, "with no overlap the seams must show in this test")
-        for i in 1..<errors.count { XCTAssertLessThanOrEqual(errors[i], errors[i - 1] * 1.05, "overlap errors \(errors)") }
+        for i in 1..<errors.count {
+            XCTAssertLessThanOrEqual(errors[i], errors[i - 1] * 1.05, "overlap errors \(errors)")
+        }
         XCTAssertLessThanOrEqual(errors.last!, 1e-5)
         // Cross-fading spreads the remaining discrepancy over a band instead of a hard step.
         let hard = try tiled(image, generator: generator, options: TilingOptions(tileSize: 16, overlap: 2, blend: 0))
@@ -82,7 +97,9 @@ final class TiledUpscalerTests: XCTestCase {
         struct Full: Error {}
         let failing = BackgroundSink { band in if band.width == 3 { throw Full() } }
         var thrown = false
-        for width in 1...10 { do { try failing.write(PlanarImage(width: width, height: 1, channels: 1)) } catch { thrown = true } }
+        for width in 1...10 {
+            do { try failing.write(PlanarImage(width: width, height: 1, channels: 1)) } catch { thrown = true }
+        }
         do { try failing.finish() } catch { thrown = true }
         XCTAssertTrue(thrown)
     }
@@ -108,8 +125,10 @@ final class TiledUpscalerTests: XCTestCase {
     func testWorkersGiveTheSameResult() throws {
         let generator = tinyGenerator(scale: 2)
         let image = randomImage(width: 50, height: 21, seed: 8)
-        let one = try tiled(image, generator: generator, options: TilingOptions(tileSize: 12, overlap: 7, blend: 2, workers: 1))
-        let two = try tiled(image, generator: generator, options: TilingOptions(tileSize: 12, overlap: 7, blend: 2, workers: 2))
+        let one = try tiled(
+            image, generator: generator, options: TilingOptions(tileSize: 12, overlap: 7, blend: 2, workers: 1))
+        let two = try tiled(
+            image, generator: generator, options: TilingOptions(tileSize: 12, overlap: 7, blend: 2, workers: 2))
         XCTAssertEqual(one, two)
     }
 
@@ -119,15 +138,18 @@ final class TiledUpscalerTests: XCTestCase {
             let image = randomImage(width: 19, height: 13, channels: channels, seed: UInt64(channels))
             let (width, height) = ImagePipeline.outputSize(width: 19, height: 13, scale: 2.5)
             var rows: [PlanarImage] = []
-            try ImagePipeline.run(source: MemoryRowSource(image), width: 19, height: 13, channels: channels, outputWidth: width,
-                                  outputHeight: height,
-                                  method: .model(nativeScale: 2, options: TilingOptions(tileSize: 8, overlap: 7), run: { generator.inference($0) }),
-                                  sink: { rows.append($0) })
+            try ImagePipeline.run(
+                source: MemoryRowSource(image), width: 19, height: 13, channels: channels, outputWidth: width,
+                outputHeight: height,
+                method: .model(
+                    nativeScale: 2, options: TilingOptions(tileSize: 8, overlap: 7), run: { generator.inference($0) }),
+                sink: { rows.append($0) })
             XCTAssertEqual(rows.reduce(0) { $0 + $1.height }, height)
             XCTAssertTrue(rows.allSatisfy { $0.channels == channels && $0.width == width })
             if channels == 2 || channels == 4 {
                 // Alpha is the bicubic resize of the input alpha.
-                let alpha = Resampler.resize(image.selectingChannels((channels - 1)..<channels), width: width, height: height)
+                let alpha = Resampler.resize(
+                    image.selectingChannels((channels - 1)..<channels), width: width, height: height)
                 var got: [Float] = []
                 for band in rows { got += band.selectingChannels((channels - 1)..<channels).pixels }
                 XCTAssertEqual(got.count, alpha.pixels.count)

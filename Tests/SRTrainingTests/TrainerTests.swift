@@ -15,9 +15,14 @@ final class TrainerTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: folder + "/data/nested", withIntermediateDirectories: true)
         for i in 0..<3 {
             var image = PlanarImage(width: 48 + 8 * i, height: 40 + 4 * i, channels: 3)
-            for c in 0..<3 { for y in 0..<image.height { for x in 0..<image.width {
-                image[c, y, x] = Float(0.5 + 0.4 * sin(Double(x) * (0.4 + 0.1 * Double(i)) + Double(c)) * cos(Double(y) * 0.3))
-            } } }
+            for c in 0..<3 {
+                for y in 0..<image.height {
+                    for x in 0..<image.width {
+                        image[c, y, x] = Float(
+                            0.5 + 0.4 * sin(Double(x) * (0.4 + 0.1 * Double(i)) + Double(c)) * cos(Double(y) * 0.3))
+                    }
+                }
+            }
             try ImageFile.write(image, to: folder + (i == 2 ? "/data/nested/" : "/data/") + "img\(i).png")
         }
         try Data("garbage".utf8).write(to: URL(fileURLWithPath: folder + "/data/bad.png"))
@@ -68,7 +73,8 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(hr.shape, [2, 3, 32, 32])
         // The input is the protocol's bicubic downscale of the crop, rounded to 8 bits.
         let crop = PlanarImage(tensor: hr, index: 0)
-        XCTAssertEqual(PlanarImage(tensor: lr, index: 0), Resampler.resize(crop, width: 16, height: 16).quantized(bits: 8))
+        XCTAssertEqual(
+            PlanarImage(tensor: lr, index: 0), Resampler.resize(crop, width: 16, height: 16).quantized(bits: 8))
     }
 
     func testPixelStageLossFalls() throws {
@@ -97,7 +103,8 @@ final class TrainerTests: XCTestCase {
         let resumed = try TrainingSession(config: nil, resumeFolder: folder + "/split", steps: 12, report: { _ in })
         XCTAssertEqual(resumed.trainer.step, 6)
         try resumed.run(installSignalHandlers: false)
-        XCTAssertEqual(resumed.trainer.generator.stateDictionary(), straight.trainer.generator.stateDictionary(), "bit-identical")
+        XCTAssertEqual(
+            resumed.trainer.generator.stateDictionary(), straight.trainer.generator.stateDictionary(), "bit-identical")
         XCTAssertEqual(resumed.trainer.ema.averages, straight.trainer.ema.averages)
     }
 
@@ -135,7 +142,9 @@ final class TrainerTests: XCTestCase {
         let (losses, output) = trainer.generatorStep(lr: lr, hr: hr)
         XCTAssertNotEqual(trainer.generator.stateDictionary(), g0, "G changed")
         XCTAssertEqual(discriminator.stateDictionary(), d0, "D unchanged by the G step")
-        XCTAssertTrue(discriminator.namedParameters.allSatisfy { $0.parameter.gradient.squaredNorm() == 0 }, "no D gradients in the G step")
+        XCTAssertTrue(
+            discriminator.namedParameters.allSatisfy { $0.parameter.gradient.squaredNorm() == 0 },
+            "no D gradients in the G step")
         XCTAssertGreaterThan(losses.perceptual, 0)
         XCTAssertGreaterThan(losses.adversarial, 0)
         XCTAssertFalse(discriminator.namedParameters[0].parameter.isFrozen, "D unfrozen after the G step")

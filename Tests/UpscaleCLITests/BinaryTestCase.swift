@@ -5,7 +5,9 @@ import XCTest
 /// fails the test instead of blocking the suite), optional signals, and the child's peak RSS.
 class BinaryTestCase: XCTestCase {
     static var binary: String {
-        let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("upscale").path
+        let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+            "upscale"
+        ).path
         if FileManager.default.isExecutableFile(atPath: here) { return here }
         return repository + "/.build/release/upscale"
     }
@@ -20,7 +22,7 @@ class BinaryTestCase: XCTestCase {
         var status: Int32
         var output: String
         var error: String
-        /// Peak resident memory of the child, in MB.
+        /// Peak resident memory of the child, in MB (its VmHWM, sampled every 2 ms until it exits).
         var peakMB: Double
         var timedOut: Bool
     }
@@ -29,8 +31,10 @@ class BinaryTestCase: XCTestCase {
     /// - Parameters:
     ///   - signal: sends this signal once `after` seconds have passed (or once `when` becomes true).
     ///   - timeout: the child is killed and `timedOut` set after this many seconds.
-    func runBytes(_ arguments: [[UInt8]], in folder: String? = nil, signal: Int32? = nil, after delay: Double = 0,
-                  when condition: (() -> Bool)? = nil, timeout: Double = 120) throws -> Result {
+    func runBytes(
+        _ arguments: [[UInt8]], in folder: String? = nil, signal: Int32? = nil, after delay: Double = 0,
+        when condition: (() -> Bool)? = nil, timeout: Double = 120
+    ) throws -> Result {
         let outPath = NSTemporaryDirectory() + "upscale-test-\(UUID().uuidString).out"
         let errPath = outPath + ".err"
         defer {
@@ -44,7 +48,7 @@ class BinaryTestCase: XCTestCase {
         posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         // The child inherits the working folder (tests run one at a time).
-        FileManager.default.changeCurrentDirectoryPath(folder ?? Self.repository)
+        _ = FileManager.default.changeCurrentDirectoryPath(folder ?? Self.repository)
         var argv: [UnsafeMutablePointer<CChar>?] = ([Array(Self.binary.utf8)] + arguments).map { bytes in
             let pointer = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
             for (i, byte) in bytes.enumerated() { pointer[i] = CChar(bitPattern: byte) }
@@ -61,7 +65,15 @@ class BinaryTestCase: XCTestCase {
         var usage = rusage()
         var signalled = signal == nil
         var timedOut = false
+        var peakKB = 0.0
         while true {
+            // The peak comes from the child's own high-water mark: wait4's ru_maxrss would include the
+            // RSS of this (large) test process, which a spawned child inherits until it execs.
+            if let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+               let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") {
+                peakKB = max(peakKB, kilobytes)
+            }
             let done = wait4(pid, &status, WNOHANG, &usage)
             if done == pid { break }
             let elapsed = Date().timeIntervalSince(start)
@@ -73,12 +85,13 @@ class BinaryTestCase: XCTestCase {
                 kill(pid, SIGKILL)
                 timedOut = true
             }
-            usleep(5_000)
+            usleep(2_000)
         }
         let exit: Int32 = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
         let output = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
         let error = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
-        return Result(status: exit, output: output, error: error, peakMB: Double(usage.ru_maxrss) / 1024, timedOut: timedOut)
+        return Result(
+            status: exit, output: output, error: error, peakMB: peakKB / 1024, timedOut: timedOut)
     }
 
     @discardableResult
@@ -103,9 +116,8 @@ class BinaryTestCase: XCTestCase {
 
     func sample(_ name: String) -> String { Self.repository + "/samples/" + name }
 
-    /// Files in `folder` (recursively) whose names look like our temporaries.
+    /// Files in `path` whose names look like our temporaries.
     func leftoverTemporaries(in path: String) -> [String] {
-        let names = FileManager.default.enumerator(atPath: path)?.allObjects as? [String] ?? []
-        return names.filter { $0.hasSuffix(".tmp") }
+        ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { $0.hasSuffix(".tmp") }
     }
 }

@@ -6,7 +6,10 @@ import XCTest
 /// Runs the built `upscale` binary the way a user does.
 final class CLITests: BinaryTestCase {
     func testHelpExplainsEveryCommandWithAnExample() throws {
-        for command in [["--help"], ["image", "--help"], ["eval", "--help"], ["train", "--help"], ["model", "new", "--help"], ["model", "info", "--help"]] {
+        for command in [
+            ["--help"], ["image", "--help"], ["eval", "--help"], ["train", "--help"], ["model", "new", "--help"],
+            ["model", "info", "--help"],
+        ] {
             let result = try run(command)
             XCTAssertEqual(result.status, 0)
             XCTAssertTrue(result.output.contains("xample"), "\(command) help lacks an example")
@@ -16,7 +19,8 @@ final class CLITests: BinaryTestCase {
 
     func testSingleImageKeepsSizeAlphaDepthGrayAndOrientation() throws {
         let cases: [(String, [Int])] = [
-            ("bird-lr.png", [288, 288, 3, 8]), ("butterfly-alpha.png", [256, 256, 4, 8]), ("scan-16bit.png", [320, 240, 3, 16]),
+            ("bird-lr.png", [288, 288, 3, 8]), ("butterfly-alpha.png", [256, 256, 4, 8]),
+            ("scan-16bit.png", [320, 240, 3, 16]),
             ("gray.png", [256, 256, 1, 8]), ("phone-exif6-icc.jpg", [768, 512, 3, 8]),
         ]
         for (name, expected) in cases {
@@ -37,14 +41,17 @@ final class CLITests: BinaryTestCase {
         XCTAssertEqual(result.status, 0, result.error)
         let d = try ImageReader(path: output).description
         XCTAssertEqual([d.width, d.height, d.channels], [216, 216, 3])
-        XCTAssertEqual(try run([sample("bird-lr.png"), folder + "/b.png", "--scale", "2.5", "--method", "bicubic"]).status, 0)
+        XCTAssertEqual(
+            try run([sample("bird-lr.png"), folder + "/b.png", "--scale", "2.5", "--method", "bicubic"]).status, 0)
         XCTAssertEqual(try ImageReader(path: folder + "/b.png").description.width, 180)
     }
 
     func testBatchGoesOnPastABadFileAndReportsIt() throws {
         let input = folder + "/in", output = folder + "/out"
         try FileManager.default.createDirectory(atPath: input + "/sub", withIntermediateDirectories: true)
-        for name in ["bird-lr.png", "gray.png"] { try FileManager.default.copyItem(atPath: sample(name), toPath: input + "/" + name) }
+        for name in ["bird-lr.png", "gray.png"] {
+            try FileManager.default.copyItem(atPath: sample(name), toPath: input + "/" + name)
+        }
         try FileManager.default.copyItem(atPath: sample("butterfly-alpha.png"), toPath: input + "/sub/butterfly.png")
         try Data("not an image".utf8).write(to: URL(fileURLWithPath: input + "/broken.png"))
         let result = try run([input, output, "--model", model, "--recursive", "--format", "png", "--suffix", "-x4"])
@@ -56,7 +63,9 @@ final class CLITests: BinaryTestCase {
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: output + "/broken-x4.png"), "no output for a failed file")
         // Resuming skips what exists.
-        let again = try run([input, output, "--model", model, "--recursive", "--format", "png", "--suffix", "-x4", "--skip-existing"])
+        let again = try run([
+            input, output, "--model", model, "--recursive", "--format", "png", "--suffix", "-x4", "--skip-existing",
+        ])
         XCTAssertTrue(again.error.contains("0 upscaled, 3 skipped, 1 failed"), again.error)
     }
 
@@ -109,7 +118,9 @@ final class CLITests: BinaryTestCase {
 
     func testInterpolateBlendsWeights() throws {
         let other = folder + "/other.safetensors", mix = folder + "/mix.safetensors"
-        XCTAssertEqual(try run(["model", "new", "--features", "4", "--blocks", "1", "--scale", "4", "--seed", "9", other]).status, 0)
+        XCTAssertEqual(
+            try run(["model", "new", "--features", "4", "--blocks", "1", "--scale", "4", "--seed", "9", other]).status,
+            0)
         let result = try run(["model", "interpolate", model, other, "--alpha", "0.25", mix])
         XCTAssertEqual(result.status, 0, result.error)
         let a = try SafeTensors.read(path: model).tensors, b = try SafeTensors.read(path: other).tensors
@@ -117,7 +128,8 @@ final class CLITests: BinaryTestCase {
         XCTAssertEqual(Set(m.keys), Set(a.keys))
         for (name, tensor) in m {
             for i in 0..<tensor.count {
-                XCTAssertEqual(tensor.scalars[i], 0.25 * a[name]!.scalars[i] + 0.75 * b[name]!.scalars[i], accuracy: 1e-6)
+                XCTAssertEqual(
+                    tensor.scalars[i], 0.25 * a[name]!.scalars[i] + 0.75 * b[name]!.scalars[i], accuracy: 1e-6)
             }
         }
         let wrong = folder + "/x2.safetensors"
@@ -151,7 +163,9 @@ final class CLITests: BinaryTestCase {
     }
 
     func testEvalJSONAndModelInfo() throws {
-        let set5 = URL(fileURLWithPath: CLITests.repository).deletingLastPathComponent().appendingPathComponent("shared/data/bench/Set5").path
+        let set5 = URL(fileURLWithPath: CLITests.repository).deletingLastPathComponent().appendingPathComponent(
+            "shared/data/bench/Set5"
+        ).path
         try XCTSkipUnless(FileManager.default.fileExists(atPath: set5))
         let result = try run(["eval", "--data", set5, "--scale", "4", "--method", "bicubic", "--json"])
         XCTAssertEqual(result.status, 0, result.error)

@@ -9,7 +9,7 @@ import XCTest
 /// the file: no crash, no hang, and no file left behind. `make test` runs a bounded number of cases
 /// (about a minute); `make fuzz` sets `UPSCALE_FUZZ_CASES` to run thousands.
 final class FuzzTests: XCTestCase {
-    var cases: Int { Int(ProcessInfo.processInfo.environment["UPSCALE_FUZZ_CASES"] ?? "") ?? 300 }
+    var cases: Int { Int(ProcessInfo.processInfo.environment["UPSCALE_FUZZ_CASES"] ?? "") ?? 12000 }
     let limits = DecodeLimits(maximumPixels: 20_000_000, maximumWholeDecodeBytes: 200_000_000)
 
     var folder = ""
@@ -39,7 +39,9 @@ final class FuzzTests: XCTestCase {
             let at = lengthFields[generator.nextInt(below: lengthFields.count)]
             let values: [UInt8] = [0x00, 0x01, 0x7F, 0x80, 0xFF]
             for i in 0..<4 where at + i < out.count {
-                out[at + i] = generator.nextInt(below: 2) == 0 ? values[generator.nextInt(below: values.count)] : UInt8(generator.nextInt(below: 256))
+                out[at + i] =
+                    generator.nextInt(below: 2) == 0
+                    ? values[generator.nextInt(below: values.count)] : UInt8(generator.nextInt(below: 256))
             }
         }
         return out
@@ -71,7 +73,7 @@ final class FuzzTests: XCTestCase {
 
     func checkImage(_ bytes: [UInt8], index: Int, extension suffix: String) {
         let path = folder + "/case-\(index).\(suffix)"
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
         do {
             let reader = try ImageReader(path: path, limits: limits)
             let image = try reader.readAll()
@@ -89,12 +91,16 @@ final class FuzzTests: XCTestCase {
     func testDecodersSurviveMutatedFiles() throws {
         let repository = BinaryTestCase.repository
         var generator = SeededGenerator(seed: 2026)
-        let seeds: [(String, String)] = [("bird-lr.png", "png"), ("butterfly-alpha.png", "png"), ("scan-16bit.png", "png"),
-                                         ("gray.png", "png"), ("phone-exif6-icc.jpg", "jpg")]
+        let seeds: [(String, String)] = [
+            ("bird-lr.png", "png"), ("butterfly-alpha.png", "png"), ("scan-16bit.png", "png"),
+            ("gray.png", "png"), ("phone-exif6-icc.jpg", "jpg"),
+        ]
         let originals = try seeds.map { name, suffix in
             (Array(try Data(contentsOf: URL(fileURLWithPath: repository + "/samples/" + name))), suffix)
         }
-        let fields = originals.map { bytes, suffix in suffix == "png" ? Self.pngLengthFields(bytes) : Self.jpegLengthFields(bytes) }
+        let fields = originals.map { bytes, suffix in
+            suffix == "png" ? Self.pngLengthFields(bytes) : Self.jpegLengthFields(bytes)
+        }
         for index in 0..<cases {
             let which = index % originals.count
             let mutated = Self.mutate(originals[which].0, lengthFields: fields[which], generator: &generator)
@@ -114,12 +120,14 @@ final class FuzzTests: XCTestCase {
         // Length fields: the header length, and every run of digits in the JSON header.
         let headerLength = Int(bytes[0]) | Int(bytes[1]) << 8
         var fields = [0, 4]
-        for at in 8..<(8 + headerLength) where (48...57).contains(bytes[at]) && !(48...57).contains(bytes[at - 1]) { fields.append(at) }
+        for at in 8..<(8 + headerLength) where (48...57).contains(bytes[at]) && !(48...57).contains(bytes[at - 1]) {
+            fields.append(at)
+        }
         var generator = SeededGenerator(seed: 99)
         for index in 0..<cases {
             let mutated = Self.mutate(bytes, lengthFields: fields, generator: &generator)
             let path = folder + "/case-\(index).safetensors"
-            FileManager.default.createFile(atPath: path, contents: Data(mutated))
+            _ = FileManager.default.createFile(atPath: path, contents: Data(mutated))
             do {
                 let loaded = try Generator.load(path: path)
                 XCTAssertLessThanOrEqual(loaded.parameterCount, mutated.count)

@@ -16,9 +16,14 @@ final class ShippedModelTests: XCTestCase {
     /// A deterministic 20×16 RGB test pattern.
     static func probe() -> Tensor {
         var t = Tensor(zeros: [1, 3, 16, 20])
-        for c in 0..<3 { for y in 0..<16 { for x in 0..<20 {
-            t.scalars[(c * 16 + y) * 20 + x] = Float(0.5 + 0.4 * sin(Double(x) * 0.7 + Double(c)) * cos(Double(y) * 0.45))
-        } } }
+        for c in 0..<3 {
+            for y in 0..<16 {
+                for x in 0..<20 {
+                    t.scalars[(c * 16 + y) * 20 + x] = Float(
+                        0.5 + 0.4 * sin(Double(x) * 0.7 + Double(c)) * cos(Double(y) * 0.45))
+                }
+            }
+        }
         return t
     }
 
@@ -31,7 +36,9 @@ final class ShippedModelTests: XCTestCase {
 
     func testEveryShippedModelLoadsAndReproducesItsRecordedOutput() throws {
         let fixture = CLITests.repository + "/Tests/UpscaleCLITests/Fixtures/shipped_outputs.json"
-        var recorded = (try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixture)))) as? [String: [Double]] ?? [:]
+        var recorded =
+            (try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixture))))
+            as? [String: [Double]] ?? [:]
         let update = ProcessInfo.processInfo.environment["UPSCALE_RECORD_SHIPPED"] == "1"
         for (name, scale, kind) in ShippedModelTests.shipped {
             let path = weights + "/\(name).safetensors"
@@ -63,13 +70,18 @@ final class ShippedModelTests: XCTestCase {
         for overlap in [2, 4, 8] {
             var out: [Float] = []
             var rows = 0
-            let engine = TiledUpscaler(scale: 4, options: TilingOptions(tileSize: 24, overlap: overlap, blend: 2),
-                                       model: { generator.inference($0) })
+            let engine = TiledUpscaler(
+                scale: 4, options: TilingOptions(tileSize: 24, overlap: overlap, blend: 2),
+                model: { generator.inference($0) })
             var image = PlanarImage(width: whole.width, height: whole.height, channels: 3)
-            try engine.run(source: MemoryRowSource(truth), width: truth.width, height: truth.height, emit: { band in
-                for c in 0..<3 { for y in 0..<band.height { for x in 0..<band.width { image[c, rows + y, x] = band[c, y, x] } } }
-                rows += band.height
-            })
+            try engine.run(
+                source: MemoryRowSource(truth), width: truth.width, height: truth.height,
+                emit: { band in
+                    for c in 0..<3 {
+                        for y in 0..<band.height { for x in 0..<band.width { image[c, rows + y, x] = band[c, y, x] } }
+                    }
+                    rows += band.height
+                })
             out = zip(image.pixels, whole.pixels).map { abs($0.0 - $0.1) }
             worst[overlap] = out.max() ?? 0
         }
