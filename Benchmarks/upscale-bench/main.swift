@@ -11,6 +11,9 @@ import SRTensor
 import SRTiling
 import SRTraining
 
+BLASKernels.selectBestCore()
+print("# \(BLASKernels.summary)")
+print("# \(BLASKernels.configuration)")
 let arguments = Set(CommandLine.arguments.dropFirst())
 let cores = arguments.contains("--one-thread") ? 1 : ProcessInfo.processInfo.activeProcessorCount
 GEMM.setThreadCount(cores)

@@ -101,44 +101,31 @@ public final class TiledUpscaler {
                 return (coreLeft, coreRight, max(0, coreLeft - margin), min(width, coreRight + margin))
             }
             let stripInput = input.tensor(rows: top..<bottom)
-            // Run the tiles of the strip in groups of `workers` (in parallel), fading each group in, in
-            // order, before the next starts: at most `workers` tile outputs are alive at once.
-            let workers = min(options.workers, columns)
+            // Workers run the strip's tiles in column order while this thread fades finished tiles in,
+            // in column order too (so the sums, and the output, do not depend on timing). At most
+            // `workers + 1` tile outputs are alive at once.
             let model = self.model
-            for groupStart in stride(from: 0, to: columns, by: workers) {
-                let group = groupStart..<min(columns, groupStart + workers)
-                var results = [Tensor?](repeating: nil, count: group.count)
-                if group.count > 1 {
-                    let lock = NSLock()
-                    DispatchQueue.concurrentPerform(iterations: group.count) { index in
-                        let (_, _, left, right) = tiles[group.lowerBound + index]
-                        let result = model(TiledUpscaler.crop(stripInput, x: left, width: right - left))
-                        lock.lock()
-                        results[index] = result
-                        lock.unlock()
-                    }
-                }
-                for column in group {
-                    let (coreLeft, coreRight, left, right) = tiles[column]
-                    let result =
-                        results[column - groupStart]
-                        ?? model(TiledUpscaler.crop(stripInput, x: left, width: right - left))
-                    results[column - groupStart] = nil
-                    precondition(
-                        result.shape == [1, 3, (bottom - top) * s, (right - left) * s], "model returned \(result.shape)"
-                    )
-                    let columnWeights = (0..<((right - left) * s)).map { x in
-                        TiledUpscaler.weight(
-                            at: left * s + x, scale: s, coreStart: coreLeft, coreEnd: coreRight, blend: h,
-                            rampStart: column > 0, rampEnd: column < columns - 1)
-                    }
-                    output.accumulate(
-                        result, top: top * s, left: left * s, rows: supportTop..<supportBottom,
-                        rowWeights: rowWeights, columnWeights: columnWeights)
-                    tilesDone += 1
-                    progress(tilesDone, strips * columns)
-                }
+            let tileResults = TileResults(columns: columns, workers: min(options.workers, columns)) { column in
+                let (_, _, left, right) = tiles[column]
+                return model(TiledUpscaler.crop(stripInput, x: left, width: right - left))
             }
+            for column in 0..<columns {
+                let (coreLeft, coreRight, left, right) = tiles[column]
+                let result = tileResults.take(column)
+                precondition(
+                    result.shape == [1, 3, (bottom - top) * s, (right - left) * s], "model returned \(result.shape)")
+                let columnWeights = (0..<((right - left) * s)).map { x in
+                    TiledUpscaler.weight(
+                        at: left * s + x, scale: s, coreStart: coreLeft, coreEnd: coreRight, blend: h,
+                        rampStart: column > 0, rampEnd: column < columns - 1)
+                }
+                output.accumulate(
+                    result, top: top * s, left: left * s, rows: supportTop..<supportBottom,
+                    rowWeights: rowWeights, columnWeights: columnWeights)
+                tilesDone += 1
+                progress(tilesDone, strips * columns)
+            }
+            tileResults.finish()
             let finished = strip == strips - 1 ? outHeight : (coreBottom - h) * s
             if finished > emitted {
                 try emit(output.take(rows: emitted..<finished))
@@ -184,6 +171,60 @@ public final class TiledUpscaler {
         }
         return out
     }
+}
+
+/// Tile outputs of one strip, computed by `workers` threads in column order and taken in column order.
+/// A worker waits before starting a tile while `workers + 1` outputs are computed or waiting, which
+/// bounds memory; it cannot deadlock because columns start in order and are taken in order.
+final class TileResults: @unchecked Sendable {
+    private let condition = NSCondition()
+    private let slots: DispatchSemaphore
+    private var results: [Tensor?]
+    private var next = 0
+    private let group = DispatchGroup()
+    private let serial: ((Int) -> Tensor)?
+
+    init(columns: Int, workers: Int, compute: @escaping @Sendable (Int) -> Tensor) {
+        results = [Tensor?](repeating: nil, count: columns)
+        slots = DispatchSemaphore(value: workers + 1)
+        guard workers > 1 else {
+            serial = compute
+            return
+        }
+        serial = nil
+        DispatchQueue.global().async(group: group) { [self] in
+            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                while true {
+                    condition.lock()
+                    let column = next
+                    next += 1
+                    condition.unlock()
+                    if column >= columns { return }
+                    slots.wait()
+                    let result = compute(column)
+                    condition.lock()
+                    results[column] = result
+                    condition.broadcast()
+                    condition.unlock()
+                }
+            }
+        }
+    }
+
+    /// The output of `column`, waiting for it if needed; columns must be taken in order.
+    func take(_ column: Int) -> Tensor {
+        if let serial { return serial(column) }
+        condition.lock()
+        while results[column] == nil { condition.wait() }
+        let result = results[column]!
+        results[column] = nil
+        condition.unlock()
+        slots.signal()
+        return result
+    }
+
+    /// Waits for the workers to end (after every column was taken).
+    func finish() { group.wait() }
 }
 
 /// Input rows [start, end) kept for the current strip, 3 planes per row.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SRFiles
+import SRTensor
 
 /// The `upscale` command line: upscaling is the default subcommand.
 public struct UpscaleCommand: ParsableCommand {
@@ -14,8 +15,16 @@ public struct UpscaleCommand: ParsableCommand {
               upscale eval --data ../shared/data/bench/Set5 --scale 4 --model psnr
               upscale train --data my-photos/ --output runs/mine
             """,
+        version: "upscale \(UpscaleCommand.version)\n\(BLASKernels.summary)",
         subcommands: [UpscaleImages.self, Evaluate.self, Train.self, ModelCommand.self],
         defaultSubcommand: UpscaleImages.self)
+
+    /// The release this build belongs to.
+    public static let version = "0.3.0"
+
+    /// Process-wide set-up before any command runs: re-executes once with better OpenBLAS kernels
+    /// when OpenBLAS's own CPU detection chose narrower ones (see `BLASKernels`).
+    public static func prepareProcess() { BLASKernels.selectBestCore() }
 
     public init() {}
 

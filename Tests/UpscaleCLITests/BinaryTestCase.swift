@@ -32,8 +32,8 @@ class BinaryTestCase: XCTestCase {
     ///   - signal: sends this signal once `after` seconds have passed (or once `when` becomes true).
     ///   - timeout: the child is killed and `timedOut` set after this many seconds.
     func runBytes(
-        _ arguments: [[UInt8]], in folder: String? = nil, signal: Int32? = nil, after delay: Double = 0,
-        when condition: (() -> Bool)? = nil, timeout: Double = 120
+        _ arguments: [[UInt8]], in folder: String? = nil, environment: [String: String] = [:], signal: Int32? = nil,
+        after delay: Double = 0, when condition: (() -> Bool)? = nil, timeout: Double = 120
     ) throws -> Result {
         let outPath = NSTemporaryDirectory() + "upscale-test-\(UUID().uuidString).out"
         let errPath = outPath + ".err"
@@ -58,7 +58,11 @@ class BinaryTestCase: XCTestCase {
         argv.append(nil)
         defer { argv.forEach { $0?.deallocate() } }
         var pid = pid_t()
-        let spawned = posix_spawn(&pid, Self.binary, &actions, nil, argv, environ)
+        var variables: [UnsafeMutablePointer<CChar>?] = ProcessInfo.processInfo.environment
+            .merging(environment) { _, new in new }.map { strdup("\($0.key)=\($0.value)") }
+        variables.append(nil)
+        defer { variables.forEach { free($0) } }
+        let spawned = posix_spawn(&pid, Self.binary, &actions, nil, argv, variables)
         guard spawned == 0 else { throw NSError(domain: "spawn", code: Int(spawned)) }
         let start = Date()
         var status: Int32 = 0
@@ -95,8 +99,10 @@ class BinaryTestCase: XCTestCase {
     }
 
     @discardableResult
-    func run(_ arguments: [String], in folder: String? = nil, timeout: Double = 120) throws -> Result {
-        try runBytes(arguments.map { Array($0.utf8) }, in: folder, timeout: timeout)
+    func run(_ arguments: [String], in folder: String? = nil, environment: [String: String] = [:], timeout: Double = 120)
+        throws -> Result
+    {
+        try runBytes(arguments.map { Array($0.utf8) }, in: folder, environment: environment, timeout: timeout)
     }
 
     var folder = ""

@@ -5,6 +5,19 @@ import XCTest
 
 /// Runs the built `upscale` binary the way a user does.
 final class CLITests: BinaryTestCase {
+    func testVersionReportsTheWidestKernelsThisProcessorRuns() throws {
+        let result = try run(["--version"])
+        XCTAssertEqual(result.status, 0, result.error)
+        let line = try XCTUnwrap(result.output.split(separator: "\n").first { $0.hasPrefix("OpenBLAS core ") }, result.output)
+        let core = String(line.dropFirst("OpenBLAS core ".count).prefix { $0 != " " && $0 != ";" })
+        if let best = BLASKernels.bestCore(for: .current) {
+            XCTAssertGreaterThanOrEqual(BLASKernels.vectorLevel(ofCore: core), BLASKernels.vectorLevel(ofCore: best), String(line))
+        }
+        // With the choice forced by the user, the user's choice stands and is reported.
+        let forced = try run(["--version"], environment: ["OPENBLAS_CORETYPE": "Prescott"])
+        XCTAssertTrue(forced.output.contains("OpenBLAS core Prescott (OPENBLAS_CORETYPE=Prescott)"), forced.output)
+    }
+
     func testHelpExplainsEveryCommandWithAnExample() throws {
         for command in [
             ["--help"], ["image", "--help"], ["eval", "--help"], ["train", "--help"], ["model", "new", "--help"],
