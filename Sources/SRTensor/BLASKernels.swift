@@ -77,7 +77,9 @@ public enum BLASKernels {
     /// The core to force instead of `current`, or nil when `current` already uses the widest
     /// vectors the processor has (never a downgrade).
     public static func replacement(for current: String, features: CPUFeatures) -> String? {
-        guard let best = bestCore(for: features), vectorLevel(ofCore: best) > vectorLevel(ofCore: current) else { return nil }
+        guard let best = bestCore(for: features), vectorLevel(ofCore: best) > vectorLevel(ofCore: current) else {
+            return nil
+        }
         return best
     }
 
@@ -88,7 +90,8 @@ public enum BLASKernels {
     public static func selectBestCore() {
         let environment = ProcessInfo.processInfo.environment
         guard environment["OPENBLAS_CORETYPE"] == nil, environment[markerVariable] == nil,
-              let core = replacement(for: coreName, features: .current) else { return }
+            let core = replacement(for: coreName, features: .current)
+        else { return }
         setenv("OPENBLAS_CORETYPE", core, 1)
         setenv(markerVariable, coreName, 1)
         execv("/proc/self/exe", CommandLine.unsafeArgv)

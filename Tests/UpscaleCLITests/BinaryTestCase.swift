@@ -74,8 +74,9 @@ class BinaryTestCase: XCTestCase {
             // The peak comes from the child's own high-water mark: wait4's ru_maxrss would include the
             // RSS of this (large) test process, which a spawned child inherits until it execs.
             if let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-               let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") {
+                let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+                let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "")
+            {
                 peakKB = max(peakKB, kilobytes)
             }
             let done = wait4(pid, &status, WNOHANG, &usage)
@@ -99,7 +100,9 @@ class BinaryTestCase: XCTestCase {
     }
 
     @discardableResult
-    func run(_ arguments: [String], in folder: String? = nil, environment: [String: String] = [:], timeout: Double = 120)
+    func run(
+        _ arguments: [String], in folder: String? = nil, environment: [String: String] = [:], timeout: Double = 120
+    )
         throws -> Result
     {
         try runBytes(arguments.map { Array($0.utf8) }, in: folder, environment: environment, timeout: timeout)

@@ -8,10 +8,12 @@ final class CLITests: BinaryTestCase {
     func testVersionReportsTheWidestKernelsThisProcessorRuns() throws {
         let result = try run(["--version"])
         XCTAssertEqual(result.status, 0, result.error)
-        let line = try XCTUnwrap(result.output.split(separator: "\n").first { $0.hasPrefix("OpenBLAS core ") }, result.output)
+        let line = try XCTUnwrap(
+            result.output.split(separator: "\n").first { $0.hasPrefix("OpenBLAS core ") }, result.output)
         let core = String(line.dropFirst("OpenBLAS core ".count).prefix { $0 != " " && $0 != ";" })
         if let best = BLASKernels.bestCore(for: .current) {
-            XCTAssertGreaterThanOrEqual(BLASKernels.vectorLevel(ofCore: core), BLASKernels.vectorLevel(ofCore: best), String(line))
+            XCTAssertGreaterThanOrEqual(
+                BLASKernels.vectorLevel(ofCore: core), BLASKernels.vectorLevel(ofCore: best), String(line))
         }
         // With the choice forced by the user, the user's choice stands and is reported.
         let forced = try run(["--version"], environment: ["OPENBLAS_CORETYPE": "Prescott"])
