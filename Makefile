@@ -1,10 +1,10 @@
 # upscale — build, demo, test and benchmark entry points.
 SHELL := /bin/bash
 SWIFT ?= swift
-PACKAGES := libpng-dev libjpeg-dev libopenblas-dev pkg-config
+PACKAGES := libpng-dev libjpeg-dev libopenblas-dev libdnnl-dev pkg-config
 SAMPLE ?= samples/bird-lr.png
 
-.PHONY: deps build demo test fuzz example lint format bench clean
+.PHONY: deps build demo test fuzz example lint format bench bench-backends clean
 
 # Idempotent: installs only what pkg-config cannot find.
 deps:
@@ -12,6 +12,7 @@ deps:
 	pkg-config --exists libpng 2>/dev/null || missing="$$missing libpng-dev"; \
 	pkg-config --exists libjpeg 2>/dev/null || missing="$$missing libjpeg-dev"; \
 	pkg-config --exists openblas 2>/dev/null || missing="$$missing libopenblas-dev"; \
+	test -f /usr/include/oneapi/dnnl/dnnl.h || missing="$$missing libdnnl-dev"; \
 	command -v pkg-config >/dev/null 2>&1 || missing="pkg-config $$missing"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
@@ -66,6 +67,11 @@ format:
 bench: deps
 	$(SWIFT) build -c release --product upscale
 	$(SWIFT) run -c release upscale-bench
+
+# oneDNN's direct convolution against ours and raw sgemm on every shape the shipped ×4 model runs.
+bench-backends: deps
+	$(SWIFT) build -c release --product conv-backends
+	.build/release/conv-backends
 
 clean:
 	rm -rf .build out

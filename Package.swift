@@ -16,6 +16,9 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
+        // oneDNN (Debian's libdnnl-dev ships no pkg-config file; `make deps` checks for its header).
+        // Only the convolution-backend benchmark uses it so far.
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .target(name: "CImageCodec", dependencies: ["CPNG", "CJPEG"]),
         .target(name: "CKernels"),
         // Byte-exact paths, regular-file checks, atomic outputs and their temporaries.
@@ -44,6 +47,8 @@ let package = Package(
         .executableTarget(
             name: "upscale-bench", dependencies: ["SRTensor", "SRNN", "SRModels", "SRImage", "SRTiling", "SRTraining"],
             path: "Benchmarks/upscale-bench"),
+        .executableTarget(
+            name: "conv-backends", dependencies: ["CBLAS", "CDNNL", "SRTensor"], path: "Benchmarks/conv-backends"),
         // Tests.
         .target(name: "SRTestSupport", dependencies: ["SRTensor", "SRNN"], path: "Tests/SRTestSupport"),
         .testTarget(
