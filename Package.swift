@@ -17,18 +17,17 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
         // oneDNN (Debian's libdnnl-dev ships no pkg-config file; `make deps` checks for its header).
-        // Only the convolution-backend benchmark uses it so far.
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .target(name: "CImageCodec", dependencies: ["CPNG", "CJPEG"]),
         .target(name: "CKernels"),
         // Byte-exact paths, regular-file checks, atomic outputs and their temporaries.
         .target(name: "SRFiles"),
         // Tensor core: the only code that calls BLAS.
-        .target(name: "SRTensor", dependencies: ["CBLAS", "CKernels", "SRFiles"]),
+        .target(name: "SRTensor", dependencies: ["CBLAS", "CDNNL", "CKernels", "SRFiles"]),
         // Layers with forward and backward side by side, losses, optimisers.
         .target(name: "SRNN", dependencies: ["SRTensor"]),
         // Generator, discriminator, VGG feature extractor.
-        .target(name: "SRModels", dependencies: ["SRNN", "SRTensor"]),
+        .target(name: "SRModels", dependencies: ["CDNNL", "SRNN", "SRTensor"]),
         // Image I/O, resampling and metrics.
         .target(name: "SRImage", dependencies: ["CImageCodec", "SRFiles"]),
         // Streaming tiled inference.

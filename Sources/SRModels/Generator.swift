@@ -1,3 +1,4 @@
+import Foundation
 import SRNN
 import SRTensor
 
@@ -119,7 +120,75 @@ public final class Generator: Layer {
         )
     }
 
-    public func inference(_ input: Tensor) -> Tensor {
+    /// How inference runs.
+    public enum Backend: String, Sendable {
+        /// oneDNN convolutions in a per-tile-size plan (LeakyReLU generators, batch 1).
+        case oneDNN
+        /// The layers' own forward code (im2col + sgemm): the reference every fast path is tested against.
+        case reference
+    }
+
+    /// oneDNN when it is available, unless `UPSCALE_BACKEND=reference` is set.
+    public static let preferredBackend: Backend =
+        ProcessInfo.processInfo.environment["UPSCALE_BACKEND"] == "reference" || !DNNL.isAvailable
+        ? .reference : .oneDNN
+
+    /// Whether `inference` runs on oneDNN for this generator (else on the reference path).
+    public var usesOneDNN: Bool { Generator.preferredBackend == .oneDNN && config.activation == .lrelu }
+
+    private let planLock = NSLock()
+    /// Plans by input size; nil records a size oneDNN cannot run, so it is not tried again.
+    private var plans: [[Int]: GeneratorPlan?] = [:]
+    private var plannedWeights: [[Float]] = []
+    private let scratch = ScratchBuffers()
+
+    public func inference(_ input: Tensor) -> Tensor { inference(input, backend: Generator.preferredBackend) }
+
+    /// Inference on a chosen backend; the oneDNN backend falls back to the reference path for
+    /// what it does not cover (PReLU generators, batches, shapes oneDNN refuses).
+    public func inference(_ input: Tensor, backend: Backend) -> Tensor {
+        guard backend == .oneDNN, config.activation == .lrelu, input.shape[0] == 1 else {
+            return referenceInference(input)
+        }
+        return (try? oneDNNInference(input)) ?? referenceInference(input)
+    }
+
+    /// Inference on oneDNN through a plan for this input size (made on first use, kept for later
+    /// tiles of the same size). [1, 3, H, W] → [1, 3, H·s, W·s].
+    /// - Throws: `DNNL.Failure` when oneDNN cannot run a layer, `ModelError` for PReLU generators.
+    public func oneDNNInference(_ input: Tensor) throws -> Tensor {
+        guard config.activation == .lrelu, input.shape[0] == 1 else {
+            throw ModelError("oneDNN plans cover LeakyReLU generators, batch 1")
+        }
+        planLock.lock()
+        defer { planLock.unlock() }
+        // Plans hold prepared weights: drop them if the weights changed since (array equality is O(1)
+        // while the storage is shared, i.e. while nothing was written).
+        let weights = convolutions.map(\.weight.value.scalars) + convolutions.compactMap { $0.bias?.value.scalars }
+        if weights != plannedWeights {
+            plans.removeAll()
+            plannedWeights = weights
+        }
+        let key = [input.shape[2], input.shape[3]]
+        let plan: GeneratorPlan
+        if let existing = plans[key] {
+            guard let existing else { throw ModelError("oneDNN cannot run this generator at \(key[0])×\(key[1])") }
+            plan = existing
+        } else {
+            if plans.count >= 8 { plans.removeAll() }
+            do {
+                plan = try GeneratorPlan(generator: self, height: key[0], width: key[1])
+            } catch {
+                plans[key] = .some(nil)
+                throw error
+            }
+            plans[key] = plan
+        }
+        return try plan.run(input, scratch: scratch)
+    }
+
+    /// Inference through the layers' own code.
+    public func referenceInference(_ input: Tensor) -> Tensor {
         var x = activationFirst.inference(convFirst.inference(input))
         for block in body { x = block.inference(x) }
         x = activationUp1.inference(shuffle.inference(upconv1.inference(x)))

@@ -9,7 +9,7 @@ import SRTiling
 /// budget and pixel limit kept for every file.
 final class Engine {
     /// The generator and the tiling it runs with; nil for bicubic.
-    private let model: (config: GeneratorConfig, options: TilingOptions, run: TiledUpscaler.Model)?
+    private let model: (config: GeneratorConfig, options: TilingOptions, run: TiledUpscaler.Model, parallelTiles: Bool)?
     /// Whether the tile size was given (else it is chosen per file from the budget).
     private let fixedTile: Bool
     let scale: Double
@@ -41,7 +41,8 @@ final class Engine {
         let generator = try Generator.load(path: try ModelCatalog.resolve(name, scale: scale))
         let config = generator.config
         let options = TilingOptions(tileSize: tile ?? 128, overlap: overlap ?? config.exactOverlap, blend: blend)
-        model = (config, options, { generator.inference($0) })
+        // oneDNN threads each convolution over all cores itself; the reference path runs one tile per core.
+        model = (config, options, { generator.inference($0) }, !generator.usesOneDNN)
         if explicitBudget {
             // A budget that no image can meet is an option error, found before any file is created.
             let smallest = MemoryModel(config: config, options: options, workers: 1).peakBytes(
@@ -70,7 +71,9 @@ final class Engine {
             return .bicubic
         }
         var options = model.options
-        func useWorkers(for tile: Int) -> Int { (width + tile - 1) / tile >= cores && cores > 1 ? cores : 1 }
+        func useWorkers(for tile: Int) -> Int {
+            model.parallelTiles && (width + tile - 1) / tile >= cores && cores > 1 ? cores : 1
+        }
         do {
             // The largest tile (and, for it, the most workers) whose peak fits the budget.
             let largest = explicitBudget ? [512, 384, 256, 192] : []

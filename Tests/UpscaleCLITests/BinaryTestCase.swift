@@ -62,7 +62,20 @@ class BinaryTestCase: XCTestCase {
             .merging(environment) { _, new in new }.map { strdup("\($0.key)=\($0.value)") }
         variables.append(nil)
         defer { variables.forEach { free($0) } }
-        let spawned = posix_spawn(&pid, Self.binary, &actions, nil, argv, variables)
+        // The child starts as from a shell: default signal mask and dispositions, whatever this
+        // (multi-threaded) test process has.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t(), all = sigset_t()
+        sigemptyset(&empty)
+        sigfillset(&all)
+        sigdelset(&all, SIGKILL)
+        sigdelset(&all, SIGSTOP)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let spawned = posix_spawn(&pid, Self.binary, &actions, &attributes, argv, variables)
         guard spawned == 0 else { throw NSError(domain: "spawn", code: Int(spawned)) }
         let start = Date()
         var status: Int32 = 0

@@ -1,0 +1,174 @@
+import CDNNL
+import Foundation
+import SRNN
+import SRTensor
+
+/// Reusable float buffers by role, grown when a larger tile needs more: tiles of one image reuse the
+/// same memory instead of allocating (and page-faulting) fresh buffers per layer.
+final class ScratchBuffers {
+    private var buffers: [String: (pointer: UnsafeMutablePointer<Float>, count: Int)] = [:]
+
+    func pointer(_ role: String, count: Int) -> UnsafeMutablePointer<Float> {
+        if let buffer = buffers[role], buffer.count >= count { return buffer.pointer }
+        buffers[role]?.pointer.deallocate()
+        let pointer = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+        buffers[role] = (pointer, count)
+        return pointer
+    }
+
+    deinit { for buffer in buffers.values { buffer.pointer.deallocate() } }
+}
+
+/// The generator's inference for one tile size on oneDNN. Every convolution but the last runs in
+/// oneDNN's blocked layout with bias and LeakyReLU (or the residual add) fused into its output pass;
+/// activations stay blocked through the residual body; pixel shuffles run on plain NCHW buffers; the
+/// last 64→3 convolution uses our direct kernel, which measured 1.85× faster than oneDNN on that shape
+/// (`make bench-backends`). Weights are prepared once per plan. Input [1, 3, H, W] → [1, 3, H·s, W·s].
+final class GeneratorPlan {
+    private struct Stage {
+        let convolution: DNNLConvolution
+        let toPlain: DNNLReorder
+        let plain: dnnl_memory_desc_t
+        let shuffled: dnnl_memory_desc_t
+        let fromShuffled: DNNLReorder
+        let channels: Int, factor: Int, height: Int, width: Int
+    }
+
+    let height: Int
+    let width: Int
+    private let inputPlain: dnnl_memory_desc_t
+    private let inputReorder: DNNLReorder
+    private let first: DNNLConvolution
+    private let blocks: [(DNNLConvolution, DNNLConvolution)]
+    private let stages: [Stage]
+    private let hr: DNNLConvolution
+    private let hrPlain: dnnl_memory_desc_t
+    private let hrReorder: DNNLReorder
+    private let last: Conv2d
+    private let base: Upsample
+    private let features: Int
+    private let scale: Int
+
+    /// - Throws: `DNNL.Failure` when oneDNN has no implementation for a layer of this shape.
+    init(generator g: Generator, height: Int, width: Int) throws {
+        self.height = height
+        self.width = width
+        let config = g.config
+        features = config.features
+        scale = config.scale
+        func convolution(
+            _ layer: Conv2d, _ h: Int, _ w: Int, _ postOp: DNNLConvolution.PostOp,
+            source: dnnl_memory_desc_t? = nil, destination: dnnl_memory_desc_t? = nil
+        ) throws -> DNNLConvolution {
+            try DNNLConvolution(
+                weight: layer.weight.value, bias: layer.bias?.value, height: h, width: w, postOp: postOp,
+                source: source, destination: destination)
+        }
+        let leaky = DNNLConvolution.PostOp.leakyReLU(slope: 0.1)
+        first = try convolution(g.convFirst, height, width, leaky)
+        inputPlain = try DNNLMemory.plainDescriptor([1, config.inputChannels, height, width])
+        inputReorder = try DNNLReorder(from: inputPlain, to: first.sourceDescriptor)
+        let body = first.destinationDescriptor
+        blocks = try g.body.map { block in
+            let inner = try convolution(block.conv1, height, width, .leakyReLU(slope: 0), source: body)
+            let outer = try convolution(
+                block.conv2, height, width, .addToDestination, source: inner.destinationDescriptor,
+                destination: body)
+            return (inner, outer)
+        }
+        let factors = config.scale == 3 ? [3] : config.scale == 4 ? [2, 2] : [2]
+        let layers = [g.upconv1] + (g.upconv2.map { [$0] } ?? [])
+        var (h, w, current) = (height, width, body)
+        var stages: [Stage] = []
+        var pending: [(Conv2d, Int)] = Array(zip(layers, factors))
+        var upConvolution = try convolution(pending[0].0, h, w, leaky, source: current)
+        var hr: DNNLConvolution?
+        while !pending.isEmpty {
+            let (_, factor) = pending.removeFirst()
+            let plain = try DNNLMemory.plainDescriptor([1, features * factor * factor, h, w])
+            let toPlain = try DNNLReorder(from: upConvolution.destinationDescriptor, to: plain)
+            let (sh, sw) = (h * factor, w * factor)
+            let shuffled = try DNNLMemory.plainDescriptor([1, features, sh, sw])
+            let next =
+                try pending.first.map { try convolution($0.0, sh, sw, leaky) } ?? convolution(g.convHR, sh, sw, leaky)
+            stages.append(
+                Stage(
+                    convolution: upConvolution, toPlain: toPlain, plain: plain, shuffled: shuffled,
+                    fromShuffled: try DNNLReorder(from: shuffled, to: next.sourceDescriptor), channels: features,
+                    factor: factor, height: h, width: w))
+            (h, w, current) = (sh, sw, next.sourceDescriptor)
+            if pending.isEmpty { hr = next } else { upConvolution = next }
+        }
+        self.stages = stages
+        self.hr = hr!
+        hrPlain = try DNNLMemory.plainDescriptor([1, features, h, w])
+        hrReorder = try DNNLReorder(from: self.hr.destinationDescriptor, to: hrPlain)
+        last = g.convLast
+        base = g.base
+    }
+
+    /// Runs the plan on `input` [1, 3, height, width], using `scratch` for every intermediate buffer.
+    func run(_ input: Tensor, scratch: ScratchBuffers) throws -> Tensor {
+        func view(_ role: String, _ descriptor: dnnl_memory_desc_t) throws -> DNNLMemory {
+            try DNNLMemory(
+                descriptor: descriptor,
+                storage: scratch.pointer(role, count: DNNLMemory.floats(in: descriptor)))
+        }
+        let plainInput = try view("input", inputPlain)
+        input.scalars.withUnsafeBufferPointer { plainInput.pointer.update(from: $0.baseAddress!, count: input.count) }
+        let firstSource = try view("source", first.sourceDescriptor)
+        inputReorder.run(from: plainInput, to: firstSource)
+        var x = try view("body", first.destinationDescriptor)
+        first.run(source: firstSource, destination: x)
+        for (inner, outer) in blocks {
+            let t = try view("inner", inner.destinationDescriptor)
+            inner.run(source: x, destination: t)
+            outer.run(source: t, destination: x)
+        }
+        for (index, stage) in stages.enumerated() {
+            let up = try view("up", stage.convolution.destinationDescriptor)
+            stage.convolution.run(source: x, destination: up)
+            let plain = try view("plain", stage.plain)
+            stage.toPlain.run(from: up, to: plain)
+            let shuffled = try view("shuffled", stage.shuffled)
+            GeneratorPlan.pixelShuffle(
+                plain.pointer, into: shuffled.pointer, channels: stage.channels, factor: stage.factor,
+                height: stage.height, width: stage.width)
+            let nextSource =
+                index == stages.count - 1 ? hr.sourceDescriptor : stages[index + 1].convolution.sourceDescriptor
+            x = try view(index % 2 == 0 ? "stage-a" : "stage-b", nextSource)
+            stage.fromShuffled.run(from: shuffled, to: x)
+        }
+        let hrOutput = try view("hr", hr.destinationDescriptor)
+        hr.run(source: x, destination: hrOutput)
+        let plainHR = try view("plain", hrPlain)
+        hrReorder.run(from: hrOutput, to: plainHR)
+        let (oh, ow) = (height * scale, width * scale)
+        let features = Tensor(
+            shape: [1, self.features, oh, ow],
+            scalars: Array(UnsafeBufferPointer(start: plainHR.pointer, count: self.features * oh * ow)))
+        var output = last.inference(features)
+        output.add(base.inference(input))
+        return output
+    }
+
+    /// [C·r², H, W] → [C, H·r, W·r] with PyTorch's ordering: out[c][y·r + i][x·r + j] = in[c·r² + i·r + j][y][x].
+    static func pixelShuffle(
+        _ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, channels: Int,
+        factor r: Int, height: Int, width: Int
+    ) {
+        let (outHeight, outWidth) = (height * r, width * r)
+        for c in 0..<channels {
+            for i in 0..<r {
+                for j in 0..<r {
+                    let plane = source + ((c * r + i) * r + j) * height * width
+                    for y in 0..<height {
+                        let row = target + (c * outHeight + y * r + i) * outWidth + j
+                        let input = plane + y * width
+                        for x in 0..<width { row[x * r] = input[x] }
+                    }
+                }
+            }
+        }
+    }
+}
