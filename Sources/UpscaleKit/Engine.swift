@@ -45,8 +45,9 @@ final class Engine {
         model = (config, options, { generator.inference($0) }, !generator.usesOneDNN)
         if explicitBudget {
             // A budget that no image can meet is an option error, found before any file is created.
-            let smallest = MemoryModel(config: config, options: options, workers: 1).peakBytes(
-                width: 1, channels: 4, tile: 16)
+            let smallest = MemoryModel(config: config, options: options, workers: 1, oneDNN: generator.usesOneDNN)
+                .peakBytes(
+                    width: 1, channels: 4, tile: 16)
             if smallest > memoryBudget {
                 throw CLIError(
                     "--max-memory \(maxMemoryMB!) MB is too small for this model: it needs at least "
@@ -79,8 +80,9 @@ final class Engine {
             let largest = explicitBudget ? [512, 384, 256, 192] : []
             let candidates = fixedTile ? [options.tileSize] : largest + [128, 96, 64, 48, 32, 24, 16]
             func peak(tile: Int, workers: Int) -> Int {
-                MemoryModel(config: model.config, options: options, workers: workers).peakBytes(
-                    width: width, channels: channels, tile: tile)
+                MemoryModel(config: model.config, options: options, workers: workers, oneDNN: !model.parallelTiles)
+                    .peakBytes(
+                        width: width, channels: channels, tile: tile)
             }
             let choices = candidates.flatMap { tile in Set([useWorkers(for: tile), 1]).sorted(by: >).map { (tile, $0) }
             }
@@ -139,6 +141,8 @@ struct MemoryModel {
     let config: GeneratorConfig
     let options: TilingOptions
     let workers: Int
+    /// oneDNN plans keep more full-resolution maps alive (blocked and plain copies of the last stage).
+    let oneDNN: Bool
 
     /// Libraries, weights and thread stacks: about the RSS of a run on a tiny image.
     static let baseBytes = 40_000_000.0
@@ -150,8 +154,9 @@ struct MemoryModel {
         let s = Double(config.scale)
         let side = Double(tile + 2 * (options.overlap + options.blend))  // one extended tile, input pixels
         let hr = side * s
-        // Each worker: about 2.5 feature maps at output resolution, plus the tile's input and output.
-        let perWorker = 2.5 * Double(config.features) * hr * hr * 4 + 12 * hr * hr
+        // Each worker: feature maps at output resolution (about 2.5 on the reference path, 5 in a oneDNN
+        // plan), plus the tile's input and output.
+        let perWorker = (oneDNN ? 5.0 : 2.5) * Double(config.features) * hr * hr * 4 + 12 * hr * hr
         let overhead = workers > 1 ? Double(workers) * Self.parallelWorkerBytes : Self.singleWorkerBytes
         // Per input column: about 3.1 copies of the tile's output rows (accumulation, finished band,
         // queues), alpha, and the decode-ahead bands.
