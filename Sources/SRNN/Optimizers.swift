@@ -137,7 +137,16 @@ public final class ExponentialMovingAverage {
         averages[name] = value
     }
 
-    public func update(_ parameters: [(name: String, parameter: Parameter)]) {
+    /// The decay used at update number `step` (0-based): min(decay, (1 + step) / (10 + step)). The
+    /// warm-up lets the average follow the weights early on, so a short run exports what it learned
+    /// instead of its initialisation (a fixed 0.999 keeps 72 % of the initial weights after 320 steps).
+    public func effectiveDecay(step: Int) -> Float {
+        min(decay, Float(1 + step) / Float(10 + step))
+    }
+
+    /// Moves every average towards its parameter, with the warm-up decay of update number `step`.
+    public func update(_ parameters: [(name: String, parameter: Parameter)], step: Int) {
+        let decay = effectiveDecay(step: step)
         for (name, parameter) in parameters {
             guard var average = averages[name] else { continue }
             average.scale(by: decay)

@@ -81,7 +81,7 @@ public final class Trainer {
     public func trainStep(lr: Tensor, hr: Tensor) -> StepLosses {
         var (losses, output) = generatorStep(lr: lr, hr: hr)
         if discriminator != nil { losses.discriminator = discriminatorStep(real: hr, fake: output) }
-        ema.update(generator.namedParameters)
+        ema.update(generator.namedParameters, step: step)
         step += 1
         return losses
     }

@@ -36,9 +36,26 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(p.gradient.scalars[0], 0.6, accuracy: 1e-6)
         let ema = ExponentialMovingAverage(parameters: [(name: "p", parameter: p)], decay: 0.9)
         p.value = Tensor(shape: [2], scalars: [10, 20])
-        ema.update([(name: "p", parameter: p)])
+        ema.update([(name: "p", parameter: p)], step: 1000)  // past the warm-up: the plain decay
         XCTAssertEqual(ema.averages["p"]!.scalars[0], 1, accuracy: 1e-5)
         XCTAssertEqual(ema.averages["p"]!.scalars[1], 2, accuracy: 1e-5)
+    }
+
+    func testEMAWarmUpFollowsAShortRun() {
+        // Weights that move from 0 to 1 over 320 steps: the warmed-up average ends near the final
+        // weights; without the warm-up (decay 0.999 from the start) it would stay near the initial ones.
+        let p = Parameter(Tensor(shape: [1], scalars: [0]))
+        let ema = ExponentialMovingAverage(parameters: [(name: "p", parameter: p)], decay: 0.999)
+        var plain: Float = 0
+        for step in 0..<320 {
+            p.value.scalars[0] = Float(step + 1) / 320
+            ema.update([(name: "p", parameter: p)], step: step)
+            plain = 0.999 * plain + 0.001 * p.value.scalars[0]
+        }
+        XCTAssertEqual(ema.effectiveDecay(step: 0), 0.1, accuracy: 1e-6)
+        XCTAssertEqual(ema.effectiveDecay(step: 100_000), 0.999, accuracy: 1e-6)
+        XCTAssertGreaterThan(ema.averages["p"]!.scalars[0], 0.85)
+        XCTAssertLessThan(plain, 0.2)
     }
 
     func testAdamStateRoundTrips() throws {
