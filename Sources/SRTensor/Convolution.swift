@@ -90,6 +90,27 @@ public enum Convolution {
         }
     }
 
+    /// The direct 3×3 kernel for at most 4 output channels (stride 1, padding 1) on one image:
+    /// input [C, H, W] → output [OC, H, W], rows split across as many threads as BLAS may use.
+    public static func narrow(
+        _ input: UnsafePointer<Float>, channels c: Int, height h: Int, width w: Int, weight: Tensor,
+        bias: Tensor?, into output: UnsafeMutablePointer<Float>
+    ) {
+        let oc = weight.shape[0]
+        precondition(oc <= 4 && weight.shape == [oc, c, 3, 3], "direct kernel needs 3×3 weights and ≤ 4 outputs")
+        weight.scalars.withUnsafeBufferPointer { wt in
+            (bias?.scalars ?? []).withUnsafeBufferPointer { b in
+                let parts = min(GEMM.threadCount, h)
+                let (wp, bp) = (wt.baseAddress!, bias == nil ? nil : b.baseAddress)
+                DispatchQueue.concurrentPerform(iterations: parts) { part in
+                    sr_conv3x3_narrow(
+                        input, Int32(c), Int32(h), Int32(w), wp, bp, Int32(oc), output,
+                        Int32(part * h / parts), Int32((part + 1) * h / parts))
+                }
+            }
+        }
+    }
+
     /// How a forward convolution is computed.
     public enum Method: Sendable {
         /// im2col + sgemm, in bands of output rows.
@@ -128,24 +149,11 @@ public enum Convolution {
             precondition(
                 oc <= 4 && k == 3 && stride == 1 && padding == 1, "direct kernel needs 3×3/1/1 and ≤ 4 outputs")
             input.scalars.withUnsafeBufferPointer { x in
-                weight.scalars.withUnsafeBufferPointer { wt in
-                    output.scalars.withUnsafeMutableBufferPointer { out in
-                        let biasScalars = bias?.scalars ?? []
-                        biasScalars.withUnsafeBufferPointer { b in
-                            // Rows are split across as many threads as BLAS may use (the one thread budget).
-                            let parts = min(GEMM.threadCount, h)
-                            let (xp, wp, bp, op) = (
-                                x.baseAddress!, wt.baseAddress!, bias == nil ? nil : b.baseAddress, out.baseAddress!
-                            )
-                            for image in 0..<n {
-                                DispatchQueue.concurrentPerform(iterations: parts) { part in
-                                    sr_conv3x3_narrow(
-                                        xp + image * c * h * w, Int32(c), Int32(h), Int32(w), wp, bp, Int32(oc),
-                                        op + image * oc * oh * ow, Int32(part * h / parts),
-                                        Int32((part + 1) * h / parts))
-                                }
-                            }
-                        }
+                output.scalars.withUnsafeMutableBufferPointer { out in
+                    for image in 0..<n {
+                        narrow(
+                            x.baseAddress! + image * c * h * w, channels: c, height: h, width: w, weight: weight,
+                            bias: bias, into: out.baseAddress! + image * oc * oh * ow)
                     }
                 }
             }
