@@ -19,6 +19,17 @@ public enum Evaluation {
     /// pixels per border and SSIM's 11-pixel window.
     public static func minimumSide(scale: Int) -> Int { (2 * scale + 11 + scale - 1) / scale * scale }
 
+    /// Throws unless a `width` × `height` ground truth survives ×`scale` evaluation.
+    static func checkSize(width: Int, height: Int, scale: Int, file: String) throws {
+        let minimum = minimumSide(scale: scale)
+        guard scales.contains(scale), width >= minimum, height >= minimum else {
+            throw ImageError(
+                path: file,
+                reason: "ground truth is \(width)x\(height), too small for ×\(scale) evaluation "
+                    + "(each side needs at least \(minimum) pixels)")
+        }
+    }
+
     /// PNG and JPEG files directly inside `folder`, sorted by name.
     public static func imageFiles(in folder: String) throws -> [String] {
         guard FileSystem.isDirectory(folder) else { throw ImageError(path: folder, reason: "not a folder") }
@@ -38,15 +49,9 @@ public enum Evaluation {
             throw ImageError(path: folder, reason: "scale \(scale) is outside \(scales)")
         }
         let files = try imageFiles(in: folder)
-        let minimum = minimumSide(scale: scale)
         for file in files {
             let size = try ImageReader(path: file).description
-            guard size.width >= minimum, size.height >= minimum else {
-                throw ImageError(
-                    path: file,
-                    reason: "ground truth is \(size.width)x\(size.height), too small for ×\(scale) evaluation "
-                        + "(each side needs at least \(minimum) pixels)")
-            }
+            try checkSize(width: size.width, height: size.height, scale: scale, file: file)
         }
         return files
     }
@@ -81,13 +86,7 @@ public enum Evaluation {
         file: String, scale: Int, upscale: (PlanarImage) throws -> PlanarImage
     ) throws -> ImageScore {
         let (groundTruth, _) = try ImageFile.read(file)
-        let minimum = minimumSide(scale: scale)
-        guard scales.contains(scale), groundTruth.width >= minimum, groundTruth.height >= minimum else {
-            throw ImageError(
-                path: file,
-                reason: "ground truth is \(groundTruth.width)x\(groundTruth.height), too small for ×\(scale) "
-                    + "evaluation (each side needs at least \(minimum) pixels)")
-        }
+        try checkSize(width: groundTruth.width, height: groundTruth.height, scale: scale, file: file)
         let (input, target) = makePair(groundTruth: groundTruth, scale: scale)
         let output = try upscale(input)
         guard output.width == target.width, output.height == target.height else {

@@ -45,21 +45,19 @@ public final class DNNLMemory {
     public let capacity: Int
 
     /// Allocates a buffer of `descriptor`'s layout.
-    init(descriptor: dnnl_memory_desc_t) throws {
-        var md = descriptor
-        var memory: dnnl_memory_t?
-        try DNNL.check(
-            dnnl_memory_create(&memory, &md, DNNL.engine, UnsafeMutableRawPointer(bitPattern: -1)), "allocation")
-        self.descriptor = md
-        self.memory = memory
-        capacity = dnnl_memory_desc_get_size(&md) / MemoryLayout<Float>.size
+    convenience init(descriptor: dnnl_memory_desc_t) throws {
+        try self.init(descriptor: descriptor, handle: UnsafeMutableRawPointer(bitPattern: -1)!)  // DNNL_MEMORY_ALLOCATE
     }
 
     /// A view of caller-owned storage (at least `DNNLMemory.floats(in: descriptor)` floats).
-    public init(descriptor: dnnl_memory_desc_t, storage: UnsafeMutablePointer<Float>) throws {
+    public convenience init(descriptor: dnnl_memory_desc_t, storage: UnsafeMutablePointer<Float>) throws {
+        try self.init(descriptor: descriptor, handle: UnsafeMutableRawPointer(storage))
+    }
+
+    private init(descriptor: dnnl_memory_desc_t, handle: UnsafeMutableRawPointer) throws {
         var md = descriptor
         var memory: dnnl_memory_t?
-        try DNNL.check(dnnl_memory_create(&memory, &md, DNNL.engine, storage), "memory view")
+        try DNNL.check(dnnl_memory_create(&memory, &md, DNNL.engine, handle), "memory")
         self.descriptor = md
         self.memory = memory
         capacity = dnnl_memory_desc_get_size(&md) / MemoryLayout<Float>.size
