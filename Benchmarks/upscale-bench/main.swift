@@ -17,6 +17,7 @@ print("# \(BLASKernels.configuration)")
 let arguments = Set(CommandLine.arguments.dropFirst())
 let cores = arguments.contains("--one-thread") ? 1 : ProcessInfo.processInfo.activeProcessorCount
 GEMM.setThreadCount(cores)
+DNNL.setThreadCount(cores)
 let quick = arguments.contains("--quick")
 
 func report(_ name: String, _ value: Double, _ format: String = "%.3f") {
@@ -112,23 +113,54 @@ func generatorFlops(_ config: GeneratorConfig, inputSide: Int) -> Double {
 
 let trainConfig = GeneratorConfig(features: 32, blocks: 6, scale: 4)
 if !memoryOnly {
-    var config = TrainingConfig()
-    config.generator = trainConfig
-    config.batchSize = 16
-    config.patchSize = 96
-    let trainer = try Trainer(config: config)
-    let lr = Tensor.randomUniform(shape: [16, 3, 24, 24], generator: &random)
-    let hr = Tensor.randomUniform(shape: [16, 3, 96, 96], generator: &random)
-    let stepSeconds = time(repeats: quick ? 2 : 4) { trainer.trainStep(lr: lr, hr: hr) }
-    report("train_x4_f32b6_patches_per_second", 16 / stepSeconds, "%.1f")
-    // A training step costs about 3× the forward multiply-adds (forward, input and weight gradients).
-    report("train_step_vs_sgemm", 3 * 16 * generatorFlops(trainConfig, inputSide: 24) / stepSeconds / 1e9 / sgemmRate)
-    var pairGenerator = SeededGenerator(seed: 2)
-    if let dataset = try? PatchDataset(folder: "../shared/data/train/T91", patchSize: 96, scale: 4) {
-        let dataSeconds = time(repeats: 3) { _ = dataset.sampleBatch(size: 16, generator: &pairGenerator) }
-        report("train_data_seconds_per_batch_vs_step", dataSeconds / stepSeconds)
+    MemoryReuse.keepFreedBlocks()  // as `upscale train` does
+    // Which oneDNN code each training convolution runs ("-": im2col + sgemm for that pass).
+    let trainingShapes: [(c: Int, oc: Int, k: Int, stride: Int, side: Int)] = [
+        (3, 32, 3, 1, 24), (32, 32, 3, 1, 24), (32, 128, 3, 1, 24), (32, 128, 3, 1, 48), (32, 32, 3, 1, 96),
+        (32, 3, 3, 1, 96), (3, 64, 3, 1, 96), (64, 64, 3, 1, 96), (128, 256, 3, 1, 24), (32, 32, 4, 2, 96),
+        (256, 256, 4, 2, 12),
+    ]
+    for shape in trainingShapes {
+        let kinds = DNNLTrainingConvolution.implementations(
+            inputShape: [16, shape.c, shape.side, shape.side], weightShape: [shape.oc, shape.c, shape.k, shape.k],
+            stride: shape.stride, padding: 1)
+        print(
+            "# training conv \(shape.c)→\(shape.oc) k\(shape.k)/s\(shape.stride) at 16×\(shape.side)²: forward "
+                + "\(kinds.forward ?? "-"), backward-data \(kinds.backwardData ?? "-"), backward-weights "
+                + "\(kinds.backwardWeights ?? "-")")
+    }
+    // Stage 1 (L1 + Adam) and the GAN stage (pixel + VGG conv3_3 perceptual + relativistic GAN with the
+    // VGG-style discriminator of width 32), batch 16 of 96-px crops, as in the issue's measurements.
+    for stage in [TrainingConfig.Stage.psnr, .gan] {
+        var config = TrainingConfig()
+        config.generator = trainConfig
+        config.stage = stage
+        config.batchSize = 16
+        config.patchSize = 96
+        config.discriminatorFeatures = 32
+        guard let trainer = try? Trainer(config: config) else {
+            print("# \(stage.rawValue) stage skipped: the trainer could not start (VGG weights missing?)")
+            continue
+        }
+        let lr = Tensor.randomUniform(shape: [16, 3, 24, 24], generator: &random)
+        let hr = Tensor.randomUniform(shape: [16, 3, 96, 96], generator: &random)
+        let stepSeconds = time(repeats: quick ? 2 : 3) { _ = trainer.trainStep(lr: lr, hr: hr) }
+        let name = stage == .psnr ? "train_x4_f32b6" : "train_gan_x4_f32b6"
+        report("\(name)_patches_per_second", 16 / stepSeconds, "%.1f")
+        if stage == .psnr {
+            // A training step costs about 3× the forward multiply-adds (forward, input and weight gradients).
+            report(
+                "train_step_vs_sgemm",
+                3 * 16 * generatorFlops(trainConfig, inputSide: 24) / stepSeconds / 1e9 / sgemmRate)
+            var pairGenerator = SeededGenerator(seed: 2)
+            if let dataset = try? PatchDataset(folder: "../shared/data/train/T91", patchSize: 96, scale: 4) {
+                let dataSeconds = time(repeats: 3) { _ = dataset.sampleBatch(size: 16, generator: &pairGenerator) }
+                report("train_data_seconds_per_batch_vs_step", dataSeconds / stepSeconds)
+            }
+        }
     }
 }
+if arguments.contains("--train-only") { exit(0) }
 
 // MARK: Inference through the real binary: speed and peak memory
 

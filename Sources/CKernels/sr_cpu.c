@@ -1,5 +1,7 @@
 #include "sr_cpu.h"
 
+#include <dlfcn.h>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 
@@ -54,3 +56,15 @@ void sr_cpu_family_model(int32_t *family, int32_t *model) {
 uint32_t sr_cpu_features(void) { return 0; }
 void sr_cpu_family_model(int32_t *family, int32_t *model) { *family = 0; *model = 0; }
 #endif
+
+int32_t sr_openmp_set_threads(int32_t count) {
+    static void (*set_threads)(int);
+    static int looked_up;
+    if (!__atomic_load_n(&looked_up, __ATOMIC_ACQUIRE)) {
+        set_threads = (void (*)(int))dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+        __atomic_store_n(&looked_up, 1, __ATOMIC_RELEASE);
+    }
+    if (!set_threads) return 0;
+    set_threads(count);
+    return 1;
+}

@@ -33,29 +33,46 @@ public final class Conv2d: Layer {
         bias?.value.zero()
     }
 
+    /// The training pass: oneDNN for each of forward, backward-data and backward-weights where it has
+    /// fast code for the shape (`DNNLTrainingConvolution`), else im2col + sgemm (`Convolution`).
     public func forward(_ input: Tensor) -> (output: Tensor, pullback: Pullback) {
-        let output = inference(input)
-        return (
-            output,
-            { [self] gradient in
-                let weightFrozen = weight.isFrozen
-                let biasFrozen = bias?.isFrozen ?? true
-                return weight.gradient.scalars.withUnsafeMutableBufferPointer { dw in
-                    if let bias, !biasFrozen {
-                        return bias.gradient.scalars.withUnsafeMutableBufferPointer { db in
-                            Convolution.backward(
-                                outputGradient: gradient, input: input, weight: weight.value, stride: stride,
-                                padding: padding, weightGradient: weightFrozen ? nil : dw.baseAddress,
-                                biasGradient: db.baseAddress)
-                        }
-                    }
-                    return Convolution.backward(
-                        outputGradient: gradient, input: input, weight: weight.value, stride: stride,
-                        padding: padding, weightGradient: weightFrozen ? nil : dw.baseAddress,
-                        biasGradient: nil)
-                }
-            }
-        )
+        let output =
+            DNNLTrainingConvolution.forward(
+                input: input, weight: weight.value, bias: bias?.value, stride: stride, padding: padding)
+            ?? inference(input)
+        return (output, { [self] gradient in backward(gradient, input: input) })
+    }
+
+    /// Accumulates the weight and bias gradients and returns the input gradient [N, C, H, W].
+    private func backward(_ gradient: Tensor, input: Tensor) -> Tensor {
+        withGradientTargets { weightTarget, biasTarget in
+            let parametersDone =
+                (weightTarget == nil && biasTarget == nil)
+                || DNNLTrainingConvolution.backwardWeights(
+                    outputGradient: gradient, input: input, weightShape: weight.value.shape, stride: stride,
+                    padding: padding, weightGradient: weightTarget, biasGradient: biasTarget)
+            let inputGradient = DNNLTrainingConvolution.backwardData(
+                outputGradient: gradient, weight: weight.value, inputShape: input.shape, stride: stride,
+                padding: padding)
+            guard !parametersDone || inputGradient == nil else { return inputGradient! }
+            let reference = Convolution.backward(
+                outputGradient: gradient, input: input, weight: weight.value, stride: stride, padding: padding,
+                weightGradient: parametersDone ? nil : weightTarget, biasGradient: parametersDone ? nil : biasTarget,
+                needInputGradient: inputGradient == nil)
+            return inputGradient ?? reference
+        }
+    }
+
+    /// Runs `body` with the gradient accumulators of the parameters that are not frozen (nil for the others).
+    private func withGradientTargets<Result>(
+        _ body: (UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?) -> Result
+    ) -> Result {
+        let weightFrozen = weight.isFrozen
+        return weight.gradient.scalars.withUnsafeMutableBufferPointer { dw in
+            let weightTarget = weightFrozen ? nil : dw.baseAddress
+            guard let bias, !bias.isFrozen else { return body(weightTarget, nil) }
+            return bias.gradient.scalars.withUnsafeMutableBufferPointer { db in body(weightTarget, db.baseAddress) }
+        }
     }
 
     public func inference(_ input: Tensor) -> Tensor {

@@ -1,4 +1,5 @@
 import CDNNL
+import CKernels
 import Foundation
 
 /// oneDNN on the CPU: one engine and one stream for the process. oneDNN picks AVX2 or AVX-512 code
@@ -19,6 +20,13 @@ public enum DNNL {
         return dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue) == dnnl_success ? stream : nil
     }()
 
+    /// Threads per primitive (0: OpenMP's default, all cores). OpenMP keeps this setting per calling
+    /// thread, so `execute` applies it on whichever thread runs the primitive.
+    nonisolated(unsafe) private static var threadCount: Int32 = 0
+
+    /// Sets how many threads oneDNN runs each primitive on (`--threads`).
+    public static func setThreadCount(_ count: Int) { threadCount = Int32(max(1, count)) }
+
     /// Whether oneDNN can run here (the engine and stream were created).
     public static var isAvailable: Bool { engine != nil && stream != nil }
 
@@ -31,6 +39,7 @@ public enum DNNL {
     /// Runs `primitive` with `(argument, memory)` pairs and waits for it.
     static func execute(_ primitive: dnnl_primitive_t?, _ arguments: [(Int32, DNNLMemory)]) {
         let list = arguments.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.memory) }
+        if threadCount > 0 { _ = sr_openmp_set_threads(threadCount) }
         let status = dnnl_primitive_execute(primitive, stream, Int32(list.count), list)
         precondition(status == dnnl_success, "oneDNN: execution failed (status \(status.rawValue))")
         dnnl_stream_wait(stream)

@@ -100,11 +100,13 @@ public final class Trainer {
             var gradient = pixel.gradient * config.pixelWeight
             let (fakeFeatures, featurePullback) = features.forward(output)
             let scale = config.perceptualFeatureScale
-            var perceptual = Loss.l1(fakeFeatures, features.inference(hr))
+            // Detached passes still go through `forward` (its output only): the training convolutions
+            // run on oneDNN, `inference` on the reference im2col path.
+            var perceptual = Loss.l1(fakeFeatures, features.forward(hr).output)
             perceptual.value *= Double(scale)
             gradient.add(featurePullback(perceptual.gradient), scale: config.perceptualWeight * scale)
             // Real logits are detached (as in BasicSR); the fake ones carry the gradient into G.
-            let realLogits = discriminator.inference(hr)
+            let realLogits = discriminator.forward(hr).output
             let (fakeLogits, discriminatorPullback) = discriminator.forward(output)
             let adversarial = config.ganLoss.generatorLoss(real: realLogits, fake: fakeLogits)
             gradient.add(discriminatorPullback(adversarial.fake), scale: config.ganWeight)

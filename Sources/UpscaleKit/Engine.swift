@@ -97,6 +97,7 @@ final class Engine {
             options = TilingOptions(tileSize: tile, overlap: options.overlap, blend: options.blend, workers: workers)
         }
         GEMM.setThreadCount(options.workers > 1 ? 1 : cores)
+        DNNL.setThreadCount(cores)
         return .model(nativeScale: model.config.scale, options: options, run: model.run)
     }
 

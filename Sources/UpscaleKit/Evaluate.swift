@@ -37,6 +37,7 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         GEMM.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        DNNL.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
         try reportingFailure {
             // Every ground truth is checked (regular file, readable, large enough) before any work.
             let files = try Evaluation.checkedGroundTruths(in: data, scale: scale)

@@ -100,6 +100,8 @@ struct Train: ParsableCommand {
 
     func run() throws {
         GEMM.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        DNNL.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        MemoryReuse.keepFreedBlocks()
         if let export, let exportPath {
             try reportingFailure {
                 let (trainer, _) = try Trainer.resume(folder: export + "/checkpoint")

@@ -23,4 +23,8 @@ uint32_t sr_cpu_features(void);
 /// Family and model as the OS reports them in /proc/cpuinfo (display family, display model).
 void sr_cpu_family_model(int32_t *family, int32_t *model);
 
+/// Sets how many OpenMP threads the calling thread's next parallel regions use (oneDNN's runtime,
+/// found with dlsym so that nothing links OpenMP directly). Returns 0 when none is loaded.
+int32_t sr_openmp_set_threads(int32_t count);
+
 #endif
