@@ -28,7 +28,9 @@ public enum DNNLTrainingConvolution {
     }
 
     /// The gradient with respect to the input, [N, C, H, W]. Returns nil when oneDNN cannot run it fast.
-    public static func backwardData(outputGradient: Tensor, weight: Tensor, inputShape: [Int], stride: Int, padding: Int)
+    public static func backwardData(
+        outputGradient: Tensor, weight: Tensor, inputShape: [Int], stride: Int, padding: Int
+    )
         -> Tensor?
     {
         guard
@@ -59,7 +61,9 @@ public enum DNNLTrainingConvolution {
 
     /// oneDNN's names for the code each pass of a shape runs (nil where it falls back), for
     /// benchmarks and `--version`-style reports.
-    public static func implementations(inputShape: [Int], weightShape: [Int], stride: Int, padding: Int)
+    public static func implementations(
+        inputShape: [Int], weightShape: [Int], stride: Int, padding: Int
+    )
         -> (forward: String?, backwardData: String?, backwardWeights: String?)
     {
         let plan = Cache.shared.plan(input: inputShape, weight: weightShape, stride: stride, padding: padding)
@@ -151,7 +155,9 @@ extension DNNLTrainingConvolution {
         }
 
         /// Memory for the primitive to write, and a finish step that lands it in `storage`.
-        func output(_ storage: UnsafeMutablePointer<Float>, arena: Arena, slot: Int) throws -> (
+        func output(
+            _ storage: UnsafeMutablePointer<Float>, arena: Arena, slot: Int
+        ) throws -> (
             memory: DNNLMemory, finish: () -> Void
         ) {
             let view = try DNNLMemory(descriptor: plain, storage: storage)

@@ -247,23 +247,23 @@ extension DNNLTrainingConvolution {
         ) throws {
             precondition(gradient.shape == geometry.outputShape && x.shape == geometry.inputShape)
             try x.scalars.withUnsafeBufferPointer { xp in
-                    try gradient.scalars.withUnsafeBufferPointer { g in
-                        try weightValues.withUnsafeMutableBufferPointer { w in
-                            try biasValues.withUnsafeMutableBufferPointer { b in
-                                let source = try input.input(xp.baseAddress!, arena: arena, slot: 0)
-                                let diffDestination = try outputGradient.input(g.baseAddress!, arena: arena, slot: 1)
-                                let (diffWeights, finish) = try weightGradient.output(
-                                    w.baseAddress!, arena: arena, slot: 2)
-                                let diffBias = try DNNLMemory(
-                                    descriptor: geometry.plain([b.count]), storage: b.baseAddress!)
-                                primitive.execute([
-                                    (1, source), (145, diffDestination), (161, diffWeights), (169, diffBias),
-                                ])
-                                finish()
-                            }
+                try gradient.scalars.withUnsafeBufferPointer { g in
+                    try weightValues.withUnsafeMutableBufferPointer { w in
+                        try biasValues.withUnsafeMutableBufferPointer { b in
+                            let source = try input.input(xp.baseAddress!, arena: arena, slot: 0)
+                            let diffDestination = try outputGradient.input(g.baseAddress!, arena: arena, slot: 1)
+                            let (diffWeights, finish) = try weightGradient.output(
+                                w.baseAddress!, arena: arena, slot: 2)
+                            let diffBias = try DNNLMemory(
+                                descriptor: geometry.plain([b.count]), storage: b.baseAddress!)
+                            primitive.execute([
+                                (1, source), (145, diffDestination), (161, diffWeights), (169, diffBias),
+                            ])
+                            finish()
                         }
                     }
                 }
+            }
             if let dw { for i in weightValues.indices { dw[i] += weightValues[i] } }
             if let db { for i in biasValues.indices { db[i] += biasValues[i] } }
         }

@@ -38,7 +38,9 @@ final class DNNLTrainingConvolutionTests: XCTestCase {
     ]
 
     /// Sums over up to 4,608 products, accumulated in another order than sgemm's.
-    func assertClose(_ fast: Tensor, _ reference: Tensor, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+    func assertClose(
+        _ fast: Tensor, _ reference: Tensor, _ what: String, file: StaticString = #filePath, line: UInt = #line
+    ) {
         XCTAssertEqual(fast.shape, reference.shape, what, file: file, line: line)
         let scale = max(1, reference.scalars.map(abs).max() ?? 0)
         XCTAssertLessThanOrEqual(fast.maxAbsDifference(reference), 2e-5 * scale, what, file: file, line: line)
