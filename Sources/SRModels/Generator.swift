@@ -43,22 +43,28 @@ public final class ResidualBlock: Layer {
     }
 }
 
-/// The SRGAN-style residual generator in BasicSR's MSRResNet form:
+/// The SRGAN-style residual generator, in BasicSR's MSRResNet form:
 /// conv_first → act → N residual blocks → (upconv → pixel shuffle → act) ×1 or ×2 → conv_hr → act
 /// → conv_last,
-/// plus the bilinearly upsampled input. Input [N, 3, H, W] in [0, 1] → output [N, 3, H·s, W·s].
+/// or in the CompactResNet form that keeps all work at input resolution:
+/// conv_first → act → N residual blocks → conv_body (+ conv_first's activated output) → conv_up → pixel shuffle,
+/// plus the bilinearly upsampled input in both. Input [N, 3, H, W] in [0, 1] → output [N, 3, H·s, W·s].
 ///
 /// Tensor names match BasicSR's state dict (`conv_first.weight`, `body.0.conv1.weight`, `upconv1.weight`,
 /// `conv_hr.weight`, `conv_last.weight`, …); PReLU variants add `act_first.weight`, `body.i.act.weight`,
-/// `act_up1.weight`, `act_up2.weight`, `act_hr.weight`.
+/// `act_up1.weight`, `act_up2.weight`, `act_hr.weight`; CompactResNet has `conv_body.*` and `conv_up.*`.
 public final class Generator: Layer {
     public let config: GeneratorConfig
     let convFirst: Conv2d
     let body: [ResidualBlock]
-    let upconv1: Conv2d
+    /// MSRResNet's upsampling stages and output convolutions (nil in CompactResNet).
+    let upconv1: Conv2d?
     let upconv2: Conv2d?
-    let convHR: Conv2d
-    let convLast: Conv2d
+    let convHR: Conv2d?
+    let convLast: Conv2d?
+    /// CompactResNet's convolution after the body and its F → 3·s² upsampling convolution (nil in MSRResNet).
+    let convBody: Conv2d?
+    let convUp: Conv2d?
     let activationFirst: any Layer
     let activationUp1: any Layer
     let activationUp2: any Layer
@@ -72,32 +78,60 @@ public final class Generator: Layer {
         let f = config.features
         convFirst = Conv2d(inputChannels: config.inputChannels, outputChannels: f, kernelSize: config.firstKernel)
         body = (0..<config.blocks).map { _ in ResidualBlock(features: f, activation: config.activation) }
-        let stage = config.scale == 3 ? 3 : 2
-        upconv1 = Conv2d(inputChannels: f, outputChannels: f * stage * stage, kernelSize: 3)
-        upconv2 = config.scale == 4 ? Conv2d(inputChannels: f, outputChannels: f * 4, kernelSize: 3) : nil
-        convHR = Conv2d(inputChannels: f, outputChannels: f, kernelSize: 3)
-        convLast = Conv2d(inputChannels: f, outputChannels: config.outputChannels, kernelSize: config.lastKernel)
         func activation() -> any Layer { config.activation == .prelu ? PReLU(channels: f) : LeakyReLU(slope: 0.1) }
         activationFirst = activation()
         activationUp1 = activation()
         activationUp2 = activation()
         activationHR = activation()
-        shuffle = PixelShuffle(factor: stage)
         base = Upsample(factor: config.scale, mode: .bilinear)
+        switch config.architecture {
+        case .msrResNet:
+            let stage = config.scale == 3 ? 3 : 2
+            upconv1 = Conv2d(inputChannels: f, outputChannels: f * stage * stage, kernelSize: 3)
+            upconv2 = config.scale == 4 ? Conv2d(inputChannels: f, outputChannels: f * 4, kernelSize: 3) : nil
+            convHR = Conv2d(inputChannels: f, outputChannels: f, kernelSize: 3)
+            convLast = Conv2d(inputChannels: f, outputChannels: config.outputChannels, kernelSize: config.lastKernel)
+            (convBody, convUp) = (nil, nil)
+            shuffle = PixelShuffle(factor: stage)
+        case .compact:
+            (upconv1, upconv2, convHR, convLast) = (nil, nil, nil, nil)
+            convBody = Conv2d(inputChannels: f, outputChannels: f, kernelSize: 3)
+            convUp = Conv2d(
+                inputChannels: f, outputChannels: config.outputChannels * config.scale * config.scale, kernelSize: 3)
+            shuffle = PixelShuffle(factor: config.scale)
+        }
     }
 
-    /// BasicSR's initialisation: Kaiming normal × 0.1 for every convolution, zero biases.
+    /// BasicSR's initialisation (Kaiming normal × 0.1 for every convolution, zero biases), with ICNR for
+    /// the convolutions that feed a pixel shuffle: the r² outputs that become one output pixel block start
+    /// identical, so the shuffle starts as a nearest-neighbour upsampling and cannot start a checkerboard.
     public func initialize(generator: inout SeededGenerator) {
         for conv in convolutions { conv.initialize(scale: 0.1, generator: &generator) }
+        for conv in [upconv1, upconv2, convUp].compactMap({ $0 }) {
+            Generator.makeSubPixelGroupsEqual(conv, factor: shuffle.factor)
+        }
+    }
+
+    /// ICNR: copies each group's first output filter over the other r² − 1 (weights [C·r², F, K, K]).
+    static func makeSubPixelGroupsEqual(_ conv: Conv2d, factor r: Int) {
+        let filter = conv.inputChannels * conv.kernelSize * conv.kernelSize
+        for group in 0..<(conv.outputChannels / (r * r)) {
+            let first = group * r * r * filter
+            for member in 1..<(r * r) {
+                for i in 0..<filter {
+                    conv.weight.value.scalars[first + member * filter + i] = conv.weight.value.scalars[first + i]
+                }
+            }
+        }
     }
 
     var convolutions: [Conv2d] {
-        [convFirst] + body.flatMap { [$0.conv1, $0.conv2] } + [upconv1] + (upconv2.map { [$0] } ?? []) + [
-            convHR, convLast,
-        ]
+        [convFirst] + body.flatMap { [$0.conv1, $0.conv2] }
+            + [upconv1, upconv2, convHR, convLast, convBody, convUp].compactMap { $0 }
     }
 
     public func forward(_ input: Tensor) -> (output: Tensor, pullback: Pullback) {
+        if config.architecture == .compact { return compactForward(input) }
         var pullbacks: [Pullback] = []
         func run(_ layer: any Layer, _ x: Tensor) -> Tensor {
             let (y, pullback) = layer.forward(x)
@@ -106,9 +140,9 @@ public final class Generator: Layer {
         }
         var x = run(activationFirst, run(convFirst, input))
         for block in body { x = run(block, x) }
-        x = run(activationUp1, run(shuffle, run(upconv1, x)))
+        x = run(activationUp1, run(shuffle, run(upconv1!, x)))
         if let upconv2 { x = run(activationUp2, run(shuffle, run(upconv2, x))) }
-        x = run(convLast, run(activationHR, run(convHR, x)))
+        x = run(convLast!, run(activationHR, run(convHR!, x)))
         let (upsampled, basePullback) = base.forward(input)
         return (
             x + upsampled,
@@ -116,6 +150,32 @@ public final class Generator: Layer {
                 var g = gradient
                 for pullback in pullbacks.reversed() { g = pullback(g) }
                 return g + basePullback(gradient)
+            }
+        )
+    }
+
+    /// CompactResNet's forward: the body's skip joins before conv_up, the input's before the output.
+    private func compactForward(_ input: Tensor) -> (output: Tensor, pullback: Pullback) {
+        let (first, firstPullback) = convFirst.forward(input)
+        let (features, activationPullback) = activationFirst.forward(first)
+        var x = features
+        var blockPullbacks: [Pullback] = []
+        for block in body {
+            let (y, pullback) = block.forward(x)
+            blockPullbacks.append(pullback)
+            x = y
+        }
+        let (bodyOutput, bodyPullback) = convBody!.forward(x)
+        let (up, upPullback) = convUp!.forward(bodyOutput + features)
+        let (shuffled, shufflePullback) = shuffle.forward(up)
+        let (upsampled, basePullback) = base.forward(input)
+        return (
+            shuffled + upsampled,
+            { gradient in
+                let joined = upPullback(shufflePullback(gradient))  // ∂/∂(body output + features)
+                var g = bodyPullback(joined)
+                for pullback in blockPullbacks.reversed() { g = pullback(g) }
+                return firstPullback(activationPullback(g + joined)) + basePullback(gradient)
             }
         )
     }
@@ -138,7 +198,7 @@ public final class Generator: Layer {
 
     private let planLock = NSLock()
     /// Plans by input size; nil records a size oneDNN cannot run, so it is not tried again.
-    private var plans: [[Int]: GeneratorPlan?] = [:]
+    private var plans: [[Int]: (any GeneratorInferencePlan)?] = [:]
     private var plannedWeights: [[Float]] = []
     private let scratch = ScratchBuffers()
 
@@ -170,14 +230,17 @@ public final class Generator: Layer {
             plannedWeights = weights
         }
         let key = [input.shape[2], input.shape[3]]
-        let plan: GeneratorPlan
+        let plan: any GeneratorInferencePlan
         if let existing = plans[key] {
             guard let existing else { throw ModelError("oneDNN cannot run this generator at \(key[0])×\(key[1])") }
             plan = existing
         } else {
             if plans.count >= 8 { plans.removeAll() }
             do {
-                plan = try GeneratorPlan(generator: self, height: key[0], width: key[1])
+                plan =
+                    config.architecture == .compact
+                    ? try CompactGeneratorPlan(generator: self, height: key[0], width: key[1])
+                    : try GeneratorPlan(generator: self, height: key[0], width: key[1])
             } catch {
                 plans[key] = .some(nil)
                 throw error
@@ -189,11 +252,18 @@ public final class Generator: Layer {
 
     /// Inference through the layers' own code.
     public func referenceInference(_ input: Tensor) -> Tensor {
-        var x = activationFirst.inference(convFirst.inference(input))
+        let features = activationFirst.inference(convFirst.inference(input))
+        var x = features
         for block in body { x = block.inference(x) }
-        x = activationUp1.inference(shuffle.inference(upconv1.inference(x)))
-        if let upconv2 { x = activationUp2.inference(shuffle.inference(upconv2.inference(x))) }
-        x = convLast.inference(activationHR.inference(convHR.inference(x)))
+        if let convBody, let convUp {
+            x = convBody.inference(x)
+            x.add(features)
+            x = shuffle.inference(convUp.inference(x))
+        } else {
+            x = activationUp1.inference(shuffle.inference(upconv1!.inference(x)))
+            if let upconv2 { x = activationUp2.inference(shuffle.inference(upconv2.inference(x))) }
+            x = convLast!.inference(activationHR.inference(convHR!.inference(x)))
+        }
         x.add(base.inference(input))
         return x
     }
@@ -205,15 +275,16 @@ public final class Generator: Layer {
         var out = named("conv_first", convFirst)
         if config.activation == .prelu { out += named("act_first", activationFirst) }
         for (i, block) in body.enumerated() { out += named("body.\(i)", block) }
-        out += named("upconv1", upconv1)
+        if let convBody, let convUp { return out + named("conv_body", convBody) + named("conv_up", convUp) }
+        out += named("upconv1", upconv1!)
         if config.activation == .prelu { out += named("act_up1", activationUp1) }
         if let upconv2 {
             out += named("upconv2", upconv2)
             if config.activation == .prelu { out += named("act_up2", activationUp2) }
         }
-        out += named("conv_hr", convHR)
+        out += named("conv_hr", convHR!)
         if config.activation == .prelu { out += named("act_hr", activationHR) }
-        out += named("conv_last", convLast)
+        out += named("conv_last", convLast!)
         return out
     }
 

@@ -3,13 +3,25 @@ import SRTensor
 
 /// The architecture of an SRResNet-family generator, stored in a weight file's `__metadata__`.
 ///
-/// Metadata keys (all strings): `arch` = "MSRResNet", `num_in_ch`, `num_out_ch`, `num_feat`, `num_block`,
+/// Two layouts share the residual body (conv_first → act → N blocks of conv-ReLU-conv):
+/// - `MSRResNet` (BasicSR's): ×2/×3 pixel-shuffle stages with `features` channels each, then conv_hr and
+///   conv_last at the output resolution. Two thirds of its multiply-adds run at 2× and 4× resolution.
+/// - `CompactResNet` (ours): everything at input resolution: the body, `conv_body` with a skip from
+///   conv_first's output (EDSR's global residual), and `conv_up` to 3·s² channels, then one pixel
+///   shuffle to the output. Same tensor names for the shared part.
+///
+/// Metadata keys (all strings): `arch` = "MSRResNet" or "CompactResNet", `num_in_ch`, `num_out_ch`, `num_feat`, `num_block`,
 /// `upscale` (2, 3 or 4), `activation` ("lrelu": BasicSR's MSRResNet, ReLU inside blocks and LeakyReLU 0.1
 /// elsewhere; "prelu": the SRGAN paper's per-channel PReLU), `first_kernel` and `last_kernel` (3, or 9 as in
 /// the SRGAN paper), and optionally `kind` ("psnr" or "gan") and free-text `description`.
 public struct GeneratorConfig: Codable, Sendable, Equatable {
     public enum Activation: String, Codable, Sendable { case lrelu, prelu }
+    public enum Architecture: String, Codable, Sendable, CaseIterable {
+        case msrResNet = "MSRResNet"
+        case compact = "CompactResNet"
+    }
 
+    public var architecture = Architecture.msrResNet
     public var inputChannels = 3
     public var outputChannels = 3
     public var features = 64
@@ -21,8 +33,9 @@ public struct GeneratorConfig: Codable, Sendable, Equatable {
 
     public init(
         features: Int = 64, blocks: Int = 16, scale: Int = 4, activation: Activation = .lrelu,
-        firstKernel: Int = 3, lastKernel: Int = 3
+        firstKernel: Int = 3, lastKernel: Int = 3, architecture: Architecture = .msrResNet
     ) {
+        self.architecture = architecture
         self.features = features
         self.blocks = blocks
         self.scale = scale
@@ -55,6 +68,9 @@ public struct GeneratorConfig: Codable, Sendable, Equatable {
         guard inputChannels == 3, outputChannels == 3 else {
             throw ModelError("only RGB generators (3 in, 3 out) are supported")
         }
+        guard architecture == .msrResNet || (activation == .lrelu && lastKernel == 3) else {
+            throw ModelError("CompactResNet generators use LeakyReLU and a 3×3 conv_up")
+        }
     }
 
     /// The number of weights a generator of this configuration has, computed without building it
@@ -65,6 +81,10 @@ public struct GeneratorConfig: Codable, Sendable, Equatable {
         let prelu = activation == .prelu ? f : 0
         var count = inputChannels * f * firstKernel * firstKernel + f + prelu  // conv_first, act_first
         count += blocks * (2 * (f * f * 9 + f) + prelu)  // body
+        if architecture == .compact {
+            let up = outputChannels * scale * scale
+            return count + f * f * 9 + f + f * up * 9 + up  // conv_body, conv_up
+        }
         count += f * f * stage * stage * 9 + f * stage * stage + prelu  // upconv1, act_up1
         if scale == 4 { count += f * f * 4 * 9 + f * 4 + prelu }  // upconv2, act_up2
         count += f * f * 9 + f + prelu  // conv_hr, act_hr
@@ -76,6 +96,10 @@ public struct GeneratorConfig: Codable, Sendable, Equatable {
     /// resolution count fully, those after each ×2/×3 stage count divided by the resolution, plus the
     /// bilinear base (1). Tiles overlapping at least this much reproduce the whole-image output.
     public var receptiveRadius: Double {
+        if architecture == .compact {
+            // conv_first, blocks, conv_body, conv_up, all at input resolution; the bilinear base needs 1.
+            return max(Double(firstKernel / 2) + 2 * Double(blocks) + 2, 1)
+        }
         var radius = Double(firstKernel / 2) + 2 * Double(blocks) + 1  // conv_first, blocks, upconv1
         if scale == 4 { radius += 0.5 }  // upconv2 at 2×
         radius += Double(1 + lastKernel / 2) / Double(scale)  // conv_hr, conv_last at full resolution
@@ -88,11 +112,29 @@ public struct GeneratorConfig: Codable, Sendable, Equatable {
     /// Metadata entries for a weight file.
     public var metadata: [String: String] {
         [
-            "arch": "MSRResNet", "num_in_ch": "\(inputChannels)", "num_out_ch": "\(outputChannels)",
+            "arch": architecture.rawValue, "num_in_ch": "\(inputChannels)", "num_out_ch": "\(outputChannels)",
             "num_feat": "\(features)",
             "num_block": "\(blocks)", "upscale": "\(scale)", "activation": activation.rawValue,
             "first_kernel": "\(firstKernel)", "last_kernel": "\(lastKernel)", "format": "pt",
         ]
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case architecture, inputChannels, outputChannels, features, blocks, scale, activation, firstKernel, lastKernel
+    }
+
+    /// Decodes a stored config; an older one without `architecture` is an MSRResNet.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        architecture = try container.decodeIfPresent(Architecture.self, forKey: .architecture) ?? .msrResNet
+        inputChannels = try container.decode(Int.self, forKey: .inputChannels)
+        outputChannels = try container.decode(Int.self, forKey: .outputChannels)
+        features = try container.decode(Int.self, forKey: .features)
+        blocks = try container.decode(Int.self, forKey: .blocks)
+        scale = try container.decode(Int.self, forKey: .scale)
+        activation = try container.decode(Activation.self, forKey: .activation)
+        firstKernel = try container.decode(Int.self, forKey: .firstKernel)
+        lastKernel = try container.decode(Int.self, forKey: .lastKernel)
     }
 
     /// Reads a config from weight-file metadata.
@@ -100,15 +142,15 @@ public struct GeneratorConfig: Codable, Sendable, Equatable {
         guard let arch = metadata["arch"] else {
             throw ModelError("no 'arch' in the file's metadata: not an upscale generator")
         }
-        guard arch == "MSRResNet" || arch == "SRResNet" else {
-            throw ModelError("architecture '\(arch)' is not supported (MSRResNet only)")
+        guard let architecture = arch == "SRResNet" ? .msrResNet : Architecture(rawValue: arch) else {
+            throw ModelError("architecture '\(arch)' is not supported (MSRResNet or CompactResNet)")
         }
         func integer(_ key: String, _ fallback: Int) throws -> Int {
             guard let text = metadata[key] else { return fallback }
             guard let value = Int(text) else { throw ModelError("metadata '\(key)' = '\(text)' is not an integer") }
             return value
         }
-        self.init()
+        self.init(architecture: architecture)
         inputChannels = try integer("num_in_ch", 3)
         outputChannels = try integer("num_out_ch", 3)
         features = try integer("num_feat", 64)

@@ -24,7 +24,7 @@ final class ScratchBuffers {
 /// activations stay blocked through the residual body; pixel shuffles run on plain NCHW buffers; the
 /// last 64→3 convolution uses our direct kernel, which measured 1.85× faster than oneDNN on that shape
 /// (`make bench-backends`). Weights are prepared once per plan. Input [1, 3, H, W] → [1, 3, H·s, W·s].
-final class GeneratorPlan {
+final class GeneratorPlan: GeneratorInferencePlan {
     private struct Stage {
         let convolution: DNNLConvolution
         let toPlain: DNNLReorder
@@ -64,6 +64,9 @@ final class GeneratorPlan {
                 weight: layer.weight.value, bias: layer.bias?.value, height: h, width: w, postOp: postOp,
                 source: source, destination: destination)
         }
+        guard let upconv1 = g.upconv1, let convHR = g.convHR, let convLast = g.convLast else {
+            throw ModelError("not an MSRResNet generator")
+        }
         let leaky = DNNLConvolution.PostOp.leakyReLU(slope: 0.1)
         first = try convolution(g.convFirst, height, width, leaky)
         inputPlain = try DNNLMemory.plainDescriptor([1, config.inputChannels, height, width])
@@ -77,7 +80,7 @@ final class GeneratorPlan {
             return (inner, outer)
         }
         let factors = config.scale == 3 ? [3] : config.scale == 4 ? [2, 2] : [2]
-        let layers = [g.upconv1] + (g.upconv2.map { [$0] } ?? [])
+        let layers = [upconv1] + (g.upconv2.map { [$0] } ?? [])
         var (h, w, current) = (height, width, body)
         var stages: [Stage] = []
         var pending: [(Conv2d, Int)] = Array(zip(layers, factors))
@@ -90,7 +93,7 @@ final class GeneratorPlan {
             let (sh, sw) = (h * factor, w * factor)
             let shuffled = try DNNLMemory.plainDescriptor([1, features, sh, sw])
             let next =
-                try pending.first.map { try convolution($0.0, sh, sw, leaky) } ?? convolution(g.convHR, sh, sw, leaky)
+                try pending.first.map { try convolution($0.0, sh, sw, leaky) } ?? convolution(convHR, sh, sw, leaky)
             stages.append(
                 Stage(
                     convolution: upConvolution, toPlain: toPlain, plain: plain, shuffled: shuffled,
@@ -103,7 +106,7 @@ final class GeneratorPlan {
         self.hr = hr!
         hrPlain = try DNNLMemory.plainDescriptor([1, features, h, w])
         hrReorder = try DNNLReorder(from: self.hr.destinationDescriptor, to: hrPlain)
-        last = g.convLast
+        last = convLast
         base = g.base
     }
 

@@ -28,6 +28,11 @@ struct Train: ParsableCommand {
     @Option(help: "Training stage: psnr (pixel loss) or gan.") var stage: TrainingConfig.Stage = .psnr
     @Option(help: "Stage-1 generator to start the GAN stage from.") var initialize: String?
     @Option(name: .customLong("init"), help: .hidden) var initAlias: String?
+    @Option(
+        help: """
+            Generator layout: msrresnet (BasicSR's, two ×2 stages at rising resolution) or compact (all \
+            work at input resolution, one pixel shuffle; faster per output pixel).
+            """) var architecture: GeneratorConfig.Architecture = .msrResNet
     @Option(help: "Generator features (1-512).") var features = 64
     @Option(help: "Generator residual blocks (0-256).") var blocks = 16
     @Option(help: "Upscaling factor of the generator (2, 3 or 4).") var scale = 4
@@ -120,7 +125,8 @@ struct Train: ParsableCommand {
         config.dataFolder = data ?? ""
         config.validationFolder = val
         config.outputFolder = output
-        config.generator = GeneratorConfig(features: features, blocks: blocks, scale: scale)
+        config.generator = GeneratorConfig(
+            features: features, blocks: blocks, scale: scale, architecture: architecture)
         config.patchSize = patchSize
         config.batchSize = batchSize
         let steps = self.steps ?? 100_000
@@ -169,3 +175,13 @@ struct Train: ParsableCommand {
 extension TrainingConfig.Stage: ExpressibleByArgument {}
 extension TrainingConfig.PixelLoss: ExpressibleByArgument {}
 extension GANLoss: ExpressibleByArgument {}
+extension GeneratorConfig.Architecture: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let match = Self.allCases.first(where: { $0.rawValue.lowercased() == argument.lowercased() }) else {
+            return nil
+        }
+        self = match
+    }
+    public static var allValueStrings: [String] { allCases.map { $0.rawValue.lowercased() } }
+    public var defaultValueDescription: String { rawValue.lowercased() }
+}

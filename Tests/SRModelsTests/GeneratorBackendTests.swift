@@ -28,6 +28,9 @@ final class GeneratorBackendTests: XCTestCase {
             GeneratorConfig(features: 16, blocks: 2, scale: 4), GeneratorConfig(features: 16, blocks: 1, scale: 2),
             GeneratorConfig(features: 16, blocks: 1, scale: 3), GeneratorConfig(features: 32, blocks: 0, scale: 4),
             GeneratorConfig(features: 16, blocks: 1, scale: 4, firstKernel: 9, lastKernel: 9),
+            GeneratorConfig(features: 16, blocks: 2, scale: 4, architecture: .compact),
+            GeneratorConfig(features: 32, blocks: 1, scale: 3, architecture: .compact),
+            GeneratorConfig(features: 16, blocks: 0, scale: 2, architecture: .compact),
         ]
         let sizes = [(13, 17), (1, 1), (37, 29), (24, 24)]
         for (index, config) in configurations.enumerated() {

@@ -18,6 +18,8 @@ final class GeneratorReferenceTests: XCTestCase {
             "x3_lrelu": GeneratorConfig(features: 6, blocks: 1, scale: 3),
             "x2_prelu_k9": GeneratorConfig(
                 features: 5, blocks: 1, scale: 2, activation: .prelu, firstKernel: 9, lastKernel: 9),
+            "x4_compact": GeneratorConfig(features: 8, blocks: 2, scale: 4, architecture: .compact),
+            "x3_compact": GeneratorConfig(features: 6, blocks: 1, scale: 3, architecture: .compact),
         ]
         for (name, config) in configurations {
             let generator = Generator(config: config)
@@ -33,8 +35,8 @@ final class GeneratorReferenceTests: XCTestCase {
             XCTAssertEqual(output.shape, [1, 3, 7 * config.scale, 6 * config.scale])
             XCTAssertLessThanOrEqual(output.maxAbsDifference(expected), 1e-4, name)
             XCTAssertLessThanOrEqual(
-                generator.forward(input).output.maxAbsDifference(generator.referenceInference(input)), 0,
-                "forward equals reference inference")
+                generator.forward(input).output.maxAbsDifference(generator.referenceInference(input)), 1e-5,
+                "forward (oneDNN's training convolutions) equals reference inference up to rounding")
         }
     }
 

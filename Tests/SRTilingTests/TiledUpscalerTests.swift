@@ -22,8 +22,11 @@ final class TiledUpscalerTests: XCTestCase {
         return image
     }
 
-    func tinyGenerator(scale: Int, seed: UInt64 = 1) -> Generator {
-        let generator = Generator(config: GeneratorConfig(features: 6, blocks: 2, scale: scale))
+    func tinyGenerator(
+        scale: Int, seed: UInt64 = 1, architecture: GeneratorConfig.Architecture = .msrResNet
+    ) -> Generator {
+        let generator = Generator(
+            config: GeneratorConfig(features: 6, blocks: 2, scale: scale, architecture: architecture))
         var random = SeededGenerator(seed: seed)
         generator.initialize(generator: &random)
         for (_, p) in generator.namedParameters { p.value.scale(by: 8) }  // make the residual path matter
@@ -52,8 +55,10 @@ final class TiledUpscalerTests: XCTestCase {
     }
 
     func testTiledEqualsWholeImageWhenOverlapCoversReceptiveField() throws {
-        for scale in [4, 2, 3] {
-            let generator = tinyGenerator(scale: scale)
+        for (scale, architecture) in [(4, .msrResNet), (2, .msrResNet), (3, .msrResNet), (4, .compact), (3, .compact)]
+            as [(Int, GeneratorConfig.Architecture)]
+        {
+            let generator = tinyGenerator(scale: scale, architecture: architecture)
             let image = randomImage(width: 37, height: 29, seed: UInt64(scale))
             let whole = PlanarImage(tensor: generator.inference(Tensor(image: image)))
             let radius = generator.config.exactOverlap
@@ -61,7 +66,7 @@ final class TiledUpscalerTests: XCTestCase {
                 let result = try tiled(
                     image, generator: generator, options: TilingOptions(tileSize: tile, overlap: radius, blend: blend))
                 XCTAssertLessThanOrEqual(
-                    maxDifference(result, whole), 1e-5, "scale \(scale) tile \(tile) blend \(blend)")
+                    maxDifference(result, whole), 1e-5, "\(architecture) scale \(scale) tile \(tile) blend \(blend)")
             }
         }
     }

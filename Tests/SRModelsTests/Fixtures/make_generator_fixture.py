@@ -1,4 +1,5 @@
-"""Independent numpy reference for the MSRResNet forward pass (BasicSR's srresnet_arch.MSRResNet):
+"""Independent numpy reference for the MSRResNet forward pass (BasicSR's srresnet_arch.MSRResNet) and for
+our CompactResNet (body at input resolution, conv_body with a skip from conv_first, conv_up, one pixel shuffle):
 writes tiny_generators.safetensors with, per configuration, random weights under BasicSR's state-dict
 names (prefixed `<config>/`), an input and the expected output. Needs numpy and safetensors.
 Convolution is a direct sum over kernel offsets; pixel shuffle is PyTorch's reshape/transpose;
@@ -86,6 +87,32 @@ for name, (feat, blocks, scale, act, kf, kl) in {
             p[key + ".weight"] = rng.uniform(0.05, 0.4, feat).astype(np.float32)
     x = rng.random((1, 3, 7, 6)).astype(np.float32)
     y = forward({k: v.astype(np.float64) for k, v in p.items()}, x.astype(np.float64), feat, blocks, scale, act, kf, kl)
+    for k, v in p.items():
+        tensors[f"{name}/{k}"] = v
+    tensors[f"{name}/input"] = x
+    tensors[f"{name}/expected"] = y.astype(np.float32)
+
+
+def forward_compact(p, x, blocks, scale):
+    features = lrelu(conv(x, p["conv_first.weight"], p["conv_first.bias"]))
+    out = features
+    for i in range(blocks):
+        r = np.maximum(conv(out, p[f"body.{i}.conv1.weight"], p[f"body.{i}.conv1.bias"]), 0)
+        out = out + conv(r, p[f"body.{i}.conv2.weight"], p[f"body.{i}.conv2.bias"])
+    out = conv(out, p["conv_body.weight"], p["conv_body.bias"]) + features
+    return pixel_shuffle(conv(out, p["conv_up.weight"], p["conv_up.bias"]), scale) + bilinear(x, scale)
+
+
+for name, (feat, blocks, scale) in {"x4_compact": (8, 2, 4), "x3_compact": (6, 1, 3)}.items():
+    shapes = {"conv_first": (feat, 3, 3, 3), "conv_body": (feat, feat, 3, 3), "conv_up": (3 * scale * scale, feat, 3, 3)}
+    for i in range(blocks):
+        shapes[f"body.{i}.conv1"] = shapes[f"body.{i}.conv2"] = (feat, feat, 3, 3)
+    p = {}
+    for key, shape in shapes.items():
+        p[key + ".weight"] = (rng.standard_normal(shape) * np.sqrt(2 / np.prod(shape[1:]))).astype(np.float32)
+        p[key + ".bias"] = (rng.standard_normal(shape[0]) * 0.1).astype(np.float32)
+    x = rng.random((1, 3, 7, 6)).astype(np.float32)
+    y = forward_compact({k: v.astype(np.float64) for k, v in p.items()}, x.astype(np.float64), blocks, scale)
     for k, v in p.items():
         tensors[f"{name}/{k}"] = v
     tensors[f"{name}/input"] = x

@@ -1,0 +1,96 @@
+import CDNNL
+import SRNN
+import SRTensor
+
+/// A generator's inference for one tile size on oneDNN (`GeneratorPlan` for MSRResNet, this for
+/// CompactResNet).
+protocol GeneratorInferencePlan: AnyObject {
+    /// Runs on `input` [1, 3, H, W] (the plan's size) → [1, 3, H·s, W·s], intermediates in `scratch`.
+    func run(_ input: Tensor, scratch: ScratchBuffers) throws -> Tensor
+}
+
+/// CompactResNet's inference for one tile size on oneDNN: every convolution runs in oneDNN's blocked
+/// layout at input resolution with bias and LeakyReLU or the residual add fused (conv_body adds onto
+/// conv_first's output in place); conv_up's 3·s² channels are reordered to plain and pixel-shuffled
+/// straight into the output. Input [1, 3, H, W] → [1, 3, H·s, W·s].
+final class CompactGeneratorPlan: GeneratorInferencePlan {
+    let height: Int
+    let width: Int
+    private let scale: Int
+    private let inputPlain: dnnl_memory_desc_t
+    private let inputReorder: DNNLReorder
+    private let first: DNNLConvolution
+    private let blocks: [(DNNLConvolution, DNNLConvolution)]
+    private let convBody: DNNLConvolution
+    private let convUp: DNNLConvolution
+    private let upPlain: dnnl_memory_desc_t
+    private let upReorder: DNNLReorder
+    private let base: Upsample
+
+    /// - Throws: `DNNL.Failure` when oneDNN has no fast implementation for a layer of this shape.
+    init(generator g: Generator, height: Int, width: Int) throws {
+        guard let bodyLayer = g.convBody, let upLayer = g.convUp else {
+            throw ModelError("not a CompactResNet generator")
+        }
+        self.height = height
+        self.width = width
+        scale = g.config.scale
+        func convolution(
+            _ layer: Conv2d, _ postOp: DNNLConvolution.PostOp, source: dnnl_memory_desc_t? = nil,
+            destination: dnnl_memory_desc_t? = nil
+        ) throws -> DNNLConvolution {
+            try DNNLConvolution(
+                weight: layer.weight.value, bias: layer.bias?.value, height: height, width: width, postOp: postOp,
+                source: source, destination: destination)
+        }
+        first = try convolution(g.convFirst, .leakyReLU(slope: 0.1))
+        inputPlain = try DNNLMemory.plainDescriptor([1, g.config.inputChannels, height, width])
+        inputReorder = try DNNLReorder(from: inputPlain, to: first.sourceDescriptor)
+        let body = first.destinationDescriptor
+        blocks = try g.body.map { block in
+            let inner = try convolution(block.conv1, .leakyReLU(slope: 0), source: body)
+            let outer = try convolution(
+                block.conv2, .addToDestination, source: inner.destinationDescriptor, destination: body)
+            return (inner, outer)
+        }
+        convBody = try convolution(bodyLayer, .addToDestination, source: body, destination: body)
+        convUp = try convolution(upLayer, .none, source: body)
+        upPlain = try DNNLMemory.plainDescriptor([1, upLayer.outputChannels, height, width])
+        upReorder = try DNNLReorder(from: convUp.destinationDescriptor, to: upPlain)
+        base = g.base
+    }
+
+    func run(_ input: Tensor, scratch: ScratchBuffers) throws -> Tensor {
+        func view(_ role: String, _ descriptor: dnnl_memory_desc_t) throws -> DNNLMemory {
+            try DNNLMemory(
+                descriptor: descriptor, storage: scratch.pointer(role, count: DNNLMemory.floats(in: descriptor)))
+        }
+        let plainInput = try view("input", inputPlain)
+        input.scalars.withUnsafeBufferPointer { plainInput.pointer.update(from: $0.baseAddress!, count: input.count) }
+        let firstSource = try view("source", first.sourceDescriptor)
+        inputReorder.run(from: plainInput, to: firstSource)
+        let features = try view("features", first.destinationDescriptor)
+        first.run(source: firstSource, destination: features)
+        let x = try view("body", first.destinationDescriptor)
+        x.pointer.update(from: features.pointer, count: features.capacity)
+        for (inner, outer) in blocks {
+            let t = try view("inner", inner.destinationDescriptor)
+            inner.run(source: x, destination: t)
+            outer.run(source: t, destination: x)
+        }
+        convBody.run(source: x, destination: features)  // features += conv_body(x)
+        let up = try view("up", convUp.destinationDescriptor)
+        convUp.run(source: features, destination: up)
+        let plain = try view("plain", upPlain)
+        upReorder.run(from: up, to: plain)
+        var output = base.inference(input)
+        var shuffled = Tensor(zeros: output.shape)
+        shuffled.scalars.withUnsafeMutableBufferPointer {
+            GeneratorPlan.pixelShuffle(
+                plain.pointer, into: $0.baseAddress!, channels: output.shape[1], factor: scale, height: height,
+                width: width)
+        }
+        output.add(shuffled)
+        return output
+    }
+}
