@@ -30,15 +30,19 @@ let package = Package(
         .target(name: "SRModels", dependencies: ["CDNNL", "SRNN", "SRTensor"]),
         // Image I/O, resampling and metrics.
         .target(name: "SRImage", dependencies: ["CImageCodec", "SRFiles"]),
+        // Degradations for training and evaluation: blur kernels, noise, resizes, JPEG (Real-ESRGAN's pipeline).
+        .target(name: "SRDegradation", dependencies: ["SRImage", "SRTensor"]),
         // Streaming tiled inference.
         .target(name: "SRTiling", dependencies: ["SRTensor", "SRImage"]),
         // Training.
-        .target(name: "SRTraining", dependencies: ["SRFiles", "SRModels", "SRNN", "SRTensor", "SRImage", "SRTiling"]),
+        .target(
+            name: "SRTraining",
+            dependencies: ["SRDegradation", "SRFiles", "SRModels", "SRNN", "SRTensor", "SRImage", "SRTiling"]),
         // Command implementations (thin), and the executable.
         .target(
             name: "UpscaleKit",
             dependencies: [
-                "SRFiles", "SRTiling", "SRTraining", "SRModels", "SRImage", "SRTensor",
+                "SRDegradation", "SRFiles", "SRTiling", "SRTraining", "SRModels", "SRImage", "SRTensor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "upscale", dependencies: ["UpscaleKit"]),
@@ -57,6 +61,7 @@ let package = Package(
             name: "SRModelsTests", dependencies: ["SRModels", "SRNN", "SRTensor", "SRTestSupport"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "SRImageTests", dependencies: ["SRImage"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SRDegradationTests", dependencies: ["SRDegradation", "SRImage", "SRTensor"]),
         .testTarget(name: "SRTilingTests", dependencies: ["SRTiling", "SRModels", "SRImage", "SRTensor"]),
         .testTarget(name: "SRTrainingTests", dependencies: ["SRTraining", "SRModels", "SRImage", "SRTensor"]),
         .testTarget(

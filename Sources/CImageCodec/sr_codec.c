@@ -509,3 +509,83 @@ void sr_writer_abort(sr_writer *writer) {
     if (writer->file) fclose(writer->file);
     free(writer);
 }
+
+/* ---------------------------------------------------------------- JPEG round trip in memory */
+
+struct sr_roundtrip {
+    struct jpeg_compress_struct compress;
+    struct jpeg_decompress_struct decompress;
+    struct sr_jpeg_error error;
+    jmp_buf jump;
+    int compress_created, decompress_created;
+    unsigned char *encoded;
+    unsigned long encoded_length;
+};
+
+static void roundtrip_cleanup(struct sr_roundtrip *state) {
+    if (state->compress_created) jpeg_destroy_compress(&state->compress);
+    if (state->decompress_created) jpeg_destroy_decompress(&state->decompress);
+    free(state->encoded);
+    free(state);
+}
+
+int sr_jpeg_roundtrip(const uint8_t *pixels, int32_t width, int32_t height, int32_t channels, int32_t quality,
+                      uint8_t *out, char *message, size_t message_capacity) {
+    if (width <= 0 || height <= 0 || width > 65500 || height > 65500 || (channels != 1 && channels != 3) ||
+        quality < 1 || quality > 100) {
+        set_message(message, message_capacity, "invalid JPEG round trip (%dx%d, %d channels, quality %d)", width,
+                    height, channels, quality);
+        return 1;
+    }
+    /* On the heap, so nothing setjmp must preserve lives in a register. */
+    struct sr_roundtrip *state = calloc(1, sizeof(struct sr_roundtrip));
+    if (!state) { set_message(message, message_capacity, "out of memory"); return 1; }
+    state->error.jump = &state->jump;
+    state->error.message = message;
+    state->error.capacity = message_capacity;
+    if (setjmp(state->jump)) {
+        roundtrip_cleanup(state);
+        return 1;
+    }
+    state->compress.err = jpeg_std_error(&state->error.base);
+    state->error.base.error_exit = jpeg_error_exit;
+    jpeg_create_compress(&state->compress);
+    state->compress_created = 1;
+    jpeg_mem_dest(&state->compress, &state->encoded, &state->encoded_length);
+    state->compress.image_width = (JDIMENSION)width;
+    state->compress.image_height = (JDIMENSION)height;
+    state->compress.input_components = channels;
+    state->compress.in_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_set_defaults(&state->compress);
+    jpeg_set_quality(&state->compress, quality, TRUE);
+    jpeg_start_compress(&state->compress, TRUE);
+    size_t row_bytes = (size_t)width * (size_t)channels;
+    while (state->compress.next_scanline < state->compress.image_height) {
+        JSAMPROW row = (JSAMPROW)(pixels + row_bytes * state->compress.next_scanline);
+        jpeg_write_scanlines(&state->compress, &row, 1);
+    }
+    jpeg_finish_compress(&state->compress);
+
+    state->decompress.err = jpeg_std_error(&state->error.base);
+    state->error.base.error_exit = jpeg_error_exit;
+    state->error.base.emit_message = jpeg_emit_message;
+    jpeg_create_decompress(&state->decompress);
+    state->decompress_created = 1;
+    jpeg_mem_src(&state->decompress, state->encoded, state->encoded_length);
+    jpeg_read_header(&state->decompress, TRUE);
+    state->decompress.out_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_start_decompress(&state->decompress);
+    if ((int32_t)state->decompress.output_width != width || (int32_t)state->decompress.output_height != height ||
+        state->decompress.output_components != channels) {
+        set_message(message, message_capacity, "JPEG round trip changed the image's shape");
+        roundtrip_cleanup(state);
+        return 1;
+    }
+    while (state->decompress.output_scanline < state->decompress.output_height) {
+        JSAMPROW row = out + row_bytes * state->decompress.output_scanline;
+        jpeg_read_scanlines(&state->decompress, &row, 1);
+    }
+    jpeg_finish_decompress(&state->decompress);
+    roundtrip_cleanup(state);
+    return 0;
+}

@@ -176,12 +176,12 @@ extension TrainingConfig.Stage: ExpressibleByArgument {}
 extension TrainingConfig.PixelLoss: ExpressibleByArgument {}
 extension GANLoss: ExpressibleByArgument {}
 extension GeneratorConfig.Architecture: ExpressibleByArgument {
+    /// The option's spelling: `msrresnet` or `compact`.
+    var argument: String { self == .msrResNet ? "msrresnet" : "compact" }
     public init?(argument: String) {
-        guard let match = Self.allCases.first(where: { $0.rawValue.lowercased() == argument.lowercased() }) else {
-            return nil
-        }
+        guard let match = Self.allCases.first(where: { $0.argument == argument.lowercased() }) else { return nil }
         self = match
     }
-    public static var allValueStrings: [String] { allCases.map { $0.rawValue.lowercased() } }
-    public var defaultValueDescription: String { rawValue.lowercased() }
+    public static var allValueStrings: [String] { allCases.map(\.argument) }
+    public var defaultValueDescription: String { argument }
 }

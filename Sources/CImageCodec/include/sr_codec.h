@@ -54,4 +54,10 @@ int sr_writer_finish(sr_writer *writer, char *message, size_t message_capacity);
 /// Frees the writer and closes its file without finishing the stream.
 void sr_writer_abort(sr_writer *writer);
 
+/// JPEG compression artifacts in memory: encodes `pixels` (interleaved 8-bit, 1 gray or 3 RGB
+/// channels, width × height) at `quality` (1-100, libjpeg's defaults incl. 4:2:0 chroma subsampling
+/// for RGB) and decodes the result into `out` (same size). No file is touched.
+int sr_jpeg_roundtrip(const uint8_t *pixels, int32_t width, int32_t height, int32_t channels, int32_t quality,
+                      uint8_t *out, char *message, size_t message_capacity);
+
 #endif
