@@ -82,12 +82,16 @@ public enum Evaluation {
 
     /// Runs the protocol on one ground-truth file.
     /// - Parameter upscale: maps the low-resolution RGB input to an RGB output `scale` times larger.
+    /// - Parameter degrade: makes the input from the cropped RGB ground truth instead of the protocol's
+    ///   bicubic downscaling (it must return an image `scale` times smaller).
     public static func evaluate(
-        file: String, scale: Int, upscale: (PlanarImage) throws -> PlanarImage
+        file: String, scale: Int, degrade: ((PlanarImage) -> PlanarImage)? = nil,
+        upscale: (PlanarImage) throws -> PlanarImage
     ) throws -> ImageScore {
         let (groundTruth, _) = try ImageFile.read(file)
         try checkSize(width: groundTruth.width, height: groundTruth.height, scale: scale, file: file)
-        let (input, target) = makePair(groundTruth: groundTruth, scale: scale)
+        var (input, target) = makePair(groundTruth: groundTruth, scale: scale)
+        if let degrade { input = degrade(target) }
         let output = try upscale(input)
         guard output.width == target.width, output.height == target.height else {
             throw ImageError(

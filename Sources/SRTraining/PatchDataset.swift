@@ -1,4 +1,5 @@
 import Foundation
+import SRDegradation
 import SRFiles
 import SRImage
 import SRTensor
@@ -14,9 +15,14 @@ public final class PatchDataset {
     public let skipped: [String]
     public let patchSize: Int
     public let scale: Int
+    /// How each crop's input is made.
+    public let degradation: Degradation
 
     /// - Throws: `ImageError` when the folder is missing or holds no usable image.
-    public init(folder: String, patchSize: Int, scale: Int, warn: (String) -> Void = { _ in }) throws {
+    public init(
+        folder: String, patchSize: Int, scale: Int, degradation: Degradation = .bicubic,
+        warn: (String) -> Void = { _ in }
+    ) throws {
         precondition(patchSize % scale == 0, "patch size must be a multiple of the scale")
         guard FileSystem.isDirectory(folder) else {
             throw ImageError(path: folder, reason: "training folder does not exist")
@@ -48,6 +54,7 @@ public final class PatchDataset {
         self.skipped = skipped
         self.patchSize = patchSize
         self.scale = scale
+        self.degradation = degradation
     }
 
     /// PNG/JPEG files under `folder`, recursively, sorted by path.
@@ -60,8 +67,8 @@ public final class PatchDataset {
         }.map { folder + "/" + $0 }.sorted()
     }
 
-    /// One random pair: a crop with a random flip/rotation and its bicubic-downscaled input,
-    /// rounded to 8 bits as a saved image would be. Returns (lr [3, p/s, p/s], hr [3, p, p]) planes.
+    /// One random pair: a crop with a random flip/rotation and its degraded input (bicubic: downscaled
+    /// and rounded to 8 bits as a saved image would be). Returns (lr [3, p/s, p/s], hr [3, p, p]) planes.
     public func samplePair(generator: inout SeededGenerator) -> (lr: PlanarImage, hr: PlanarImage) {
         let image = images[generator.nextInt(below: images.count)]
         let x = generator.nextInt(below: image.width - patchSize + 1)
@@ -69,7 +76,7 @@ public final class PatchDataset {
         var crop = image.cropped(x: x, y: y, width: patchSize, height: patchSize)
         let transform = generator.nextInt(below: 8)
         if transform != 0 { crop = Orientation.apply(transform + 1, to: crop) }
-        let lr = Resampler.resize(crop, width: patchSize / scale, height: patchSize / scale).quantized(bits: 8)
+        let lr = degradation.degrade(crop, scale: scale, generator: &generator)
         return (lr, crop)
     }
 

@@ -1,3 +1,4 @@
+import SRDegradation
 import SRModels
 import SRNN
 
@@ -15,6 +16,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// High-resolution crop side in pixels (a multiple of the scale; of 32 for the GAN stage).
     public var patchSize = 96
     public var batchSize = 16
+    /// How inputs are made from the crops (bicubic for faithful models, realistic for photos).
+    public var degradation = Degradation.bicubic
     public var steps = 100_000
     public var learningRate: Float = 2e-4
     public var schedule = LearningRateSchedule.cosine(totalSteps: 100_000, minimum: 1e-7)
@@ -46,7 +49,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case stage, dataFolder, validationFolder, outputFolder, seed, pixelWeight, generator, patchSize, batchSize,
+        case stage, degradation, dataFolder, validationFolder, outputFolder, seed, pixelWeight, generator, patchSize,
+            batchSize,
             steps, learningRate, schedule, pixelLoss, gradientClip, emaDecay, initialGenerator, perceptualWeight,
             ganWeight, ganLoss, vggLayer, perceptualFeatureScale, vggWeights, discriminatorFeatures,
             discriminatorLearningRate, logEvery, validateEvery, checkpointEvery
@@ -56,6 +60,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         stage = try container.decodeIfPresent(type(of: stage), forKey: .stage) ?? stage
+        degradation = try container.decodeIfPresent(type(of: degradation), forKey: .degradation) ?? degradation
         dataFolder = try container.decodeIfPresent(type(of: dataFolder), forKey: .dataFolder) ?? dataFolder
         validationFolder =
             try container.decodeIfPresent(type(of: validationFolder), forKey: .validationFolder) ?? validationFolder

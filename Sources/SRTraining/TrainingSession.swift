@@ -59,7 +59,7 @@ public final class TrainingSession {
         }
         dataset = try PatchDataset(
             folder: config.dataFolder, patchSize: config.patchSize, scale: config.generator.scale,
-            warn: { report("warning: \($0)") })
+            degradation: config.degradation, warn: { report("warning: \($0)") })
         try FileManager.default.createDirectory(atPath: config.outputFolder, withIntermediateDirectories: true)
     }
 
@@ -74,7 +74,8 @@ public final class TrainingSession {
         report(
             "training \(config.stage.rawValue) stage: \(dataset.images.count) images (\(dataset.skipped.count) "
                 + "skipped), "
-                + "generator \(trainer.generator.config.features) features × \(trainer.generator.config.blocks) "
+                + "\(config.degradation.name) inputs, "
+                + "\(trainer.generator.config.architecture.rawValue) \(trainer.generator.config.features) features × \(trainer.generator.config.blocks) "
                 + "blocks ×\(trainer.generator.config.scale) "
                 + "(\(trainer.generator.parameterCount) parameters), batch \(config.batchSize) × "
                 + "\(config.patchSize) px, from step \(trainer.step) to \(config.steps)"

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SRDegradation
 import SRImage
 import SRModels
 import SRTensor
@@ -24,6 +25,12 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Scale factor (integer, 1-16).") var scale = 4
     @Option(help: "model (default) or bicubic.") var method: UpscaleMethodChoice = .model
     @Option(help: "Model: gan, psnr, or a .safetensors file.") var model: String?
+    @Option(
+        help: """
+            How inputs are made: bicubic (the standard protocol), realistic (Real-ESRGAN's degradations, \
+            reproducible with --seed) or a JSON file of its settings.
+            """, transform: { try Degradation(argument: $0) }) var degradation = Degradation.bicubic
+    @Option(help: "Seed of the degradations (image i of the sorted folder uses seed + i).") var seed: UInt64 = 0
     @Flag(help: "Print one JSON object (mean_psnr, mean_ssim, images) instead of a table.") var json = false
     @Option(help: "BLAS threads (default: all cores).") var threads: Int?
 
@@ -43,14 +50,19 @@ struct Evaluate: ParsableCommand {
             let files = try Evaluation.checkedGroundTruths(in: data, scale: scale)
             let upscale = try makeUpscaler()
             var scores: [ImageScore] = []
-            for file in files {
-                scores.append(try Evaluation.evaluate(file: file, scale: scale, upscale: upscale))
+            for (index, file) in files.enumerated() {
+                var degrade: ((PlanarImage) -> PlanarImage)?
+                if case .realistic = degradation {
+                    var generator = SeededGenerator(seed: seed &+ UInt64(index))
+                    degrade = { degradation.degrade($0, scale: scale, generator: &generator) }
+                }
+                scores.append(try Evaluation.evaluate(file: file, scale: scale, degrade: degrade, upscale: upscale))
             }
             let meanPSNR = scores.map(\.psnr).reduce(0, +) / Double(scores.count)
             let meanSSIM = scores.map(\.ssim).reduce(0, +) / Double(scores.count)
             if json {
                 let object: [String: Any] = [
-                    "mean_psnr": meanPSNR, "mean_ssim": meanSSIM, "scale": scale,
+                    "mean_psnr": meanPSNR, "mean_ssim": meanSSIM, "scale": scale, "degradation": degradation.name,
                     "images": scores.map { ["name": $0.name, "psnr": $0.psnr, "ssim": $0.ssim] },
                 ]
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SRDegradation
 import SRModels
 import SRNN
 import SRTensor
@@ -33,6 +34,11 @@ struct Train: ParsableCommand {
             Generator layout: msrresnet (BasicSR's, two ×2 stages at rising resolution) or compact (all \
             work at input resolution, one pixel shuffle; faster per output pixel).
             """) var architecture: GeneratorConfig.Architecture = .msrResNet
+    @Option(
+        help: """
+            How inputs are made from the crops: bicubic (clean, for faithful models), realistic (Real-ESRGAN's \
+            blur/resize/noise/JPEG pipeline, for photos from the wild) or a JSON file overriding its settings.
+            """, transform: { try Degradation(argument: $0) }) var degradation = Degradation.bicubic
     @Option(help: "Generator features (1-512).") var features = 64
     @Option(help: "Generator residual blocks (0-256).") var blocks = 16
     @Option(help: "Upscaling factor of the generator (2, 3 or 4).") var scale = 4
@@ -129,6 +135,7 @@ struct Train: ParsableCommand {
             features: features, blocks: blocks, scale: scale, architecture: architecture)
         config.patchSize = patchSize
         config.batchSize = batchSize
+        config.degradation = degradation
         let steps = self.steps ?? 100_000
         config.steps = steps
         config.learningRate = learningRate

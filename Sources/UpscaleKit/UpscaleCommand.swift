@@ -16,7 +16,7 @@ public struct UpscaleCommand: ParsableCommand {
               upscale train --data my-photos/ --output runs/mine
             """,
         version: "upscale \(UpscaleCommand.version)\n\(BLASKernels.summary)",
-        subcommands: [UpscaleImages.self, Evaluate.self, Train.self, ModelCommand.self],
+        subcommands: [UpscaleImages.self, Evaluate.self, Train.self, Degrade.self, ModelCommand.self],
         defaultSubcommand: UpscaleImages.self)
 
     /// The release this build belongs to.

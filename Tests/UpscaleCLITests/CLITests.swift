@@ -23,7 +23,7 @@ final class CLITests: BinaryTestCase {
     func testHelpExplainsEveryCommandWithAnExample() throws {
         for command in [
             ["--help"], ["image", "--help"], ["eval", "--help"], ["train", "--help"], ["model", "new", "--help"],
-            ["model", "info", "--help"],
+            ["model", "info", "--help"], ["degrade", "--help"],
         ] {
             let result = try run(command)
             XCTAssertEqual(result.status, 0)
@@ -189,5 +189,53 @@ final class CLITests: BinaryTestCase {
         XCTAssertEqual((object["images"] as? [Any])?.count, 5)
         let info = try run(["model", "info", model])
         XCTAssertTrue(info.output.contains("exact overlap:    5 input pixels"), info.output)
+    }
+
+    /// `degrade` writes what training would see: the same seed gives the same bytes, another seed other
+    /// bytes, alpha survives, and bad settings or an output equal to the input are refused up front.
+    func testDegradeIsReproducibleAndKeepsAlpha() throws {
+        let (a, b, c) = (folder + "/a.png", folder + "/b.png", folder + "/c.png")
+        for (path, seed) in [(a, "5"), (b, "5"), (c, "6")] {
+            let result = try run(["degrade", sample("bird-lr.png"), path, "--scale", "4", "--seed", seed])
+            XCTAssertEqual(result.status, 0, result.error)
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: a)), try Data(contentsOf: URL(fileURLWithPath: b)))
+        XCTAssertNotEqual(try Data(contentsOf: URL(fileURLWithPath: a)), try Data(contentsOf: URL(fileURLWithPath: c)))
+        let d = try ImageReader(path: a).description
+        XCTAssertEqual([d.width, d.height, d.channels], [18, 18, 3])
+        let alpha = folder + "/alpha.png"
+        XCTAssertEqual(try run(["degrade", sample("butterfly-alpha.png"), alpha, "--scale", "2"]).status, 0)
+        XCTAssertEqual(try ImageReader(path: alpha).description.channels, 4)
+
+        let settings = folder + "/settings.json"
+        try #"{"jpeg1": {"low": 95, "high": 20}}"#.write(toFile: settings, atomically: true, encoding: .utf8)
+        let refused = try run(["degrade", sample("bird-lr.png"), folder + "/x.png", "--degradation", settings])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.error.contains(settings), refused.error)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/x.png"))
+        let copy = folder + "/copy.png"
+        try FileManager.default.copyItem(atPath: sample("bird-lr.png"), toPath: copy)
+        let before = try Data(contentsOf: URL(fileURLWithPath: copy))
+        XCTAssertNotEqual(try run(["degrade", copy, copy]).status, 0)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: copy)), before, "the input is never overwritten")
+    }
+
+    /// `eval --degradation realistic --seed N` scores reproducibly, below the clean protocol's score.
+    func testEvalOnRealisticDegradationsIsReproducible() throws {
+        let set5 = URL(fileURLWithPath: CLITests.repository).deletingLastPathComponent().appendingPathComponent(
+            "shared/data/bench/Set5"
+        ).path
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: set5))
+        func meanPSNR(_ extra: [String]) throws -> Double {
+            let result = try run(["eval", "--data", set5, "--scale", "4", "--method", "bicubic", "--json"] + extra)
+            XCTAssertEqual(result.status, 0, result.error)
+            let object = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
+            return try XCTUnwrap(object?["mean_psnr"] as? Double)
+        }
+        let clean = try meanPSNR([])
+        let first = try meanPSNR(["--degradation", "realistic", "--seed", "3"])
+        XCTAssertEqual(first, try meanPSNR(["--degradation", "realistic", "--seed", "3"]))
+        XCTAssertNotEqual(first, try meanPSNR(["--degradation", "realistic", "--seed", "4"]))
+        XCTAssertLessThan(first, clean)
     }
 }
