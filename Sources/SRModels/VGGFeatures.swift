@@ -34,6 +34,8 @@ public final class CaffePreprocess: Layer {
 public final class VGGFeatureExtractor: Layer {
     public let layerName: String
     let network: Sequential
+    /// The layer name ("convB_L" or "reluB_L") each child's output carries, by child index.
+    let tapNames: [Int: String]
     static let stages = [2, 2, 3, 3, 3]
     static let widths = [64, 128, 256, 512, 512]
 
@@ -41,6 +43,7 @@ public final class VGGFeatureExtractor: Layer {
     public init(upTo layer: String) throws {
         layerName = layer
         var layers: [(String, any Layer)] = [("", CaffePreprocess())]
+        var taps: [Int: String] = [:]
         var channels = 3
         var found = false
         outer: for (stage, count) in VGGFeatureExtractor.stages.enumerated() {
@@ -53,8 +56,10 @@ public final class VGGFeatureExtractor: Layer {
                             inputChannels: channels, outputChannels: VGGFeatureExtractor.widths[stage], kernelSize: 3)
                     ))
                 channels = VGGFeatureExtractor.widths[stage]
+                taps[layers.count - 1] = name
                 if layer == name { found = true; break outer }
                 layers.append(("", ReLU()))
+                taps[layers.count - 1] = "relu\(stage + 1)_\(index)"
                 if layer == "relu\(stage + 1)_\(index)" { found = true; break outer }
             }
             layers.append(("", MaxPool2x2()))
@@ -62,6 +67,42 @@ public final class VGGFeatureExtractor: Layer {
         guard found else { throw ModelError("unknown VGG layer '\(layer)': use convB_L or reluB_L with B in 1-5") }
         network = Sequential(layers)
         network.setFrozen(true)
+        tapNames = taps
+    }
+
+    /// Features at several layers in one pass (each name a "convB_L" or "reluB_L" up to `layerName`),
+    /// and a pullback taking one gradient per requested layer, in the same order.
+    /// Input [N, 3, H, W] → one [N, C_l, H_l, W_l] tensor per layer.
+    public func forward(
+        _ input: Tensor, collecting layers: [String]
+    ) -> (
+        outputs: [Tensor], pullback: ([Tensor]) -> Tensor
+    ) {
+        let positions = layers.map { name in tapNames.first { $0.value == name }?.key }
+        precondition(positions.allSatisfy { $0 != nil }, "VGG layers \(layers) are not all within \(layerName)")
+        let last = positions.map { $0! }.max() ?? -1
+        var x = input
+        var pullbacks: [Pullback] = []
+        var outputs = [Tensor?](repeating: nil, count: layers.count)
+        for (index, child) in network.children.enumerated() where index <= last {
+            let (y, pullback) = child.layer.forward(x)
+            pullbacks.append(pullback)
+            x = y
+            for (slot, position) in positions.enumerated() where position == index { outputs[slot] = y }
+        }
+        return (
+            outputs.map { $0! },
+            { gradients in
+                var g: Tensor?
+                for index in stride(from: last, through: 0, by: -1) {
+                    for (slot, position) in positions.enumerated() where position == index {
+                        if g == nil { g = gradients[slot] } else { g!.add(gradients[slot]) }
+                    }
+                    g = pullbacks[index](g!)
+                }
+                return g!
+            }
+        )
     }
 
     /// Loads weights from a state dictionary that may hold more layers than needed.

@@ -36,31 +36,50 @@ public final class Conv2d: Layer {
     /// The training pass: oneDNN for each of forward, backward-data and backward-weights where it has
     /// fast code for the shape (`DNNLTrainingConvolution`), else im2col + sgemm (`Convolution`).
     public func forward(_ input: Tensor) -> (output: Tensor, pullback: Pullback) {
-        let output =
-            DNNLTrainingConvolution.forward(
-                input: input, weight: weight.value, bias: bias?.value, stride: stride, padding: padding)
-            ?? inference(input)
-        return (output, { [self] gradient in backward(gradient, input: input) })
+        let output = Conv2d.trainingForward(
+            input: input, weight: weight.value, bias: bias?.value, stride: stride, padding: padding)
+        return (
+            output,
+            { [self] gradient in
+                withGradientTargets { weightTarget, biasTarget in
+                    Conv2d.trainingBackward(
+                        gradient, input: input, weight: weight.value, stride: stride, padding: padding,
+                        weightGradient: weightTarget, biasGradient: biasTarget)
+                }
+            }
+        )
     }
 
-    /// Accumulates the weight and bias gradients and returns the input gradient [N, C, H, W].
-    private func backward(_ gradient: Tensor, input: Tensor) -> Tensor {
-        withGradientTargets { weightTarget, biasTarget in
-            let parametersDone =
-                (weightTarget == nil && biasTarget == nil)
-                || DNNLTrainingConvolution.backwardWeights(
-                    outputGradient: gradient, input: input, weightShape: weight.value.shape, stride: stride,
-                    padding: padding, weightGradient: weightTarget, biasGradient: biasTarget)
-            let inputGradient = DNNLTrainingConvolution.backwardData(
-                outputGradient: gradient, weight: weight.value, inputShape: input.shape, stride: stride,
-                padding: padding)
-            guard !parametersDone || inputGradient == nil else { return inputGradient! }
-            let reference = Convolution.backward(
-                outputGradient: gradient, input: input, weight: weight.value, stride: stride, padding: padding,
-                weightGradient: parametersDone ? nil : weightTarget, biasGradient: parametersDone ? nil : biasTarget,
-                needInputGradient: inputGradient == nil)
-            return inputGradient ?? reference
-        }
+    /// A training forward pass with explicit weights: oneDNN, else im2col + sgemm.
+    /// Input [N, C, H, W], weight [OC, C, K, K], bias [OC] → [N, OC, OH, OW].
+    public static func trainingForward(
+        input: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int
+    )
+        -> Tensor
+    {
+        DNNLTrainingConvolution.forward(input: input, weight: weight, bias: bias, stride: stride, padding: padding)
+            ?? Convolution.forward(input: input, weight: weight, bias: bias, stride: stride, padding: padding)
+    }
+
+    /// The matching backward pass: adds dWeight [OC, C, K, K] and dBias [OC] into the accumulators
+    /// that are not nil and returns dInput [N, C, H, W]; each part on oneDNN where it can.
+    public static func trainingBackward(
+        _ gradient: Tensor, input: Tensor, weight: Tensor, stride: Int, padding: Int,
+        weightGradient weightTarget: UnsafeMutablePointer<Float>?, biasGradient biasTarget: UnsafeMutablePointer<Float>?
+    ) -> Tensor {
+        let parametersDone =
+            (weightTarget == nil && biasTarget == nil)
+            || DNNLTrainingConvolution.backwardWeights(
+                outputGradient: gradient, input: input, weightShape: weight.shape, stride: stride,
+                padding: padding, weightGradient: weightTarget, biasGradient: biasTarget)
+        let inputGradient = DNNLTrainingConvolution.backwardData(
+            outputGradient: gradient, weight: weight, inputShape: input.shape, stride: stride, padding: padding)
+        guard !parametersDone || inputGradient == nil else { return inputGradient! }
+        let reference = Convolution.backward(
+            outputGradient: gradient, input: input, weight: weight, stride: stride, padding: padding,
+            weightGradient: parametersDone ? nil : weightTarget, biasGradient: parametersDone ? nil : biasTarget,
+            needInputGradient: inputGradient == nil)
+        return inputGradient ?? reference
     }
 
     /// Runs `body` with the gradient accumulators of the parameters that are not frozen (nil for the others).

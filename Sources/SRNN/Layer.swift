@@ -6,6 +6,11 @@ public final class Parameter {
     public var gradient: Tensor
     /// When frozen, backward passes still return input gradients but add nothing here.
     public var isFrozen = false
+    /// State kept with the weights but never trained (e.g. spectral norm's singular vectors): always
+    /// frozen, whatever `setFrozen` says.
+    public var isState = false {
+        didSet { if isState { isFrozen = true } }
+    }
 
     public init(_ value: Tensor) {
         self.value = value
@@ -39,7 +44,7 @@ extension Layer {
 
     /// Stops (or resumes) parameter-gradient accumulation; input gradients still flow.
     public func setFrozen(_ frozen: Bool) {
-        for (_, parameter) in namedParameters { parameter.isFrozen = frozen }
+        for (_, parameter) in namedParameters { parameter.isFrozen = frozen || parameter.isState }
     }
 
     /// Zeroes every parameter gradient.

@@ -12,6 +12,10 @@ public struct StepLosses: Codable, Sendable {
     public var perceptual: Double = 0
     public var adversarial: Double = 0
     public var discriminator: Double = 0
+    /// The discriminator's mean logit on real and on generated images (in the generator step): whether
+    /// one side wins outright shows here first.
+    public var realLogit: Double = 0
+    public var fakeLogit: Double = 0
     /// The generator's total objective.
     public var total: Double = 0
 }
@@ -23,7 +27,7 @@ public final class Trainer {
     public let generator: Generator
     public let generatorOptimizer: Adam
     public let ema: ExponentialMovingAverage
-    public let discriminator: Discriminator?
+    public let discriminator: (any Layer)?
     public let discriminatorOptimizer: Adam?
     public let features: VGGFeatureExtractor?
     public private(set) var step = 0
@@ -46,15 +50,27 @@ public final class Trainer {
         generatorOptimizer = Adam(parameters: generator.namedParameters, learningRate: config.learningRate)
         ema = ExponentialMovingAverage(parameters: generator.namedParameters, decay: config.emaDecay)
         if config.stage == .gan {
-            guard config.patchSize % 32 == 0 else {
-                throw ModelError("the GAN stage needs a patch size that is a multiple of 32")
+            let discriminator: any Layer
+            switch config.discriminatorKind {
+            case .vgg:
+                guard config.patchSize % 32 == 0 else {
+                    throw ModelError("the VGG-style discriminator needs a patch size that is a multiple of 32")
+                }
+                let vgg = Discriminator(features: config.discriminatorFeatures, inputSize: config.patchSize)
+                vgg.initialize(generator: &random)
+                discriminator = vgg
+            case .unet:
+                guard config.patchSize % 8 == 0 else {
+                    throw ModelError("the U-Net discriminator needs a patch size that is a multiple of 8")
+                }
+                let unet = UNetDiscriminator(features: config.discriminatorFeatures)
+                unet.initialize(generator: &random)
+                discriminator = unet
             }
-            let discriminator = Discriminator(features: config.discriminatorFeatures, inputSize: config.patchSize)
-            discriminator.initialize(generator: &random)
             self.discriminator = discriminator
             discriminatorOptimizer = Adam(
                 parameters: discriminator.namedParameters, learningRate: config.discriminatorLearningRate)
-            let extractor = try VGGFeatureExtractor(upTo: config.vggLayer)
+            let extractor = try VGGFeatureExtractor(upTo: Trainer.deepestLayer(of: config.perceptualTerms))
             let weights = try SafeTensors.read(path: config.vggWeights)
             do { try extractor.load(weights: weights.tensors) } catch {
                 throw WeightFileError(path: config.vggWeights, reason: "\(error)")
@@ -65,6 +81,19 @@ public final class Trainer {
             discriminatorOptimizer = nil
             features = nil
         }
+    }
+
+    /// The last of the terms' layers in VGG16's order ("conv2_2" comes after "relu1_2", …).
+    static func deepestLayer(of terms: [TrainingConfig.PerceptualTerm]) throws -> String {
+        func rank(_ name: String) throws -> Int {
+            let digits = name.drop { !$0.isNumber }.split(separator: "_").compactMap { Int($0) }
+            guard digits.count == 2, name.hasPrefix("conv") || name.hasPrefix("relu") else {
+                throw ModelError("unknown VGG layer '\(name)': use convB_L or reluB_L with B in 1-5")
+            }
+            return (digits[0] * 10 + digits[1]) * 2 + (name.hasPrefix("relu") ? 1 : 0)
+        }
+        guard !terms.isEmpty else { throw ModelError("the perceptual loss needs at least one VGG layer") }
+        return try terms.max { try rank($0.layer) < rank($1.layer) }!.layer
     }
 
     func pixelLoss(_ prediction: Tensor, _ target: Tensor) -> LossValue {
@@ -98,23 +127,33 @@ public final class Trainer {
             discriminator.setFrozen(true)
             defer { discriminator.setFrozen(false) }
             var gradient = pixel.gradient * config.pixelWeight
-            let (fakeFeatures, featurePullback) = features.forward(output)
-            let scale = config.perceptualFeatureScale
-            // Detached passes still go through `forward` (its output only): the training convolutions
+            let terms = config.perceptualTerms
+            let layers = terms.map(\.layer)
+            let (fakeFeatures, featurePullback) = features.forward(output, collecting: layers)
+            // Detached passes still go through `forward` (its outputs only): the training convolutions
             // run on oneDNN, `inference` on the reference im2col path.
-            var perceptual = Loss.l1(fakeFeatures, features.forward(hr).output)
-            perceptual.value *= Double(scale)
-            gradient.add(featurePullback(perceptual.gradient), scale: config.perceptualWeight * scale)
+            let realFeatures = features.forward(hr, collecting: layers).outputs
+            let scale = config.perceptualFeatureScale
+            var perceptualValue = 0.0
+            var featureGradients: [Tensor] = []
+            for (index, term) in terms.enumerated() {
+                let l1 = Loss.l1(fakeFeatures[index], realFeatures[index])
+                perceptualValue += Double(term.weight * scale) * l1.value
+                featureGradients.append(l1.gradient * (term.weight * scale))
+            }
+            gradient.add(featurePullback(featureGradients), scale: config.perceptualWeight)
             // Real logits are detached (as in BasicSR); the fake ones carry the gradient into G.
             let realLogits = discriminator.forward(hr).output
             let (fakeLogits, discriminatorPullback) = discriminator.forward(output)
             let adversarial = config.ganLoss.generatorLoss(real: realLogits, fake: fakeLogits)
             gradient.add(discriminatorPullback(adversarial.fake), scale: config.ganWeight)
             _ = pullback(gradient)
-            losses.perceptual = perceptual.value
+            losses.realLogit = realLogits.sum() / Double(realLogits.count)
+            losses.fakeLogit = fakeLogits.sum() / Double(fakeLogits.count)
+            losses.perceptual = perceptualValue
             losses.adversarial = adversarial.value
             losses.total =
-                Double(config.pixelWeight) * pixel.value + Double(config.perceptualWeight) * perceptual.value
+                Double(config.pixelWeight) * pixel.value + Double(config.perceptualWeight) * perceptualValue
                 + Double(config.ganWeight) * adversarial.value
         } else {
             losses.total = pixel.value

@@ -7,6 +7,46 @@ import SRNN
 public struct TrainingConfig: Codable, Sendable, Equatable {
     public enum Stage: String, Codable, Sendable, CaseIterable { case psnr, gan }
     public enum PixelLoss: String, Codable, Sendable, CaseIterable { case l1, mse, charbonnier }
+    /// The GAN stage's discriminator: BasicSR's VGG-style one (one logit per image) or Real-ESRGAN's
+    /// U-Net with spectral norm (one logit per pixel).
+    public enum DiscriminatorKind: String, Codable, Sendable, CaseIterable { case vgg, unet }
+
+    /// One term of the perceptual loss: L1 between VGG16 features at `layer` ("convB_L" or "reluB_L"),
+    /// times `weight`.
+    public struct PerceptualTerm: Codable, Sendable, Equatable {
+        public var layer: String
+        public var weight: Float
+        public init(layer: String, weight: Float) { (self.layer, self.weight) = (layer, weight) }
+    }
+
+    /// Published loss recipes for the GAN stage.
+    public enum LossPreset: String, Codable, Sendable, CaseIterable {
+        /// ESRGAN (Wang et al. 2018): pixel 1e-2, perceptual 1 on the last VGG block before ReLU
+        /// (conv5_3 of VGG16 here, conv5_4 of VGG19 there), GAN 5e-3, relativistic, VGG-style D.
+        case esrgan
+        /// Real-ESRGAN (Wang et al. 2021): pixel 1, perceptual 1 over conv1_2/2_2/3_3/4_3/5_3 weighted
+        /// 0.1/0.1/1/1/1 (VGG19's conv*_2…5_4 there), GAN 0.1, vanilla loss, U-Net D with spectral norm.
+        case realesrgan
+
+        public func apply(to config: inout TrainingConfig) {
+            switch self {
+            case .esrgan:
+                (config.pixelWeight, config.perceptualWeight, config.ganWeight) = (1e-2, 1, 5e-3)
+                config.ganLoss = .relativistic
+                config.discriminatorKind = .vgg
+                config.perceptualLayers = [PerceptualTerm(layer: "conv5_3", weight: 1)]
+            case .realesrgan:
+                (config.pixelWeight, config.perceptualWeight, config.ganWeight) = (1, 1, 0.1)
+                config.ganLoss = .vanilla
+                config.discriminatorKind = .unet
+                config.perceptualLayers = [
+                    PerceptualTerm(layer: "conv1_2", weight: 0.1), PerceptualTerm(layer: "conv2_2", weight: 0.1),
+                    PerceptualTerm(layer: "conv3_3", weight: 1), PerceptualTerm(layer: "conv4_3", weight: 1),
+                    PerceptualTerm(layer: "conv5_3", weight: 1),
+                ]
+            }
+        }
+    }
 
     public var stage = Stage.psnr
     public var dataFolder = ""
@@ -33,11 +73,14 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var ganWeight: Float = 5e-3
     public var ganLoss = GANLoss.relativistic
     public var vggLayer = "conv3_3"
+    /// Several weighted VGG layers; nil means `vggLayer` alone with weight 1 (older configs).
+    public var perceptualLayers: [PerceptualTerm]?
+    public var discriminatorKind = DiscriminatorKind.vgg
     /// Caffe VGG features are about 255 · 0.226 times larger than those of torchvision's normalised VGG
     /// that BasicSR/ESRGAN's loss weights were tuned for; the perceptual L1 is multiplied by this so
     /// the published weights keep their meaning.
     public var perceptualFeatureScale: Float = 1 / (255 * 0.226)
-    public var vggWeights = "weights/vgg16_caffe_conv1_1-conv3_3_f16.safetensors"
+    public var vggWeights = "weights/vgg16_caffe_conv1_1-conv5_3_f16.safetensors"
     public var discriminatorFeatures = 64
     public var discriminatorLearningRate: Float = 1e-4
 
@@ -48,11 +91,15 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
 
     public init() {}
 
+    /// The perceptual loss's terms: `perceptualLayers`, or `vggLayer` with weight 1.
+    public var perceptualTerms: [PerceptualTerm] { perceptualLayers ?? [PerceptualTerm(layer: vggLayer, weight: 1)] }
+
     enum CodingKeys: String, CodingKey {
         case stage, degradation, dataFolder, validationFolder, outputFolder, seed, pixelWeight, generator, patchSize,
             batchSize,
             steps, learningRate, schedule, pixelLoss, gradientClip, emaDecay, initialGenerator, perceptualWeight,
-            ganWeight, ganLoss, vggLayer, perceptualFeatureScale, vggWeights, discriminatorFeatures,
+            ganWeight, ganLoss, vggLayer, perceptualLayers, discriminatorKind, perceptualFeatureScale, vggWeights,
+            discriminatorFeatures,
             discriminatorLearningRate, logEvery, validateEvery, checkpointEvery
     }
 
@@ -83,6 +130,10 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         ganWeight = try container.decodeIfPresent(type(of: ganWeight), forKey: .ganWeight) ?? ganWeight
         ganLoss = try container.decodeIfPresent(type(of: ganLoss), forKey: .ganLoss) ?? ganLoss
         vggLayer = try container.decodeIfPresent(type(of: vggLayer), forKey: .vggLayer) ?? vggLayer
+        perceptualLayers = try container.decodeIfPresent([PerceptualTerm].self, forKey: .perceptualLayers)
+        discriminatorKind =
+            try container.decodeIfPresent(type(of: discriminatorKind), forKey: .discriminatorKind)
+            ?? discriminatorKind
         perceptualFeatureScale =
             try container.decodeIfPresent(type(of: perceptualFeatureScale), forKey: .perceptualFeatureScale)
             ?? perceptualFeatureScale

@@ -96,6 +96,8 @@ public final class TrainingSession {
             sums.adversarial += losses.adversarial
             sums.discriminator += losses.discriminator
             sums.total += losses.total
+            sums.realLogit += losses.realLogit
+            sums.fakeLogit += losses.fakeLogit
             windowSteps += 1
             let step = trainer.step
             if step % config.logEvery == 0 || step == config.steps {
@@ -103,7 +105,8 @@ public final class TrainingSession {
                 let n = Double(windowSteps)
                 let mean = StepLosses(
                     pixel: sums.pixel / n, perceptual: sums.perceptual / n, adversarial: sums.adversarial / n,
-                    discriminator: sums.discriminator / n, total: sums.total / n)
+                    discriminator: sums.discriminator / n, realLogit: sums.realLogit / n,
+                    fakeLogit: sums.fakeLogit / n, total: sums.total / n)
                 let rate = n / seconds
                 let remaining =
                     Double(config.steps - step)
@@ -116,8 +119,9 @@ public final class TrainingSession {
                 var line = String(format: "step %d/%d  loss %.5f", step, config.steps, mean.total)
                 if config.stage == .gan {
                     line += String(
-                        format: " (pix %.4f percep %.4f adv %.4f)  D %.4f", mean.pixel, mean.perceptual,
-                        mean.adversarial, mean.discriminator)
+                        format: " (pix %.4f percep %.4f adv %.4f)  D %.4f (logits real %+.2f fake %+.2f)",
+                        mean.pixel, mean.perceptual, mean.adversarial, mean.discriminator, mean.realLogit,
+                        mean.fakeLogit)
                 }
                 line += String(
                     format: "  lr %.2e  %.2f steps/s  %.1f patches/s  data wait %.0f%%  ETA %@",

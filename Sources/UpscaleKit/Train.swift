@@ -47,18 +47,30 @@ struct Train: ParsableCommand {
     @Option(help: "Total steps (default 100000; with --resume, a new total extends the run).") var steps: Int?
     @Option(help: "Base learning rate (cosine decay to 1e-7 over --steps).") var learningRate: Float = 2e-4
     @Option(help: "Pixel loss: l1, mse or charbonnier.") var pixelLoss: TrainingConfig.PixelLoss = .l1
-    @Option(help: "GAN loss: relativistic (ESRGAN) or vanilla (SRGAN).") var ganLoss: GANLoss = .relativistic
+    @Option(
+        help: """
+            GAN-stage recipe: esrgan (pixel 1e-2, perceptual 1 on conv5_3, GAN 5e-3, relativistic, VGG-style D) \
+            or realesrgan (pixel 1, perceptual 1 on conv1_2..conv5_3 weighted 0.1/0.1/1/1/1, GAN 0.1, vanilla, \
+            U-Net D with spectral norm). The options below override single parts.
+            """) var losses: TrainingConfig.LossPreset?
+    @Option(help: "GAN loss: relativistic (ESRGAN) or vanilla (SRGAN). (default: relativistic)") var ganLoss: GANLoss?
+    @Option(help: "Discriminator: vgg (one logit per image) or unet (per pixel, spectral norm). (default: vgg)")
+    var discriminator: TrainingConfig.DiscriminatorKind?
     @Option(
         help:
             ArgumentHelp(
-                "VGG16 layer for the perceptual loss: convB_L (before ReLU, ESRGAN-style) or reluB_L; the shipped "
-                    + "weights reach conv3_3, relu2_2 is SRGAN's VGG22.")
+                "VGG16 layer for the perceptual loss: convB_L (before ReLU, ESRGAN-style) or reluB_L "
+                    + "(relu2_2 is SRGAN's VGG22); the shipped weights reach conv5_3.")
     ) var vggLayer = "conv3_3"
+    @Option(
+        help: "Several weighted VGG16 layers instead of --vgg-layer, e.g. conv3_3:1,conv4_3:1,conv5_3:1.",
+        transform: Train.parsePerceptualLayers) var perceptualLayers: [TrainingConfig.PerceptualTerm]?
     @Option(help: "VGG16 weights (Caffe convention, safetensors).") var vggWeights =
-        "weights/vgg16_caffe_conv1_1-conv3_3_f16.safetensors"
-    @Option(help: "Loss weights for the GAN stage: pixel, perceptual, adversarial.") var pixelWeight: Float = 1e-2
-    @Option var perceptualWeight: Float = 1
-    @Option var ganWeight: Float = 5e-3
+        "weights/vgg16_caffe_conv1_1-conv5_3_f16.safetensors"
+    @Option(help: "Loss weights for the GAN stage: pixel, perceptual, adversarial (default: ESRGAN's 1e-2, 1, 5e-3).")
+    var pixelWeight: Float?
+    @Option var perceptualWeight: Float?
+    @Option var ganWeight: Float?
     @Option(help: "Discriminator base width (GAN stage).") var discriminatorFeatures = 64
     @Option(help: "Random seed: the same seed and data give the same weights.") var seed: UInt64 = 0
     @Option(help: "Print a progress line every N steps.") var logEvery = 50
@@ -96,6 +108,7 @@ struct Train: ParsableCommand {
         for (name, weight) in [
             ("--pixel-weight", pixelWeight), ("--perceptual-weight", perceptualWeight), ("--gan-weight", ganWeight),
         ] {
+            guard let weight else { continue }
             guard weight.isFinite, weight >= 0 else { throw ValidationError("\(name) must be a finite number ≥ 0") }
         }
         guard (1...1024).contains(discriminatorFeatures) else {
@@ -141,16 +154,19 @@ struct Train: ParsableCommand {
         config.learningRate = learningRate
         config.schedule = .cosine(totalSteps: steps, minimum: 1e-7)
         config.pixelLoss = pixelLoss
-        config.ganLoss = ganLoss
         config.vggLayer = vggLayer
+        losses?.apply(to: &config)
+        if let ganLoss { config.ganLoss = ganLoss }
+        if let discriminator { config.discriminatorKind = discriminator }
+        if let perceptualLayers { config.perceptualLayers = perceptualLayers }
         // The default VGG file is found like the shipped models (./weights, beside the binary, $UPSCALE_WEIGHTS).
         config.vggWeights =
             FileManager.default.fileExists(atPath: vggWeights)
             ? vggWeights
             : ModelCatalog.locate(URL(fileURLWithPath: vggWeights).lastPathComponent) ?? vggWeights
-        config.pixelWeight = pixelWeight
-        config.perceptualWeight = perceptualWeight
-        config.ganWeight = ganWeight
+        if let pixelWeight { config.pixelWeight = pixelWeight }
+        if let perceptualWeight { config.perceptualWeight = perceptualWeight }
+        if let ganWeight { config.ganWeight = ganWeight }
         config.discriminatorFeatures = discriminatorFeatures
         config.initialGenerator = initialize ?? initAlias
         config.seed = seed
@@ -182,6 +198,23 @@ struct Train: ParsableCommand {
 extension TrainingConfig.Stage: ExpressibleByArgument {}
 extension TrainingConfig.PixelLoss: ExpressibleByArgument {}
 extension GANLoss: ExpressibleByArgument {}
+extension TrainingConfig.LossPreset: ExpressibleByArgument {}
+extension TrainingConfig.DiscriminatorKind: ExpressibleByArgument {}
+
+extension Train {
+    /// "conv3_3:1,conv5_3:0.5" → terms; refuses malformed pairs, unknown layers and bad weights.
+    static func parsePerceptualLayers(_ text: String) throws -> [TrainingConfig.PerceptualTerm] {
+        try text.split(separator: ",").map { pair in
+            let parts = pair.split(separator: ":")
+            guard parts.count == 2, let weight = Float(parts[1]), weight.isFinite, weight >= 0 else {
+                throw ValidationError("--perceptual-layers takes LAYER:WEIGHT pairs, e.g. conv3_3:1,conv5_3:1")
+            }
+            let layer = String(parts[0])
+            _ = try VGGFeatureExtractor(upTo: layer)  // a known layer name
+            return TrainingConfig.PerceptualTerm(layer: layer, weight: weight)
+        }
+    }
+}
 extension GeneratorConfig.Architecture: ExpressibleByArgument {
     /// The option's spelling: `msrresnet` or `compact`.
     var argument: String { self == .msrResNet ? "msrresnet" : "compact" }

@@ -93,7 +93,8 @@ public func checkGradients(
     compare(
         "input", count: input.count, analytic: { inputGradient.scalars[$0] },
         perturb: { x.scalars[$0] += $1 }, evaluate: { loss(x) })
-    for (name, parameter) in layer.namedParameters {
+    // Frozen parameters get no gradient by design (e.g. spectral norm's power-iteration state).
+    for (name, parameter) in layer.namedParameters where !parameter.isFrozen {
         let gradient = parameter.gradient
         compare(
             name, count: parameter.value.count, analytic: { gradient.scalars[$0] },

@@ -157,4 +157,42 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(restored.discriminator?.stateDictionary(), discriminator.stateDictionary())
         XCTAssertEqual(restored.step, 1)
     }
+
+    /// Real-ESRGAN's recipe: the U-Net discriminator (per-pixel logits, spectral norm) and a perceptual
+    /// loss over two VGG layers. The generator step leaves D's weights alone (only its power-iteration
+    /// state moves, as in PyTorch), D's own step changes them, and the state is never trained.
+    func testRealESRGANRecipeStepsWithTheUNetDiscriminator() throws {
+        let vggPath = folder + "/vgg.safetensors"
+        var random = SeededGenerator(seed: 4)
+        try SafeTensors(tensors: [
+            "conv1_1.weight": Tensor.randomNormal(shape: [64, 3, 3, 3], standardDeviation: 0.01, generator: &random),
+            "conv1_1.bias": Tensor(zeros: [64]),
+            "conv1_2.weight": Tensor.randomNormal(shape: [64, 64, 3, 3], standardDeviation: 0.01, generator: &random),
+            "conv1_2.bias": Tensor(zeros: [64]),
+        ]).write(path: vggPath)
+        var gan = config(stage: .gan, steps: 2)
+        TrainingConfig.LossPreset.realesrgan.apply(to: &gan)
+        XCTAssertEqual(gan.discriminatorKind, .unet)
+        gan.perceptualLayers = [.init(layer: "relu1_1", weight: 0.5), .init(layer: "conv1_2", weight: 1)]
+        gan.vggWeights = vggPath
+        gan.discriminatorFeatures = 4
+        let trainer = try Trainer(config: gan)
+        let discriminator = try XCTUnwrap(trainer.discriminator as? UNetDiscriminator)
+        let dataset = try PatchDataset(folder: folder + "/data", patchSize: 32, scale: 2)
+        var generator = SeededGenerator(seed: 5)
+        let (lr, hr) = dataset.sampleBatch(size: 2, generator: &generator)
+        func weights() -> [String: Tensor] {
+            discriminator.stateDictionary().filter { !$0.key.hasSuffix("weight_u") && !$0.key.hasSuffix("weight_v") }
+        }
+        let d0 = weights()
+        let (losses, output) = trainer.generatorStep(lr: lr, hr: hr)
+        XCTAssertEqual(weights(), d0, "D's weights unchanged by the G step")
+        XCTAssertGreaterThan(losses.perceptual, 0)
+        XCTAssertNotEqual(losses.realLogit, 0)
+        _ = trainer.discriminatorStep(real: hr, fake: output)
+        XCTAssertNotEqual(weights(), d0, "D changed by its own step")
+        for (name, parameter) in discriminator.namedParameters where name.hasSuffix("weight_u") {
+            XCTAssertTrue(parameter.isFrozen, "\(name) is state, never trained")
+        }
+    }
 }
