@@ -4,7 +4,7 @@ SWIFT ?= swift
 PACKAGES := libpng-dev libjpeg-dev libopenblas-dev libdnnl-dev pkg-config
 SAMPLE ?= samples/bird-lr.png
 
-.PHONY: deps build demo test fuzz example lint format bench bench-backends clean
+.PHONY: deps build demo test fuzz example lint format bench bench-backends bench-peers clean
 
 # Idempotent: installs only what pkg-config cannot find.
 deps:
@@ -67,6 +67,12 @@ format:
 bench: deps
 	$(SWIFT) build -c release --product upscale
 	$(SWIFT) run -c release upscale-bench
+
+# Our generators against ONNX Runtime on identical weights (installs its packages into .build/peers-venv).
+bench-peers: deps
+	$(SWIFT) build -c release --product upscale
+	$(SWIFT) build -c release --product upscale-bench
+	python3 Benchmarks/peers/onnxruntime_peer.py
 
 # oneDNN's direct convolution against ours and raw sgemm on every shape the shipped ×4 model runs.
 bench-backends: deps

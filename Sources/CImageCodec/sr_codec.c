@@ -358,7 +358,7 @@ void sr_reader_close(sr_reader *reader) {
 /* ---------------------------------------------------------------- writing */
 
 static int open_png_writer(struct sr_writer *writer, int32_t width, int32_t height, int32_t channels,
-                           int32_t bit_depth, const uint8_t *icc, size_t icc_length) {
+                           int32_t bit_depth, int32_t compression, const uint8_t *icc, size_t icc_length) {
     writer->png = png_create_write_struct(PNG_LIBPNG_VER_STRING, writer, png_writer_error, png_quiet_warning);
     if (!writer->png) { set_message(writer->message, writer->capacity, "out of memory"); return 1; }
     writer->png_info = png_create_info_struct(writer->png);
@@ -373,6 +373,7 @@ static int open_png_writer(struct sr_writer *writer, int32_t width, int32_t heig
         png_set_benign_errors(writer->png, 1);
         png_set_iCCP(writer->png, writer->png_info, "ICC Profile", PNG_COMPRESSION_TYPE_BASE, icc, (png_uint_32)icc_length);
     }
+    png_set_compression_level(writer->png, compression);
     png_write_info(writer->png, writer->png_info);
     if (bit_depth == 16) png_set_swap(writer->png);
     writer->row_bytes = (size_t)width * (size_t)channels * (size_t)(bit_depth / 8);
@@ -410,12 +411,16 @@ static int open_jpeg_writer(struct sr_writer *writer, int32_t width, int32_t hei
 }
 
 int sr_writer_open(const char *path, int32_t format, int32_t width, int32_t height, int32_t channels,
-                   int32_t bit_depth, int32_t quality, const uint8_t *icc, size_t icc_length,
+                   int32_t bit_depth, int32_t quality, int32_t png_compression, const uint8_t *icc, size_t icc_length,
                    sr_writer **out_writer, char *message, size_t message_capacity) {
     *out_writer = NULL;
     if (width <= 0 || height <= 0 || channels < 1 || channels > 4 || (bit_depth != 8 && bit_depth != 16)) {
         set_message(message, message_capacity, "invalid image for encoding (%dx%d, %d channels, %d-bit)",
                     width, height, channels, bit_depth);
+        return 1;
+    }
+    if (png_compression < 0 || png_compression > 9 || quality < 1 || quality > 100) {
+        set_message(message, message_capacity, "PNG compression must be 0-9 and JPEG quality 1-100");
         return 1;
     }
     if (format == SR_FORMAT_JPEG && (bit_depth != 8 || (channels != 1 && channels != 3))) {
@@ -439,7 +444,7 @@ int sr_writer_open(const char *path, int32_t format, int32_t width, int32_t heig
         return 1;
     }
     int status = format == SR_FORMAT_PNG
-        ? open_png_writer(writer, width, height, channels, bit_depth, icc, icc_length)
+        ? open_png_writer(writer, width, height, channels, bit_depth, png_compression, icc, icc_length)
         : open_jpeg_writer(writer, width, height, channels, quality, icc, icc_length);
     if (status != 0) {
         sr_writer_abort(writer);

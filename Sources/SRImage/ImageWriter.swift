@@ -24,11 +24,12 @@ public final class ImageWriter {
     ///   - channels: 1-4 for PNG; JPEG takes 1 or 3 (alpha must be removed by the caller).
     ///   - bitDepth: 8 or 16 (PNG only).
     ///   - quality: JPEG quality 1-100.
+    ///   - pngCompression: zlib level 0-9 for PNG (1, OpenCV's default: fast; 9: smallest files).
     ///   - iccProfile: colour profile to embed, if any.
     /// - Throws: `ImageError` when the folder is not writable or the combination is invalid.
     public init(
         path: String, format: ImageFormat, width: Int, height: Int, channels: Int, bitDepth: Int = 8,
-        quality: Int = 95, iccProfile: [UInt8]? = nil
+        quality: Int = 95, pngCompression: Int = 1, iccProfile: [UInt8]? = nil
     ) throws {
         self.path = path
         self.format = format
@@ -54,7 +55,7 @@ public final class ImageWriter {
                 sr_writer_open(
                     cPath, format == .png ? Int32(SR_FORMAT_PNG) : Int32(SR_FORMAT_JPEG),
                     Int32(width), Int32(height), Int32(channels), Int32(bitDepth), Int32(quality),
-                    profile.baseAddress, profile.count, &writer, &message, message.count)
+                    Int32(pngCompression), profile.baseAddress, profile.count, &writer, &message, message.count)
             }
         }
         guard status == 0, let writer else {

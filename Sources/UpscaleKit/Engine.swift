@@ -14,6 +14,7 @@ final class Engine {
     private let fixedTile: Bool
     let scale: Double
     let quality: Int
+    let pngCompression: Int
     let cores: Int
     /// Bytes one image may use; without --max-memory, half the machine's memory (at most 8 GB), so a
     /// very wide image gets smaller tiles instead of exhausting memory.
@@ -23,10 +24,11 @@ final class Engine {
 
     init(
         method: UpscaleMethodChoice, model name: String?, scale: Double, tile: Int?, overlap: Int?, blend: Int,
-        maxMemoryMB: Int?, maxPixels: Int, quality: Int, cores: Int
+        maxMemoryMB: Int?, maxPixels: Int, quality: Int, pngCompression: Int = 1, cores: Int
     ) throws {
         self.scale = scale
         self.quality = quality
+        self.pngCompression = pngCompression
         self.cores = cores
         explicitBudget = maxMemoryMB != nil
         memoryBudget = maxMemoryMB.map { $0 * 1_000_000 } ?? Engine.defaultBudget
@@ -113,7 +115,8 @@ final class Engine {
         let outChannels = format == .jpeg ? colorChannels : d.channels
         let writer = try ImageWriter(
             path: output, format: format, width: width, height: height, channels: outChannels,
-            bitDepth: format == .jpeg ? 8 : d.bitDepth, quality: quality, iccProfile: d.iccProfile)
+            bitDepth: format == .jpeg ? 8 : d.bitDepth, quality: quality,
+            pngCompression: pngCompression, iccProfile: d.iccProfile)
         // Encoding runs on its own thread, overlapping with the tiles being computed.
         let encoder = BackgroundSink { band in try writer.writeRows(format == .jpeg ? band.forJPEG() : band) }
         do {

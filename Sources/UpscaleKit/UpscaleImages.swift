@@ -50,6 +50,8 @@ struct UpscaleImages: ParsableCommand {
     @Option(parsing: .unconditional, help: "Text added to each output file name before the extension (e.g. -x4).")
     var suffix = ""
     @Option(help: "JPEG quality (1-100).") var quality = 95
+    @Option(help: "PNG compression level (0-9): 1 is fast (OpenCV's default), 9 gives the smallest files.")
+    var pngCompression = 1
     @Flag(help: "Process subfolders too, keeping the folder structure.") var recursive = false
     @Flag(help: "Skip files whose output already exists (resume an interrupted batch).") var skipExisting = false
     @Option(help: "Process only slice K of N (1-based, by sorted relative path), e.g. 3/8.") var shard: Shard?
@@ -63,6 +65,7 @@ struct UpscaleImages: ParsableCommand {
             throw ValidationError("--scale must be greater than 0 and at most 64")
         }
         guard (1...100).contains(quality) else { throw ValidationError("--quality must be 1-100") }
+        guard (0...9).contains(pngCompression) else { throw ValidationError("--png-compression must be 0-9") }
         if let tile, !(8...4096).contains(tile) { throw ValidationError("--tile must be between 8 and 4096") }
         if let overlap, !(0...512).contains(overlap) { throw ValidationError("--overlap must be between 0 and 512") }
         guard blend >= 0, blend <= (tile ?? 16) / 2 else {
@@ -152,7 +155,7 @@ struct UpscaleImages: ParsableCommand {
         try Engine(
             method: method, model: model, scale: scale, tile: tile, overlap: overlap, blend: blend,
             maxMemoryMB: maxMemory,
-            maxPixels: maxPixels * 1_000_000, quality: quality,
+            maxPixels: maxPixels * 1_000_000, quality: quality, pngCompression: pngCompression,
             cores: threads ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 

@@ -238,4 +238,21 @@ final class CLITests: BinaryTestCase {
         XCTAssertNotEqual(first, try meanPSNR(["--degradation", "realistic", "--seed", "4"]))
         XCTAssertLessThan(first, clean)
     }
+
+    /// `--png-compression` trades file size for speed; the pixels are the same at every level.
+    func testPNGCompressionLevelChangesSizeNotPixels() throws {
+        var sizes: [Int] = []
+        var images: [PlanarImage] = []
+        for level in ["0", "9"] {
+            let output = folder + "/level\(level).png"
+            let result = try run([
+                sample("bird-lr.png"), output, "--scale", "2", "--method", "bicubic", "--png-compression", level,
+            ])
+            XCTAssertEqual(result.status, 0, result.error)
+            sizes.append(try FileManager.default.attributesOfItem(atPath: output)[.size] as! Int)
+            images.append(try ImageFile.read(output).image)
+        }
+        XCTAssertGreaterThan(sizes[0], sizes[1] * 3 / 2, "level 0 stores, level 9 compresses")
+        XCTAssertEqual(images[0], images[1])
+    }
 }

@@ -231,6 +231,7 @@ final class HardeningTests: BinaryTestCase {
             ["--max-memory=-5"], ["--max-memory", "0"], ["--threads=-1"], ["--tile", "9223372036854775807"],
             ["--tile", "4"],
             ["--scale", "0"], ["--scale", "nan"], ["--quality", "0"], ["--max-pixels", "0"],
+            ["--png-compression", "10"],
             ["--blend", "40", "--tile", "64"],
             ["--method", "lanczos"], ["--format", "tiff"], ["--shard", "3/2"], ["--shard", "x"],
         ]

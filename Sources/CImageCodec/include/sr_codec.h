@@ -42,9 +42,10 @@ int sr_reader_read_rows(sr_reader *reader, uint8_t *buffer, int32_t rows,
 void sr_reader_close(sr_reader *reader);
 
 /// Creates an encoder writing to `path` (an already-opened temporary file of the caller's choice).
-/// PNG: channels 1-4, bit_depth 8 or 16. JPEG: channels 1 or 3, bit_depth 8, quality 1-100.
+/// PNG: channels 1-4, bit_depth 8 or 16, zlib level `png_compression` 0-9. JPEG: channels 1 or 3,
+/// bit_depth 8, quality 1-100.
 int sr_writer_open(const char *path, int32_t format, int32_t width, int32_t height, int32_t channels,
-                   int32_t bit_depth, int32_t quality, const uint8_t *icc, size_t icc_length,
+                   int32_t bit_depth, int32_t quality, int32_t png_compression, const uint8_t *icc, size_t icc_length,
                    sr_writer **out_writer, char *message, size_t message_capacity);
 /// Encodes the next `rows` rows from `buffer`, laid out as for sr_reader_read_rows.
 int sr_writer_write_rows(sr_writer *writer, const uint8_t *buffer, int32_t rows,
