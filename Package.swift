@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(
             name: "SRModelsTests", dependencies: ["SRModels", "SRNN", "SRTensor", "SRTestSupport"],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "SRImageTests", dependencies: ["SRImage"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SRImageTests", dependencies: ["SRImage", "SRTensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SRDegradationTests", dependencies: ["SRDegradation", "SRImage", "SRTensor"]),
         .testTarget(name: "SRTilingTests", dependencies: ["SRTiling", "SRModels", "SRImage", "SRTensor"]),
         .testTarget(name: "SRTrainingTests", dependencies: ["SRTraining", "SRModels", "SRImage", "SRTensor"]),

@@ -6,6 +6,8 @@ public struct ImageScore: Codable, Sendable {
     public var name: String
     public var psnr: Double
     public var ssim: Double
+    /// NIQE of the output (no reference; lower is more natural), when asked for and the image is large enough.
+    public var niqe: Double?
 }
 
 /// The standard ×s super-resolution evaluation protocol:
@@ -84,9 +86,11 @@ public enum Evaluation {
     /// - Parameter upscale: maps the low-resolution RGB input to an RGB output `scale` times larger.
     /// - Parameter degrade: makes the input from the cropped RGB ground truth instead of the protocol's
     ///   bicubic downscaling (it must return an image `scale` times smaller).
+    ///   - niqe: also scores the output (rounded to 8 bits) with NIQE.
+    ///   - saveFolder: also writes the output there as NAME.png.
     public static func evaluate(
-        file: String, scale: Int, degrade: ((PlanarImage) -> PlanarImage)? = nil,
-        upscale: (PlanarImage) throws -> PlanarImage
+        file: String, scale: Int, degrade: ((PlanarImage) -> PlanarImage)? = nil, niqe: NIQE? = nil,
+        saveFolder: String? = nil, upscale: (PlanarImage) throws -> PlanarImage
     ) throws -> ImageScore {
         let (groundTruth, _) = try ImageFile.read(file)
         try checkSize(width: groundTruth.width, height: groundTruth.height, scale: scale, file: file)
@@ -100,6 +104,8 @@ public enum Evaluation {
         }
         let (psnr, ssim) = score(output: output, target: target, shave: scale)
         let name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
-        return ImageScore(name: name, psnr: psnr, ssim: ssim)
+        let rounded = output.quantized(bits: 8)
+        if let saveFolder { try ImageFile.write(rounded, to: saveFolder + "/" + name + ".png") }
+        return ImageScore(name: name, psnr: psnr, ssim: ssim, niqe: niqe?.score(rounded))
     }
 }

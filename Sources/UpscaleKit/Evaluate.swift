@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SRDegradation
+import SRFiles
 import SRImage
 import SRModels
 import SRTensor
@@ -31,6 +32,8 @@ struct Evaluate: ParsableCommand {
             reproducible with --seed) or a JSON file of its settings.
             """, transform: { try Degradation(argument: $0) }) var degradation = Degradation.bicubic
     @Option(help: "Seed of the degradations (image i of the sorted folder uses seed + i).") var seed: UInt64 = 0
+    @Flag(help: "Also score each output with NIQE (no-reference naturalness, lower is better).") var niqe = false
+    @Option(help: "Write each upscaled output into this folder as NAME.png (created if missing).") var save: String?
     @Flag(help: "Print one JSON object (mean_psnr, mean_ssim, images) instead of a table.") var json = false
     @Option(help: "BLAS threads (default: all cores).") var threads: Int?
 
@@ -40,6 +43,28 @@ struct Evaluate: ParsableCommand {
             throw ValidationError("--scale must be an integer between 1 and 16")
         }
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
+        if let save, FileSystem.kind(of: save) != .directory,
+            FileSystem.kind(of: FileSystem.parentFolder(of: save)) != .directory
+        {
+            throw ValidationError("--save \(save): neither it nor its parent folder exists")
+        }
+        if niqe && ModelCatalog.locate(Evaluate.niqeFile) == nil {
+            throw ValidationError(
+                "--niqe needs \(Evaluate.niqeFile) (in ./weights, beside the binary or $UPSCALE_WEIGHTS)")
+        }
+    }
+
+    static let niqeFile = "niqe_pristine_params.safetensors"
+
+    /// The NIQE model from the shipped pristine parameters.
+    static func loadNIQE() throws -> NIQE {
+        let path = ModelCatalog.locate(niqeFile)!
+        let file = try SafeTensors.read(path: path)
+        guard let mean = file.tensors["mean"], let covariance = file.tensors["covariance"], mean.count == 36,
+            covariance.count == 36 * 36
+        else { throw WeightFileError(path: path, reason: "not a NIQE parameter file (mean [36], covariance [36, 36])") }
+        return NIQE(
+            pristineMean: mean.scalars.map(Double.init), pristineCovariance: covariance.scalars.map(Double.init))
     }
 
     func run() throws {
@@ -49,6 +74,8 @@ struct Evaluate: ParsableCommand {
             // Every ground truth is checked (regular file, readable, large enough) before any work.
             let files = try Evaluation.checkedGroundTruths(in: data, scale: scale)
             let upscale = try makeUpscaler()
+            let model = niqe ? try Evaluate.loadNIQE() : nil
+            if let save { try FileSystem.createDirectories(save) }
             var scores: [ImageScore] = []
             for (index, file) in files.enumerated() {
                 var degrade: ((PlanarImage) -> PlanarImage)?
@@ -56,27 +83,47 @@ struct Evaluate: ParsableCommand {
                     var generator = SeededGenerator(seed: seed &+ UInt64(index))
                     degrade = { degradation.degrade($0, scale: scale, generator: &generator) }
                 }
-                scores.append(try Evaluation.evaluate(file: file, scale: scale, degrade: degrade, upscale: upscale))
+                scores.append(
+                    try Evaluation.evaluate(
+                        file: file, scale: scale, degrade: degrade, niqe: model, saveFolder: save, upscale: upscale))
             }
             let meanPSNR = scores.map(\.psnr).reduce(0, +) / Double(scores.count)
             let meanSSIM = scores.map(\.ssim).reduce(0, +) / Double(scores.count)
+            let niqeScores = scores.compactMap(\.niqe)
+            let meanNIQE = niqeScores.isEmpty ? nil : niqeScores.reduce(0, +) / Double(niqeScores.count)
+            if niqe && niqeScores.count < scores.count {
+                printError(
+                    "note: \(scores.count - niqeScores.count) output(s) smaller than two 96×96 blocks have no NIQE")
+            }
             if json {
-                let object: [String: Any] = [
-                    "mean_psnr": meanPSNR, "mean_ssim": meanSSIM, "scale": scale, "degradation": degradation.name,
-                    "images": scores.map { ["name": $0.name, "psnr": $0.psnr, "ssim": $0.ssim] },
+                // JSON has no infinity: identical images (PSNR ∞) are written as null.
+                func number(_ value: Double) -> Any { value.isFinite ? value : NSNull() }
+                var object: [String: Any] = [
+                    "mean_psnr": number(meanPSNR), "mean_ssim": meanSSIM, "scale": scale,
+                    "degradation": degradation.name,
+                    "images": scores.map { score -> [String: Any] in
+                        var entry: [String: Any] = ["name": score.name, "psnr": number(score.psnr), "ssim": score.ssim]
+                        if let value = score.niqe { entry["niqe"] = value }
+                        return entry
+                    },
                 ]
+                if let meanNIQE { object["mean_niqe"] = meanNIQE }
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
             } else {
-                print("image                 PSNR (dB)    SSIM")
+                print("image                 PSNR (dB)    SSIM" + (niqe ? "     NIQE" : ""))
+                func column(_ value: Double?) -> String {
+                    guard niqe else { return "" }
+                    return value.map { String(format: "  %7.3f", $0) } ?? "        -"
+                }
                 for score in scores {
                     print(
                         score.name.padding(toLength: 20, withPad: " ", startingAt: 0)
-                            + String(format: "  %9.3f  %.4f", score.psnr, score.ssim))
+                            + String(format: "  %9.3f  %.4f", score.psnr, score.ssim) + column(score.niqe))
                 }
                 print(
                     "mean".padding(toLength: 20, withPad: " ", startingAt: 0)
-                        + String(format: "  %9.3f  %.4f", meanPSNR, meanSSIM))
+                        + String(format: "  %9.3f  %.4f", meanPSNR, meanSSIM) + column(meanNIQE))
             }
         }
     }

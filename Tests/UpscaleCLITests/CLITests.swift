@@ -255,4 +255,28 @@ final class CLITests: BinaryTestCase {
         XCTAssertGreaterThan(sizes[0], sizes[1] * 3 / 2, "level 0 stores, level 9 compresses")
         XCTAssertEqual(images[0], images[1])
     }
+
+    /// `eval --niqe --save DIR` adds a NIQE column and keeps the outputs; the ground truth itself (×1
+    /// through bicubic, i.e. unchanged) scores as more natural than its bicubic ×4 reconstruction.
+    func testEvalNIQEAndSave() throws {
+        let set5 = URL(fileURLWithPath: CLITests.repository).deletingLastPathComponent().appendingPathComponent(
+            "shared/data/bench/Set5"
+        ).path
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: set5))
+        let saved = folder + "/saved"
+        let result = try run([
+            "eval", "--data", set5, "--scale", "4", "--method", "bicubic", "--json", "--niqe", "--save", saved,
+        ])
+        XCTAssertEqual(result.status, 0, result.error)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+        let bicubic = try XCTUnwrap(object["mean_niqe"] as? Double)
+        let images = try XCTUnwrap(object["images"] as? [[String: Any]])
+        XCTAssertTrue(images.allSatisfy { $0["niqe"] is Double })
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: saved).sorted().count, 5)
+        let identity = try run(["eval", "--data", set5, "--scale", "1", "--method", "bicubic", "--json", "--niqe"])
+        let original = try XCTUnwrap(
+            (JSONSerialization.jsonObject(with: Data(identity.output.utf8)) as? [String: Any])?["mean_niqe"] as? Double)
+        XCTAssertLessThan(original, bicubic)
+        XCTAssertNotEqual(try run(["eval", "--data", set5, "--save", folder + "/no/such/place"]).status, 0)
+    }
 }
