@@ -63,7 +63,8 @@ let package = Package(
         .testTarget(name: "SRImageTests", dependencies: ["SRImage", "SRTensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SRDegradationTests", dependencies: ["SRDegradation", "SRImage", "SRTensor"]),
         .testTarget(name: "SRTilingTests", dependencies: ["SRTiling", "SRModels", "SRImage", "SRTensor"]),
-        .testTarget(name: "SRTrainingTests", dependencies: ["SRTraining", "SRModels", "SRImage", "SRTensor"]),
+        .testTarget(
+            name: "SRTrainingTests", dependencies: ["SRDegradation", "SRTraining", "SRModels", "SRImage", "SRTensor"]),
         .testTarget(
             name: "UpscaleCLITests", dependencies: ["upscale", "SRImage", "SRModels", "SRTensor"], exclude: ["Fixtures"]
         ),

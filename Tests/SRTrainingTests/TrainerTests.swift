@@ -1,4 +1,5 @@
 import Foundation
+import SRDegradation
 import SRImage
 import SRModels
 import SRNN
@@ -194,5 +195,23 @@ final class TrainerTests: XCTestCase {
         for (name, parameter) in discriminator.namedParameters where name.hasSuffix("weight_u") {
             XCTAssertTrue(parameter.isFrozen, "\(name) is state, never trained")
         }
+    }
+
+    /// Realistic pairs: the right sizes, 8-bit inputs, the same batch for the same seed, and inputs that
+    /// differ from the clean bicubic ones while the ground-truth crops are the same.
+    func testRealisticDegradationPairs() throws {
+        let clean = try PatchDataset(folder: folder + "/data", patchSize: 32, scale: 2)
+        let realistic = try PatchDataset(
+            folder: folder + "/data", patchSize: 32, scale: 2, degradation: .realistic(RealisticDegradation()))
+        var (a, b, c) = (SeededGenerator(seed: 3), SeededGenerator(seed: 3), SeededGenerator(seed: 3))
+        let first = realistic.sampleBatch(size: 3, generator: &a)
+        let second = realistic.sampleBatch(size: 3, generator: &b)
+        let bicubic = clean.sampleBatch(size: 1, generator: &c)
+        XCTAssertEqual(first.lr, second.lr)
+        XCTAssertEqual(first.lr.shape, [3, 3, 16, 16])
+        XCTAssertEqual(first.hr.shape, [3, 3, 32, 32])
+        XCTAssertEqual(first.hr.slice(batch: 0, count: 1), bicubic.hr, "the same crop for the same seed")
+        XCTAssertNotEqual(first.lr.slice(batch: 0, count: 1), bicubic.lr)
+        XCTAssertTrue(first.lr.scalars.allSatisfy { abs($0 * 255 - ($0 * 255).rounded()) < 1e-3 })
     }
 }
