@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 PACKAGES := libpng-dev libjpeg-dev libopenblas-dev libdnnl-dev pkg-config
-SAMPLE ?= samples/bird-lr.png
+SAMPLE ?= samples/photo-q60.jpg
 
 .PHONY: deps build demo test fuzz example lint format bench bench-backends bench-peers clean
 

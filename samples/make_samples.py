@@ -50,3 +50,9 @@ exif = Image.Exif()
 exif[0x0112] = 6
 icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 stored.save("phone-exif6-icc.jpg", quality=92, exif=exif.tobytes(), icc_profile=icc)
+
+# 6. A photo as people have it: BSD100 img_012 resized to half (240x160) and saved as a quality-60 JPEG,
+#    so its 8x8 blocks and ringing are what the upscaler must not sharpen. `make demo` upscales it.
+photo = Image.open(f"{BENCH}/BSD100/img_012.png").convert("RGB")
+photo.resize((photo.width // 2, photo.height // 2), Image.BICUBIC, reducing_gap=None).save(
+    "photo-q60.jpg", quality=60)
