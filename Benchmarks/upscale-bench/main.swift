@@ -166,7 +166,7 @@ if !memoryOnly {
                 3 * 16 * generatorFlops(trainConfig, inputSide: 24) / stepSeconds / 1e9 / sgemmRate)
             var pairGenerator = SeededGenerator(seed: 2)
             if let dataset = try? PatchDataset(folder: "../shared/data/train/T91", patchSize: 96, scale: 4) {
-                let dataSeconds = time(repeats: 3) { _ = dataset.sampleBatch(size: 16, generator: &pairGenerator) }
+                let dataSeconds = time(repeats: 3) { _ = try? dataset.sampleBatch(size: 16, generator: &pairGenerator) }
                 report("train_data_seconds_per_batch_vs_step", dataSeconds / stepSeconds)
             }
         }

@@ -7,56 +7,91 @@ import SRTiling
 
 /// High-resolution training images and random paired crops from them.
 ///
-/// Every PNG/JPEG under the folder (recursively) is decoded once and kept as RGB floats. Unreadable
-/// files and images smaller than a crop are skipped, each with one warning.
-public final class PatchDataset {
-    public let images: [PlanarImage]
+/// Every PNG/JPEG under the folder (recursively) is opened once at the start to read its size; images
+/// are decoded when a crop needs them and kept, as RGB floats, in a cache of bounded size (least
+/// recently used out first), so a folder of 10,000 photos trains in bounded memory. Unreadable files
+/// and images smaller than a crop are skipped with one warning each, whether found at the start or
+/// when decoding later.
+public final class PatchDataset: @unchecked Sendable {
+    /// Usable files (as found at the start) and their sizes after EXIF orientation.
     public let names: [String]
+    public let sizes: [(width: Int, height: Int)]
     public let skipped: [String]
     public let patchSize: Int
     public let scale: Int
     /// How each crop's input is made.
     public let degradation: Degradation
+    private let cache: ImageCache
+    private let warn: (String) -> Void
 
+    /// The number of usable images.
+    public var count: Int { names.count }
+
+    /// Decoded images kept by default: a quarter of the machine's memory, at most 4 GB.
+    public static var defaultCacheBytes: Int { min(Int(ProcessInfo.processInfo.physicalMemory / 4), 4_000_000_000) }
+
+    /// - Parameter cacheBytes: memory for decoded images (at least one image is always kept).
     /// - Throws: `ImageError` when the folder is missing or holds no usable image.
     public init(
         folder: String, patchSize: Int, scale: Int, degradation: Degradation = .bicubic,
-        warn: (String) -> Void = { _ in }
+        cacheBytes: Int = PatchDataset.defaultCacheBytes, warn: @escaping (String) -> Void = { _ in }
     ) throws {
         precondition(patchSize % scale == 0, "patch size must be a multiple of the scale")
         guard FileSystem.isDirectory(folder) else {
             throw ImageError(path: folder, reason: "training folder does not exist")
         }
         let files = PatchDataset.imageFiles(under: folder)
-        var images: [PlanarImage] = [], names: [String] = [], skipped: [String] = []
+        var names: [String] = [], sizes: [(Int, Int)] = [], skipped: [String] = []
         for file in files {
             do {
-                let (image, _) = try ImageFile.read(file)
-                if image.width < patchSize || image.height < patchSize {
+                let description = try ImageReader(path: file).description
+                if description.width < patchSize || description.height < patchSize {
                     skipped.append(file)
-                    warn("skipping \(file): \(image.width)x\(image.height) is smaller than the \(patchSize)-pixel crop")
+                    warn(
+                        "skipping \(file): \(description.width)x\(description.height) is smaller than the "
+                            + "\(patchSize)-pixel crop")
                     continue
                 }
-                images.append(image.rgb())
                 names.append(file)
+                sizes.append((description.width, description.height))
             } catch {
                 skipped.append(file)
                 warn("skipping \(error)")
             }
         }
-        guard !images.isEmpty else {
+        guard !names.isEmpty else {
             throw ImageError(
                 path: folder, reason: "no usable training images (\(files.count) files found, \(skipped.count) skipped)"
             )
         }
-        self.images = images
         self.names = names
+        self.sizes = sizes
         self.skipped = skipped
         self.patchSize = patchSize
         self.scale = scale
         self.degradation = degradation
+        self.warn = warn
+        cache = ImageCache(capacityBytes: cacheBytes)
     }
 
+    /// The decoded RGB image `index`, from the cache or the file; nil (with one warning) when the file
+    /// can no longer be decoded or changed size since the start.
+    func image(at index: Int) -> PlanarImage? {
+        if let image = cache.image(at: index) { return image }
+        if cache.isBad(index) { return nil }
+        do {
+            let image = try ImageFile.read(names[index]).image.rgb()
+            guard image.width == sizes[index].width, image.height == sizes[index].height else {
+                throw ImageError(path: names[index], reason: "changed size since training started")
+            }
+            cache.insert(image, at: index)
+            return image
+        } catch {
+            cache.markBad(index)
+            warn("skipping \(error)")
+            return nil
+        }
+    }
     /// PNG/JPEG files under `folder`, recursively, sorted by path.
     public static func imageFiles(under folder: String) -> [String] {
         let entries = (try? FileSystem.walk(folder, recursive: true)) ?? []
@@ -69,8 +104,17 @@ public final class PatchDataset {
 
     /// One random pair: a crop with a random flip/rotation and its degraded input (bicubic: downscaled
     /// and rounded to 8 bits as a saved image would be). Returns (lr [3, p/s, p/s], hr [3, p, p]) planes.
-    public func samplePair(generator: inout SeededGenerator) -> (lr: PlanarImage, hr: PlanarImage) {
-        let image = images[generator.nextInt(below: images.count)]
+    /// - Throws: `ImageError` when no file of the folder can be decoded any more.
+    public func samplePair(generator: inout SeededGenerator) throws -> (lr: PlanarImage, hr: PlanarImage) {
+        var decoded: PlanarImage?
+        while decoded == nil {
+            guard cache.badCount < count else {
+                throw ImageError(
+                    path: FileSystem.parentFolder(of: names[0]), reason: "no training image can be decoded")
+            }
+            decoded = self.image(at: generator.nextInt(below: count))
+        }
+        let image = decoded!
         let x = generator.nextInt(below: image.width - patchSize + 1)
         let y = generator.nextInt(below: image.height - patchSize + 1)
         var crop = image.cropped(x: x, y: y, width: patchSize, height: patchSize)
@@ -81,10 +125,10 @@ public final class PatchDataset {
     }
 
     /// A batch of pairs as tensors: lr [N, 3, p/s, p/s], hr [N, 3, p, p].
-    public func sampleBatch(size: Int, generator: inout SeededGenerator) -> (lr: Tensor, hr: Tensor) {
+    public func sampleBatch(size: Int, generator: inout SeededGenerator) throws -> (lr: Tensor, hr: Tensor) {
         var lr: [Float] = [], hr: [Float] = []
         for _ in 0..<size {
-            let pair = samplePair(generator: &generator)
+            let pair = try samplePair(generator: &generator)
             lr += pair.lr.pixels
             hr += pair.hr.pixels
         }
@@ -108,24 +152,36 @@ public final class BatchQueue: @unchecked Sendable {
     }
 
     private let queue: BoundedQueue<Item>
+    private let failure = FailureBox()
 
     public init(dataset: PatchDataset, batchSize: Int, generator: SeededGenerator, capacity: Int = 3) {
         let queue = BoundedQueue<Item>(capacity: capacity)
         self.queue = queue
+        let failure = self.failure
         Thread {
             var generator = generator
             while true {
                 let start = Date()
-                let (lr, hr) = dataset.sampleBatch(size: batchSize, generator: &generator)
-                let item = Item(lr: lr, hr: hr, generatorAfter: generator, seconds: Date().timeIntervalSince(start))
-                if !queue.put(item) { return }
+                do {
+                    let (lr, hr) = try dataset.sampleBatch(size: batchSize, generator: &generator)
+                    let item = Item(
+                        lr: lr, hr: hr, generatorAfter: generator, seconds: Date().timeIntervalSince(start))
+                    if !queue.put(item) { return }
+                } catch {
+                    failure.set(error)
+                    queue.close()
+                    return
+                }
             }
         }.start()
     }
 
     /// The next batch (waits for it).
-    public func next() -> Item {
-        guard let item = queue.take() else { preconditionFailure("the batch producer never finishes") }
+    /// - Throws: the data error that stopped the producer (e.g. no image can be decoded any more).
+    public func next() throws -> Item {
+        guard let item = queue.take() else {
+            throw failure.error ?? ImageError(path: "<training data>", reason: "the batch producer stopped")
+        }
         return item
     }
 
@@ -133,4 +189,80 @@ public final class BatchQueue: @unchecked Sendable {
     public func stop() { queue.close() }
 
     deinit { stop() }
+}
+
+/// One error handed from the producer thread to the consumer.
+private final class FailureBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Error?
+    var error: Error? {
+        lock.lock()
+        defer { lock.unlock() }
+        return stored
+    }
+    func set(_ error: Error) {
+        lock.lock()
+        stored = error
+        lock.unlock()
+    }
+}
+
+/// Decoded training images by index within a byte budget, least recently used out first; at least
+/// the newest image is always kept. Thread-safe.
+final class ImageCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private let capacityBytes: Int
+    private var images: [Int: PlanarImage] = [:]
+    private var order: [Int] = []  // least recently used first
+    private var bytes = 0
+    private var bad = Set<Int>()
+
+    init(capacityBytes: Int) { self.capacityBytes = capacityBytes }
+
+    func image(at index: Int) -> PlanarImage? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let image = images[index] else { return nil }
+        if let position = order.firstIndex(of: index) { order.remove(at: position) }
+        order.append(index)
+        return image
+    }
+
+    func insert(_ image: PlanarImage, at index: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard images[index] == nil else { return }
+        images[index] = image
+        order.append(index)
+        bytes += image.pixels.count * MemoryLayout<Float>.size
+        while bytes > capacityBytes && order.count > 1 {
+            let oldest = order.removeFirst()
+            bytes -= (images.removeValue(forKey: oldest)?.pixels.count ?? 0) * MemoryLayout<Float>.size
+        }
+    }
+
+    /// Decoded bytes held now.
+    var heldBytes: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return bytes
+    }
+
+    func markBad(_ index: Int) {
+        lock.lock()
+        bad.insert(index)
+        lock.unlock()
+    }
+
+    func isBad(_ index: Int) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return bad.contains(index)
+    }
+
+    var badCount: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return bad.count
+    }
 }

@@ -72,7 +72,7 @@ public final class TrainingSession {
             signal(SIGTERM) { _ in stopRequested = 1 }
         }
         report(
-            "training \(config.stage.rawValue) stage: \(dataset.images.count) images (\(dataset.skipped.count) "
+            "training \(config.stage.rawValue) stage: \(dataset.count) images (\(dataset.skipped.count) "
                 + "skipped), "
                 + "\(config.degradation.name) inputs, "
                 + "\(trainer.generator.config.architecture.rawValue) \(trainer.generator.config.features) features × \(trainer.generator.config.blocks) "
@@ -87,7 +87,7 @@ public final class TrainingSession {
         let runStart = Date(), startStep = trainer.step
         while trainer.step < config.steps && stopRequested == 0 {
             let waitStart = Date()
-            let item = queue.next()
+            let item = try queue.next()
             waitSeconds += Date().timeIntervalSince(waitStart)
             let losses = trainer.trainStep(lr: item.lr, hr: item.hr)
             dataGenerator = item.generatorAfter

@@ -63,13 +63,13 @@ final class TrainerTests: XCTestCase {
     func testDatasetSkipsBadAndSmallFilesAndFindsNestedOnes() throws {
         var warnings: [String] = []
         let dataset = try PatchDataset(folder: folder + "/data", patchSize: 32, scale: 2, warn: { warnings.append($0) })
-        XCTAssertEqual(dataset.images.count, 3)
+        XCTAssertEqual(dataset.count, 3)
         XCTAssertEqual(dataset.skipped.count, 2)
         XCTAssertEqual(warnings.count, 2)
         XCTAssertTrue(warnings.contains { $0.contains("bad.png") })
         XCTAssertThrowsError(try PatchDataset(folder: folder + "/nope", patchSize: 32, scale: 2))
         var generator = SeededGenerator(seed: 1)
-        let (lr, hr) = dataset.sampleBatch(size: 2, generator: &generator)
+        let (lr, hr) = try dataset.sampleBatch(size: 2, generator: &generator)
         XCTAssertEqual(lr.shape, [2, 3, 16, 16])
         XCTAssertEqual(hr.shape, [2, 3, 32, 32])
         // The input is the protocol's bicubic downscale of the crop, rounded to 8 bits.
@@ -81,7 +81,7 @@ final class TrainerTests: XCTestCase {
     func testPixelStageLossFalls() throws {
         let session = try TrainingSession(config: config(steps: 60), resumeFolder: nil, report: { _ in })
         var generator = SeededGenerator(seed: 3)
-        let (lr, hr) = session.dataset.sampleBatch(size: 8, generator: &generator)
+        let (lr, hr) = try session.dataset.sampleBatch(size: 8, generator: &generator)
         let before = Loss.l1(session.trainer.generator.inference(lr), hr).value
         try session.run(installSignalHandlers: false)
         let after = Loss.l1(session.trainer.generator.inference(lr), hr).value
@@ -138,7 +138,7 @@ final class TrainerTests: XCTestCase {
         let discriminator = try XCTUnwrap(trainer.discriminator)
         let dataset = try PatchDataset(folder: folder + "/data", patchSize: 32, scale: 2)
         var generator = SeededGenerator(seed: 5)
-        let (lr, hr) = dataset.sampleBatch(size: 2, generator: &generator)
+        let (lr, hr) = try dataset.sampleBatch(size: 2, generator: &generator)
         let g0 = trainer.generator.stateDictionary(), d0 = discriminator.stateDictionary()
         let (losses, output) = trainer.generatorStep(lr: lr, hr: hr)
         XCTAssertNotEqual(trainer.generator.stateDictionary(), g0, "G changed")
@@ -181,7 +181,7 @@ final class TrainerTests: XCTestCase {
         let discriminator = try XCTUnwrap(trainer.discriminator as? UNetDiscriminator)
         let dataset = try PatchDataset(folder: folder + "/data", patchSize: 32, scale: 2)
         var generator = SeededGenerator(seed: 5)
-        let (lr, hr) = dataset.sampleBatch(size: 2, generator: &generator)
+        let (lr, hr) = try dataset.sampleBatch(size: 2, generator: &generator)
         func weights() -> [String: Tensor] {
             discriminator.stateDictionary().filter { !$0.key.hasSuffix("weight_u") && !$0.key.hasSuffix("weight_v") }
         }
@@ -204,14 +204,35 @@ final class TrainerTests: XCTestCase {
         let realistic = try PatchDataset(
             folder: folder + "/data", patchSize: 32, scale: 2, degradation: .realistic(RealisticDegradation()))
         var (a, b, c) = (SeededGenerator(seed: 3), SeededGenerator(seed: 3), SeededGenerator(seed: 3))
-        let first = realistic.sampleBatch(size: 3, generator: &a)
-        let second = realistic.sampleBatch(size: 3, generator: &b)
-        let bicubic = clean.sampleBatch(size: 1, generator: &c)
+        let first = try realistic.sampleBatch(size: 3, generator: &a)
+        let second = try realistic.sampleBatch(size: 3, generator: &b)
+        let bicubic = try clean.sampleBatch(size: 1, generator: &c)
         XCTAssertEqual(first.lr, second.lr)
         XCTAssertEqual(first.lr.shape, [3, 3, 16, 16])
         XCTAssertEqual(first.hr.shape, [3, 3, 32, 32])
         XCTAssertEqual(first.hr.slice(batch: 0, count: 1), bicubic.hr, "the same crop for the same seed")
         XCTAssertNotEqual(first.lr.slice(batch: 0, count: 1), bicubic.lr)
         XCTAssertTrue(first.lr.scalars.allSatisfy { abs($0 * 255 - ($0 * 255).rounded()) < 1e-3 })
+    }
+
+    /// Images are decoded on demand into a bounded cache: a budget of one byte still trains (the newest
+    /// image is kept) and gives the same batches as an unbounded cache; a file corrupted after the start
+    /// is skipped with one warning; when none can be decoded, sampling throws instead of spinning.
+    func testStreamingCacheIsBoundedAndSurvivesFilesGoingBad() throws {
+        let unbounded = try PatchDataset(folder: folder + "/data", patchSize: 32, scale: 2)
+        var warnings: [String] = []
+        let tight = try PatchDataset(
+            folder: folder + "/data", patchSize: 32, scale: 2, cacheBytes: 1, warn: { warnings.append($0) })
+        var (a, b) = (SeededGenerator(seed: 8), SeededGenerator(seed: 8))
+        XCTAssertEqual(
+            try unbounded.sampleBatch(size: 6, generator: &a).hr, try tight.sampleBatch(size: 6, generator: &b).hr)
+        let corrupt = try XCTUnwrap(tight.names.first)
+        try Data("no longer an image".utf8).write(to: URL(fileURLWithPath: corrupt))
+        let before = warnings.count
+        for _ in 0..<10 { _ = try tight.sampleBatch(size: 4, generator: &b) }
+        XCTAssertEqual(warnings.count - before, 1, "one warning for the file that went bad: \(warnings)")
+        let fresh = try PatchDataset(folder: folder + "/data", patchSize: 32, scale: 2, cacheBytes: 1)
+        for name in tight.names { try Data("gone".utf8).write(to: URL(fileURLWithPath: name)) }
+        XCTAssertThrowsError(try fresh.sampleBatch(size: 64, generator: &b))
     }
 }
