@@ -147,6 +147,8 @@ public final class BatchQueue: @unchecked Sendable {
     public struct Item {
         public var lr: Tensor
         public var hr: Tensor
+        /// The sharpened ground truth for the pixel and perceptual losses (nil: `hr` itself).
+        public var target: Tensor?
         public var generatorAfter: SeededGenerator
         public var seconds: Double
     }
@@ -154,7 +156,11 @@ public final class BatchQueue: @unchecked Sendable {
     private let queue: BoundedQueue<Item>
     private let failure = FailureBox()
 
-    public init(dataset: PatchDataset, batchSize: Int, generator: SeededGenerator, capacity: Int = 3) {
+    /// - Parameter sharpen: also make an unsharp-masked copy of each ground truth (Real-ESRGAN's targets).
+    public init(
+        dataset: PatchDataset, batchSize: Int, generator: SeededGenerator, sharpen: UnsharpMask? = nil,
+        capacity: Int = 3
+    ) {
         let queue = BoundedQueue<Item>(capacity: capacity)
         self.queue = queue
         let failure = self.failure
@@ -164,8 +170,10 @@ public final class BatchQueue: @unchecked Sendable {
                 let start = Date()
                 do {
                     let (lr, hr) = try dataset.sampleBatch(size: batchSize, generator: &generator)
+                    let target = sharpen.map { BatchQueue.sharpened(hr, with: $0) }
                     let item = Item(
-                        lr: lr, hr: hr, generatorAfter: generator, seconds: Date().timeIntervalSince(start))
+                        lr: lr, hr: hr, target: target, generatorAfter: generator,
+                        seconds: Date().timeIntervalSince(start))
                     if !queue.put(item) { return }
                 } catch {
                     failure.set(error)
@@ -183,6 +191,18 @@ public final class BatchQueue: @unchecked Sendable {
             throw failure.error ?? ImageError(path: "<training data>", reason: "the batch producer stopped")
         }
         return item
+    }
+
+    /// Each image of a batch [N, 3, H, W] unsharp-masked.
+    static func sharpened(_ batch: Tensor, with mask: UnsharpMask) -> Tensor {
+        let (n, c, h, w) = (batch.shape[0], batch.shape[1], batch.shape[2], batch.shape[3])
+        var out = batch
+        for index in 0..<n {
+            let range = (index * c * h * w)..<((index + 1) * c * h * w)
+            let image = PlanarImage(width: w, height: h, channels: c, pixels: Array(batch.scalars[range]))
+            out.scalars.replaceSubrange(range, with: mask.apply(image).pixels)
+        }
+        return out
     }
 
     /// Stops the producer.

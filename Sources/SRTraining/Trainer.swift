@@ -16,6 +16,9 @@ public struct StepLosses: Codable, Sendable {
     /// one side wins outright shows here first.
     public var realLogit: Double = 0
     public var fakeLogit: Double = 0
+    /// ‖adversarial gradient‖ / ‖pixel + perceptual gradient‖ at the generator's output: near 0 the GAN
+    /// term does nothing, far above 1 it drowns the content losses.
+    public var adversarialShare: Double = 0
     /// The generator's total objective.
     public var total: Double = 0
 }
@@ -107,8 +110,9 @@ public final class Trainer {
     /// One optimisation step on a batch (lr [N, 3, p/s, p/s], hr [N, 3, p, p]): the generator step, then
     /// for the GAN stage the discriminator step on real and detached fake, then the EMA update.
     @discardableResult
-    public func trainStep(lr: Tensor, hr: Tensor) -> StepLosses {
-        var (losses, output) = generatorStep(lr: lr, hr: hr)
+    /// - Parameter target: the pixel and perceptual losses' target (e.g. the sharpened `hr`); `hr` when nil.
+    public func trainStep(lr: Tensor, hr: Tensor, target: Tensor? = nil) -> StepLosses {
+        var (losses, output) = generatorStep(lr: lr, hr: hr, target: target)
         if discriminator != nil { losses.discriminator = discriminatorStep(real: hr, fake: output) }
         ema.update(generator.namedParameters, step: step)
         step += 1
@@ -116,12 +120,14 @@ public final class Trainer {
     }
 
     /// Updates the generator (the discriminator is frozen meanwhile); returns the losses and the output.
-    public func generatorStep(lr: Tensor, hr: Tensor) -> (StepLosses, Tensor) {
+    /// - Parameter target: the pixel and perceptual losses' target; the discriminator always sees `hr`.
+    public func generatorStep(lr: Tensor, hr: Tensor, target: Tensor? = nil) -> (StepLosses, Tensor) {
+        let target = target ?? hr
         generatorOptimizer.learningRate = config.schedule.rate(base: config.learningRate, step: step)
         var losses = StepLosses()
         generator.zeroGradients()
         let (output, pullback) = generator.forward(lr)
-        let pixel = pixelLoss(output, hr)
+        let pixel = pixelLoss(output, target)
         losses.pixel = pixel.value
         if let discriminator, let features {
             discriminator.setFrozen(true)
@@ -132,7 +138,7 @@ public final class Trainer {
             let (fakeFeatures, featurePullback) = features.forward(output, collecting: layers)
             // Detached passes still go through `forward` (its outputs only): the training convolutions
             // run on oneDNN, `inference` on the reference im2col path.
-            let realFeatures = features.forward(hr, collecting: layers).outputs
+            let realFeatures = features.forward(target, collecting: layers).outputs
             let scale = config.perceptualFeatureScale
             var perceptualValue = 0.0
             var featureGradients: [Tensor] = []
@@ -146,7 +152,11 @@ public final class Trainer {
             let realLogits = discriminator.forward(hr).output
             let (fakeLogits, discriminatorPullback) = discriminator.forward(output)
             let adversarial = config.ganLoss.generatorLoss(real: realLogits, fake: fakeLogits)
-            gradient.add(discriminatorPullback(adversarial.fake), scale: config.ganWeight)
+            let adversarialGradient = discriminatorPullback(adversarial.fake) * config.ganWeight
+            // How hard D pulls on the output against the content losses (‖·‖ at the generator's output).
+            losses.adversarialShare =
+                (adversarialGradient.squaredNorm() / max(gradient.squaredNorm(), 1e-30)).squareRoot()
+            gradient.add(adversarialGradient)
             _ = pullback(gradient)
             losses.realLogit = realLogits.sum() / Double(realLogits.count)
             losses.fakeLogit = fakeLogits.sum() / Double(fakeLogits.count)

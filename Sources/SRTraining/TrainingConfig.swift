@@ -25,7 +25,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         /// (conv5_3 of VGG16 here, conv5_4 of VGG19 there), GAN 5e-3, relativistic, VGG-style D.
         case esrgan
         /// Real-ESRGAN (Wang et al. 2021): pixel 1, perceptual 1 over conv1_2/2_2/3_3/4_3/5_3 weighted
-        /// 0.1/0.1/1/1/1 (VGG19's conv*_2…5_4 there), GAN 0.1, vanilla loss, U-Net D with spectral norm.
+        /// 0.1/0.1/1/1/1 (VGG19's conv*_2…5_4 there), GAN 0.1, vanilla loss, U-Net D with spectral norm,
+        /// pixel and perceptual targets unsharp-masked (weight 0.5, radius 50, threshold 10).
         case realesrgan
 
         public func apply(to config: inout TrainingConfig) {
@@ -39,6 +40,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
                 (config.pixelWeight, config.perceptualWeight, config.ganWeight) = (1, 1, 0.1)
                 config.ganLoss = .vanilla
                 config.discriminatorKind = .unet
+                config.sharpenTarget = UnsharpMask()
                 config.perceptualLayers = [
                     PerceptualTerm(layer: "conv1_2", weight: 0.1), PerceptualTerm(layer: "conv2_2", weight: 0.1),
                     PerceptualTerm(layer: "conv3_3", weight: 1), PerceptualTerm(layer: "conv4_3", weight: 1),
@@ -76,6 +78,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// Several weighted VGG layers; nil means `vggLayer` alone with weight 1 (older configs).
     public var perceptualLayers: [PerceptualTerm]?
     public var discriminatorKind = DiscriminatorKind.vgg
+    /// Unsharp-mask the ground truth for the pixel and perceptual losses (Real-ESRGAN); nil: off.
+    public var sharpenTarget: UnsharpMask?
     /// Caffe VGG features are about 255 · 0.226 times larger than those of torchvision's normalised VGG
     /// that BasicSR/ESRGAN's loss weights were tuned for; the perceptual L1 is multiplied by this so
     /// the published weights keep their meaning.
@@ -98,7 +102,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case stage, degradation, dataFolder, validationFolder, outputFolder, seed, pixelWeight, generator, patchSize,
             batchSize,
             steps, learningRate, schedule, pixelLoss, gradientClip, emaDecay, initialGenerator, perceptualWeight,
-            ganWeight, ganLoss, vggLayer, perceptualLayers, discriminatorKind, perceptualFeatureScale, vggWeights,
+            ganWeight, ganLoss, vggLayer, perceptualLayers, discriminatorKind, sharpenTarget, perceptualFeatureScale,
+            vggWeights,
             discriminatorFeatures,
             discriminatorLearningRate, logEvery, validateEvery, checkpointEvery
     }
@@ -134,6 +139,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         discriminatorKind =
             try container.decodeIfPresent(type(of: discriminatorKind), forKey: .discriminatorKind)
             ?? discriminatorKind
+        sharpenTarget = try container.decodeIfPresent(UnsharpMask.self, forKey: .sharpenTarget)
         perceptualFeatureScale =
             try container.decodeIfPresent(type(of: perceptualFeatureScale), forKey: .perceptualFeatureScale)
             ?? perceptualFeatureScale

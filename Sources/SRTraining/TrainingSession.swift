@@ -80,7 +80,8 @@ public final class TrainingSession {
                 + "(\(trainer.generator.parameterCount) parameters), batch \(config.batchSize) × "
                 + "\(config.patchSize) px, from step \(trainer.step) to \(config.steps)"
         )
-        let queue = BatchQueue(dataset: dataset, batchSize: config.batchSize, generator: dataGenerator)
+        let queue = BatchQueue(
+            dataset: dataset, batchSize: config.batchSize, generator: dataGenerator, sharpen: config.sharpenTarget)
         defer { queue.stop() }
         var windowStart = Date(), windowSteps = 0, waitSeconds = 0.0
         var sums = StepLosses()
@@ -89,7 +90,7 @@ public final class TrainingSession {
             let waitStart = Date()
             let item = try queue.next()
             waitSeconds += Date().timeIntervalSince(waitStart)
-            let losses = trainer.trainStep(lr: item.lr, hr: item.hr)
+            let losses = trainer.trainStep(lr: item.lr, hr: item.hr, target: item.target)
             dataGenerator = item.generatorAfter
             sums.pixel += losses.pixel
             sums.perceptual += losses.perceptual
@@ -98,6 +99,7 @@ public final class TrainingSession {
             sums.total += losses.total
             sums.realLogit += losses.realLogit
             sums.fakeLogit += losses.fakeLogit
+            sums.adversarialShare += losses.adversarialShare
             windowSteps += 1
             let step = trainer.step
             if step % config.logEvery == 0 || step == config.steps {
@@ -106,7 +108,7 @@ public final class TrainingSession {
                 let mean = StepLosses(
                     pixel: sums.pixel / n, perceptual: sums.perceptual / n, adversarial: sums.adversarial / n,
                     discriminator: sums.discriminator / n, realLogit: sums.realLogit / n,
-                    fakeLogit: sums.fakeLogit / n, total: sums.total / n)
+                    fakeLogit: sums.fakeLogit / n, adversarialShare: sums.adversarialShare / n, total: sums.total / n)
                 let rate = n / seconds
                 let remaining =
                     Double(config.steps - step)
@@ -119,9 +121,10 @@ public final class TrainingSession {
                 var line = String(format: "step %d/%d  loss %.5f", step, config.steps, mean.total)
                 if config.stage == .gan {
                     line += String(
-                        format: " (pix %.4f percep %.4f adv %.4f)  D %.4f (logits real %+.2f fake %+.2f)",
-                        mean.pixel, mean.perceptual, mean.adversarial, mean.discriminator, mean.realLogit,
-                        mean.fakeLogit)
+                        format: " (pix %.4f percep %.4f adv %.4f, adv/content gradient %.2f)  D %.4f (logits real "
+                            + "%+.2f fake %+.2f)",
+                        mean.pixel, mean.perceptual, mean.adversarial, mean.adversarialShare, mean.discriminator,
+                        mean.realLogit, mean.fakeLogit)
                 }
                 line += String(
                     format: "  lr %.2e  %.2f steps/s  %.1f patches/s  data wait %.0f%%  ETA %@",

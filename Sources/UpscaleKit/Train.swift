@@ -54,6 +54,10 @@ struct Train: ParsableCommand {
             U-Net D with spectral norm). The options below override single parts.
             """) var losses: TrainingConfig.LossPreset?
     @Option(help: "GAN loss: relativistic (ESRGAN) or vanilla (SRGAN). (default: relativistic)") var ganLoss: GANLoss?
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Unsharp-mask the ground truth for the pixel and perceptual losses (on in the realesrgan recipe).")
+    var sharpenTarget: Bool?
     @Option(help: "Discriminator: vgg (one logit per image) or unet (per pixel, spectral norm). (default: vgg)")
     var discriminator: TrainingConfig.DiscriminatorKind?
     @Option(
@@ -158,6 +162,7 @@ struct Train: ParsableCommand {
         losses?.apply(to: &config)
         if let ganLoss { config.ganLoss = ganLoss }
         if let discriminator { config.discriminatorKind = discriminator }
+        if let sharpenTarget { config.sharpenTarget = sharpenTarget ? UnsharpMask() : nil }
         if let perceptualLayers { config.perceptualLayers = perceptualLayers }
         // The default VGG file is found like the shipped models (./weights, beside the binary, $UPSCALE_WEIGHTS).
         config.vggWeights =

@@ -146,4 +146,15 @@ final class DegradationTests: XCTestCase {
             }
         }
     }
+
+    /// Unsharp masking leaves flat areas alone, steepens an edge (overshoot on both sides), stays in [0, 1].
+    func testUnsharpMaskSharpensEdgesOnly() {
+        var image = PlanarImage(width: 256, height: 8, channels: 1)
+        for y in 0..<8 { for x in 0..<256 { image[0, y, x] = x < 128 ? 0.3 : 0.7 } }
+        let sharpened = UnsharpMask().apply(image)
+        XCTAssertEqual(sharpened[0, 4, 0], 0.3, accuracy: 1e-3, "far from the edge: unchanged")
+        XCTAssertLessThan(sharpened[0, 4, 127], 0.3 - 0.01, "dark side darker at the edge")
+        XCTAssertGreaterThan(sharpened[0, 4, 128], 0.7 + 0.01, "bright side brighter at the edge")
+        XCTAssertTrue(sharpened.pixels.allSatisfy { (0...1).contains($0) })
+    }
 }

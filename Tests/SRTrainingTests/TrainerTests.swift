@@ -190,6 +190,7 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(weights(), d0, "D's weights unchanged by the G step")
         XCTAssertGreaterThan(losses.perceptual, 0)
         XCTAssertNotEqual(losses.realLogit, 0)
+        XCTAssertGreaterThan(losses.adversarialShare, 0)
         _ = trainer.discriminatorStep(real: hr, fake: output)
         XCTAssertNotEqual(weights(), d0, "D changed by its own step")
         for (name, parameter) in discriminator.namedParameters where name.hasSuffix("weight_u") {
