@@ -1,9 +1,30 @@
+import Foundation
+
 /// Whole-image convenience over the streaming reader and writer.
 public enum ImageFile {
+    /// Memory one whole decoded image may take (float planes): a quarter of the machine's memory, at
+    /// most 8 GB. Commands that hold images whole (eval, degrade, training data) refuse larger ones
+    /// with a clear message instead of running out of memory; `upscale` itself streams any size.
+    public static var wholeImageBytes: Int { min(Int(ProcessInfo.processInfo.physicalMemory / 4), 8_000_000_000) }
+
     /// Decodes a whole image (after EXIF orientation) and describes it.
-    public static func read(_ path: String) throws -> (image: PlanarImage, description: ImageDescription) {
+    /// - Throws: `ImageError` for unreadable files and for images over `maximumBytes` as float planes.
+    public static func read(
+        _ path: String, maximumBytes: Int = ImageFile.wholeImageBytes
+    ) throws -> (
+        image: PlanarImage, description: ImageDescription
+    ) {
         let reader = try ImageReader(path: path)
-        return (try reader.readAll(), reader.description)
+        let d = reader.description
+        let bytes = d.width * d.height * d.channels * MemoryLayout<Float>.size
+        guard bytes <= maximumBytes else {
+            throw ImageError(
+                path: path,
+                reason:
+                    "is \(d.width)x\(d.height) (\(d.width * d.height / 1_000_000) MP): too large to hold whole here "
+                    + "(\(maximumBytes / 1_000_000) MB at most; `upscale IN OUT` streams images of any size)")
+        }
+        return (try reader.readAll(), d)
     }
 
     /// Writes an image atomically; the format comes from the path's extension.

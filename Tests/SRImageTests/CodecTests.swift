@@ -197,4 +197,15 @@ func crc32(_ bytes: [UInt8]) -> UInt32 {
         for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
     }
     return ~crc
+
+    /// Whole-image reads refuse what would not fit (a 16 KB budget for a 72×72 RGB image's 62 KB of floats),
+    /// naming the file and pointing at the streaming command.
+    func testWholeImageReadsRefuseImagesOverTheirBudget() throws {
+        let path = samplesFolder() + "/bird-lr.png"
+        XCTAssertNoThrow(try ImageFile.read(path))
+        XCTAssertThrowsError(try ImageFile.read(path, maximumBytes: 16_000)) { error in
+            XCTAssertTrue("\(error)".contains("bird-lr.png"), "\(error)")
+            XCTAssertTrue("\(error)".contains("streams"), "\(error)")
+        }
+    }
 }
