@@ -9,7 +9,8 @@ import SRTiling
 /// budget and pixel limit kept for every file.
 final class Engine {
     /// The generator and the tiling it runs with; nil for bicubic.
-    private let model: (config: GeneratorConfig, options: TilingOptions, run: TiledUpscaler.Model, parallelTiles: Bool)?
+    private let model:
+        (network: any SuperResolutionModel, options: TilingOptions, run: TiledUpscaler.Model, parallelTiles: Bool)?
     /// Whether the tile size was given (else it is chosen per file from the budget).
     private let fixedTile: Bool
     let scale: Double
@@ -40,14 +41,13 @@ final class Engine {
             model = nil
             return
         }
-        let generator = try Generator.load(path: try ModelCatalog.resolve(name, scale: scale))
-        let config = generator.config
-        let options = TilingOptions(tileSize: tile ?? 128, overlap: overlap ?? config.exactOverlap, blend: blend)
+        let generator = try ModelFile.load(path: try ModelCatalog.resolve(name, scale: scale))
+        let options = TilingOptions(tileSize: tile ?? 128, overlap: overlap ?? generator.exactOverlap, blend: blend)
         // oneDNN threads each convolution over all cores itself; the reference path runs one tile per core.
-        model = (config, options, { generator.inference($0) }, !generator.usesOneDNN)
+        model = (generator, options, { generator.inference($0) }, !generator.usesOneDNN)
         if explicitBudget {
             // A budget that no image can meet is an option error, found before any file is created.
-            let smallest = MemoryModel(config: config, options: options, workers: 1, oneDNN: generator.usesOneDNN)
+            let smallest = MemoryModel(model: generator, options: options, workers: 1, oneDNN: generator.usesOneDNN)
                 .peakBytes(
                     width: 1, channels: 4, tile: 16)
             if smallest > memoryBudget {
@@ -82,7 +82,7 @@ final class Engine {
             let largest = explicitBudget ? [512, 384, 256, 192] : []
             let candidates = fixedTile ? [options.tileSize] : largest + [128, 96, 64, 48, 32, 24, 16]
             func peak(tile: Int, workers: Int) -> Int {
-                MemoryModel(config: model.config, options: options, workers: workers, oneDNN: !model.parallelTiles)
+                MemoryModel(model: model.network, options: options, workers: workers, oneDNN: !model.parallelTiles)
                     .peakBytes(
                         width: width, channels: channels, tile: tile)
             }
@@ -100,7 +100,7 @@ final class Engine {
         }
         GEMM.setThreadCount(options.workers > 1 ? 1 : cores)
         DNNL.setThreadCount(cores)
-        return .model(nativeScale: model.config.scale, options: options, run: model.run)
+        return .model(nativeScale: model.network.scale, options: options, run: model.run)
     }
 
     /// Upscales one file; returns seconds taken.
@@ -142,7 +142,9 @@ final class Engine {
 /// constants were fitted to the peak RSS of the real binary on 2 cores (widths 64-20,000, tiles
 /// 16-256, 1 and 2 workers) with 15 % to spare, and `CLITests.testMaxMemoryIsKept` checks them.
 struct MemoryModel {
-    let config: GeneratorConfig
+    let scale: Int
+    let channels: (input: Int, output: Int)
+    let parameterCount: Int
     let options: TilingOptions
     let workers: Int
     /// oneDNN plans keep more full-resolution maps alive (blocked and plain copies of the last stage).
@@ -154,19 +156,30 @@ struct MemoryModel {
     static let singleWorkerBytes = 20_000_000.0
     static let parallelWorkerBytes = 60_000_000.0
 
-    func peakBytes(width: Int, channels: Int, tile: Int) -> Int {
-        let s = Double(config.scale)
+    init(model: any SuperResolutionModel, options: TilingOptions, workers: Int, oneDNN: Bool) {
+        scale = model.scale
+        channels = model.workingSetChannels
+        parameterCount = model.parameterCount
+        self.options = options
+        self.workers = workers
+        self.oneDNN = oneDNN
+    }
+
+    func peakBytes(width: Int, channels imageChannels: Int, tile: Int) -> Int {
+        let s = Double(scale)
         let side = Double(tile + 2 * (options.overlap + options.blend))  // one extended tile, input pixels
         let hr = side * s
-        // Each worker: feature maps at output resolution (about 2.5 on the reference path, 5 in a oneDNN
-        // plan), plus the tile's input and output.
-        let perWorker = (oneDNN ? 5.0 : 2.5) * Double(config.features) * hr * hr * 4 + 12 * hr * hr
+        // Each worker: feature maps at output resolution (and, for models that work at input resolution,
+        // there; about 2.5 copies on the reference path, 5 in a oneDNN plan), plus the tile's input and output.
+        let perWorker =
+            (oneDNN ? 5.0 : 2.5) * (Double(channels.output) * hr * hr + Double(channels.input) * side * side) * 4
+            + 12 * hr * hr
         let overhead = workers > 1 ? Double(workers) * Self.parallelWorkerBytes : Self.singleWorkerBytes
         // Per input column: about 3.1 copies of the tile's output rows (accumulation, finished band,
         // queues), alpha, and the decode-ahead bands.
-        let alpha = channels == 2 || channels == 4 ? 2.0 : 0
-        let perColumn = Double(tile) * s * s * 4 * (3 * 3.1 + alpha) + 64 * 10 * Double(channels)
-        let weights = Double(config.parameterCount) * 4 * 2
+        let alpha = imageChannels == 2 || imageChannels == 4 ? 2.0 : 0
+        let perColumn = Double(tile) * s * s * 4 * (3 * 3.1 + alpha) + 64 * 10 * Double(imageChannels)
+        let weights = Double(parameterCount) * 4 * 2
         return Int(
             1.15 * (Self.baseBytes + overhead + Double(workers) * perWorker + Double(width) * perColumn + weights))
     }

@@ -133,10 +133,10 @@ struct Evaluate: ParsableCommand {
             return { input in Resampler.resize(input, width: input.width * scale, height: input.height * scale) }
         }
         let path = try ModelCatalog.resolve(model, scale: Double(scale))
-        let generator = try Generator.load(path: path)
-        let options = TilingOptions(tileSize: 256, overlap: generator.config.exactOverlap, blend: 0)
+        let generator = try ModelFile.load(path: path)
+        let options = TilingOptions(tileSize: 256, overlap: generator.exactOverlap, blend: 0)
         let method = UpscaleMethod.model(
-            nativeScale: generator.config.scale, options: options, run: { generator.inference($0) })
+            nativeScale: generator.scale, options: options, run: { generator.inference($0) })
         return { input in
             var output = PlanarImage(width: input.width * scale, height: 0, channels: 3)
             try ImagePipeline.run(

@@ -105,19 +105,20 @@ struct ModelCommand: ParsableCommand {
             try reportingFailure {
                 let path = try ModelCatalog.resolve(model, scale: 4)
                 let file = try SafeTensors.read(path: path)
-                let generator = try Generator.load(path: path)
-                let c = generator.config
+                let generator = try ModelFile.load(path: path)
                 print("file:             \(path)")
                 print(
-                    "architecture:     MSRResNet, \(c.features) features, \(c.blocks) residual blocks, "
-                        + "×\(c.scale), \(c.activation.rawValue), kernels \(c.firstKernel)/\(c.lastKernel)"
-                )
+                    "architecture:     "
+                        + generator.summary.map { $0.0 == "architecture" ? $0.1 : "\($0.0) \($0.1)" }.joined(
+                            separator: ", "))
                 print("parameters:       \(generator.parameterCount)")
-                print(String(format: "receptive radius: %.2f input pixels", c.receptiveRadius))
+                print(String(format: "receptive radius: %.2f input pixels", generator.receptiveRadius))
                 print(
-                    "exact overlap:    \(c.exactOverlap) input pixels (tiles overlapping this much reproduce "
+                    "exact overlap:    \(generator.exactOverlap) input pixels (tiles overlapping this much reproduce "
                         + "whole-image output)"
                 )
+                print(
+                    "inference:        " + (generator.usesOneDNN ? "oneDNN plans" : "reference path (im2col + sgemm)"))
                 for key in ["kind", "description", "steps"] {
                     if let value = file.metadata[key] {
                         print("\(key):".padding(toLength: 18, withPad: " ", startingAt: 0) + value)

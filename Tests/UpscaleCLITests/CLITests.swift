@@ -1,5 +1,6 @@
 import Foundation
 import SRImage
+import SRModels
 import SRTensor
 import XCTest
 
@@ -278,5 +279,25 @@ final class CLITests: BinaryTestCase {
             (JSONSerialization.jsonObject(with: Data(identity.output.utf8)) as? [String: Any])?["mean_niqe"] as? Double)
         XCTAssertLessThan(original, bicubic)
         XCTAssertNotEqual(try run(["eval", "--data", set5, "--save", folder + "/no/such/place"]).status, 0)
+    }
+
+    /// A model from another tool (Real-ESRGAN's SRVGGNetCompact state dict, no metadata of ours) runs through
+    /// the streaming engine: tiled output equals the whole-image forward, and `model info` describes it.
+    func testForeignSRVGGNetCompactRunsThroughTheEngine() throws {
+        let model = CLITests.repository + "/Tests/SRModelsTests/Fixtures/tiny_srvgg_x4.safetensors"
+        let output = folder + "/srvgg.png"
+        let result = try run([sample("bird-lr.png"), output, "--model", model, "--tile", "16", "--quiet"])
+        XCTAssertEqual(result.status, 0, result.error)
+        let input = try ImageFile.read(sample("bird-lr.png")).image
+        var tensor = Tensor(zeros: [1, 3, input.height, input.width])
+        tensor.scalars = Array(input.pixels[0..<(3 * input.width * input.height)])
+        let whole = try ModelFile.load(path: model).inference(tensor)
+        let tiled = try ImageFile.read(output).image
+        var largest: Float = 0
+        for i in 0..<whole.count { largest = max(largest, abs(min(max(whole.scalars[i], 0), 1) - tiled.pixels[i])) }
+        XCTAssertLessThanOrEqual(largest, 0.51 / 255, "tiled streaming output equals the whole-image forward")
+        let info = try run(["model", "info", model])
+        XCTAssertTrue(info.output.contains("SRVGGNetCompact"), info.output)
+        XCTAssertTrue(info.output.contains("exact overlap:    4"), info.output)
     }
 }
