@@ -9,7 +9,8 @@ let package = Package(
         .library(name: "UpscaleKit", targets: ["UpscaleKit"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
     ],
     targets: [
         // C wrappers: system libraries found by pkg-config, and the one C target that may longjmp.
@@ -27,7 +28,7 @@ let package = Package(
         // Layers with forward and backward side by side, losses, optimisers.
         .target(name: "SRNN", dependencies: ["SRTensor"]),
         // Generator, discriminator, VGG feature extractor.
-        .target(name: "SRModels", dependencies: ["CDNNL", "SRNN", "SRTensor"]),
+        .target(name: "SRModels", dependencies: ["CDNNL", "SRNN", "SRTensor", "ZIPFoundation"]),
         // Image I/O, resampling and metrics.
         .target(name: "SRImage", dependencies: ["CImageCodec", "SRFiles"]),
         // Degradations for training and evaluation: blur kernels, noise, resizes, JPEG (Real-ESRGAN's pipeline).

@@ -50,16 +50,50 @@ public enum ModelFile {
     /// SRVGGNetCompact: general-x4v3, animevideov3).
     /// - Throws: `WeightFileError` naming the file when it is unreadable or of no family we know.
     public static func load(path: String) throws -> any SuperResolutionModel {
-        let file = try SafeTensors.read(path: path)
-        if file.metadata["arch"] != nil { return try Generator.load(path: path) }
+        let tensors: [String: Tensor]
+        if PyTorchCheckpoint.looksLikeCheckpoint(path: path) {
+            tensors = try PyTorchCheckpoint.stateDictionary(path: path)
+        } else {
+            let file = try SafeTensors.read(path: path)
+            if file.metadata["arch"] != nil { return try Generator.load(path: path) }
+            tensors = file.tensors
+        }
         do {
-            if let model = try SRVGGNetCompact(stateDictionary: file.tensors) { return model }
+            if let model = try SRVGGNetCompact(stateDictionary: tensors) { return model }
+            if let model = try Generator(basicSRStateDictionary: tensors) { return model }
         } catch {
             throw WeightFileError(path: path, reason: "\(error)")
         }
         throw WeightFileError(
             path: path,
             reason: "no architecture in its metadata, and its tensor names match no family upscale knows "
-                + "(MSRResNet and CompactResNet files carry 'arch'; SRVGGNetCompact is recognised by body.N names)")
+                + "(MSRResNet and CompactResNet files carry 'arch'; BasicSR's MSRResNet and Real-ESRGAN's "
+                + "SRVGGNetCompact are recognised by their tensor names)")
+    }
+}
+
+extension Generator {
+    /// Recognises BasicSR's MSRResNet state dict (conv_first, body.N.conv1/conv2, upconv1[, upconv2], conv_hr,
+    /// conv_last) and loads it; nil when the names are not of this family.
+    /// - Throws: `ModelError` when the names fit but the shapes do not.
+    public convenience init?(basicSRStateDictionary tensors: [String: Tensor]) throws {
+        guard let first = tensors["conv_first.weight"], let up = tensors["upconv1.weight"],
+            let last = tensors["conv_last.weight"], tensors["conv_hr.weight"] != nil, first.shape.count == 4,
+            up.shape.count == 4, last.shape.count == 4
+        else { return nil }
+        let features = first.shape[0]
+        let blocks = Set(tensors.keys.filter { $0.hasPrefix("body.") && $0.hasSuffix(".conv1.weight") }).count
+        let scale = tensors["upconv2.weight"] != nil ? 4 : up.shape[0] == 9 * features ? 3 : 2
+        let config = GeneratorConfig(
+            features: features, blocks: blocks, scale: scale, firstKernel: first.shape[2], lastKernel: last.shape[2])
+        try config.validate()
+        guard config.parameterCount == tensors.values.reduce(0, { $0 + $1.count }) else {
+            throw ModelError("MSRResNet-like names, but \(tensors.count) tensors do not fit \(config)")
+        }
+        if let (name, _) = tensors.first(where: { !$0.value.scalars.allSatisfy(\.isFinite) }) {
+            throw ModelError("tensor \(name) holds NaN or infinite values")
+        }
+        self.init(config: config)
+        try loadStateDictionary(tensors)
     }
 }

@@ -104,8 +104,9 @@ struct ModelCommand: ParsableCommand {
         func run() throws {
             try reportingFailure {
                 let path = try ModelCatalog.resolve(model, scale: 4)
-                let file = try SafeTensors.read(path: path)
                 let generator = try ModelFile.load(path: path)
+                let metadata =
+                    PyTorchCheckpoint.looksLikeCheckpoint(path: path) ? [:] : try SafeTensors.read(path: path).metadata
                 print("file:             \(path)")
                 print(
                     "architecture:     "
@@ -120,7 +121,7 @@ struct ModelCommand: ParsableCommand {
                 print(
                     "inference:        " + (generator.usesOneDNN ? "oneDNN plans" : "reference path (im2col + sgemm)"))
                 for key in ["kind", "description", "steps"] {
-                    if let value = file.metadata[key] {
+                    if let value = metadata[key] {
                         print("\(key):".padding(toLength: 18, withPad: " ", startingAt: 0) + value)
                     }
                 }
