@@ -68,11 +68,15 @@ bench: deps
 	$(SWIFT) build -c release --product upscale
 	$(SWIFT) run -c release upscale-bench
 
-# Our generators against ONNX Runtime on identical weights (installs its packages into .build/peers-venv).
+# Our generators against ONNX Runtime on identical weights (installs its packages into .build/peers-venv),
+# and `upscale model export` checked in ONNX Runtime against upscale's own output.
 bench-peers: deps
 	$(SWIFT) build -c release --product upscale
 	$(SWIFT) build -c release --product upscale-bench
 	python3 Benchmarks/peers/onnxruntime_peer.py
+	.build/peers-venv/bin/python Benchmarks/peers/check_onnx_export.py .build/release/upscale samples/bird-lr.png \
+		weights/x4-psnr.safetensors weights/x4-gan.safetensors weights/x2-psnr.safetensors \
+		Tests/SRModelsTests/Fixtures/tiny_srvgg_x4.pth
 
 # oneDNN's direct convolution against ours and raw sgemm on every shape the shipped ×4 model runs.
 bench-backends: deps

@@ -55,7 +55,8 @@ public enum ModelFile {
             tensors = try PyTorchCheckpoint.stateDictionary(path: path)
         } else {
             let file = try SafeTensors.read(path: path)
-            if file.metadata["arch"] != nil { return try Generator.load(path: path) }
+            // Our generator families by metadata; SRVGGNetCompact (also written by `model convert`) by names.
+            if let arch = file.metadata["arch"], arch != "SRVGGNetCompact" { return try Generator.load(path: path) }
             tensors = file.tensors
         }
         do {

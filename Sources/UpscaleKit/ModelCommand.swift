@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SRFiles
 import SRModels
 import SRTensor
 
@@ -7,7 +8,7 @@ struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
         abstract: "Create or inspect generator weight files.",
-        subcommands: [New.self, Info.self, Interpolate.self])
+        subcommands: [New.self, Info.self, Interpolate.self, Export.self, Convert.self])
 
     struct Interpolate: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -90,6 +91,62 @@ struct ModelCommand: ParsableCommand {
                     path: output,
                     extraMetadata: ["kind": "random", "description": "random initialisation, seed \(seed)"])
                 print("wrote \(output): \(generator.parameterCount) parameters")
+            }
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a model as an ONNX graph (opset 17) for ONNX Runtime, TensorRT or chaiNNer.",
+            discussion: """
+                Input "input" [1, 3, H, W] in [0, 1], output "output" [1, 3, H·s, W·s]; H and W are free.
+                Example: upscale model export psnr x4-psnr.onnx
+                """)
+        @Argument(help: "A model: .safetensors, .pth, or a shipped name (gan, psnr).") var model: String
+        @Argument(help: "Output .onnx file.") var output: String
+
+        func validate() throws {
+            guard output.lowercased().hasSuffix(".onnx") else { throw ValidationError("the output must end in .onnx") }
+        }
+
+        func run() throws {
+            try reportingFailure {
+                let path = try ModelCatalog.resolve(model, scale: 4)
+                guard FileSystem.canonicalPath(path) != FileSystem.canonicalPath(output) else {
+                    throw CLIError("\(output): refusing to overwrite the input file")
+                }
+                let network = try ModelFile.load(path: path)
+                try ONNXExport.write(network, to: output)
+                print("wrote \(output): \(network.architectureName) ×\(network.scale)")
+            }
+        }
+    }
+
+    struct Convert: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write any model upscale reads (.pth, foreign safetensors) as our safetensors format.",
+            discussion: "Example: upscale model convert realesr-general-x4v3.pth general-x4v3.safetensors")
+        @Argument(help: "A model: .safetensors or .pth.") var model: String
+        @Argument(help: "Output .safetensors file.") var output: String
+
+        func validate() throws {
+            guard output.lowercased().hasSuffix(".safetensors") else {
+                throw ValidationError("the output must end in .safetensors")
+            }
+        }
+
+        func run() throws {
+            try reportingFailure {
+                guard FileSystem.canonicalPath(model) != FileSystem.canonicalPath(output) else {
+                    throw CLIError("\(output): refusing to overwrite the input file")
+                }
+                let network = try ModelFile.load(path: model)
+                var metadata = ["arch": network.architectureName, "upscale": "\(network.scale)"]
+                if let generator = network as? Generator { metadata = generator.config.metadata }
+                try SafeTensors(tensors: network.stateDictionary(), metadata: metadata).write(path: output)
+                print(
+                    "wrote \(output): \(network.architectureName) ×\(network.scale), \(network.parameterCount) parameters"
+                )
             }
         }
     }

@@ -24,7 +24,8 @@ final class CLITests: BinaryTestCase {
     func testHelpExplainsEveryCommandWithAnExample() throws {
         for command in [
             ["--help"], ["image", "--help"], ["eval", "--help"], ["train", "--help"], ["model", "new", "--help"],
-            ["model", "info", "--help"], ["degrade", "--help"],
+            ["model", "info", "--help"], ["degrade", "--help"], ["model", "export", "--help"],
+            ["model", "convert", "--help"],
         ] {
             let result = try run(command)
             XCTAssertEqual(result.status, 0)
@@ -299,5 +300,19 @@ final class CLITests: BinaryTestCase {
         let info = try run(["model", "info", model])
         XCTAssertTrue(info.output.contains("SRVGGNetCompact"), info.output)
         XCTAssertTrue(info.output.contains("exact overlap:    4"), info.output)
+        // The .pth of the same weights, converted to our format, gives the same bytes out.
+        let pth = CLITests.repository + "/Tests/SRModelsTests/Fixtures/tiny_srvgg_x4.pth"
+        let converted = folder + "/converted.safetensors"
+        XCTAssertEqual(try run(["model", "convert", pth, converted]).status, 0)
+        let again = folder + "/again.png"
+        XCTAssertEqual(
+            try run([sample("bird-lr.png"), again, "--model", converted, "--tile", "16", "--quiet"]).status, 0)
+        XCTAssertEqual(
+            try Data(contentsOf: URL(fileURLWithPath: again)), try Data(contentsOf: URL(fileURLWithPath: output)))
+        XCTAssertNotEqual(try run(["model", "export", pth, folder + "/x.txt"]).status, 0, "export needs .onnx")
+        XCTAssertEqual(try run(["model", "export", pth, folder + "/x.onnx"]).status, 0)
+        let refused = try run(["model", "info", CLITests.repository + "/Tests/SRModelsTests/Fixtures/malicious.pth"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.error.contains("refusing pickle global"), refused.error)
     }
 }
