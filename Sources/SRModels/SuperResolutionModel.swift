@@ -22,6 +22,10 @@ public protocol SuperResolutionModel: Layer {
 extension SuperResolutionModel {
     /// The smallest integer overlap that makes tiled inference exact.
     public var exactOverlap: Int { Int(receptiveRadius.rounded(.up)) }
+
+    /// The overlap tiles use unless the user sets one: exact up to 32 input pixels (every model of ours);
+    /// deeper models (RRDBNet's radius is 347) get 32 and rely on blending, as their own tools do with less.
+    public var defaultOverlap: Int { min(exactOverlap, 32) }
 }
 
 extension Generator: SuperResolutionModel {
@@ -62,14 +66,15 @@ public enum ModelFile {
         do {
             if let model = try SRVGGNetCompact(stateDictionary: tensors) { return model }
             if let model = try Generator(basicSRStateDictionary: tensors) { return model }
+            if let model = try RRDBNet(stateDictionary: tensors) { return model }
         } catch {
             throw WeightFileError(path: path, reason: "\(error)")
         }
         throw WeightFileError(
             path: path,
             reason: "no architecture in its metadata, and its tensor names match no family upscale knows "
-                + "(MSRResNet and CompactResNet files carry 'arch'; BasicSR's MSRResNet and Real-ESRGAN's "
-                + "SRVGGNetCompact are recognised by their tensor names)")
+                + "(MSRResNet and CompactResNet files carry 'arch'; BasicSR's MSRResNet, ESRGAN's RRDBNet and "
+                + "Real-ESRGAN's SRVGGNetCompact are recognised by their tensor names)")
     }
 }
 

@@ -42,7 +42,7 @@ final class Engine {
             return
         }
         let generator = try ModelFile.load(path: try ModelCatalog.resolve(name, scale: scale))
-        let options = TilingOptions(tileSize: tile ?? 128, overlap: overlap ?? generator.exactOverlap, blend: blend)
+        let options = TilingOptions(tileSize: tile ?? 128, overlap: overlap ?? generator.defaultOverlap, blend: blend)
         // oneDNN threads each convolution over all cores itself; the reference path runs one tile per core.
         model = (generator, options, { generator.inference($0) }, !generator.usesOneDNN)
         if explicitBudget {

@@ -134,7 +134,9 @@ struct Evaluate: ParsableCommand {
         }
         let path = try ModelCatalog.resolve(model, scale: Double(scale))
         let generator = try ModelFile.load(path: path)
-        let options = TilingOptions(tileSize: 256, overlap: generator.exactOverlap, blend: 0)
+        let options = TilingOptions(
+            tileSize: 256, overlap: generator.defaultOverlap,
+            blend: generator.defaultOverlap < generator.exactOverlap ? 4 : 0)
         let method = UpscaleMethod.model(
             nativeScale: generator.scale, options: options, run: { generator.inference($0) })
         return { input in

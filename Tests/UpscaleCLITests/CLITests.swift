@@ -315,4 +315,27 @@ final class CLITests: BinaryTestCase {
         XCTAssertNotEqual(refused.status, 0)
         XCTAssertTrue(refused.error.contains("refusing pickle global"), refused.error)
     }
+
+    /// ESRGAN's RRDBNet (BasicSR names, no metadata) runs through the engine: with its exact overlap the
+    /// tiled output equals the whole-image forward; by default the overlap is capped at 32 and blended.
+    func testRRDBNetRunsThroughTheEngine() throws {
+        let model = CLITests.repository + "/Tests/SRModelsTests/Fixtures/tiny_rrdb_x4.safetensors"
+        let info = try run(["model", "info", model])
+        XCTAssertTrue(info.output.contains("RRDBNet"), info.output)
+        XCTAssertTrue(info.output.contains("exact overlap:    34"), info.output)
+        let exact = folder + "/rrdb-exact.png"
+        let result = try run([
+            sample("bird-lr.png"), exact, "--model", model, "--tile", "24", "--overlap", "34", "--quiet",
+        ])
+        XCTAssertEqual(result.status, 0, result.error)
+        let input = try ImageFile.read(sample("bird-lr.png")).image
+        var tensor = Tensor(zeros: [1, 3, input.height, input.width])
+        tensor.scalars = Array(input.pixels[0..<(3 * input.width * input.height)])
+        let whole = try ModelFile.load(path: model).inference(tensor)
+        let tiled = try ImageFile.read(exact).image
+        var largest: Float = 0
+        for i in 0..<whole.count { largest = max(largest, abs(min(max(whole.scalars[i], 0), 1) - tiled.pixels[i])) }
+        XCTAssertLessThanOrEqual(largest, 0.51 / 255)
+        XCTAssertEqual(try run([sample("bird-lr.png"), folder + "/rrdb.png", "--model", model, "--quiet"]).status, 0)
+    }
 }
