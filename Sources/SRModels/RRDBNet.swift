@@ -61,7 +61,7 @@ public final class RRDBNet: SuperResolutionModel {
         func inference(_ input: Tensor) -> Tensor {
             var features = [input]
             for (k, conv) in convolutions.enumerated() {
-                let y = conv.inference(Tensor(concatenatingChannels: features))
+                let y = conv.fastInference(Tensor(concatenatingChannels: features))
                 if k == 4 { return input + y * 0.2 }
                 features.append(activation.inference(y))
             }
@@ -145,7 +145,8 @@ public final class RRDBNet: SuperResolutionModel {
         Double(unshuffle) * Double(15 * blockCount + 2) + 0.5 + 0.25 + 0.5
     }
     public var workingSetChannels: (input: Int, output: Int) { (features + 4 * growth, features) }
-    public var usesOneDNN: Bool { false }
+    /// Its convolutions run on oneDNN's training convolutions (each over all cores) when available.
+    public var usesOneDNN: Bool { DNNLTrainingConvolution.isEnabled }
     public var summary: [(String, String)] {
         [
             ("architecture", architectureName), ("scale", "×\(scale)"), ("features", "\(features)"),
@@ -187,12 +188,12 @@ public final class RRDBNet: SuperResolutionModel {
 
     public func inference(_ input: Tensor) -> Tensor {
         let packed = unshuffle > 1 ? PixelShuffle.unshuffle(input, factor: unshuffle) : input
-        let features = convFirst.inference(packed)
-        var x = convBody.inference(body.reduce(features) { $1.inference($0) })
+        let features = convFirst.fastInference(packed)
+        var x = convBody.fastInference(body.reduce(features) { $1.inference($0) })
         x.add(features)
-        x = activation.inference(convUp1.inference(upsample.inference(x)))
-        x = activation.inference(convUp2.inference(upsample.inference(x)))
-        return convLast.inference(activation.inference(convHR.inference(x)))
+        x = activation.inference(convUp1.fastInference(upsample.inference(x)))
+        x = activation.inference(convUp2.fastInference(upsample.inference(x)))
+        return convLast.fastInference(activation.inference(convHR.fastInference(x)))
     }
 
     public var namedParameters: [(name: String, parameter: Parameter)] {

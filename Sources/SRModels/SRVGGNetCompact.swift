@@ -67,7 +67,8 @@ public final class SRVGGNetCompact: SuperResolutionModel {
     /// Every 3×3 convolution adds one input pixel; nearest upsampling needs none.
     public var receptiveRadius: Double { Double(convolutions + 2) }
     public var workingSetChannels: (input: Int, output: Int) { (features, 3) }
-    public var usesOneDNN: Bool { false }
+    /// Its convolutions run on oneDNN's training convolutions (each over all cores) when available.
+    public var usesOneDNN: Bool { DNNLTrainingConvolution.isEnabled }
     public var summary: [(String, String)] {
         [
             ("architecture", architectureName), ("scale", "×\(scale)"), ("features", "\(features)"),
@@ -95,7 +96,9 @@ public final class SRVGGNetCompact: SuperResolutionModel {
     }
 
     public func inference(_ input: Tensor) -> Tensor {
-        var x = (body + [shuffle]).reduce(input) { $1.inference($0) }
+        var x = (body + [shuffle]).reduce(input) { x, layer in
+            (layer as? Conv2d)?.fastInference(x) ?? layer.inference(x)
+        }
         x.add(base.inference(input))
         return x
     }

@@ -50,6 +50,12 @@ public final class Conv2d: Layer {
         )
     }
 
+    /// Inference on oneDNN's training convolution when it has fast code for the shape (reorders at the
+    /// edges, no plan), else the reference path. For models without a oneDNN plan of their own.
+    public func fastInference(_ input: Tensor) -> Tensor {
+        Conv2d.trainingForward(input: input, weight: weight.value, bias: bias?.value, stride: stride, padding: padding)
+    }
+
     /// A training forward pass with explicit weights: oneDNN, else im2col + sgemm.
     /// Input [N, C, H, W], weight [OC, C, K, K], bias [OC] → [N, OC, OH, OW].
     public static func trainingForward(
