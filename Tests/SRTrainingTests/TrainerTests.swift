@@ -121,15 +121,7 @@ final class TrainerTests: XCTestCase {
     }
 
     func testGANStepUpdatesBothAndFreezesDiscriminatorDuringGeneratorStep() throws {
-        // Random VGG weights for the two layers relu1_2 needs.
-        let vggPath = folder + "/vgg.safetensors"
-        var random = SeededGenerator(seed: 4)
-        try SafeTensors(tensors: [
-            "conv1_1.weight": Tensor.randomNormal(shape: [64, 3, 3, 3], standardDeviation: 0.01, generator: &random),
-            "conv1_1.bias": Tensor(zeros: [64]),
-            "conv1_2.weight": Tensor.randomNormal(shape: [64, 64, 3, 3], standardDeviation: 0.01, generator: &random),
-            "conv1_2.bias": Tensor(zeros: [64]),
-        ]).write(path: vggPath)
+        let vggPath = try writeTinyVGG()
         var gan = config(stage: .gan, steps: 2)
         gan.vggLayer = "relu1_2"
         gan.vggWeights = vggPath
@@ -163,14 +155,7 @@ final class TrainerTests: XCTestCase {
     /// loss over two VGG layers. The generator step leaves D's weights alone (only its power-iteration
     /// state moves, as in PyTorch), D's own step changes them, and the state is never trained.
     func testRealESRGANRecipeStepsWithTheUNetDiscriminator() throws {
-        let vggPath = folder + "/vgg.safetensors"
-        var random = SeededGenerator(seed: 4)
-        try SafeTensors(tensors: [
-            "conv1_1.weight": Tensor.randomNormal(shape: [64, 3, 3, 3], standardDeviation: 0.01, generator: &random),
-            "conv1_1.bias": Tensor(zeros: [64]),
-            "conv1_2.weight": Tensor.randomNormal(shape: [64, 64, 3, 3], standardDeviation: 0.01, generator: &random),
-            "conv1_2.bias": Tensor(zeros: [64]),
-        ]).write(path: vggPath)
+        let vggPath = try writeTinyVGG()
         var gan = config(stage: .gan, steps: 2)
         TrainingConfig.LossPreset.realesrgan.apply(to: &gan)
         XCTAssertEqual(gan.discriminatorKind, .unet)
@@ -235,5 +220,18 @@ final class TrainerTests: XCTestCase {
         let fresh = try PatchDataset(folder: folder + "/data", patchSize: 32, scale: 2, cacheBytes: 1)
         for name in tight.names { try Data("gone".utf8).write(to: URL(fileURLWithPath: name)) }
         XCTAssertThrowsError(try fresh.sampleBatch(size: 64, generator: &b))
+    }
+
+    /// Random VGG weights for the two layers relu1_2 and conv1_2 need; returns the file's path.
+    func writeTinyVGG() throws -> String {
+        let vggPath = folder + "/vgg.safetensors"
+        var random = SeededGenerator(seed: 4)
+        try SafeTensors(tensors: [
+            "conv1_1.weight": Tensor.randomNormal(shape: [64, 3, 3, 3], standardDeviation: 0.01, generator: &random),
+            "conv1_1.bias": Tensor(zeros: [64]),
+            "conv1_2.weight": Tensor.randomNormal(shape: [64, 64, 3, 3], standardDeviation: 0.01, generator: &random),
+            "conv1_2.bias": Tensor(zeros: [64]),
+        ]).write(path: vggPath)
+        return vggPath
     }
 }
