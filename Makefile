@@ -1,7 +1,7 @@
 # upscale — build, demo, test and benchmark entry points.
 SHELL := /bin/bash
 SWIFT ?= swift
-PACKAGES := libpng-dev libjpeg-dev libopenblas-dev libdnnl-dev pkg-config
+PACKAGES := libpng-dev libjpeg-dev libopenblas-dev libdnnl-dev zlib1g-dev pkg-config
 SAMPLE ?= samples/photo-q60.jpg
 
 .PHONY: deps build demo test fuzz example lint format bench bench-backends bench-peers clean
@@ -12,6 +12,7 @@ deps:
 	pkg-config --exists libpng 2>/dev/null || missing="$$missing libpng-dev"; \
 	pkg-config --exists libjpeg 2>/dev/null || missing="$$missing libjpeg-dev"; \
 	pkg-config --exists openblas 2>/dev/null || missing="$$missing libopenblas-dev"; \
+	pkg-config --exists zlib 2>/dev/null || missing="$$missing zlib1g-dev"; \
 	test -f /usr/include/oneapi/dnnl/dnnl.h || missing="$$missing libdnnl-dev"; \
 	command -v pkg-config >/dev/null 2>&1 || missing="pkg-config $$missing"; \
 	if [ -n "$$missing" ]; then \
