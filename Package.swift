@@ -28,7 +28,7 @@ let package = Package(
         // Layers with forward and backward side by side, losses, optimisers.
         .target(name: "SRNN", dependencies: ["SRTensor"]),
         // Generator, discriminator, VGG feature extractor.
-        .target(name: "SRModels", dependencies: ["CDNNL", "SRNN", "SRTensor", "ZIPFoundation"]),
+        .target(name: "SRModels", dependencies: ["CDNNL", "SRFiles", "SRNN", "SRTensor", "ZIPFoundation"]),
         // Image I/O, resampling and metrics.
         .target(name: "SRImage", dependencies: ["CImageCodec", "SRFiles"]),
         // Degradations for training and evaluation: blur kernels, noise, resizes, JPEG (Real-ESRGAN's pipeline).

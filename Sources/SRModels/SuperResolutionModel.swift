@@ -1,4 +1,5 @@
 import Foundation
+import SRFiles
 import SRNN
 import SRTensor
 
@@ -54,6 +55,8 @@ public enum ModelFile {
     /// SRVGGNetCompact: general-x4v3, animevideov3).
     /// - Throws: `WeightFileError` naming the file when it is unreadable or of no family we know.
     public static func load(path: String) throws -> any SuperResolutionModel {
+        // Only regular files: a FIFO or device would block the zip sniffing below (refused with one line).
+        _ = try FileSystem.requireRegularFile(path)
         let tensors: [String: Tensor]
         if PyTorchCheckpoint.looksLikeCheckpoint(path: path) {
             tensors = try PyTorchCheckpoint.stateDictionary(path: path)
