@@ -295,7 +295,11 @@ public final class Generator: Layer {
     /// every weight must be finite.
     /// - Throws: `WeightFileError` naming the file for a bad file, bad metadata or mismatched tensors.
     public static func load(path: String) throws -> Generator {
-        let file = try SafeTensors.read(path: path)
+        try load(file: try SafeTensors.read(path: path), path: path)
+    }
+
+    /// The same from a file already read (`path` names it in errors).
+    public static func load(file: SafeTensors, path: String) throws -> Generator {
         do {
             let config = try GeneratorConfig(metadata: file.metadata)
             let present = file.tensors.values.reduce(0) { $0 + $1.count }

@@ -63,7 +63,9 @@ public enum ModelFile {
         } else {
             let file = try SafeTensors.read(path: path)
             // Our generator families by metadata; SRVGGNetCompact (also written by `model convert`) by names.
-            if let arch = file.metadata["arch"], arch != "SRVGGNetCompact" { return try Generator.load(path: path) }
+            if let arch = file.metadata["arch"], arch != "SRVGGNetCompact" {
+                return try Generator.load(file: file, path: path)
+            }
             tensors = file.tensors
         }
         do {

@@ -6,31 +6,7 @@ Convolution is a direct sum over kernel offsets; pixel shuffle is PyTorch's resh
 the bilinear base follows PyTorch's align_corners=False source-index rule."""
 import numpy as np
 from safetensors.numpy import save_file
-
-
-def conv(x, w, b):
-    n, c, h, wd = x.shape
-    o, _, k, _ = w.shape
-    p = k // 2
-    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
-    out = np.zeros((n, o, h, wd))
-    for ky in range(k):
-        for kx in range(k):
-            out += np.einsum("nchw,oc->nohw", xp[:, :, ky:ky + h, kx:kx + wd], w[:, :, ky, kx])
-    return out + b[None, :, None, None]
-
-
-def pixel_shuffle(x, r):
-    n, c, h, w = x.shape
-    return x.reshape(n, c // (r * r), r, r, h, w).transpose(0, 1, 4, 2, 5, 3).reshape(n, c // (r * r), h * r, w * r)
-
-
-def lrelu(x, slope=0.1):
-    return np.where(x > 0, x, slope * x)
-
-
-def prelu(x, a):
-    return np.where(x > 0, x, a[None, :, None, None] * x)
+from numpy_reference import conv, lrelu, pixel_shuffle, prelu
 
 
 def bilinear(x, s):

@@ -4,27 +4,7 @@ Writes tiny_srvgg_x4.safetensors (a plain state dict, no metadata: the loader mu
 names) and tiny_srvgg_x4_io.safetensors (input [1, 3, 7, 6] and the expected output). Needs numpy and safetensors."""
 import numpy as np
 from safetensors.numpy import save_file
-
-
-def conv(x, w, b):
-    n, c, h, wd = x.shape
-    o, _, k, _ = w.shape
-    p = k // 2
-    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
-    out = np.zeros((n, o, h, wd))
-    for ky in range(k):
-        for kx in range(k):
-            out += np.einsum("nchw,oc->nohw", xp[:, :, ky:ky + h, kx:kx + wd], w[:, :, ky, kx])
-    return out + b[None, :, None, None]
-
-
-def prelu(x, a):
-    return np.where(x > 0, x, a[None, :, None, None] * x)
-
-
-def pixel_shuffle(x, r):
-    n, c, h, w = x.shape
-    return x.reshape(n, c // (r * r), r, r, h, w).transpose(0, 1, 4, 2, 5, 3).reshape(n, c // (r * r), h * r, w * r)
+from numpy_reference import conv, pixel_shuffle, prelu
 
 
 rng = np.random.default_rng(5)
