@@ -9,7 +9,7 @@ import SRTensor
 ///
 /// Names as BasicSR's: `conv_first`, `body.i.rdb{1,2,3}.conv{1…5}`, `conv_body`, `conv_up1`, `conv_up2`,
 /// `conv_hr`, `conv_last`; ESRGAN's older names (`model.0`, `model.1.sub.i.RDB1.conv1.0`, …) are mapped.
-public final class RRDBNet: SuperResolutionModel {
+public final class RRDBNet: SuperResolutionModel, Layer {
     /// Five densely connected convolutions: conv_k sees the input and all earlier outputs (channel
     /// concatenation); out = x + 0.2·conv5(…). [N, F, H, W] → [N, F, H, W].
     final class DenseBlock: Layer {

@@ -8,7 +8,7 @@ import SRTensor
 ///
 /// Tensor names as in Real-ESRGAN's state dicts: `body.0` (first conv), `body.1` (its PReLU, `weight` [F]),
 /// `body.2`, `body.3`, …, and the last conv `body.{2N+2}`.
-public final class SRVGGNetCompact: SuperResolutionModel {
+public final class SRVGGNetCompact: SuperResolutionModel, Layer {
     public let features: Int
     public let convolutions: Int
     public let scale: Int

@@ -5,7 +5,7 @@ import SRTensor
 
 /// What the engine, `eval`, `model info` and the memory model need from any upscaling network,
 /// whatever its family. Input [1, 3, H, W] in [0, 1] → output [1, 3, H·s, W·s].
-public protocol SuperResolutionModel: Layer {
+public protocol SuperResolutionModel: AnyObject {
     /// The family as stored in or detected from a file ("MSRResNet", "CompactResNet", "SRVGGNetCompact").
     var architectureName: String { get }
     /// The native upscaling factor.
@@ -18,6 +18,12 @@ public protocol SuperResolutionModel: Layer {
     var usesOneDNN: Bool { get }
     /// Key facts for `model info`, in display order.
     var summary: [(String, String)] { get }
+    /// Scalars in all weights.
+    var parameterCount: Int { get }
+    /// Runs the network on a batch without keeping anything for training.
+    func inference(_ input: Tensor) -> Tensor
+    /// Weights by name, as `model convert` writes them.
+    func stateDictionary() -> [String: Tensor]
 }
 
 extension SuperResolutionModel {
@@ -50,19 +56,27 @@ extension Generator: SuperResolutionModel {
 
 /// Loads any model file `upscale` understands.
 public enum ModelFile {
-    /// A generator from a safetensors file: ours (architecture in `__metadata__`) or a plain state dict
-    /// from another tool whose family is recognised from its tensor names and shapes (Real-ESRGAN's
-    /// SRVGGNetCompact: general-x4v3, animevideov3).
+    /// A network from a file: our safetensors (architecture in `__metadata__`), an ncnn graph (`.param`
+    /// with its `.bin`), or a PyTorch / safetensors state dict from another tool whose family is recognised
+    /// from its tensor names and shapes (MSRResNet, RRDBNet, SRVGGNetCompact).
     /// - Throws: `WeightFileError` naming the file when it is unreadable or of no family we know.
     public static func load(path: String) throws -> any SuperResolutionModel {
         // Only regular files: a FIFO or device would block the zip sniffing below (refused with one line).
         _ = try FileSystem.requireRegularFile(path)
+        if path.hasSuffix(".param") || path.hasSuffix(".bin") { return try NCNNModel.load(path: path) }
         let tensors: [String: Tensor]
         if PyTorchCheckpoint.looksLikeCheckpoint(path: path) {
             tensors = try PyTorchCheckpoint.stateDictionary(path: path)
         } else {
             let file = try SafeTensors.read(path: path)
             // Our generator families by metadata; SRVGGNetCompact (also written by `model convert`) by names.
+            if file.metadata["arch"] == "ncnn", let text = file.metadata["ncnn_param"] {
+                do {
+                    return try NCNNModel(paramText: text, tensors: file.tensors)
+                } catch {
+                    throw WeightFileError(path: path, reason: "\(error)")
+                }
+            }
             if let arch = file.metadata["arch"], arch != "SRVGGNetCompact" {
                 return try Generator.load(file: file, path: path)
             }

@@ -25,7 +25,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Folder of ground-truth PNG/JPEG images.") var data: String
     @Option(help: "Scale factor (integer, 1-16).") var scale = 4
     @Option(help: "model (default) or bicubic.") var method: UpscaleMethodChoice = .model
-    @Option(help: "Model: gan, psnr, or a .safetensors file.") var model: String?
+    @Option(help: "Model: gan, psnr, or a model file (.safetensors, .pth, ncnn .param).") var model: String?
     @Option(
         help: """
             How inputs are made: bicubic (the standard protocol), realistic (Real-ESRGAN's degradations, \

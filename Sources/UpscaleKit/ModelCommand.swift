@@ -124,9 +124,13 @@ struct ModelCommand: ParsableCommand {
 
     struct Convert: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write any model upscale reads (.pth, foreign safetensors) as our safetensors format.",
-            discussion: "Example: upscale model convert realesr-general-x4v3.pth general-x4v3.safetensors")
-        @Argument(help: "A model: .safetensors or .pth.") var model: String
+            abstract: "Write any model upscale reads (.pth, ncnn, foreign safetensors) as our safetensors format.",
+            discussion: """
+                An ncnn graph keeps its .param text in the metadata and its weights as float32 tensors named \
+                <layer>.weight, .bias, .slope and .data.
+                Example: upscale model convert realesr-general-x4v3.pth general-x4v3.safetensors
+                """)
+        @Argument(help: "A model: .safetensors, .pth or ncnn .param (with its .bin beside it).") var model: String
         @Argument(help: "Output .safetensors file.") var output: String
 
         func validate() throws {
@@ -143,6 +147,7 @@ struct ModelCommand: ParsableCommand {
                 let network = try ModelFile.load(path: model)
                 var metadata = ["arch": network.architectureName, "upscale": "\(network.scale)"]
                 if let generator = network as? Generator { metadata = generator.config.metadata }
+                if let graph = network as? NCNNModel { metadata = graph.metadata }
                 try SafeTensors(tensors: network.stateDictionary(), metadata: metadata).write(path: output)
                 print(
                     "wrote \(output): \(network.architectureName) ×\(network.scale), \(network.parameterCount) parameters"
@@ -156,14 +161,16 @@ struct ModelCommand: ParsableCommand {
             abstract:
                 "Print a generator's architecture, size, receptive field and the overlap that makes tiling exact.",
             discussion: "Example: upscale model info weights/x4-psnr.safetensors")
-        @Argument(help: "A .safetensors generator file, or a shipped model name (gan, psnr).") var model: String
+        @Argument(help: "A model file (.safetensors, .pth, ncnn .param) or a shipped model name (gan, psnr).")
+        var model: String
 
         func run() throws {
             try reportingFailure {
                 let path = try ModelCatalog.resolve(model, scale: 4)
                 let generator = try ModelFile.load(path: path)
                 let metadata =
-                    PyTorchCheckpoint.looksLikeCheckpoint(path: path) ? [:] : try SafeTensors.read(path: path).metadata
+                    PyTorchCheckpoint.looksLikeCheckpoint(path: path) || generator is NCNNModel
+                    ? [:] : try SafeTensors.read(path: path).metadata
                 print("file:             \(path)")
                 print(
                     "architecture:     "

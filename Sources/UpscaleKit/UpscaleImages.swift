@@ -38,7 +38,8 @@ struct UpscaleImages: ParsableCommand {
     @Argument(help: "Input image or folder.") var input: String
     @Argument(help: "Output image or folder.") var output: String
     @Option(help: "Scale factor (any number > 0 up to 64; native: 4 and 2).") var scale: Double = 4
-    @Option(help: "Model: gan (default ×4), psnr (faithful), or a .safetensors file.") var model: String?
+    @Option(help: "Model: gan (default ×4), psnr (faithful), or a model file (.safetensors, .pth, ncnn .param).")
+    var model: String?
     @Option(help: "model (default) or bicubic.") var method: UpscaleMethodChoice = .model
     @Option(help: "Tile core size in input pixels, 8-4096 (default 128, or chosen from --max-memory).") var tile: Int?
     @Option(help: "Context around each tile in input pixels, 0-512 (default: the model's exact overlap).") var overlap:

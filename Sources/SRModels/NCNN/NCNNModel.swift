@@ -1,0 +1,225 @@
+import Foundation
+import SRNN
+import SRTensor
+
+/// Where an ncnn graph's weights come from, in the order its layers ask: the `.bin` file, or the
+/// tensors of a safetensors file written by `upscale model convert` (named `<layer>.<role>`).
+protocol NCNNWeightSource {
+    /// `count` values for `role` ("weight", "bias", "slope", "data") of layer `layer`; `tagged` for the
+    /// reads ncnn prefixes with a type tag.
+    mutating func values(layer: String, role: String, count: Int, tagged: Bool) throws -> [Float]
+}
+
+extension NCNNWeightFile: NCNNWeightSource {
+    mutating func values(layer: String, role: String, count: Int, tagged: Bool) throws -> [Float] {
+        tagged ? try self.tagged(count: count) : try raw(count: count)
+    }
+}
+
+/// Tensors by `<layer>.<role>`, as `NCNNModel.stateDictionary()` writes them.
+struct NCNNNamedWeights: NCNNWeightSource {
+    let tensors: [String: Tensor]
+    func values(layer: String, role: String, count: Int, tagged: Bool) throws -> [Float] {
+        guard let tensor = tensors["\(layer).\(role)"] else { throw ModelError("tensor \(layer).\(role) is missing") }
+        guard tensor.count == count else {
+            throw ModelError("tensor \(layer).\(role) holds \(tensor.count) values, the graph needs \(count)")
+        }
+        return tensor.scalars
+    }
+}
+
+/// A network described by an ncnn `.param` graph with its weights: the format Upscayl, realesrgan-ncnn-vulkan
+/// and the SPAN tools ship (Real-ESRGAN x4plus, animevideov3, SPAN and community models).
+///
+/// Input [N, 3, H, W] RGB in [0, 1] (ncnn upscalers feed pixels × 1/255) → [N, 3, H·s, W·s]. The graph is
+/// checked when it is built (layer types and options, channel counts, resolutions of joined branches), so
+/// running it cannot fail; its receptive radius comes from the graph, for exact tiling.
+public final class NCNNModel: SuperResolutionModel {
+    struct Step {
+        let operation: NCNNOperation
+        let inputs: [Int]
+        let outputs: [Int]
+        let layerName: String
+    }
+
+    /// What the graph knows about a blob before running it.
+    struct BlobInfo {
+        var channels: Int
+        /// Resolution relative to the input (1 at input resolution); nil for constants.
+        var scale: Int?
+        /// Input pixels a value of this blob sees in each direction.
+        var radius: Double
+    }
+
+    let steps: [Step]
+    let inputBlob: Int
+    let outputBlob: Int
+    /// How many steps read each blob (the output blob counts one more: the caller).
+    let readers: [Int]
+    let paramText: String
+    public let scale: Int
+    public let receptiveRadius: Double
+    public let workingSetChannels: (input: Int, output: Int)
+    public let parameterCount: Int
+    let layerTypes: [String: Int]
+
+    /// Reads `path` (`.param`, with the `.bin` of the same name beside it; a `.bin` path finds its `.param`).
+    /// - Throws: `WeightFileError` naming the file and the first problem.
+    public static func load(path: String) throws -> NCNNModel {
+        let stem = path.hasSuffix(".bin") || path.hasSuffix(".param") ? (path as NSString).deletingPathExtension : path
+        let (paramPath, binPath) = (stem + ".param", stem + ".bin")
+        guard let paramData = FileManager.default.contents(atPath: paramPath),
+            let text = String(data: paramData, encoding: .utf8)
+        else { throw WeightFileError(path: paramPath, reason: "cannot read this ncnn .param file") }
+        guard let binData = FileManager.default.contents(atPath: binPath) else {
+            throw WeightFileError(path: binPath, reason: "cannot read the weights of \(paramPath) (no such .bin file)")
+        }
+        do {
+            var weights = NCNNWeightFile(data: binData)
+            let model = try NCNNModel(paramText: text, weights: &weights)
+            guard weights.remaining == 0 else {
+                throw ModelError("\(weights.remaining) bytes of the .bin file are left over: it does not match the graph")
+            }
+            return model
+        } catch {
+            throw WeightFileError(path: paramPath, reason: "\(error)")
+        }
+    }
+
+    /// A graph stored by `model convert`: the `.param` text in the metadata, weights as named tensors.
+    public convenience init(paramText: String, tensors: [String: Tensor]) throws {
+        var weights = NCNNNamedWeights(tensors: tensors)
+        try self.init(paramText: paramText, weights: &weights)
+    }
+
+    init(paramText: String, weights: inout some NCNNWeightSource) throws {
+        let file = try NCNNParamFile(text: paramText)
+        var blobIndex: [String: Int] = [:]
+        var infos: [BlobInfo?] = []
+        var steps: [Step] = []
+        var input: Int?
+        for layer in file.layers {
+            do {
+                let inputs = try layer.inputs.map { name -> Int in
+                    guard let index = blobIndex[name] else { throw ModelError("reads blob '\(name)' before any layer writes it") }
+                    return index
+                }
+                let outputs = try layer.outputs.map { name -> Int in
+                    guard blobIndex[name] == nil else { throw ModelError("writes blob '\(name)' a second time") }
+                    blobIndex[name] = infos.count
+                    infos.append(nil)
+                    return infos.count - 1
+                }
+                if layer.type == "Input" {
+                    guard input == nil, outputs.count == 1 else { throw ModelError("a graph needs exactly one Input with one output") }
+                    let channels = try layer.parameters.integer(2, 3)
+                    guard channels == 3 || channels <= 0 else { throw ModelError("the input must have 3 channels, not \(channels)") }
+                    input = outputs[0]
+                    infos[outputs[0]] = BlobInfo(channels: 3, scale: 1, radius: 0)
+                    continue
+                }
+                let inputInfos = inputs.map { infos[$0]! }
+                let (operation, info) = try Self.operation(
+                    for: layer, inputs: inputInfos, weights: &weights)
+                guard operation.outputCount(layer.outputs.count) else {
+                    throw ModelError("has \(layer.outputs.count) outputs")
+                }
+                for output in outputs { infos[output] = info }
+                steps.append(Step(operation: operation, inputs: inputs, outputs: outputs, layerName: layer.name))
+            } catch {
+                throw ModelError("line \(layer.line), \(layer.type) '\(layer.name)': \(error)")
+            }
+        }
+        guard let input else { throw ModelError("the graph has no Input layer") }
+        var readers = [Int](repeating: 0, count: infos.count)
+        for step in steps { for blob in step.inputs { readers[blob] += 1 } }
+        let unread = (0..<infos.count).filter { readers[$0] == 0 && $0 != input }
+        // ncnn upscalers extract the blob named "output"; a graph with one unread blob needs no name.
+        let outputName = blobIndex["output"].map { _ in "output" }
+        guard let output = outputName.flatMap({ blobIndex[$0] }) ?? (unread.count == 1 ? unread[0] : nil) else {
+            throw ModelError("the graph has no blob named 'output' and \(unread.count) unread blobs")
+        }
+        guard let outputInfo = infos[output], outputInfo.channels == 3, let scale = outputInfo.scale,
+            (1...8).contains(scale)
+        else { throw ModelError("the output blob must be a 3-channel image at 1-8 times the input's resolution") }
+        readers[output] += 1
+        self.steps = steps
+        self.paramText = paramText
+        inputBlob = input
+        outputBlob = output
+        self.readers = readers
+        self.scale = scale
+        receptiveRadius = outputInfo.radius
+        parameterCount = steps.reduce(0) { $0 + $1.operation.parameterCount }
+        layerTypes = file.layers.reduce(into: [:]) { $0[$1.type, default: 0] += 1 }
+        workingSetChannels = (Self.peakLiveChannels(steps: steps, infos: infos.map { $0! }, readers: readers, input: input), 0)
+    }
+
+    public var architectureName: String { "ncnn graph" }
+    public var usesOneDNN: Bool { DNNLTrainingConvolution.isEnabled }
+    public var summary: [(String, String)] {
+        [
+            ("architecture", architectureName), ("scale", "×\(scale)"),
+            ("layers", layerTypes.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")),
+            ("receptive radius", String(format: "%.2f input pixels", receptiveRadius)),
+        ]
+    }
+
+    public func inference(_ input: Tensor) -> Tensor {
+        var blobs = [Tensor?](repeating: nil, count: readers.count)
+        var remaining = readers
+        blobs[inputBlob] = input
+        for step in steps {
+            var inputs: [Tensor] = []
+            for blob in step.inputs {
+                inputs.append(blobs[blob]!)
+                remaining[blob] -= 1
+                if remaining[blob] == 0 { blobs[blob] = nil }  // the step may then update it in place
+            }
+            let output = step.operation.run(&inputs)
+            for blob in step.outputs { blobs[blob] = output }
+        }
+        return blobs[outputBlob]!
+    }
+
+    /// Weights by `<layer>.<role>`, for `model convert` (with the `.param` text in the metadata).
+    public func stateDictionary() -> [String: Tensor] {
+        var tensors: [String: Tensor] = [:]
+        for step in steps {
+            for (role, tensor) in step.operation.weights { tensors["\(step.layerName).\(role)"] = tensor }
+        }
+        return tensors
+    }
+
+    /// The metadata `model convert` stores beside the weights.
+    public var metadata: [String: String] { ["arch": "ncnn", "ncnn_param": paramText, "upscale": "\(scale)"] }
+
+    /// The largest sum of live feature-map channels while the graph runs, each weighted by its area
+    /// relative to the input (so a 3-channel map at ×4 counts 48). Split outputs share their input's storage.
+    static func peakLiveChannels(steps: [Step], infos: [BlobInfo], readers: [Int], input: Int) -> Int {
+        var storage = Array(0..<infos.count)
+        var storageReaders = readers
+        for step in steps {
+            guard case .split = step.operation else { continue }
+            for output in step.outputs {
+                storage[output] = storage[step.inputs[0]]
+                storageReaders[storage[output]] += readers[output]
+            }
+        }
+        func weight(_ blob: Int) -> Int { infos[blob].channels * (infos[blob].scale ?? 0) * (infos[blob].scale ?? 0) }
+        var live = weight(input)
+        var peak = live
+        for step in steps {
+            if case .split = step.operation {
+            } else if let output = step.outputs.first {
+                live += weight(output)
+                peak = max(peak, live)
+            }
+            for blob in step.inputs {
+                storageReaders[storage[blob]] -= 1
+                if storageReaders[storage[blob]] == 0 { live -= weight(blob) }
+            }
+        }
+        return peak
+    }
+}
