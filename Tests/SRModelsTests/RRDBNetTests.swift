@@ -20,7 +20,7 @@ final class RRDBNetTests: XCTestCase {
             XCTAssertEqual([network.features, network.growth, network.blockCount], [8, 4, 2], file)
             let input = try XCTUnwrap(io[key + "/input"]), expected = try XCTUnwrap(io[key + "/expected"])
             XCTAssertLessThanOrEqual(model.inference(input).maxAbsDifference(expected), 1e-4, file)
-            XCTAssertLessThanOrEqual(model.forward(input).output.maxAbsDifference(expected), 1e-4, file)
+            XCTAssertLessThanOrEqual(network.forward(input).output.maxAbsDifference(expected), 1e-4, file)
         }
         XCTAssertEqual(try ModelFile.load(path: try fixture("tiny_rrdb_x4")).defaultOverlap, 32)
     }

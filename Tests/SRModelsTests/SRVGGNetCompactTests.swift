@@ -20,7 +20,7 @@ final class SRVGGNetCompactTests: XCTestCase {
         let io = try SafeTensors.read(path: try fixture("tiny_srvgg_x4_io"))
         let input = try XCTUnwrap(io.tensors["input"]), expected = try XCTUnwrap(io.tensors["expected"])
         XCTAssertLessThanOrEqual(model.inference(input).maxAbsDifference(expected), 1e-4)
-        XCTAssertLessThanOrEqual(model.forward(input).output.maxAbsDifference(expected), 1e-4)
+        XCTAssertLessThanOrEqual(network.forward(input).output.maxAbsDifference(expected), 1e-4)
     }
 
     /// With PReLU slopes of 1 the network is linear, so finite differences are exact.

@@ -327,6 +327,26 @@ final class CLITests: BinaryTestCase {
         XCTAssertEqual(try run([sample("bird-lr.png"), folder + "/rrdb.png", "--model", model, "--quiet"]).status, 0)
     }
 
+    /// An ncnn graph (.param/.bin, every supported layer type) runs through the streaming engine with its
+    /// exact overlap from the graph: tiled output equals the whole-image forward; converted, it gives the same bytes.
+    func testNCNNGraphRunsThroughTheEngine() throws {
+        let model = CLITests.repository + "/Tests/SRModelsTests/Fixtures/tiny_ncnn_x4.param"
+        let info = try run(["model", "info", model])
+        XCTAssertTrue(info.output.contains("ncnn graph"), info.output)
+        XCTAssertTrue(info.output.contains("exact overlap:    5"), info.output)
+        let output = folder + "/ncnn.png"
+        let result = try run([sample("bird-lr.png"), output, "--model", model, "--tile", "16", "--quiet"])
+        XCTAssertEqual(result.status, 0, result.error)
+        XCTAssertLessThanOrEqual(try differenceFromWholeImage(model: model, output: output), 0.51 / 255)
+        let converted = folder + "/ncnn.safetensors"
+        XCTAssertEqual(try run(["model", "convert", model, converted]).status, 0)
+        let again = folder + "/again.png"
+        XCTAssertEqual(
+            try run([sample("bird-lr.png"), again, "--model", converted, "--tile", "16", "--quiet"]).status, 0)
+        XCTAssertEqual(
+            try Data(contentsOf: URL(fileURLWithPath: again)), try Data(contentsOf: URL(fileURLWithPath: output)))
+    }
+
     /// Largest difference between a CLI output of `bird-lr.png` and the model's whole-image forward of it.
     func differenceFromWholeImage(model: String, output: String) throws -> Float {
         let input = try ImageFile.read(sample("bird-lr.png")).image

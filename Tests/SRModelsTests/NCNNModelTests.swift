@@ -1,0 +1,91 @@
+import Foundation
+import SRModels
+import SRTensor
+import XCTest
+
+/// The ncnn interpreter, checked against an independent float64 numpy forward of a tiny graph that uses every
+/// supported layer type and weight encoding (Fixtures/make_ncnn_fixture.py), and its refusals.
+final class NCNNModelTests: XCTestCase {
+    func fixture(_ name: String, _ ext: String) throws -> String {
+        try XCTUnwrap(Bundle.module.url(forResource: "Fixtures/" + name, withExtension: ext)).path
+    }
+
+    func testEveryLayerTypeMatchesNumpy() throws {
+        let model = try ModelFile.load(path: try fixture("tiny_ncnn_x4", "param"))
+        XCTAssertTrue(model is NCNNModel)
+        XCTAssertEqual(model.scale, 4)
+        // Three 3×3 convolutions at input resolution, bilinear ×2 (one source pixel), a 3×3 convolution at ×2.
+        XCTAssertEqual(model.receptiveRadius, 4.5)
+        XCTAssertEqual(model.exactOverlap, 5)
+        // Mean 3; convolutions 108+4, 144+4, 144+4, 32+4, 432+12; PReLU 4.
+        XCTAssertEqual(model.parameterCount, 895)
+        let io = try SafeTensors.read(path: try fixture("tiny_ncnn_x4_io", "safetensors"))
+        let input = try XCTUnwrap(io.tensors["input"]), expected = try XCTUnwrap(io.tensors["expected"])
+        XCTAssertEqual(model.inference(input).shape, expected.shape)
+        XCTAssertLessThanOrEqual(model.inference(input).maxAbsDifference(expected), 1e-4)
+        // A .bin path finds its .param; a batch of two runs each image alike.
+        let byBin = try ModelFile.load(path: try fixture("tiny_ncnn_x4", "bin"))
+        let batch = Tensor(shape: [2, 3, 7, 6], scalars: input.scalars + input.scalars)
+        let twice = byBin.inference(batch)
+        XCTAssertEqual(Array(twice.scalars[expected.count...]), Array(twice.scalars[..<expected.count]))
+    }
+
+    /// Converted to safetensors (the .param text in the metadata), the graph gives the same output.
+    func testConvertedGraphRunsAlike() throws {
+        let model = try XCTUnwrap(try ModelFile.load(path: try fixture("tiny_ncnn_x4", "param")) as? NCNNModel)
+        let path = NSTemporaryDirectory() + "ncnn-\(UUID().uuidString).safetensors"
+        defer { unlink(path) }
+        try SafeTensors(tensors: model.stateDictionary(), metadata: model.metadata).write(path: path)
+        let again = try ModelFile.load(path: path)
+        let input = try XCTUnwrap(try SafeTensors.read(path: try fixture("tiny_ncnn_x4_io", "safetensors")).tensors["input"])
+        XCTAssertEqual(again.inference(input), model.inference(input))
+    }
+
+    /// Graphs and weight files the interpreter cannot run are refused at load time with the file and the reason.
+    func testRefusesWhatItCannotRun() throws {
+        let folder = NSTemporaryDirectory() + "ncnn-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let header = "7767517\n3 3\nInput in 0 1 data 0=8 1=8 2=3\n"
+        /// A 3→12 3×3 convolution (float32 weights, no bias), then `last`.
+        let convolution = "Convolution c 1 1 data x 0=12 1=3 4=1 5=0 6=324\n"
+        let weights = Data(count: 4) + Data(count: 324 * 4)
+        func refusal(_ param: String, _ bin: Data?, _ name: String) throws -> String {
+            let stem = folder + "/" + name
+            try param.write(toFile: stem + ".param", atomically: true, encoding: .utf8)
+            if let bin { try bin.write(to: URL(fileURLWithPath: stem + ".bin")) }
+            do {
+                _ = try ModelFile.load(path: stem + ".param")
+                XCTFail("\(name) was accepted")
+                return ""
+            } catch {
+                XCTAssertTrue("\(error)".contains(name), "\(error)")
+                XCTAssertFalse("\(error)".contains("\n"), "\(error)")
+                return "\(error)"
+            }
+        }
+        let good = header + convolution + "PixelShuffle p 1 1 x output 0=2\n"
+        XCTAssertNoThrow(try ModelFile.load(path: { try good.write(toFile: folder + "/good.param", atomically: true, encoding: .utf8); try weights.write(to: URL(fileURLWithPath: folder + "/good.bin")); return folder + "/good.param" }()))
+        XCTAssertTrue(try refusal(good, nil, "nobin").contains("no such .bin"))
+        XCTAssertTrue(try refusal(good, weights.prefix(100), "short").contains("ends early"))
+        XCTAssertTrue(try refusal(good, weights + Data(count: 8), "long").contains("left over"))
+        XCTAssertTrue(try refusal(good, Data([0x38, 0x4B, 0x0D, 0]) + Data(count: 324), "int8").contains("int8"))
+        XCTAssertTrue(try refusal("7767517\n1 1\n", Data(), "empty").contains("announces 1 layers"))
+        XCTAssertTrue(try refusal("hello\n", Data(), "magic").contains("magic"))
+        XCTAssertTrue(
+            try refusal(header + convolution + "Softmax s 1 1 x output\n", weights, "softmax").contains("Softmax"))
+        XCTAssertTrue(
+            try refusal(header + convolution.replacingOccurrences(of: "6=324", with: "6=300") + "PixelShuffle p 1 1 x output 0=2\n", weights, "count")
+                .contains("holds 300 weights"))
+        XCTAssertTrue(
+            try refusal(header + convolution.replacingOccurrences(of: "4=1", with: "4=0") + "PixelShuffle p 1 1 x output 0=2\n", weights, "padding")
+                .contains("same"))
+        XCTAssertTrue(
+            try refusal(header + convolution + "PixelShuffle p 1 1 y output 0=2\n", weights, "wiring").contains("'y'"))
+        XCTAssertTrue(
+            try refusal(header + convolution + "PixelShuffle p 1 1 x output 0=4\n", weights, "shuffle").contains("cannot shuffle"))
+        XCTAssertTrue(
+            try refusal(header + convolution + "Interp i 1 1 x output 0=2 1=1.5 2=1.5\n", weights, "interp").contains("integer factor"))
+        XCTAssertTrue(try refusal(header + convolution + "Interp i 1 1 x y 0=1 1=2.0 2=2.0\n".replacingOccurrences(of: "y", with: "output"), weights, "channels").contains("3-channel"))
+    }
+}
