@@ -56,7 +56,7 @@ example: deps
 	Examples/EmbedUpscaleKit/.build/release/embed-upscale $(SAMPLE) out/example-x4.png
 	@test -s out/example-x4.png && echo "example package: built against UpscaleKit and upscaled $(SAMPLE)"
 
-SWIFT_FILES = $(shell ls Package.swift Sources/*/*.swift Tests/*/*.swift Benchmarks/*/*.swift Examples/*/Package.swift Examples/*/Sources/*/*.swift)
+SWIFT_FILES = $(shell find Package.swift Sources Tests Benchmarks Examples -name "*.swift" -not -path "*/.build/*" | sort)
 
 # Style: .swift-format (120 columns, 4-space indents); `make format` rewrites, `make lint` checks.
 lint:

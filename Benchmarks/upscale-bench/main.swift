@@ -39,12 +39,12 @@ func time(repeats: Int = 5, _ body: () -> Void) -> Double {
 
 let memoryOnly = arguments.contains("--memory-only")
 
-// `--forward MODEL.safetensors SIZE`: best-of-5 seconds of one forward pass over a SIZE×SIZE input
+// `--forward MODEL SIZE` (any model file upscale reads): best-of-5 seconds of one forward pass over a SIZE×SIZE input
 // (the whole image in one plan, as a peer runtime runs it), for `make bench-peers`; then exit.
 if let index = CommandLine.arguments.firstIndex(of: "--forward"), index + 2 < CommandLine.arguments.count,
     let size = Int(CommandLine.arguments[index + 2])
 {
-    let generator = try Generator.load(path: CommandLine.arguments[index + 1])
+    let generator = try ModelFile.load(path: CommandLine.arguments[index + 1])
     var random = SeededGenerator(seed: 1)
     let input = Tensor.randomUniform(shape: [1, 3, size, size], generator: &random)
     print("forward_seconds: " + String(format: "%.4f", time(repeats: 5) { _ = generator.inference(input) }))

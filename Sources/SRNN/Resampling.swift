@@ -105,36 +105,45 @@ public final class Upsample: Layer {
 
     public func inference(_ input: Tensor) -> Tensor {
         let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
-        let s = factor
-        var out = Tensor(zeros: [n, c, h * s, w * s])
-        let (oh, ow) = (h * s, w * s)
-        if mode == .nearest {
-            for p in 0..<(n * c) {
-                for y in 0..<oh {
-                    for x in 0..<ow { out.scalars[(p * oh + y) * ow + x] = input.scalars[(p * h + y / s) * w + x / s] }
-                }
-            }
-            return out
-        }
-        let ty = Upsample.taps(inputLength: h, factor: s), tx = Upsample.taps(inputLength: w, factor: s)
-        input.scalars.withUnsafeBufferPointer { src in
-            out.scalars.withUnsafeMutableBufferPointer { dst in
-                for p in 0..<(n * c) {
-                    let plane = src.baseAddress! + p * h * w
-                    for y in 0..<oh {
-                        let (y0, y1, ly) = ty[y]
-                        let row = dst.baseAddress! + (p * oh + y) * ow
-                        for x in 0..<ow {
-                            let (x0, x1, lx) = tx[x]
-                            let top = plane[y0 * w + x0] * (1 - lx) + plane[y0 * w + x1] * lx
-                            let bottom = plane[y1 * w + x0] * (1 - lx) + plane[y1 * w + x1] * lx
-                            row[x] = top * (1 - ly) + bottom * ly
-                        }
-                    }
-                }
+        var out = Tensor(zeros: [n, c, h * factor, w * factor])
+        input.scalars.withUnsafeBufferPointer { source in
+            out.scalars.withUnsafeMutableBufferPointer { target in
+                upsample(source.baseAddress!, into: target.baseAddress!, planes: n * c, height: h, width: w)
             }
         }
         return out
+    }
+
+    /// The same on raw buffers: `planes` planes of H×W → H·s×W·s.
+    public func upsample(
+        _ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, planes: Int, height h: Int,
+        width w: Int
+    ) {
+        let s = factor
+        let (oh, ow) = (h * s, w * s)
+        if mode == .nearest {
+            for p in 0..<planes {
+                for y in 0..<oh {
+                    let row = target + (p * oh + y) * ow, input = source + (p * h + y / s) * w
+                    for x in 0..<ow { row[x] = input[x / s] }
+                }
+            }
+            return
+        }
+        let ty = Upsample.taps(inputLength: h, factor: s), tx = Upsample.taps(inputLength: w, factor: s)
+        for p in 0..<planes {
+            let plane = source + p * h * w
+            for y in 0..<oh {
+                let (y0, y1, ly) = ty[y]
+                let row = target + (p * oh + y) * ow
+                for x in 0..<ow {
+                    let (x0, x1, lx) = tx[x]
+                    let top = plane[y0 * w + x0] * (1 - lx) + plane[y0 * w + x1] * lx
+                    let bottom = plane[y1 * w + x0] * (1 - lx) + plane[y1 * w + x1] * lx
+                    row[x] = top * (1 - ly) + bottom * ly
+                }
+            }
+        }
     }
 
     func backward(_ gradient: Tensor, inputShape: [Int]) -> Tensor {

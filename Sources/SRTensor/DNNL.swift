@@ -72,6 +72,37 @@ public final class DNNLMemory {
         capacity = dnnl_memory_desc_get_size(&md) / MemoryLayout<Float>.size
     }
 
+    /// The dimensions a descriptor describes.
+    public static func dimensions(of descriptor: dnnl_memory_desc_t) -> [Int] {
+        withUnsafeBytes(of: descriptor.dims) { raw in
+            Array(raw.bindMemory(to: Int64.self).prefix(Int(descriptor.ndims))).map(Int.init)
+        }
+    }
+
+    /// How a 4-D single-image layout groups channels: 1 for plain NCHW, B for oneDNN's nChw{B}c
+    /// (`aBcd8b`, `aBcd16b`), nil for any other layout.
+    public static func channelBlock(of descriptor: dnnl_memory_desc_t) -> Int? {
+        guard descriptor.ndims == 4, descriptor.format_kind == dnnl_blocked else { return nil }
+        let blocking = descriptor.format_desc.blocking
+        let dims = dimensions(of: descriptor)
+        let strides = withUnsafeBytes(of: blocking.strides) {
+            Array($0.bindMemory(to: Int64.self).prefix(4)).map(Int.init)
+        }
+        let plane = dims[2] * dims[3]
+        switch blocking.inner_nblks {
+        case 0:
+            return strides[1] == plane && strides[2] == dims[3] && strides[3] == 1 ? 1 : nil
+        case 1:
+            let block = Int(blocking.inner_blks.0)
+            guard blocking.inner_idxs.0 == 1, strides[1] == plane * block, strides[2] == dims[3] * block,
+                strides[3] == block
+            else { return nil }
+            return block
+        default:
+            return nil
+        }
+    }
+
     /// Floats a buffer of this layout needs.
     public static func floats(in descriptor: dnnl_memory_desc_t) -> Int {
         var md = descriptor
@@ -150,6 +181,8 @@ public final class DNNLConvolution {
         case leakyReLU(slope: Float)
         /// destination = convolution + destination (a residual connection, computed in place).
         case addToDestination
+        /// Any oneDNN elementwise algorithm (`DNNLOperation.elementwise` lists them).
+        case elementwise(dnnl_alg_kind_t, alpha: Float, beta: Float)
     }
 
     private let primitive: dnnl_primitive_t?
@@ -163,8 +196,19 @@ public final class DNNLConvolution {
 
     /// - Parameters:
     ///   - source, destination: a required layout, or nil to let oneDNN choose its fastest.
-    public init(
+    public convenience init(
         weight: Tensor, bias biasTensor: Tensor?, height: Int, width: Int, postOp: PostOp,
+        source: dnnl_memory_desc_t? = nil, destination: dnnl_memory_desc_t? = nil
+    ) throws {
+        try self.init(
+            weight: weight, bias: biasTensor, height: height, width: width, postOps: [postOp], source: source,
+            destination: destination)
+    }
+
+    /// - Parameters:
+    ///   - postOps: applied in order to the convolution's output.
+    public init(
+        weight: Tensor, bias biasTensor: Tensor?, height: Int, width: Int, postOps: [PostOp],
         source: dnnl_memory_desc_t? = nil, destination: dnnl_memory_desc_t? = nil
     ) throws {
         let (oc, c, k) = (weight.shape[0], weight.shape[1], weight.shape[2])
@@ -181,13 +225,18 @@ public final class DNNLConvolution {
         var attributes: dnnl_primitive_attr_t?
         dnnl_primitive_attr_create(&attributes)
         defer { dnnl_primitive_attr_destroy(attributes) }
+        let postOpList = postOps
         var postOps: dnnl_post_ops_t?
         dnnl_post_ops_create(&postOps)
         defer { dnnl_post_ops_destroy(postOps) }
-        switch postOp {
-        case .none: break
-        case .leakyReLU(let slope): dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_relu, slope, 0)
-        case .addToDestination: dnnl_post_ops_append_sum(postOps, 1)
+        for postOp in postOpList {
+            switch postOp {
+            case .none: break
+            case .leakyReLU(let slope): dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_relu, slope, 0)
+            case .addToDestination: dnnl_post_ops_append_sum(postOps, 1)
+            case .elementwise(let algorithm, let alpha, let beta):
+                dnnl_post_ops_append_eltwise(postOps, 1, algorithm, alpha, beta)
+            }
         }
         dnnl_primitive_attr_set_post_ops(attributes, postOps)
         var pd: dnnl_primitive_desc_t?

@@ -42,7 +42,9 @@ enum ModelCatalog {
     /// The default prefers the GAN model, and among native scales the smallest one ≥ the request
     /// (else the largest), so non-native scales are reached by resampling down where possible.
     static func resolve(_ model: String?, scale: Double) throws -> String {
-        if let model, model.contains("/") || [".safetensors", ".pth", ".param", ".bin"].contains(where: model.hasSuffix) {
+        if let model,
+            model.contains("/") || [".safetensors", ".pth", ".param", ".bin"].contains(where: model.hasSuffix)
+        {
             guard FileManager.default.fileExists(atPath: model) else {
                 throw CLIError("\(model): model file not found")
             }
@@ -51,7 +53,8 @@ enum ModelCatalog {
         let candidates = installed.filter { model == nil || $0.name == model }
         if candidates.isEmpty {
             if let model, !shipped.contains(where: { $0.name == model }) {
-                throw CLIError("unknown model '\(model)': use gan, psnr or a model file (.safetensors, .pth, ncnn .param)")
+                throw CLIError(
+                    "unknown model '\(model)': use gan, psnr or a model file (.safetensors, .pth, ncnn .param)")
             }
             throw CLIError(
                 "no \(model.map { "'\($0)' " } ?? "")weights are installed (looked in "

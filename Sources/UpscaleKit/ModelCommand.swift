@@ -183,7 +183,9 @@ struct ModelCommand: ParsableCommand {
                         + "whole-image output)"
                 )
                 print(
-                    "inference:        " + (generator.usesOneDNN ? "oneDNN" : "reference path (im2col + sgemm)"))
+                    "inference:        "
+                        + ((generator as? NCNNModel)?.inferencePath
+                            ?? (generator.usesOneDNN ? "oneDNN" : "reference path (im2col + sgemm)")))
                 for key in ["kind", "description", "steps"] {
                     if let value = metadata[key] {
                         print("\(key):".padding(toLength: 18, withPad: " ", startingAt: 0) + value)

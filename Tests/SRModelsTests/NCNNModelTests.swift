@@ -17,8 +17,8 @@ final class NCNNModelTests: XCTestCase {
         // Three 3×3 convolutions at input resolution, bilinear ×2 (one source pixel), a 3×3 convolution at ×2.
         XCTAssertEqual(model.receptiveRadius, 4.5)
         XCTAssertEqual(model.exactOverlap, 5)
-        // Mean 3; convolutions 108+4, 144+4, 144+4, 32+4, 432+12; PReLU 4.
-        XCTAssertEqual(model.parameterCount, 895)
+        // Mean 3; convolutions 108+4, 144+4, 144+4, 32+4, 432+12; PReLU 4 and 12.
+        XCTAssertEqual(model.parameterCount, 907)
         let io = try SafeTensors.read(path: try fixture("tiny_ncnn_x4_io", "safetensors"))
         let input = try XCTUnwrap(io.tensors["input"]), expected = try XCTUnwrap(io.tensors["expected"])
         XCTAssertEqual(model.inference(input).shape, expected.shape)
@@ -30,6 +30,24 @@ final class NCNNModelTests: XCTestCase {
         XCTAssertEqual(Array(twice.scalars[expected.count...]), Array(twice.scalars[..<expected.count]))
     }
 
+    /// The oneDNN plan (blocked layouts, fused post-ops, buffers reused) computes what the interpreter does,
+    /// at odd sizes and tile-like ones.
+    func testOneDNNPlanMatchesTheInterpreter() throws {
+        let model = try XCTUnwrap(try ModelFile.load(path: try fixture("tiny_ncnn_x4", "param")) as? NCNNModel)
+        guard model.usesOneDNN else { throw XCTSkip("oneDNN is not available here") }
+        XCTAssertTrue(model.inferencePath.hasPrefix("oneDNN plan"), model.inferencePath)
+        for (seed, (height, width)) in [(7, 6), (16, 20), (33, 17), (1, 1)].enumerated() {
+            var random = SeededGenerator(seed: UInt64(seed))
+            let input = Tensor.randomUniform(shape: [1, 3, height, width], generator: &random)
+            let reference = model.interpret(input)
+            let planned = model.inference(input)
+            XCTAssertEqual(planned.shape, reference.shape)
+            let scale = reference.scalars.map(abs).max()!
+            XCTAssertLessThanOrEqual(planned.maxAbsDifference(reference), 2e-5 * scale, "\(height)×\(width)")
+            XCTAssertEqual(model.inference(input), planned, "a plan gives the same result when reused")
+        }
+    }
+
     /// Converted to safetensors (the .param text in the metadata), the graph gives the same output.
     func testConvertedGraphRunsAlike() throws {
         let model = try XCTUnwrap(try ModelFile.load(path: try fixture("tiny_ncnn_x4", "param")) as? NCNNModel)
@@ -37,7 +55,8 @@ final class NCNNModelTests: XCTestCase {
         defer { unlink(path) }
         try SafeTensors(tensors: model.stateDictionary(), metadata: model.metadata).write(path: path)
         let again = try ModelFile.load(path: path)
-        let input = try XCTUnwrap(try SafeTensors.read(path: try fixture("tiny_ncnn_x4_io", "safetensors")).tensors["input"])
+        let input = try XCTUnwrap(
+            try SafeTensors.read(path: try fixture("tiny_ncnn_x4_io", "safetensors")).tensors["input"])
         XCTAssertEqual(again.inference(input), model.inference(input))
     }
 
@@ -65,7 +84,12 @@ final class NCNNModelTests: XCTestCase {
             }
         }
         let good = header + convolution + "PixelShuffle p 1 1 x output 0=2\n"
-        XCTAssertNoThrow(try ModelFile.load(path: { try good.write(toFile: folder + "/good.param", atomically: true, encoding: .utf8); try weights.write(to: URL(fileURLWithPath: folder + "/good.bin")); return folder + "/good.param" }()))
+        XCTAssertNoThrow(
+            try ModelFile.load(
+                path: {
+                    try good.write(toFile: folder + "/good.param", atomically: true, encoding: .utf8);
+                    try weights.write(to: URL(fileURLWithPath: folder + "/good.bin")); return folder + "/good.param"
+                }()))
         XCTAssertTrue(try refusal(good, nil, "nobin").contains("no such .bin"))
         XCTAssertTrue(try refusal(good, weights.prefix(100), "short").contains("ends early"))
         XCTAssertTrue(try refusal(good, weights + Data(count: 8), "long").contains("left over"))
@@ -75,17 +99,30 @@ final class NCNNModelTests: XCTestCase {
         XCTAssertTrue(
             try refusal(header + convolution + "Softmax s 1 1 x output\n", weights, "softmax").contains("Softmax"))
         XCTAssertTrue(
-            try refusal(header + convolution.replacingOccurrences(of: "6=324", with: "6=300") + "PixelShuffle p 1 1 x output 0=2\n", weights, "count")
-                .contains("holds 300 weights"))
+            try refusal(
+                header + convolution.replacingOccurrences(of: "6=324", with: "6=300")
+                    + "PixelShuffle p 1 1 x output 0=2\n", weights, "count"
+            )
+            .contains("holds 300 weights"))
         XCTAssertTrue(
-            try refusal(header + convolution.replacingOccurrences(of: "4=1", with: "4=0") + "PixelShuffle p 1 1 x output 0=2\n", weights, "padding")
-                .contains("same"))
+            try refusal(
+                header + convolution.replacingOccurrences(of: "4=1", with: "4=0") + "PixelShuffle p 1 1 x output 0=2\n",
+                weights, "padding"
+            )
+            .contains("same"))
         XCTAssertTrue(
             try refusal(header + convolution + "PixelShuffle p 1 1 y output 0=2\n", weights, "wiring").contains("'y'"))
         XCTAssertTrue(
-            try refusal(header + convolution + "PixelShuffle p 1 1 x output 0=4\n", weights, "shuffle").contains("cannot shuffle"))
+            try refusal(header + convolution + "PixelShuffle p 1 1 x output 0=4\n", weights, "shuffle").contains(
+                "cannot shuffle"))
         XCTAssertTrue(
-            try refusal(header + convolution + "Interp i 1 1 x output 0=2 1=1.5 2=1.5\n", weights, "interp").contains("integer factor"))
-        XCTAssertTrue(try refusal(header + convolution + "Interp i 1 1 x y 0=1 1=2.0 2=2.0\n".replacingOccurrences(of: "y", with: "output"), weights, "channels").contains("3-channel"))
+            try refusal(header + convolution + "Interp i 1 1 x output 0=2 1=1.5 2=1.5\n", weights, "interp").contains(
+                "integer factor"))
+        XCTAssertTrue(
+            try refusal(
+                header + convolution
+                    + "Interp i 1 1 x y 0=1 1=2.0 2=2.0\n".replacingOccurrences(of: "y", with: "output"), weights,
+                "channels"
+            ).contains("3-channel"))
     }
 }

@@ -23,7 +23,9 @@ extension NCNNModel {
             guard try p.integer(id, value) == value else { throw ModelError("\(meaning) is not supported") }
         }
         func feature(_ index: Int) throws -> BlobInfo {
-            guard inputs[index].scale != nil else { throw ModelError("input \(index) is a constant, not a feature map") }
+            guard inputs[index].scale != nil else {
+                throw ModelError("input \(index) is a constant, not a feature map")
+            }
             return inputs[index]
         }
         switch layer.type {
@@ -58,11 +60,14 @@ extension NCNNModel {
             let weight = try weights.values(layer: layer.name, role: "weight", count: size, tagged: true)
             let bias =
                 try p.integer(5, 0) != 0
-                ? Tensor(shape: [outputs], scalars: try weights.values(layer: layer.name, role: "bias", count: outputs, tagged: false))
+                ? Tensor(
+                    shape: [outputs],
+                    scalars: try weights.values(layer: layer.name, role: "bias", count: outputs, tagged: false))
                 : nil
             try Self.requireFinite(weight + (bias?.scalars ?? []))
             let activation = try Self.activation(code: try p.integer(9, 0), parameters: try p.array(10))
-            let info = BlobInfo(channels: outputs, scale: x.scale, radius: x.radius + Double(kernel / 2) / Double(x.scale!))
+            let info = BlobInfo(
+                channels: outputs, scale: x.scale, radius: x.radius + Double(kernel / 2) / Double(x.scale!))
             return (
                 .convolution(
                     weight: Tensor(shape: [outputs, x.channels, kernel, kernel], scalars: weight), bias: bias,
@@ -74,7 +79,12 @@ extension NCNNModel {
             return (.activation(slope == 0 ? .relu : .leakyReLU(slope: slope)), try feature(0))
         case "Clip":
             try requireInputs(1...1)
-            return (.activation(.clip(minimum: try p.float(0, -.greatestFiniteMagnitude), maximum: try p.float(1, .greatestFiniteMagnitude))), try feature(0))
+            return (
+                .activation(
+                    .clip(
+                        minimum: try p.float(0, -.greatestFiniteMagnitude),
+                        maximum: try p.float(1, .greatestFiniteMagnitude))), try feature(0)
+            )
         case "Sigmoid":
             try requireInputs(1...1)
             return (.activation(.sigmoid), try feature(0))
@@ -149,9 +159,13 @@ extension NCNNModel {
             try requireInputs(1...64)
             let axis = try p.integer(0, 0)
             guard axis == 0 || axis == -3 else { throw ModelError("only concatenation over channels is supported") }
-            let x = try Self.joined(inputs.map { BlobInfo(channels: 1, scale: $0.scale, radius: $0.radius) }, broadcasting: false)
+            let x = try Self.joined(
+                inputs.map { BlobInfo(channels: 1, scale: $0.scale, radius: $0.radius) }, broadcasting: false)
             guard inputs.allSatisfy({ $0.scale != nil }) else { throw ModelError("cannot concatenate constants") }
-            return (.concatenate, BlobInfo(channels: inputs.reduce(0) { $0 + $1.channels }, scale: x.scale, radius: x.radius))
+            return (
+                .concatenate,
+                BlobInfo(channels: inputs.reduce(0) { $0 + $1.channels }, scale: x.scale, radius: x.radius)
+            )
         case "Split":
             try requireInputs(1...1)
             return (.split, inputs[0])

@@ -62,6 +62,7 @@ public final class NCNNModel: SuperResolutionModel {
     public let workingSetChannels: (input: Int, output: Int)
     public let parameterCount: Int
     let layerTypes: [String: Int]
+    let blobInfos: [BlobInfo]
 
     /// Reads `path` (`.param`, with the `.bin` of the same name beside it; a `.bin` path finds its `.param`).
     /// - Throws: `WeightFileError` naming the file and the first problem.
@@ -78,7 +79,8 @@ public final class NCNNModel: SuperResolutionModel {
             var weights = NCNNWeightFile(data: binData)
             let model = try NCNNModel(paramText: text, weights: &weights)
             guard weights.remaining == 0 else {
-                throw ModelError("\(weights.remaining) bytes of the .bin file are left over: it does not match the graph")
+                throw ModelError(
+                    "\(weights.remaining) bytes of the .bin file are left over: it does not match the graph")
             }
             return model
         } catch {
@@ -101,7 +103,9 @@ public final class NCNNModel: SuperResolutionModel {
         for layer in file.layers {
             do {
                 let inputs = try layer.inputs.map { name -> Int in
-                    guard let index = blobIndex[name] else { throw ModelError("reads blob '\(name)' before any layer writes it") }
+                    guard let index = blobIndex[name] else {
+                        throw ModelError("reads blob '\(name)' before any layer writes it")
+                    }
                     return index
                 }
                 let outputs = try layer.outputs.map { name -> Int in
@@ -111,9 +115,13 @@ public final class NCNNModel: SuperResolutionModel {
                     return infos.count - 1
                 }
                 if layer.type == "Input" {
-                    guard input == nil, outputs.count == 1 else { throw ModelError("a graph needs exactly one Input with one output") }
+                    guard input == nil, outputs.count == 1 else {
+                        throw ModelError("a graph needs exactly one Input with one output")
+                    }
                     let channels = try layer.parameters.integer(2, 3)
-                    guard channels == 3 || channels <= 0 else { throw ModelError("the input must have 3 channels, not \(channels)") }
+                    guard channels == 3 || channels <= 0 else {
+                        throw ModelError("the input must have 3 channels, not \(channels)")
+                    }
                     input = outputs[0]
                     infos[outputs[0]] = BlobInfo(channels: 3, scale: 1, radius: 0)
                     continue
@@ -152,7 +160,8 @@ public final class NCNNModel: SuperResolutionModel {
         receptiveRadius = outputInfo.radius
         parameterCount = steps.reduce(0) { $0 + $1.operation.parameterCount }
         layerTypes = file.layers.reduce(into: [:]) { $0[$1.type, default: 0] += 1 }
-        workingSetChannels = (Self.peakLiveChannels(steps: steps, infos: infos.map { $0! }, readers: readers, input: input), 0)
+        blobInfos = infos.map { $0! }
+        workingSetChannels = (Self.peakLiveChannels(steps: steps, infos: blobInfos, readers: readers, input: input), 0)
     }
 
     public var architectureName: String { "ncnn graph" }
@@ -165,7 +174,42 @@ public final class NCNNModel: SuperResolutionModel {
         ]
     }
 
+    private let planLock = NSLock()
+    /// Plans by input size; a failure is kept so it is not tried again.
+    private var plans: [[Int]: Result<NCNNGraphPlan, Error>] = [:]
+
+    /// A oneDNN plan for this input size (made on first use), or why there is none.
+    func plan(height: Int, width: Int) -> Result<NCNNGraphPlan, Error> {
+        if let existing = plans[[height, width]] { return existing }
+        if plans.count >= 8 { plans.removeAll() }
+        let plan = Result { try NCNNGraphPlan(model: self, height: height, width: width) }
+        plans[[height, width]] = plan
+        return plan
+    }
+
+    /// How `inference` runs: "oneDNN plan", or the interpreter and why.
+    public var inferencePath: String {
+        guard usesOneDNN else { return "reference interpreter (im2col + sgemm)" }
+        planLock.lock()
+        defer { planLock.unlock() }
+        switch plan(height: 16, width: 16) {
+        case .success: return "oneDNN plan (fused post-ops, blocked layouts)"
+        case .failure(let error): return "interpreter with oneDNN convolutions (no plan: \(error))"
+        }
+    }
+
+    /// On oneDNN through a plan for the input's size when the graph has one; else the interpreter.
     public func inference(_ input: Tensor) -> Tensor {
+        if usesOneDNN, input.shape[0] == 1 {
+            planLock.lock()
+            defer { planLock.unlock() }
+            if case .success(let plan) = plan(height: input.shape[2], width: input.shape[3]) { return plan.run(input) }
+        }
+        return interpret(input)
+    }
+
+    /// The reference: each layer in order on plain NCHW tensors, any batch size.
+    public func interpret(_ input: Tensor) -> Tensor {
         var blobs = [Tensor?](repeating: nil, count: readers.count)
         var remaining = readers
         blobs[inputBlob] = input

@@ -29,7 +29,9 @@ struct NCNNWeightFile {
     mutating func raw(count: Int) throws -> [Float] {
         let chunk = try bytes(count * 4)
         return chunk.withUnsafeBytes { raw in
-            (0..<count).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+            (0..<count).map {
+                Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)))
+            }
         }
     }
 
@@ -42,7 +44,10 @@ struct NCNNWeightFile {
             let chunk = try bytes(Self.padded(count * 2))
             return chunk.withUnsafeBytes { raw in
                 (0..<count).map {
-                    Float(Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self))))
+                    Float(
+                        Float16(
+                            bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self))
+                        ))
                 }
             }
         case 0x000D_4B38:
