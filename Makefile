@@ -4,7 +4,7 @@ SWIFT ?= swift
 PACKAGES := libpng-dev libjpeg-dev libopenblas-dev libdnnl-dev zlib1g-dev pkg-config
 SAMPLE ?= samples/photo-q60.jpg
 
-.PHONY: deps build demo test fuzz example lint format bench bench-backends bench-peers clean
+.PHONY: deps build demo test fuzz example lint format bench bench-backends bench-peers bench-ncnn clean
 
 # Idempotent: installs only what pkg-config cannot find.
 deps:
@@ -77,7 +77,13 @@ bench-peers: deps
 	python3 Benchmarks/peers/onnxruntime_peer.py
 	.build/peers-venv/bin/python Benchmarks/peers/check_onnx_export.py .build/release/upscale samples/bird-lr.png \
 		weights/x4-psnr.safetensors weights/x4-gan.safetensors weights/x2-psnr.safetensors \
-		Tests/SRModelsTests/Fixtures/tiny_srvgg_x4.pth
+		Tests/SRModelsTests/Fixtures/tiny_srvgg_x4.pth Tests/SRModelsTests/Fixtures/tiny_ncnn_x4.param
+
+# ncnn models (Real-ESRGAN, SPAN, community) through upscale and through ncnn: agreement, speed, peak RSS.
+bench-ncnn: deps
+	$(SWIFT) build -c release --product upscale
+	$(SWIFT) build -c release --product upscale-bench
+	python3 Benchmarks/peers/ncnn_peer.py $(NCNN_PEER_ARGS)
 
 # oneDNN's direct convolution against ours and raw sgemm on every shape the shipped ×4 model runs.
 bench-backends: deps

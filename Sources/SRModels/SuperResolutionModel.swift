@@ -14,6 +14,9 @@ public protocol SuperResolutionModel: AnyObject {
     var receptiveRadius: Double { get }
     /// Channels of the feature maps the memory model counts, at input and at output resolution.
     var workingSetChannels: (input: Int, output: Int) { get }
+    /// How many copies of `workingSetChannels` are alive at once, when the model knows (nil: the memory
+    /// model's measured factor for the inference path).
+    var workingSetCopies: Double? { get }
     /// Whether `inference` runs on oneDNN (it then threads each convolution over all cores itself).
     var usesOneDNN: Bool { get }
     /// Key facts for `model info`, in display order.
@@ -27,6 +30,8 @@ public protocol SuperResolutionModel: AnyObject {
 }
 
 extension SuperResolutionModel {
+    public var workingSetCopies: Double? { nil }
+
     /// The smallest integer overlap that makes tiled inference exact.
     public var exactOverlap: Int { Int(receptiveRadius.rounded(.up)) }
 

@@ -142,6 +142,11 @@ public final class DNNLMemory {
         return handle!.bindMemory(to: Float.self, capacity: capacity)
     }
 
+    /// Points the buffer at caller-owned storage (at least `capacity` floats).
+    public func setStorage(_ storage: UnsafeMutablePointer<Float>) {
+        dnnl_memory_set_data_handle(memory, storage)
+    }
+
     /// Whether two buffers have the same layout.
     public func hasLayout(of descriptor: dnnl_memory_desc_t) -> Bool {
         var a = self.descriptor, b = descriptor

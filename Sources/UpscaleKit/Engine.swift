@@ -59,6 +59,10 @@ final class Engine {
         }
     }
 
+    /// Without a budget, tiles above 128 only while one tile's feature maps and the whole run stay under these.
+    static let comfortableTileBytes = 400_000_000.0
+    static let comfortablePeakBytes = 1_000_000_000
+
     static var defaultBudget: Int {
         min(Int(ProcessInfo.processInfo.physicalMemory / 2), 8_000_000_000)
     }
@@ -79,7 +83,17 @@ final class Engine {
         }
         do {
             // The largest tile (and, for it, the most workers) whose peak fits the budget.
-            let largest = explicitBudget ? [512, 384, 256, 192] : []
+            // Without a budget, larger tiles only while one tile's maps stay under `comfortableTileBytes`
+            // and the whole run under `comfortablePeakBytes`: models that work at input resolution
+            // (CompactResNet, ncnn graphs) get large tiles on all but very wide images and recompute less
+            // overlap; MSRResNet's wide 4×-resolution maps keep it at 128.
+            let largest = [512, 384, 256, 192].filter { tile in
+                let memory = MemoryModel(
+                    model: model.network, options: options, workers: 1, oneDNN: !model.parallelTiles)
+                return explicitBudget
+                    || (memory.tileBytes(tile: tile) <= Self.comfortableTileBytes
+                        && memory.peakBytes(width: width, channels: channels, tile: tile) <= Self.comfortablePeakBytes)
+            }
             let candidates = fixedTile ? [options.tileSize] : largest + [128, 96, 64, 48, 32, 24, 16]
             func peak(tile: Int, workers: Int) -> Int {
                 MemoryModel(model: model.network, options: options, workers: workers, oneDNN: !model.parallelTiles)
@@ -149,6 +163,8 @@ struct MemoryModel {
     let workers: Int
     /// oneDNN plans keep more full-resolution maps alive (blocked and plain copies of the last stage).
     let oneDNN: Bool
+    /// How many times the model's working-set channels are alive at once.
+    let copies: Double
 
     /// Libraries, weights and thread stacks: about the RSS of a run on a tiny image.
     static let baseBytes = 40_000_000.0
@@ -157,6 +173,7 @@ struct MemoryModel {
     static let parallelWorkerBytes = 60_000_000.0
 
     init(model: any SuperResolutionModel, options: TilingOptions, workers: Int, oneDNN: Bool) {
+        copies = model.workingSetCopies ?? (oneDNN ? 5.0 : 2.5)
         scale = model.scale
         channels = model.workingSetChannels
         parameterCount = model.parameterCount
@@ -165,15 +182,18 @@ struct MemoryModel {
         self.oneDNN = oneDNN
     }
 
+    /// One worker's bytes for one tile: feature maps at output resolution (and, for models that work at
+    /// input resolution, there; about 2.5 copies on the reference path, 5 in a oneDNN plan, or as many as
+    /// the model says), plus the tile's input and output.
+    func tileBytes(tile: Int) -> Double {
+        let side = Double(tile + 2 * (options.overlap + options.blend))  // one extended tile, input pixels
+        let hr = side * Double(scale)
+        return copies * (Double(channels.output) * hr * hr + Double(channels.input) * side * side) * 4 + 12 * hr * hr
+    }
+
     func peakBytes(width: Int, channels imageChannels: Int, tile: Int) -> Int {
         let s = Double(scale)
-        let side = Double(tile + 2 * (options.overlap + options.blend))  // one extended tile, input pixels
-        let hr = side * s
-        // Each worker: feature maps at output resolution (and, for models that work at input resolution,
-        // there; about 2.5 copies on the reference path, 5 in a oneDNN plan), plus the tile's input and output.
-        let perWorker =
-            (oneDNN ? 5.0 : 2.5) * (Double(channels.output) * hr * hr + Double(channels.input) * side * side) * 4
-            + 12 * hr * hr
+        let perWorker = tileBytes(tile: tile)
         let overhead = workers > 1 ? Double(workers) * Self.parallelWorkerBytes : Self.singleWorkerBytes
         // Per input column: about 3.1 copies of the tile's output rows (accumulation, finished band,
         // queues), alpha, and the decode-ahead bands.

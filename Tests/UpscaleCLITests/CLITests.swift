@@ -345,6 +345,9 @@ final class CLITests: BinaryTestCase {
             try run([sample("bird-lr.png"), again, "--model", converted, "--tile", "16", "--quiet"]).status, 0)
         XCTAssertEqual(
             try Data(contentsOf: URL(fileURLWithPath: again)), try Data(contentsOf: URL(fileURLWithPath: output)))
+        // ONNX Runtime's agreement with it is checked by `make bench-peers` (check_onnx_export.py).
+        XCTAssertEqual(try run(["model", "export", model, folder + "/ncnn.onnx"]).status, 0)
+        XCTAssertGreaterThan(try Data(contentsOf: URL(fileURLWithPath: folder + "/ncnn.onnx")).count, 3_000)
     }
 
     /// Largest difference between a CLI output of `bird-lr.png` and the model's whole-image forward of it.

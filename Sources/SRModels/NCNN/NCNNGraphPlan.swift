@@ -28,8 +28,11 @@ final class NCNNGraphPlan {
     private let actions: [Action]
     private let input: DNNLMemory
     private let output: DNNLMemory
-    /// Buffers the plan's maps live in (several maps share one over time).
-    private let slots: [UnsafeMutablePointer<Float>]
+    /// Floats of each buffer the plan's maps live in (several maps share one over time), and the views
+    /// that use it. The buffers come from the model's scratch at each run, so plans for several tile
+    /// sizes share them.
+    private let slotCapacities: [Int]
+    private let slotViews: [[DNNLMemory]]
 
     /// - Throws: `DNNL.Failure` or `ModelError` when a layer has no oneDNN form here (the graph then runs
     ///   on the reference interpreter).
@@ -96,7 +99,7 @@ final class NCNNGraphPlan {
             set { builder.constants = newValue }
         }
 
-        let input = try DNNLMemory(plain: [1, 3, height, width])
+        let input = try allocate(try DNNLMemory.plainDescriptor([1, 3, height, width]))
         views[model.inputBlob] = input
         for (index, step) in steps.enumerated() where !absorbed.contains(index) {
             let first = step.inputs.first.flatMap { views[$0] }
@@ -204,27 +207,29 @@ final class NCNNGraphPlan {
             builder.releaseTemporaries()
             for blob in step.inputs {
                 remaining[group[blob]] -= 1
-                if remaining[group[blob]] == 0, let view = views[blob], view !== input { builder.release(view) }
+                if remaining[group[blob]] == 0, let view = views[blob] { builder.release(view) }
             }
         }
         guard let last = views[model.outputBlob] else { throw ModelError("the output is a constant") }
-        let output = try DNNLMemory(plain: dimensions(model.outputBlob))
+        let output = try allocate(try DNNLMemory.plainDescriptor(dimensions(model.outputBlob)))
         actions.append(
             .reorder(try DNNLReorder(from: last.descriptor, to: output.descriptor), source: last, destination: output))
         self.input = input
         self.output = output
         self.actions = builder.actions
-        slots = builder.slots.map(\.pointer)
+        slotCapacities = builder.capacities
+        slotViews = builder.viewsOfSlot
     }
-
-    deinit { for pointer in slots { pointer.deallocate() } }
 
     /// The plan under construction: its actions, the buffer of each blob, and buffers free for reuse.
     private final class Builder {
         var actions: [Action] = []
         var views: [Int: DNNLMemory] = [:]
         var constants: [Int: Tensor] = [:]
-        var slots: [(pointer: UnsafeMutablePointer<Float>, capacity: Int)] = []
+        var capacities: [Int] = []
+        var viewsOfSlot: [[DNNLMemory]] = []
+        /// Where views point until a run gives them their buffers.
+        private static let placeholder = UnsafeMutablePointer<Float>.allocate(capacity: 1)
         private var free: [Int] = []
         private var slotOfView: [ObjectIdentifier: Int] = [:]
         private var temporaries: [DNNLMemory] = []
@@ -233,16 +238,18 @@ final class NCNNGraphPlan {
         func allocate(_ descriptor: dnnl_memory_desc_t) throws -> DNNLMemory {
             let floats = DNNLMemory.floats(in: descriptor)
             let slot: Int
-            if let reused = free.filter({ slots[$0].capacity >= floats }).min(by: {
-                slots[$0].capacity < slots[$1].capacity
+            if let reused = free.filter({ capacities[$0] >= floats }).min(by: {
+                capacities[$0] < capacities[$1]
             }) {
                 slot = reused
                 free.removeAll { $0 == reused }
             } else {
-                slots.append((UnsafeMutablePointer<Float>.allocate(capacity: max(floats, 1)), floats))
-                slot = slots.count - 1
+                capacities.append(floats)
+                viewsOfSlot.append([])
+                slot = capacities.count - 1
             }
-            let view = try DNNLMemory(descriptor: descriptor, storage: slots[slot].pointer)
+            let view = try DNNLMemory(descriptor: descriptor, storage: Self.placeholder)
+            viewsOfSlot[slot].append(view)
             slotOfView[ObjectIdentifier(view)] = slot
             return view
         }
@@ -405,8 +412,12 @@ final class NCNNGraphPlan {
         return [.elementwise(algorithm, alpha: alpha, beta: beta)]
     }
 
-    /// Runs the plan on `tensor` [1, 3, H, W] (the plan's size).
-    func run(_ tensor: Tensor) -> Tensor {
+    /// Runs the plan on `tensor` [1, 3, H, W] (the plan's size), its maps in `scratch`.
+    func run(_ tensor: Tensor, scratch: ScratchBuffers) -> Tensor {
+        for (slot, views) in slotViews.enumerated() {
+            let storage = scratch.pointer("ncnn \(slot)", count: slotCapacities[slot])
+            for view in views { view.setStorage(storage) }
+        }
         tensor.scalars.withUnsafeBufferPointer { input.pointer.update(from: $0.baseAddress!, count: tensor.count) }
         for action in actions {
             switch action {

@@ -165,6 +165,9 @@ public final class NCNNModel: SuperResolutionModel {
     }
 
     public var architectureName: String { "ncnn graph" }
+    /// `workingSetChannels` is the exact peak of the maps alive at once; reorder copies and buffer reuse
+    /// that does not fit perfectly add about half.
+    public var workingSetCopies: Double? { 1.5 }
     public var usesOneDNN: Bool { DNNLTrainingConvolution.isEnabled }
     public var summary: [(String, String)] {
         [
@@ -175,6 +178,8 @@ public final class NCNNModel: SuperResolutionModel {
     }
 
     private let planLock = NSLock()
+    /// The plans' buffers, shared by the plans of every tile size.
+    private let scratch = ScratchBuffers()
     /// Plans by input size; a failure is kept so it is not tried again.
     private var plans: [[Int]: Result<NCNNGraphPlan, Error>] = [:]
 
@@ -203,7 +208,9 @@ public final class NCNNModel: SuperResolutionModel {
         if usesOneDNN, input.shape[0] == 1 {
             planLock.lock()
             defer { planLock.unlock() }
-            if case .success(let plan) = plan(height: input.shape[2], width: input.shape[3]) { return plan.run(input) }
+            if case .success(let plan) = plan(height: input.shape[2], width: input.shape[3]) {
+                return plan.run(input, scratch: scratch)
+            }
         }
         return interpret(input)
     }
