@@ -7,7 +7,7 @@ it prints, in one run on the same input and threads:
   max_difference_255      largest 8-bit difference between ncnn's output and `upscale --model FILE.param`
   ncnn_s_per_mp           ncnn's forward (CPU, no Vulkan), seconds per output megapixel, best of 3
   ours_forward_s_per_mp   our forward of the same whole image (`upscale-bench --forward`), best of 5
-  ours_cli_s_per_mp       our whole CLI run: decode, tiles, encode
+  ours_cli_s_per_mp       our whole CLI run (decode, plan, one tile, encode)
   forward_vs_ncnn         ncnn's forward time / ours (higher is better), and cli_vs_ncnn likewise
   peak_rss_mb             our CLI's peak RSS upscaling a 512² and a 4000² input (the second stops after
                           --rss-seconds, by then the streaming engine is in its steady state; marked partial)
@@ -89,17 +89,25 @@ def ncnn_upscale(param, pixels):
 
 
 def peak_rss_mb(arguments, seconds):
-    """Runs `upscale` and returns (peak RSS in MB from wait4, whether it was stopped early)."""
+    """Runs `upscale` and returns (its peak RSS in MB, whether it was stopped early). The peak is the child's
+    own high-water mark (VmHWM), polled: wait4's ru_maxrss would count this process's memory (ncnn's buffers),
+    which the child holds between fork and exec."""
     process = subprocess.Popen(arguments, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + seconds
+    peak_kb = 0
     while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid:
-            return usage.ru_maxrss / 1024, False
+        try:
+            with open(f"/proc/{process.pid}/status") as status:
+                line = next(line for line in status if line.startswith("VmHWM:"))
+                peak_kb = max(peak_kb, int(line.split()[1]))
+        except (OSError, StopIteration):
+            pass
+        if process.poll() is not None:
+            return peak_kb / 1024, False
         if time.monotonic() > deadline:
             process.kill()
-            _, _, usage = os.wait4(process.pid, 0)
-            return usage.ru_maxrss / 1024, True
+            process.wait()
+            return peak_kb / 1024, True
         time.sleep(0.05)
 
 
@@ -117,10 +125,14 @@ def compare(name, param, work, rss_seconds):
     Image.fromarray(pixels).save(source)
     theirs, ncnn_seconds = ncnn_upscale(param, pixels)
     ours_png = os.path.join(work, "ours.png")
+    scale = str(theirs.shape[0] // SIZE)
     cli = float("inf")
     for _ in range(3):
         start = time.perf_counter()
-        subprocess.run([UPSCALE, source, ours_png, "--model", param, "--quiet", "--threads", str(THREADS)], check=True)
+        # One tile covering the input: the arithmetic is compared, not the tiling (deep models such as x4plus
+        # tile with a 32-pixel overlap and blending by default, below their 349-pixel receptive radius).
+        subprocess.run([UPSCALE, source, ours_png, "--model", param, "--scale", scale, "--tile", str(SIZE), "--quiet",
+                        "--threads", str(THREADS)], check=True)
         cli = min(cli, time.perf_counter() - start)
     ours = np.asarray(Image.open(ours_png).convert("RGB"))
     difference = int(np.abs(ours.astype(int) - theirs.astype(int)).max())
@@ -133,8 +145,8 @@ def compare(name, param, work, rss_seconds):
         path = os.path.join(work, f"input{size}.png")
         if not os.path.exists(path):
             Image.fromarray(natural_image(size)).save(path)
-        mb, partial = peak_rss_mb([UPSCALE, path, os.path.join(work, "rss.png"), "--model", param, "--quiet",
-                                   "--threads", str(THREADS)], rss_seconds)
+        mb, partial = peak_rss_mb([UPSCALE, path, os.path.join(work, "rss.png"), "--model", param, "--scale", scale,
+                                   "--quiet", "--threads", str(THREADS)], rss_seconds)
         rss[f"{size}"] = round(mb) if not partial else f"{round(mb)} (partial, stopped after {rss_seconds} s)"
     print(json.dumps({"model": name, "max_difference_255": difference,
                       "ncnn_s_per_mp": round(ncnn_seconds / megapixels, 3),

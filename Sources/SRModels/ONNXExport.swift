@@ -7,12 +7,16 @@ import SRTensor
 /// GraphProto, NodeProto, AttributeProto, TensorProto and ValueInfoProto, as far as these graphs need them.
 /// Input "input" [1, 3, H, W] → output "output" [1, 3, H·s, W·s], H and W free.
 public enum ONNXExport {
-    /// The ONNX bytes of `model` (MSRResNet, CompactResNet, SRVGGNetCompact or an ncnn graph).
+    /// The ONNX bytes of `model` (MSRResNet, CompactResNet, SRVGGNetCompact, RRDBNet ×4 or an ncnn graph).
     public static func encode(_ model: any SuperResolutionModel) throws -> Data {
         var graph = GraphBuilder()
         let input = "input"
         if let network = model as? NCNNModel {
             graph.node("Identity", [graph.ncnn(network, input: input)], output: "output")
+            return graph.model(name: model.architectureName)
+        }
+        if let network = model as? RRDBNet {
+            graph.node("Identity", [try graph.rrdb(network, input: input)], output: "output")
             return graph.model(name: model.architectureName)
         }
         let residual: String
@@ -200,6 +204,38 @@ struct GraphBuilder {
             }
         }
         return shuffle(x, network.scale)
+    }
+
+    /// ESRGAN's RRDBNet ×4: dense blocks as Concat + Conv + LeakyRelu, residuals scaled by 0.2, nearest ×2
+    /// upsampling twice.
+    mutating func rrdb(_ network: RRDBNet, input: String) throws -> String {
+        guard network.unshuffle == 1 else {
+            throw ModelError("ONNX export of RRDBNet covers ×4 (the ×2 and ×1 variants unshuffle their input)")
+        }
+        let slope = network.activation.slope
+        let fifth = constant("residual_scale", Tensor(shape: [1], scalars: [0.2]))
+        let features = conv(input, network.convFirst, name: "conv_first")
+        var x = features
+        for (i, block) in network.body.enumerated() {
+            var y = x
+            for (j, dense) in block.blocks.enumerated() {
+                var parts = [y]
+                var last = y
+                for (k, layer) in dense.convolutions.enumerated() {
+                    let joined = parts.count == 1 ? parts[0] : node("Concat", parts, attributes: [.int("axis", 1)])
+                    let out = conv(joined, layer, name: "body.\(i).rdb\(j + 1).conv\(k + 1)")
+                    if k < 4 { parts.append(leakyReLU(out, slope: slope)) } else { last = out }
+                }
+                y = node("Add", [y, node("Mul", [last, fifth])])
+            }
+            x = node("Add", [x, node("Mul", [y, fifth])])
+        }
+        x = node("Add", [conv(x, network.convBody, name: "conv_body"), features])
+        for (index, layer) in [network.convUp1, network.convUp2].enumerated() {
+            x = leakyReLU(conv(upsample(x, scale: 2, nearest: true), layer, name: "conv_up\(index + 1)"), slope: slope)
+        }
+        return conv(
+            leakyReLU(conv(x, network.convHR, name: "conv_hr"), slope: slope), network.convLast, name: "conv_last")
     }
 
     /// The ModelProto: IR version 8, opset 17, one graph with a free-sized input and output.

@@ -192,6 +192,8 @@ public final class DNNLConvolution {
 
     private let primitive: dnnl_primitive_t?
     private let weights: DNNLMemory
+    /// The weights in the layout this primitive reads, for sharing with convolutions at other sizes.
+    public var preparedWeights: DNNLMemory { weights }
     private let bias: DNNLMemory
     /// oneDNN's name for the code it runs ("jit:avx2", "brg:avx512_core", …).
     public let implementation: String
@@ -212,9 +214,11 @@ public final class DNNLConvolution {
 
     /// - Parameters:
     ///   - postOps: applied in order to the convolution's output.
+    ///   - preparedWeights: `weight` already in oneDNN's layout (`preparedWeights` of a convolution of the same
+    ///     weights at another size), used when this primitive wants that layout.
     public init(
         weight: Tensor, bias biasTensor: Tensor?, height: Int, width: Int, postOps: [PostOp],
-        source: dnnl_memory_desc_t? = nil, destination: dnnl_memory_desc_t? = nil
+        source: dnnl_memory_desc_t? = nil, destination: dnnl_memory_desc_t? = nil, preparedWeights: DNNLMemory? = nil
     ) throws {
         let (oc, c, k) = (weight.shape[0], weight.shape[1], weight.shape[2])
         var src = try source ?? DNNLMemory.anyDescriptor([1, c, height, width])
@@ -259,13 +263,19 @@ public final class DNNLConvolution {
         }
         sourceDescriptor = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0).pointee
         destinationDescriptor = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0).pointee
-        // Weights and bias go into the layouts the primitive wants, once.
-        weights = try DNNLMemory(descriptor: dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0).pointee)
-        let plainWeights = try DNNLMemory(plain: [oc, c, k, k])
-        weight.scalars.withUnsafeBufferPointer {
-            plainWeights.pointer.update(from: $0.baseAddress!, count: weight.count)
+        // Weights and bias go into the layouts the primitive wants, once (or are taken from another
+        // convolution of the same weights that wants the same layout).
+        let wanted = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0).pointee
+        if let prepared = preparedWeights, prepared.hasLayout(of: wanted) {
+            weights = prepared
+        } else {
+            weights = try DNNLMemory(descriptor: wanted)
+            let plainWeights = try DNNLMemory(plain: [oc, c, k, k])
+            weight.scalars.withUnsafeBufferPointer {
+                plainWeights.pointer.update(from: $0.baseAddress!, count: weight.count)
+            }
+            try DNNLReorder(from: plainWeights.descriptor, to: weights.descriptor).run(from: plainWeights, to: weights)
         }
-        try DNNLReorder(from: plainWeights.descriptor, to: weights.descriptor).run(from: plainWeights, to: weights)
         let biasMemory = try DNNLMemory(plain: [oc])
         if let biasTensor {
             biasTensor.scalars.withUnsafeBufferPointer { biasMemory.pointer.update(from: $0.baseAddress!, count: oc) }

@@ -325,6 +325,13 @@ final class CLITests: BinaryTestCase {
         XCTAssertEqual(result.status, 0, result.error)
         XCTAssertLessThanOrEqual(try differenceFromWholeImage(model: model, output: exact), 0.51 / 255)
         XCTAssertEqual(try run([sample("bird-lr.png"), folder + "/rrdb.png", "--model", model, "--quiet"]).status, 0)
+        // ×4 exports to ONNX (checked in ONNX Runtime by `make bench-peers`); ×2's unshuffled input does not.
+        XCTAssertEqual(try run(["model", "export", model, folder + "/rrdb.onnx"]).status, 0)
+        let x2 = CLITests.repository + "/Tests/SRModelsTests/Fixtures/tiny_rrdb_x2.safetensors"
+        let refused = try run(["model", "export", x2, folder + "/rrdb-x2.onnx"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.error.contains("unshuffle"), refused.error)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/rrdb-x2.onnx"))
     }
 
     /// An ncnn graph (.param/.bin, every supported layer type) runs through the streaming engine with its

@@ -113,15 +113,19 @@ final class NCNNGraphPlan {
                 let fusable = Array(postOps.prefix { if case .elementwise = $0 { true } else { false } })
                 var unfused = Array(postOps.dropFirst(fusable.count))
                 let convolution: DNNLConvolution
+                let prepared = model.preparedWeights[index]
                 do {
                     convolution = try DNNLConvolution(
                         weight: weight, bias: bias, height: size[2], width: size[3],
-                        postOps: fusable.compactMap(\.fused))
+                        postOps: fusable.compactMap(\.fused), preparedWeights: prepared)
                 } catch {
                     convolution = try DNNLConvolution(
-                        weight: weight, bias: bias, height: size[2], width: size[3], postOps: [])
+                        weight: weight, bias: bias, height: size[2], width: size[3], postOps: [],
+                        preparedWeights: prepared)
                     unfused = postOps
                 }
+                // Plans for other tile sizes reuse these weights instead of holding their own copy.
+                model.preparedWeights[index] = convolution.preparedWeights
                 let x = try source(step.inputs[0], as: convolution.sourceDescriptor)
                 var y = try allocate(convolution.destinationDescriptor)
                 actions.append(.convolution(convolution, source: x, destination: y))

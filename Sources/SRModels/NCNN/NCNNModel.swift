@@ -180,13 +180,15 @@ public final class NCNNModel: SuperResolutionModel {
     private let planLock = NSLock()
     /// The plans' buffers, shared by the plans of every tile size.
     private let scratch = ScratchBuffers()
+    /// Convolution weights in oneDNN's layout by step, shared by the plans of every tile size.
+    var preparedWeights: [Int: DNNLMemory] = [:]
     /// Plans by input size; a failure is kept so it is not tried again.
     private var plans: [[Int]: Result<NCNNGraphPlan, Error>] = [:]
 
     /// A oneDNN plan for this input size (made on first use), or why there is none.
     func plan(height: Int, width: Int) -> Result<NCNNGraphPlan, Error> {
         if let existing = plans[[height, width]] { return existing }
-        if plans.count >= 8 { plans.removeAll() }
+        if plans.count >= 16 { plans.removeAll() }
         let plan = Result { try NCNNGraphPlan(model: self, height: height, width: width) }
         plans[[height, width]] = plan
         return plan
