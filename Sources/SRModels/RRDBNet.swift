@@ -119,6 +119,7 @@ public final class RRDBNet: SuperResolutionModel, Layer {
     let convBody, convUp1, convUp2, convHR, convLast: Conv2d
     let activation: LeakyReLU
     let upsample = Upsample(factor: 2, mode: .nearest)
+    let graphCache = GraphCache()
 
     /// - Parameter slope: LeakyReLU's negative slope (0.2; 1 makes the network linear, for exact checks).
     public init(features: Int = 64, growth: Int = 32, blocks: Int = 23, scale: Int = 4, slope: Float = 0.2) {
@@ -186,7 +187,13 @@ public final class RRDBNet: SuperResolutionModel, Layer {
         )
     }
 
+    /// On the oneDNN plan of its ncnn graph when it can (×4, batch 1), else layer by layer.
     public func inference(_ input: Tensor) -> Tensor {
+        if unshuffle == 1, input.shape[0] == 1,
+            let graph = graphCache.model(weights: namedParameters.map(\.parameter.value.scalars), build: graph)
+        {
+            return graph.inference(input)
+        }
         let packed = unshuffle > 1 ? PixelShuffle.unshuffle(input, factor: unshuffle) : input
         let features = convFirst.fastInference(packed)
         var x = convBody.fastInference(body.reduce(features) { $1.inference($0) })

@@ -15,6 +15,7 @@ public final class SRVGGNetCompact: SuperResolutionModel, Layer {
     let body: [any Layer]
     let shuffle: PixelShuffle
     let base: Upsample
+    let graphCache = GraphCache()
 
     /// - Parameters: F features, N inner convolutions, scale s (2-4).
     public init(features: Int, convolutions: Int, scale: Int) {
@@ -95,7 +96,13 @@ public final class SRVGGNetCompact: SuperResolutionModel, Layer {
         )
     }
 
+    /// On the oneDNN plan of its ncnn graph when it can (batch 1), else layer by layer.
     public func inference(_ input: Tensor) -> Tensor {
+        if input.shape[0] == 1,
+            let graph = graphCache.model(weights: namedParameters.map(\.parameter.value.scalars), build: graph)
+        {
+            return graph.inference(input)
+        }
         var x = (body + [shuffle]).reduce(input) { x, layer in
             (layer as? Conv2d)?.fastInference(x) ?? layer.inference(x)
         }

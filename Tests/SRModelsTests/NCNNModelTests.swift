@@ -1,7 +1,8 @@
 import Foundation
-import SRModels
 import SRTensor
 import XCTest
+
+@testable import SRModels
 
 /// The ncnn interpreter, checked against an independent float64 numpy forward of a tiny graph that uses every
 /// supported layer type and weight encoding (Fixtures/make_ncnn_fixture.py), and its refusals.
@@ -46,6 +47,27 @@ final class NCNNModelTests: XCTestCase {
             XCTAssertLessThanOrEqual(planned.maxAbsDifference(reference), 2e-5 * scale, "\(height)×\(width)")
             XCTAssertEqual(model.inference(input), planned, "a plan gives the same result when reused")
         }
+    }
+
+    /// SRVGGNetCompact and RRDBNet ×4 from PyTorch state dicts run as ncnn graphs on the same plans: each
+    /// graph builds (no silent fallback) and matches the independent numpy forwards of their fixtures.
+    func testForeignFamiliesRunAsGraphs() throws {
+        let srvgg = try XCTUnwrap(
+            try ModelFile.load(path: try fixture("tiny_srvgg_x4", "safetensors")) as? SRVGGNetCompact)
+        let rrdb = try XCTUnwrap(try ModelFile.load(path: try fixture("tiny_rrdb_x4", "safetensors")) as? RRDBNet)
+        let srvggIO = try SafeTensors.read(path: try fixture("tiny_srvgg_x4_io", "safetensors")).tensors
+        let rrdbIO = try SafeTensors.read(path: try fixture("tiny_rrdb_io", "safetensors")).tensors
+        for (graph, input, expected) in [
+            (try srvgg.graph(), srvggIO["input"], srvggIO["expected"]),
+            (try rrdb.graph(), rrdbIO["x4/input"], rrdbIO["x4/expected"]),
+        ] {
+            let x = try XCTUnwrap(input), y = try XCTUnwrap(expected)
+            XCTAssertLessThanOrEqual(graph.inference(x).maxAbsDifference(y), 1e-4)
+            XCTAssertLessThanOrEqual(graph.interpret(x).maxAbsDifference(y), 1e-4)
+        }
+        // The radius the graph derives equals the one each family states.
+        XCTAssertEqual(try srvgg.graph().receptiveRadius, srvgg.receptiveRadius)
+        XCTAssertEqual(try rrdb.graph().receptiveRadius, rrdb.receptiveRadius)
     }
 
     /// Converted to safetensors (the .param text in the metadata), the graph gives the same output.
