@@ -17,8 +17,8 @@ struct ModelCommand: ParsableCommand {
             discussion: """
                 OUT = alpha · A + (1 − alpha) · B for every tensor. Blending a GAN model (A) with its faithful PSNR
                 model (B) trades invented texture against fidelity without retraining; alpha = 1 is the GAN model.
-                Example: upscale model interpolate weights/x4-gan.safetensors weights/x4-psnr.safetensors --alpha 0.6 \
-                x4-mix.safetensors
+                Example: upscale model interpolate weights/x4-gan.safetensors weights/x4-psnr-msrresnet.safetensors \
+                --alpha 0.6 x4-mix.safetensors
                 """)
         @Argument(help: "Generator A (.safetensors).") var first: String
         @Argument(help: "Generator B (.safetensors), same architecture.") var second: String

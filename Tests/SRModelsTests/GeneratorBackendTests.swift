@@ -64,7 +64,7 @@ final class GeneratorBackendTests: XCTestCase {
         try XCTSkipUnless(DNNL.isAvailable, "oneDNN is not available")
         var weights = URL(fileURLWithPath: #filePath)
         for _ in 0..<3 { weights.deleteLastPathComponent() }
-        for name in ["x4-psnr", "x4-gan", "x2-psnr"] {
+        for name in ["x4-psnr", "x4-psnr-msrresnet", "x4-gan", "x2-psnr"] {
             let generator = try Generator.load(path: weights.appendingPathComponent("weights/\(name).safetensors").path)
             // An interior tile (core 32 + the exact overlap each side) and an edge tile.
             for (height, width) in [

@@ -9,7 +9,9 @@ import XCTest
 /// fixed input to the output recorded when it was exported (Fixtures/shipped_outputs.json). This is not a
 /// quality claim — the model card's figures come from `upscale eval`.
 final class ShippedModelTests: XCTestCase {
-    static let shipped = [("x4-psnr", 4, "psnr"), ("x4-gan", 4, "gan"), ("x2-psnr", 2, "psnr")]
+    static let shipped = [
+        ("x4-psnr", 4, "psnr"), ("x4-psnr-msrresnet", 4, "psnr"), ("x4-gan", 4, "gan"), ("x2-psnr", 2, "psnr"),
+    ]
 
     var weights: String { CLITests.repository + "/weights" }
 
@@ -61,7 +63,7 @@ final class ShippedModelTests: XCTestCase {
     }
 
     /// With a real model, tiles overlapping less than the receptive radius still agree closely with the
-    /// whole-image result: the bound below is what users get from `--overlap 4` (exact needs 15 here).
+    /// whole-image result: the bound below is what users get from `--overlap 4` (exact needs 19 here).
     func testSmallOverlapSeamBoundOnTheShippedModel() throws {
         let generator = try Generator.load(path: weights + "/x4-psnr.safetensors")
         let (truth, _) = try ImageFile.read(CLITests.repository + "/samples/bird-lr.png")
