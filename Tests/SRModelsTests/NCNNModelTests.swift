@@ -2,7 +2,7 @@ import Foundation
 import SRTensor
 import XCTest
 
-@testable import SRModels
+import SRModels
 
 /// The ncnn interpreter, checked against an independent float64 numpy forward of a tiny graph that uses every
 /// supported layer type and weight encoding (Fixtures/make_ncnn_fixture.py), and its refusals.

@@ -22,7 +22,7 @@ final class GraphCache: @unchecked Sendable {
 
 extension SRVGGNetCompact {
     /// The network as an ncnn graph: convolutions and PReLUs, PixelShuffle, nearest Interp of the input, add.
-    func graph() throws -> NCNNModel {
+    public func graph() throws -> NCNNModel {
         var g = NCNNGraphText()
         var x = "data"
         for layer in body {
@@ -40,7 +40,7 @@ extension RRDBNet {
     /// The ×4 network as an ncnn graph: dense blocks as Concat + Convolution with LeakyReLU fused, the 0.2
     /// residual scales as Eltwise sums with coefficients, nearest Interp ×2 twice. The ×2 and ×1 variants
     /// (pixel-unshuffled input, no ncnn layer) have no graph.
-    func graph() throws -> NCNNModel {
+    public func graph() throws -> NCNNModel {
         guard unshuffle == 1 else { throw ModelError("RRDBNet graphs cover ×4") }
         var g = NCNNGraphText()
         let slope = activation.slope
