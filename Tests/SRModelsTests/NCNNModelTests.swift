@@ -1,8 +1,7 @@
 import Foundation
+import SRModels
 import SRTensor
 import XCTest
-
-import SRModels
 
 /// The ncnn interpreter, checked against an independent float64 numpy forward of a tiny graph that uses every
 /// supported layer type and weight encoding (Fixtures/make_ncnn_fixture.py), and its refusals.
