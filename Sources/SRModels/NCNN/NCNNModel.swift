@@ -247,10 +247,10 @@ public final class NCNNModel: SuperResolutionModel {
     /// The metadata `model convert` stores beside the weights.
     public var metadata: [String: String] { ["arch": "ncnn", "ncnn_param": paramText, "upscale": "\(scale)"] }
 
-    /// The largest sum of live feature-map channels while the graph runs, each weighted by its area
-    /// relative to the input (so a 3-channel map at ×4 counts 48). Split outputs share their input's storage.
-    static func peakLiveChannels(steps: [Step], infos: [BlobInfo], readers: [Int], input: Int) -> Int {
-        var storage = Array(0..<infos.count)
+    /// Which storage each blob lives in (Split outputs share their input's) and how many reads each storage
+    /// awaits: a storage is free once the count reaches 0.
+    static func storageGroups(steps: [Step], readers: [Int]) -> (storage: [Int], readers: [Int]) {
+        var storage = Array(0..<readers.count)
         var storageReaders = readers
         for step in steps {
             guard case .split = step.operation else { continue }
@@ -259,6 +259,13 @@ public final class NCNNModel: SuperResolutionModel {
                 storageReaders[storage[output]] += readers[output]
             }
         }
+        return (storage, storageReaders)
+    }
+
+    /// The largest sum of live feature-map channels while the graph runs, each weighted by its area
+    /// relative to the input (so a 3-channel map at ×4 counts 48). Split outputs share their input's storage.
+    static func peakLiveChannels(steps: [Step], infos: [BlobInfo], readers: [Int], input: Int) -> Int {
+        var (storage, storageReaders) = storageGroups(steps: steps, readers: readers)
         func weight(_ blob: Int) -> Int { infos[blob].channels * (infos[blob].scale ?? 0) * (infos[blob].scale ?? 0) }
         var live = weight(input)
         var peak = live

@@ -39,10 +39,10 @@ extension GraphBuilder {
                     (a, b) = (b ?? inputs[1], a)
                     kind = op == .reverseSubtract ? .subtract : .divide
                 }
-                let names: [NCNNOperation.BinaryOperator: String] = [
+                let operatorNames: [NCNNOperation.BinaryOperator: String] = [
                     .add: "Add", .subtract: "Sub", .multiply: "Mul", .divide: "Div", .maximum: "Max", .minimum: "Min",
                 ]
-                output = node(names[kind]!, [a, b ?? inputs[1]])
+                output = node(operatorNames[kind]!, [a, b ?? inputs[1]])
             case .elementwise(let op, let coefficients):
                 var terms = inputs
                 if op == .sum && !coefficients.isEmpty {

@@ -1,0 +1,23 @@
+"""The virtual environment the peer scripts run in (`.build/peers-venv`, never used by `make test`)."""
+import os
+import subprocess
+import sys
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+VENV = os.path.join(ROOT, ".build", "peers-venv")
+
+
+def enter(packages, without_dependencies=()):
+    """Installs `packages` (and `without_dependencies` with --no-deps) into the environment, then re-runs the
+    calling script inside it; returns at once when already inside."""
+    if os.environ.get("UPSCALE_PEERS_IN_VENV") == "1":
+        return
+    python = os.path.join(VENV, "bin", "python")
+    if not os.path.exists(python):
+        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
+    pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    subprocess.run(pip + list(packages), check=True)
+    if without_dependencies:
+        subprocess.run(pip + ["--no-deps"] + list(without_dependencies), check=True)
+    os.environ["UPSCALE_PEERS_IN_VENV"] = "1"
+    os.execv(python, [python] + sys.argv)
