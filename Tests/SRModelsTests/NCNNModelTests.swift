@@ -23,6 +23,8 @@ final class NCNNModelTests: XCTestCase {
         let input = try XCTUnwrap(io.tensors["input"]), expected = try XCTUnwrap(io.tensors["expected"])
         XCTAssertEqual(model.inference(input).shape, expected.shape)
         XCTAssertLessThanOrEqual(model.inference(input).maxAbsDifference(expected), 1e-4)
+        let interpreter = try XCTUnwrap(model as? NCNNModel).interpret(input)
+        XCTAssertLessThanOrEqual(interpreter.maxAbsDifference(expected), 1e-4, "the reference interpreter itself")
         // A .bin path finds its .param; a batch of two runs each image alike.
         let byBin = try ModelFile.load(path: try fixture("tiny_ncnn_x4", "bin"))
         let batch = Tensor(shape: [2, 3, 7, 6], scalars: input.scalars + input.scalars)
