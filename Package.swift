@@ -55,13 +55,15 @@ let package = Package(
             name: "conv-backends", dependencies: ["CBLAS", "CDNNL", "SRTensor"], path: "Benchmarks/conv-backends"),
         // Tests.
         .target(name: "SRTestSupport", dependencies: ["SRTensor", "SRNN"], path: "Tests/SRTestSupport"),
+        .target(name: "CPNGCheck", path: "Tests/CPNGCheck", linkerSettings: [.linkedLibrary("z")]),
         .testTarget(
             name: "SRTensorTests", dependencies: ["SRTensor", "SRTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SRNNTests", dependencies: ["SRNN", "SRTensor", "SRTestSupport"]),
         .testTarget(
             name: "SRModelsTests", dependencies: ["SRModels", "SRNN", "SRTensor", "SRTestSupport"],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "SRImageTests", dependencies: ["SRImage", "SRTensor"], resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "SRImageTests", dependencies: ["CPNGCheck", "SRImage", "SRTensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SRDegradationTests", dependencies: ["SRDegradation", "SRImage", "SRTensor"]),
         .testTarget(name: "SRTilingTests", dependencies: ["SRTiling", "SRModels", "SRImage", "SRTensor"]),
         .testTarget(

@@ -63,7 +63,7 @@ final class CompactGeneratorPlan: GeneratorInferencePlan {
     func run(_ input: Tensor, scratch: ScratchBuffers) throws -> Tensor {
         func view(_ role: String, _ descriptor: dnnl_memory_desc_t) throws -> DNNLMemory {
             try DNNLMemory(
-                descriptor: descriptor, storage: scratch.pointer(role, count: DNNLMemory.floats(in: descriptor)))
+                descriptor: descriptor, storage: try scratch.pointer(role, count: DNNLMemory.floats(in: descriptor)))
         }
         let plainInput = try view("input", inputPlain)
         input.scalars.withUnsafeBufferPointer { plainInput.pointer.update(from: $0.baseAddress!, count: input.count) }
@@ -79,18 +79,11 @@ final class CompactGeneratorPlan: GeneratorInferencePlan {
             outer.run(source: t, destination: x)
         }
         convBody.run(source: x, destination: features)  // features += conv_body(x)
-        let up = try view("up", convUp.destinationDescriptor)
+        // The body's buffers are dead now: conv_up and its plain copy reuse them (fewer fresh pages to clear).
+        let up = try view("inner", convUp.destinationDescriptor)
         convUp.run(source: features, destination: up)
-        let plain = try view("plain", upPlain)
+        let plain = try view("body", upPlain)
         upReorder.run(from: up, to: plain)
-        var output = base.inference(input)
-        var shuffled = Tensor(zeros: output.shape)
-        shuffled.scalars.withUnsafeMutableBufferPointer {
-            GeneratorPlan.pixelShuffle(
-                plain.pointer, into: $0.baseAddress!, channels: output.shape[1], factor: scale, height: height,
-                width: width)
-        }
-        output.add(shuffled)
-        return output
+        return ShuffleTail.run(input: input, residual: plain.pointer, base: base)
     }
 }

@@ -8,15 +8,16 @@ import SRTensor
 final class ScratchBuffers {
     private var buffers: [String: (pointer: UnsafeMutablePointer<Float>, count: Int)] = [:]
 
-    func pointer(_ role: String, count: Int) -> UnsafeMutablePointer<Float> {
+    /// - Throws: `LargeBuffer.AllocationFailure` when the system is out of memory.
+    func pointer(_ role: String, count: Int) throws -> UnsafeMutablePointer<Float> {
         if let buffer = buffers[role], buffer.count >= count { return buffer.pointer }
-        buffers[role]?.pointer.deallocate()
-        let pointer = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+        if let old = buffers.removeValue(forKey: role) { LargeBuffer.free(old.pointer) }
+        let pointer = try LargeBuffer.allocate(floats: count)
         buffers[role] = (pointer, count)
         return pointer
     }
 
-    deinit { for buffer in buffers.values { buffer.pointer.deallocate() } }
+    deinit { for buffer in buffers.values { LargeBuffer.free(buffer.pointer) } }
 }
 
 /// The generator's inference for one tile size on oneDNN. Every convolution but the last runs in
@@ -115,7 +116,7 @@ final class GeneratorPlan: GeneratorInferencePlan {
         func view(_ role: String, _ descriptor: dnnl_memory_desc_t) throws -> DNNLMemory {
             try DNNLMemory(
                 descriptor: descriptor,
-                storage: scratch.pointer(role, count: DNNLMemory.floats(in: descriptor)))
+                storage: try scratch.pointer(role, count: DNNLMemory.floats(in: descriptor)))
         }
         let plainInput = try view("input", inputPlain)
         input.scalars.withUnsafeBufferPointer { plainInput.pointer.update(from: $0.baseAddress!, count: input.count) }

@@ -130,18 +130,27 @@ public final class Upsample: Layer {
             }
             return
         }
-        let ty = Upsample.taps(inputLength: h, factor: s), tx = Upsample.taps(inputLength: w, factor: s)
         for p in 0..<planes {
-            let plane = source + p * h * w
-            for y in 0..<oh {
-                let (y0, y1, ly) = ty[y]
-                let row = target + (p * oh + y) * ow
-                for x in 0..<ow {
-                    let (x0, x1, lx) = tx[x]
-                    let top = plane[y0 * w + x0] * (1 - lx) + plane[y0 * w + x1] * lx
-                    let bottom = plane[y1 * w + x0] * (1 - lx) + plane[y1 * w + x1] * lx
-                    row[x] = top * (1 - ly) + bottom * ly
-                }
+            upsample(plane: source + p * h * w, into: target + p * oh * ow, height: h, width: w, outputRows: 0..<oh)
+        }
+    }
+
+    /// Rows `outputRows` of one bilinear plane: `source` H×W → rows of `target`, the H·s×W·s plane's start.
+    public func upsample(
+        plane source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, height h: Int, width w: Int,
+        outputRows: Range<Int>
+    ) {
+        precondition(mode == .bilinear, "row ranges are for bilinear upsampling")
+        let ow = w * factor
+        let ty = Upsample.taps(inputLength: h, factor: factor), tx = Upsample.taps(inputLength: w, factor: factor)
+        for y in outputRows {
+            let (y0, y1, ly) = ty[y]
+            let row = target + y * ow
+            for x in 0..<ow {
+                let (x0, x1, lx) = tx[x]
+                let top = source[y0 * w + x0] * (1 - lx) + source[y0 * w + x1] * lx
+                let bottom = source[y1 * w + x0] * (1 - lx) + source[y1 * w + x1] * lx
+                row[x] = top * (1 - ly) + bottom * ly
             }
         }
     }

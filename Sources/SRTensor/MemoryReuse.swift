@@ -9,3 +9,22 @@ public enum MemoryReuse {
     /// Not for streaming inference, whose point is to give memory back.
     public static func keepFreedBlocks() { _ = sr_keep_freed_blocks() }
 }
+
+/// Float buffers for large feature maps, aligned to 2 MiB and backed by transparent huge pages where
+/// Linux offers them (`madvise`): the first touch of a 100 MB map then takes about 50 page faults
+/// instead of 25 000.
+public enum LargeBuffer {
+    public struct AllocationFailure: Error, CustomStringConvertible {
+        public let bytes: Int
+        public var description: String { "out of memory allocating \(bytes / 1_000_000) MB for feature maps" }
+    }
+
+    /// - Throws: `AllocationFailure` when the system has no memory for `count` floats.
+    public static func allocate(floats count: Int) throws -> UnsafeMutablePointer<Float> {
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        guard let raw = sr_allocate_large(bytes) else { throw AllocationFailure(bytes: bytes) }
+        return raw.bindMemory(to: Float.self, capacity: max(count, 1))
+    }
+
+    public static func free(_ pointer: UnsafeMutablePointer<Float>) { sr_free_large(pointer) }
+}

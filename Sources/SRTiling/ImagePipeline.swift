@@ -110,8 +110,14 @@ public enum ImagePipeline {
                 source: adapter, width: width, height: height,
                 emit: { rgb in
                     let resized = colorResizer?.push(rgb) ?? rgb
-                    colorRows.append(colorChannels == 1 ? ImagePipeline.mean(of: resized) : resized)
-                    try flush()
+                    let color = colorChannels == 1 ? ImagePipeline.mean(of: resized) : resized
+                    // Only alpha needs rows held back (until its own resizer has caught up).
+                    if hasAlpha {
+                        colorRows.append(color)
+                        try flush()
+                    } else if color.height > 0 {
+                        try sink(color)
+                    }
                 }, progress: progress)
             try flush()
         }

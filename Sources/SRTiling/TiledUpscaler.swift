@@ -127,12 +127,17 @@ public final class TiledUpscaler {
             }
             tileResults.finish()
             let finished = strip == strips - 1 ? outHeight : (coreBottom - h) * s
-            if finished > emitted {
-                try emit(output.take(rows: emitted..<finished))
-                emitted = finished
+            // In bands of at most `emitRows`, so the encoder starts on the first while the rest are taken.
+            while finished > emitted {
+                let end = min(finished, emitted + TiledUpscaler.emitRows)
+                try emit(output.take(rows: emitted..<end))
+                emitted = end
             }
         }
     }
+
+    /// The most output rows handed to `emit` at once.
+    static let emitRows = 128
 
     /// Cross-fade weight of a tile at output coordinate `y` (its centre is (y + 0.5)/scale in input units):
     /// a linear ramp over [core edge − blend, core edge + blend] on each side that has a neighbour.
@@ -308,10 +313,14 @@ struct AccumulationBuffer {
     mutating func take(rows range: Range<Int>) -> PlanarImage {
         precondition(range.lowerBound == start)
         var band = PlanarImage(width: width, height: range.count, channels: 3)
-        for i in 0..<range.count {
-            let row = rows[i]
-            for c in 0..<3 {
-                for x in 0..<width { band.pixels[(c * range.count + i) * width + x] = row[c * width + x] }
+        band.pixels.withUnsafeMutableBufferPointer { pixels in
+            for i in 0..<range.count {
+                rows[i].withUnsafeBufferPointer { row in
+                    for c in 0..<3 {
+                        (pixels.baseAddress! + (c * range.count + i) * width)
+                            .update(from: row.baseAddress! + c * width, count: width)
+                    }
+                }
             }
         }
         rows.removeFirst(range.count)

@@ -130,7 +130,7 @@ final class Engine {
         let writer = try ImageWriter(
             path: output, format: format, width: width, height: height, channels: outChannels,
             bitDepth: format == .jpeg ? 8 : d.bitDepth, quality: quality,
-            pngCompression: pngCompression, iccProfile: d.iccProfile)
+            pngCompression: pngCompression, iccProfile: d.iccProfile, threads: cores)
         // Encoding runs on its own thread, overlapping with the tiles being computed.
         let encoder = BackgroundSink { band in try writer.writeRows(format == .jpeg ? band.forJPEG() : band) }
         do {

@@ -51,7 +51,10 @@ struct UpscaleImages: ParsableCommand {
     @Option(parsing: .unconditional, help: "Text added to each output file name before the extension (e.g. -x4).")
     var suffix = ""
     @Option(help: "JPEG quality (1-100).") var quality = 95
-    @Option(help: "PNG compression level (0-9): 1 is fast (OpenCV's default), 9 gives the smallest files.")
+    @Option(
+        help:
+            "PNG compression level (0-9): 0 stores, 1 is fast (the Paeth filter with run-length deflate; on photos smaller than level 6), 2-9 are zlib's levels with adaptive filters."
+    )
     var pngCompression = 1
     @Flag(help: "Process subfolders too, keeping the folder structure.") var recursive = false
     @Flag(help: "Skip files whose output already exists (resume an interrupted batch).") var skipExisting = false

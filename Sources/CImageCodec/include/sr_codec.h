@@ -50,6 +50,28 @@ int sr_writer_open(const char *path, int32_t format, int32_t width, int32_t heig
 /// Encodes the next `rows` rows from `buffer`, laid out as for sr_reader_read_rows.
 int sr_writer_write_rows(sr_writer *writer, const uint8_t *buffer, int32_t rows,
                          char *message, size_t message_capacity);
+/// A piece of a PNG's image data, filtered and compressed on its own (see sr_png_encode_piece).
+typedef struct {
+    uint8_t *data;          /* raw deflate blocks ending in a sync flush; free with sr_png_piece_free */
+    size_t length;
+    uint32_t adler;         /* Adler-32 of the filtered bytes */
+    size_t filtered_length; /* how many filtered bytes the piece holds */
+    int32_t rows;
+} sr_png_piece;
+
+/// 1 when the writer takes its PNG rows as pieces (the fast level 1: the Paeth filter and run-length
+/// deflate, whose matches never reach back into an earlier piece, so pieces compress in parallel
+/// with no loss); then rows go through sr_png_encode_piece and sr_writer_write_piece, never
+/// sr_writer_write_rows.
+int sr_writer_takes_pieces(const sr_writer *writer);
+/// Filters `rows` rows of `row_bytes` bytes (big-endian samples, `pixel_bytes` per pixel) with Paeth
+/// and compresses them. `previous` is the unfiltered row above the first (NULL at the image's top).
+/// Thread-safe: touches no writer. Returns 0, or 1 when memory runs out.
+int sr_png_encode_piece(const uint8_t *rows_data, const uint8_t *previous, size_t row_bytes, int32_t pixel_bytes,
+                        int32_t rows, sr_png_piece *out);
+void sr_png_piece_free(sr_png_piece *piece);
+/// Appends a piece (in image order) as an IDAT chunk.
+int sr_writer_write_piece(sr_writer *writer, const sr_png_piece *piece, char *message, size_t message_capacity);
 /// Finishes the stream, closes the file and frees the writer (also on failure).
 int sr_writer_finish(sr_writer *writer, char *message, size_t message_capacity);
 /// Frees the writer and closes its file without finishing the stream.

@@ -408,9 +408,10 @@ final class NCNNGraphPlan {
     }
 
     /// Runs the plan on `tensor` [1, 3, H, W] (the plan's size), its maps in `scratch`.
-    func run(_ tensor: Tensor, scratch: ScratchBuffers) -> Tensor {
+    /// - Throws: `LargeBuffer.AllocationFailure` when the maps do not fit in memory.
+    func run(_ tensor: Tensor, scratch: ScratchBuffers) throws -> Tensor {
         for (slot, views) in slotViews.enumerated() {
-            let storage = scratch.pointer("ncnn \(slot)", count: slotCapacities[slot])
+            let storage = try scratch.pointer("ncnn \(slot)", count: slotCapacities[slot])
             for view in views { view.setStorage(storage) }
         }
         tensor.scalars.withUnsafeBufferPointer { input.pointer.update(from: $0.baseAddress!, count: tensor.count) }

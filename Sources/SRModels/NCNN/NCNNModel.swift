@@ -210,8 +210,10 @@ public final class NCNNModel: SuperResolutionModel {
         if usesOneDNN, input.shape[0] == 1 {
             planLock.lock()
             defer { planLock.unlock() }
-            if case .success(let plan) = plan(height: input.shape[2], width: input.shape[3]) {
-                return plan.run(input, scratch: scratch)
+            if case .success(let plan) = plan(height: input.shape[2], width: input.shape[3]),
+                let output = try? plan.run(input, scratch: scratch)
+            {
+                return output
             }
         }
         return interpret(input)
