@@ -488,6 +488,38 @@ int sr_writer_write_rows(sr_writer *writer, const uint8_t *buffer, int32_t rows,
     return 0;
 }
 
+/* ---------------------------------------------------------------- float planes to samples */
+
+/* x + 0.5 truncated equals round-half-away-from-zero for every x >= 0.5 in range; below 0.5 the sum can
+   round up to 1 (x = 0.5 - 2^-25), so those give 0 directly. */
+static inline float clamped_scaled(float v, float levels) {
+    v = v > 0 ? v : 0; /* also NaN */
+    v = v < 1 ? v : 1;
+    float x = v * levels;
+    return x < 0.5f ? 0 : x + 0.5f;
+}
+
+void sr_pack_samples(const float *planes, size_t plane, int32_t channels, size_t first, size_t count,
+                     int32_t bit_depth, int32_t big_endian, void *out) {
+    if (bit_depth == 8) {
+        uint8_t *samples = out;
+        for (int32_t c = 0; c < channels; c++) {
+            const float *source = planes + (size_t)c * plane;
+            for (size_t i = first; i < first + count; i++)
+                samples[i * (size_t)channels + (size_t)c] = (uint8_t)clamped_scaled(source[i], 255.0f);
+        }
+    } else {
+        uint16_t *samples = out;
+        for (int32_t c = 0; c < channels; c++) {
+            const float *source = planes + (size_t)c * plane;
+            for (size_t i = first; i < first + count; i++) {
+                uint16_t v = (uint16_t)clamped_scaled(source[i], 65535.0f);
+                samples[i * (size_t)channels + (size_t)c] = big_endian ? (uint16_t)(v >> 8 | v << 8) : v;
+            }
+        }
+    }
+}
+
 /* ---------------------------------------------------------------- PNG image data in pieces */
 
 int sr_writer_takes_pieces(const sr_writer *writer) { return writer->format == SR_FORMAT_PNG && writer->pieces; }

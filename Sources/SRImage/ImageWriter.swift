@@ -100,10 +100,12 @@ public final class ImageWriter {
         raw.withUnsafeMutableBytes { out in
             band.pixels.withUnsafeBufferPointer { input in
                 let (input, out) = (input.baseAddress!, out.baseAddress!)
+                let plane = rows * width
                 DispatchQueue.concurrentPerform(iterations: parts) { k in
-                    ImageWriter.convert(
-                        input, rows: part(k), height: rows, width: width, channels: channels, bitDepth: bitDepth,
-                        bigEndian: inPieces, into: out)
+                    let part = part(k)
+                    sr_pack_samples(
+                        input, plane, Int32(channels), part.lowerBound * width, part.count * width, Int32(bitDepth),
+                        inPieces ? 1 : 0, out)
                 }
             }
         }
@@ -151,33 +153,6 @@ public final class ImageWriter {
             throw ImageError(path: path, reason: String(cString: message))
         }
         rowsWritten += rows
-    }
-
-    /// Rows `rows` of a planar band (`height` rows, values clamped to [0, 1]) as interleaved 8- or
-    /// 16-bit samples (16-bit in the machine's byte order, or big-endian as PNG stores them).
-    private static func convert(
-        _ input: UnsafePointer<Float>, rows: Range<Int>, height: Int, width: Int, channels: Int, bitDepth: Int,
-        bigEndian: Bool, into out: UnsafeMutableRawPointer
-    ) {
-        let plane = height * width
-        let pixels = (rows.lowerBound * width)..<(rows.upperBound * width)
-        if bitDepth == 8 {
-            let samples = out.assumingMemoryBound(to: UInt8.self)
-            for i in pixels {
-                for c in 0..<channels {
-                    let v = min(max(input[c * plane + i], 0), 1)
-                    samples[i * channels + c] = UInt8((v * 255).rounded())
-                }
-            }
-        } else {
-            let samples = out.assumingMemoryBound(to: UInt16.self)
-            for i in pixels {
-                for c in 0..<channels {
-                    let v = UInt16((min(max(input[c * plane + i], 0), 1) * 65535).rounded())
-                    samples[i * channels + c] = bigEndian ? v.bigEndian : v
-                }
-            }
-        }
     }
 
     /// Completes the file, flushes it to the disk and renames it into place.

@@ -1,3 +1,4 @@
+import CImageCodec
 import CPNGCheck
 import Foundation
 import SRImage
@@ -135,6 +136,31 @@ final class CodecTests: XCTestCase {
                         back, image.quantized(bits: depth), "\(channels) channels, \(depth)-bit, level \(level)")
                 }
             }
+        }
+    }
+
+    /// The C packer rounds exactly as `Float.rounded()` (half away from zero) on every 8- and 16-bit
+    /// level, at the halfway points and just below them (where x + 0.5 alone would round up), and
+    /// turns NaN into 0.
+    func testPackedSamplesRoundLikeSwift() {
+        for (depth, levels) in [(8, Float(255)), (16, Float(65535))] {
+            var values: [Float] = [-1, 0, 1, 2, Float(0.49999997) / levels, Float(0.5).nextDown / levels]
+            for level in stride(from: 0, to: Int(levels), by: depth == 8 ? 1 : 97) {
+                let half = (Float(level) + 0.5) / levels
+                values += [half, half.nextDown, half.nextUp, Float(level) / levels]
+            }
+            var packed = [UInt8](repeating: 0, count: values.count * depth / 8)
+            sr_pack_samples(values, values.count, 1, 0, values.count, Int32(depth), 0, &packed)
+            packed.withUnsafeBytes { bytes in
+                for (i, v) in values.enumerated() {
+                    let expected = (min(max(v, 0), 1) * levels).rounded()
+                    let got = depth == 8 ? Float(bytes[i]) : Float(bytes.load(fromByteOffset: 2 * i, as: UInt16.self))
+                    XCTAssertEqual(got, expected, "\(depth)-bit, value \(v)")
+                }
+            }
+            var nan = [UInt8](repeating: 1, count: 2)
+            sr_pack_samples([Float.nan], 1, 1, 0, 1, Int32(depth), 0, &nan)
+            XCTAssertEqual(nan[0], 0)
         }
     }
 

@@ -50,6 +50,13 @@ int sr_writer_open(const char *path, int32_t format, int32_t width, int32_t heig
 /// Encodes the next `rows` rows from `buffer`, laid out as for sr_reader_read_rows.
 int sr_writer_write_rows(sr_writer *writer, const uint8_t *buffer, int32_t rows,
                          char *message, size_t message_capacity);
+/// Packs pixels [first, first + count) of `channels` float planes (`plane` pixels apart) into
+/// interleaved samples: each value clamped to [0, 1] (NaN to 0), scaled to 255 or 65535 and rounded
+/// half away from zero, exactly as Float.rounded() does. 16-bit samples are stored big-endian when
+/// `big_endian` is 1, else in the machine's order.
+void sr_pack_samples(const float *planes, size_t plane, int32_t channels, size_t first, size_t count,
+                     int32_t bit_depth, int32_t big_endian, void *out);
+
 /// A piece of a PNG's image data, filtered and compressed on its own (see sr_png_encode_piece).
 typedef struct {
     uint8_t *data;          /* raw deflate blocks ending in a sync flush; free with sr_png_piece_free */
