@@ -63,7 +63,8 @@ let package = Package(
             name: "SRModelsTests", dependencies: ["SRModels", "SRNN", "SRTensor", "SRTestSupport"],
             resources: [.copy("Fixtures")]),
         .testTarget(
-            name: "SRImageTests", dependencies: ["CImageCodec", "CPNGCheck", "SRImage", "SRTensor"], resources: [.copy("Fixtures")]),
+            name: "SRImageTests", dependencies: ["CImageCodec", "CPNGCheck", "SRImage", "SRTensor"],
+            resources: [.copy("Fixtures")]),
         .testTarget(name: "SRDegradationTests", dependencies: ["SRDegradation", "SRImage", "SRTensor"]),
         .testTarget(name: "SRTilingTests", dependencies: ["SRTiling", "SRModels", "SRImage", "SRTensor"]),
         .testTarget(
