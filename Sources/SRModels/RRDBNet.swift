@@ -140,12 +140,15 @@ public final class RRDBNet: SuperResolutionModel, Layer {
     }
 
     public var architectureName: String { "RRDBNet" }
-    /// 15 convolutions per block plus conv_first and conv_body at the (unshuffled) input resolution, the
-    /// rest at 2× and 4×, in input pixels.
+    /// In input pixels: 15 convolutions per block plus conv_first and conv_body at the packed resolution
+    /// (1/unshuffle), conv_up1 at 2× and conv_up2, conv_hr and conv_last at 4× of it, plus up to
+    /// unshuffle − 1 pixels for the packed cell a pixel shares with its neighbours.
     public var receptiveRadius: Double {
-        Double(unshuffle) * Double(15 * blockCount + 2) + 0.5 + 0.25 + 0.5
+        let u = Double(unshuffle)
+        return u * (Double(15 * blockCount + 2) + 0.5 + 0.75) + u - 1
     }
     public var workingSetChannels: (input: Int, output: Int) { (features + 4 * growth, features) }
+    public var inputAlignment: Int { unshuffle }
     /// Its convolutions run on oneDNN's training convolutions (each over all cores) when available.
     public var usesOneDNN: Bool { DNNLTrainingConvolution.isEnabled }
     public var summary: [(String, String)] {
@@ -187,8 +190,17 @@ public final class RRDBNet: SuperResolutionModel, Layer {
         )
     }
 
-    /// On the oneDNN plan of its ncnn graph when it can (×4, batch 1), else layer by layer.
+    /// On the oneDNN plan of its ncnn graph when it can (×4, batch 1), else layer by layer. A side
+    /// that the unshuffle factor does not divide is first extended by repeating its last row or column
+    /// (Real-ESRGAN pads there too); the output is cropped back to input size × scale.
     public func inference(_ input: Tensor) -> Tensor {
+        let (height, width) = (input.shape[2], input.shape[3])
+        if height % unshuffle != 0 || width % unshuffle != 0 {
+            let padded = RRDBNet.replicatingEdges(
+                input, height: height + (unshuffle - height % unshuffle) % unshuffle,
+                width: width + (unshuffle - width % unshuffle) % unshuffle)
+            return RRDBNet.topLeft(inference(padded), height: height * scale, width: width * scale)
+        }
         if unshuffle == 1, input.shape[0] == 1,
             let graph = graphCache.model(weights: namedParameters.map(\.parameter.value.scalars), build: graph)
         {
@@ -201,6 +213,33 @@ public final class RRDBNet: SuperResolutionModel, Layer {
         x = activation.inference(convUp1.fastInference(upsample.inference(x)))
         x = activation.inference(convUp2.fastInference(upsample.inference(x)))
         return convLast.fastInference(activation.inference(convHR.fastInference(x)))
+    }
+
+    /// [N, C, h, w] → [N, C, height, width] (height ≥ h, width ≥ w), new rows and columns copying the last ones.
+    static func replicatingEdges(_ x: Tensor, height: Int, width: Int) -> Tensor {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        var out = Tensor(zeros: [n, c, height, width])
+        for plane in 0..<(n * c) {
+            for y in 0..<height {
+                let source = (plane * h + min(y, h - 1)) * w, target = (plane * height + y) * width
+                for x0 in 0..<width { out.scalars[target + x0] = x.scalars[source + min(x0, w - 1)] }
+            }
+        }
+        return out
+    }
+
+    /// The top-left [N, C, height, width] of `x`.
+    static func topLeft(_ x: Tensor, height: Int, width: Int) -> Tensor {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        var out = Tensor(zeros: [n, c, height, width])
+        for plane in 0..<(n * c) {
+            for y in 0..<height {
+                for x0 in 0..<width {
+                    out.scalars[(plane * height + y) * width + x0] = x.scalars[(plane * h + y) * w + x0]
+                }
+            }
+        }
+        return out
     }
 
     public var namedParameters: [(name: String, parameter: Parameter)] {

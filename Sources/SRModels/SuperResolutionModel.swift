@@ -17,6 +17,8 @@ public protocol SuperResolutionModel: AnyObject {
     /// How many copies of `workingSetChannels` are alive at once, when the model knows (nil: the memory
     /// model's measured factor for the inference path).
     var workingSetCopies: Double? { get }
+    /// Tiles must start at multiples of this (a pixel-unshuffled input's factor; 1 for most models).
+    var inputAlignment: Int { get }
     /// Whether `inference` runs on oneDNN (it then threads each convolution over all cores itself).
     var usesOneDNN: Bool { get }
     /// Key facts for `model info`, in display order.
@@ -31,6 +33,7 @@ public protocol SuperResolutionModel: AnyObject {
 
 extension SuperResolutionModel {
     public var workingSetCopies: Double? { nil }
+    public var inputAlignment: Int { 1 }
 
     /// The smallest integer overlap that makes tiled inference exact.
     public var exactOverlap: Int { Int(receptiveRadius.rounded(.up)) }

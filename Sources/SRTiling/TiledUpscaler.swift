@@ -35,12 +35,23 @@ public struct TilingOptions: Sendable, Equatable {
     public var blend: Int
     /// Tiles of one strip run on this many threads at once.
     public var workers: Int
+    /// Every tile starts at a multiple of this in both directions (its context reaches further back when
+    /// needed), so models that pixel-unshuffle their input see the same grid in every tile as in the
+    /// whole image.
+    public var alignment: Int
 
-    public init(tileSize: Int = 128, overlap: Int = 16, blend: Int = 2, workers: Int = 1) {
+    public init(tileSize: Int = 128, overlap: Int = 16, blend: Int = 2, workers: Int = 1, alignment: Int = 1) {
         self.tileSize = tileSize
         self.overlap = overlap
         self.blend = min(blend, tileSize / 2)
         self.workers = max(1, workers)
+        self.alignment = max(1, alignment)
+    }
+
+    /// Where a tile whose core starts at `coreStart` begins: `margin` before it, at an aligned position.
+    func contextStart(core coreStart: Int, margin: Int) -> Int {
+        let start = max(0, coreStart - margin)
+        return start - start % alignment
     }
 }
 
@@ -80,7 +91,7 @@ public final class TiledUpscaler {
         var emitted = 0, tilesDone = 0
         for strip in 0..<strips {
             let coreTop = strip * t, coreBottom = min(height, coreTop + t)
-            let top = max(0, coreTop - margin), bottom = min(height, coreBottom + margin)
+            let top = options.contextStart(core: coreTop, margin: margin), bottom = min(height, coreBottom + margin)
             while input.end < bottom {
                 let band = try source.readRows(min(max(t, 16), height - input.end))
                 precondition(band.height > 0 && band.channels == 3, "row source ended early or is not RGB")
@@ -98,7 +109,10 @@ public final class TiledUpscaler {
             }
             let tiles = (0..<columns).map { column -> (Int, Int, Int, Int) in
                 let coreLeft = column * t, coreRight = min(width, coreLeft + t)
-                return (coreLeft, coreRight, max(0, coreLeft - margin), min(width, coreRight + margin))
+                return (
+                    coreLeft, coreRight, options.contextStart(core: coreLeft, margin: margin),
+                    min(width, coreRight + margin)
+                )
             }
             let stripInput = input.tensor(rows: top..<bottom)
             // Workers run the strip's tiles in column order while this thread fades finished tiles in,

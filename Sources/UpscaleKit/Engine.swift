@@ -42,7 +42,9 @@ final class Engine {
             return
         }
         let generator = try ModelFile.load(path: try ModelCatalog.resolve(name, scale: scale))
-        let options = TilingOptions(tileSize: tile ?? 128, overlap: overlap ?? generator.defaultOverlap, blend: blend)
+        let options = TilingOptions(
+            tileSize: tile ?? 128, overlap: overlap ?? generator.defaultOverlap, blend: blend,
+            alignment: generator.inputAlignment)
         // oneDNN threads each convolution over all cores itself; the reference path runs one tile per core.
         model = (generator, options, { generator.inference($0) }, !generator.usesOneDNN)
         if explicitBudget {
@@ -110,7 +112,9 @@ final class Engine {
                         "a \(width)-pixel-wide image needs at least \(peak(tile: tile, workers: 1) / 1_000_000 + 1) MB "
                         + "with tile \(tile); raise --max-memory (now \(memoryBudget / 1_000_000) MB) or lower --tile")
             }
-            options = TilingOptions(tileSize: tile, overlap: options.overlap, blend: options.blend, workers: workers)
+            options = TilingOptions(
+                tileSize: tile, overlap: options.overlap, blend: options.blend, workers: workers,
+                alignment: options.alignment)
         }
         GEMM.setThreadCount(options.workers > 1 ? 1 : cores)
         DNNL.setThreadCount(cores)
@@ -186,7 +190,8 @@ struct MemoryModel {
     /// input resolution, there; about 2.5 copies on the reference path, 5 in a oneDNN plan, or as many as
     /// the model says), plus the tile's input and output.
     func tileBytes(tile: Int) -> Double {
-        let side = Double(tile + 2 * (options.overlap + options.blend))  // one extended tile, input pixels
+        // One extended tile in input pixels (aligned tiles reach up to alignment − 1 further back).
+        let side = Double(tile + 2 * (options.overlap + options.blend) + options.alignment - 1)
         let hr = side * Double(scale)
         return copies * (Double(channels.output) * hr * hr + Double(channels.input) * side * side) * 4 + 12 * hr * hr
     }

@@ -136,7 +136,7 @@ struct Evaluate: ParsableCommand {
         let generator = try ModelFile.load(path: path)
         let options = TilingOptions(
             tileSize: 256, overlap: generator.defaultOverlap,
-            blend: generator.defaultOverlap < generator.exactOverlap ? 4 : 0)
+            blend: generator.defaultOverlap < generator.exactOverlap ? 4 : 0, alignment: generator.inputAlignment)
         let method = UpscaleMethod.model(
             nativeScale: generator.scale, options: options, run: { generator.inference($0) })
         return { input in

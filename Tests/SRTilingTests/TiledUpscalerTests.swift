@@ -71,6 +71,43 @@ final class TiledUpscalerTests: XCTestCase {
         }
     }
 
+    /// RRDBNet ×2 and ×1 pixel-unshuffle their input by 2 and 4: odd images are padded inside the model,
+    /// and tiles start on the unshuffle grid, so odd tiles and overlaps still give the whole-image output.
+    func testTiledEqualsWholeImageForUnshuffledInputs() throws {
+        for scale in [2, 1] {
+            let network = RRDBNet(features: 4, growth: 2, blocks: 0, scale: scale)
+            var random = SeededGenerator(seed: UInt64(10 + scale))
+            for (_, parameter) in network.namedParameters {
+                parameter.value = Tensor.randomNormal(
+                    shape: parameter.value.shape, standardDeviation: 0.3, generator: &random)
+            }
+            XCTAssertEqual(network.inputAlignment, 4 / scale)
+            let image = randomImage(width: 45, height: 31, seed: 5)
+            let whole = PlanarImage(tensor: network.inference(Tensor(image: image)))
+            XCTAssertEqual([whole.width, whole.height], [45 * scale, 31 * scale])
+            for (tile, overlap, blend) in [(7, network.exactOverlap, 0), (9, network.exactOverlap + 1, 2), (16, 13, 1)]
+            {
+                var out = PlanarImage(width: image.width * scale, height: image.height * scale, channels: 3)
+                var row = 0
+                let engine = TiledUpscaler(
+                    scale: scale,
+                    options: TilingOptions(
+                        tileSize: tile, overlap: max(overlap, network.exactOverlap), blend: blend,
+                        alignment: network.inputAlignment),
+                    model: { network.inference($0) })
+                try engine.run(
+                    source: MemoryRowSource(image), width: image.width, height: image.height,
+                    emit: { band in
+                        for c in 0..<3 {
+                            for y in 0..<band.height { for x in 0..<band.width { out[c, row + y, x] = band[c, y, x] } }
+                        }
+                        row += band.height
+                    })
+                XCTAssertLessThanOrEqual(maxDifference(out, whole), 1e-5, "×\(scale) tile \(tile)")
+            }
+        }
+    }
+
     func testErrorShrinksWithOverlapAndBlendingReducesIt() throws {
         let generator = tinyGenerator(scale: 4)
         let image = randomImage(width: 40, height: 40, seed: 5)

@@ -326,6 +326,16 @@ final class CLITests: BinaryTestCase {
         XCTAssertNotEqual(refused.status, 0)
         XCTAssertTrue(refused.error.contains("unshuffle"), refused.error)
         XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/rrdb-x2.onnx"))
+        // ×2 unshuffles by 2: an odd image with odd tiles runs (it used to trap) and equals the whole image.
+        let odd = folder + "/odd.png"
+        try ImageFile.write(
+            try ImageFile.read(sample("bird-lr.png")).image.rgb().cropped(x: 0, y: 0, width: 45, height: 31), to: odd)
+        for tile in ["9", "64"] {
+            let output = folder + "/odd-x2-\(tile).png"
+            let oddResult = try run([odd, output, "--model", x2, "--scale", "2", "--tile", tile, "--quiet"])
+            XCTAssertEqual(oddResult.status, 0, oddResult.error)
+            XCTAssertLessThanOrEqual(try differenceFromWholeImage(model: x2, output: output, input: odd), 0.51 / 255)
+        }
     }
 
     /// An ncnn graph (.param/.bin, every supported layer type) runs through the streaming engine with its
@@ -362,8 +372,8 @@ final class CLITests: BinaryTestCase {
     }
 
     /// Largest difference between a CLI output of `bird-lr.png` and the model's whole-image forward of it.
-    func differenceFromWholeImage(model: String, output: String) throws -> Float {
-        let input = try ImageFile.read(sample("bird-lr.png")).image
+    func differenceFromWholeImage(model: String, output: String, input path: String? = nil) throws -> Float {
+        let input = try ImageFile.read(path ?? sample("bird-lr.png")).image
         var tensor = Tensor(zeros: [1, 3, input.height, input.width])
         tensor.scalars = Array(input.pixels[0..<(3 * input.width * input.height)])
         let whole = try ModelFile.load(path: model).inference(tensor)
