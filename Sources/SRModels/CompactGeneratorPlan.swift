@@ -20,9 +20,9 @@ final class CompactGeneratorPlan: GeneratorInferencePlan {
     private let inputPlain: dnnl_memory_desc_t
     private let inputReorder: DNNLReorder
     private let first: DNNLConvolution
-    private let blocks: [(DNNLConvolution, DNNLConvolution)]
-    private let convBody: DNNLConvolution
-    private let convUp: DNNLConvolution
+    private let blocks: [(BlockedConvolution, BlockedConvolution)]
+    private let convBody: BlockedConvolution
+    private let convUp: BlockedConvolution
     private let upPlain: dnnl_memory_desc_t
     private let upReorder: DNNLReorder
     private let base: Upsample
@@ -47,14 +47,25 @@ final class CompactGeneratorPlan: GeneratorInferencePlan {
         inputPlain = try DNNLMemory.plainDescriptor([1, g.config.inputChannels, height, width])
         inputReorder = try DNNLReorder(from: inputPlain, to: first.sourceDescriptor)
         let body = first.destinationDescriptor
+        func blocked(
+            _ layer: Conv2d, _ postOp: DNNLConvolution.PostOp, source: dnnl_memory_desc_t,
+            destination: dnnl_memory_desc_t? = nil
+        ) throws -> BlockedConvolution {
+            if let winograd = try BlockedConvolution.winograd(
+                layer, postOp, source: source, destination: destination, height: height, width: width)
+            {
+                return winograd
+            }
+            return .oneDNN(try convolution(layer, postOp, source: source, destination: destination))
+        }
         blocks = try g.body.map { block in
-            let inner = try convolution(block.conv1, .leakyReLU(slope: 0), source: body)
-            let outer = try convolution(
+            let inner = try blocked(block.conv1, .leakyReLU(slope: 0), source: body)
+            let outer = try blocked(
                 block.conv2, .addToDestination, source: inner.destinationDescriptor, destination: body)
             return (inner, outer)
         }
-        convBody = try convolution(bodyLayer, .addToDestination, source: body, destination: body)
-        convUp = try convolution(upLayer, .none, source: body)
+        convBody = try blocked(bodyLayer, .addToDestination, source: body, destination: body)
+        convUp = try blocked(upLayer, .none, source: body)
         upPlain = try DNNLMemory.plainDescriptor([1, upLayer.outputChannels, height, width])
         upReorder = try DNNLReorder(from: convUp.destinationDescriptor, to: upPlain)
         base = g.base
@@ -75,15 +86,64 @@ final class CompactGeneratorPlan: GeneratorInferencePlan {
         x.pointer.update(from: features.pointer, count: features.capacity)
         for (inner, outer) in blocks {
             let t = try view("inner", inner.destinationDescriptor)
-            inner.run(source: x, destination: t)
-            outer.run(source: t, destination: x)
+            try inner.run(source: x, destination: t, scratch: scratch)
+            try outer.run(source: t, destination: x, scratch: scratch)
         }
-        convBody.run(source: x, destination: features)  // features += conv_body(x)
+        try convBody.run(source: x, destination: features, scratch: scratch)  // features += conv_body(x)
         // The body's buffers are dead now: conv_up and its plain copy reuse them (fewer fresh pages to clear).
         let up = try view("inner", convUp.destinationDescriptor)
-        convUp.run(source: features, destination: up)
+        try convUp.run(source: features, destination: up, scratch: scratch)
         let plain = try view("body", upPlain)
         upReorder.run(from: up, to: plain)
         return ShuffleTail.run(input: input, residual: plain.pointer, base: base)
+    }
+}
+
+/// A convolution between blocked buffers: oneDNN's direct one, or Winograd F(2×2, 3×3) where the CPU
+/// runs it and the maps are nChw8c (`WinogradConvolution`; both are checked against the reference).
+enum BlockedConvolution {
+    case oneDNN(DNNLConvolution)
+    case winograd(WinogradConvolution, destination: dnnl_memory_desc_t)
+
+    /// Winograd for a 3×3 layer of 8k channels on an nChw8c `source`, if enabled here; else nil.
+    static func winograd(
+        _ layer: Conv2d, _ postOp: DNNLConvolution.PostOp, source: dnnl_memory_desc_t,
+        destination: dnnl_memory_desc_t?, height: Int, width: Int
+    ) throws -> BlockedConvolution? {
+        let output: WinogradConvolution.Output
+        switch postOp {
+        case .none: output = .store
+        case .leakyReLU(let slope) where slope < 1: output = .leakyReLU(slope: slope)
+        case .addToDestination: output = .addToDestination
+        default: return nil
+        }
+        let target = try destination ?? DNNLMemory.blocked8Descriptor([1, layer.outputChannels, height, width])
+        guard WinogradConvolution.isEnabled, WinogradConvolution.supports(weight: layer.weight.value.shape),
+            DNNLMemory.channelBlock(of: source) == 8, DNNLMemory.channelBlock(of: target) == 8
+        else { return nil }
+        return .winograd(
+            WinogradConvolution(weight: layer.weight.value, bias: layer.bias?.value, output: output),
+            destination: target)
+    }
+
+    var destinationDescriptor: dnnl_memory_desc_t {
+        switch self {
+        case .oneDNN(let convolution): convolution.destinationDescriptor
+        case .winograd(_, let destination): destination
+        }
+    }
+
+    func run(source: DNNLMemory, destination: DNNLMemory, scratch: ScratchBuffers) throws {
+        switch self {
+        case .oneDNN(let convolution):
+            convolution.run(source: source, destination: destination)
+        case .winograd(let convolution, _):
+            let dimensions = DNNLMemory.dimensions(of: destination.descriptor)
+            let workers = DNNL.workers
+            convolution.run(
+                source: source.pointer, destination: destination.pointer, height: dimensions[2], width: dimensions[3],
+                workers: workers,
+                scratch: try scratch.pointer("winograd", count: convolution.scratchCount(workers: workers)))
+        }
     }
 }

@@ -27,6 +27,9 @@ public enum DNNL {
     /// Sets how many threads oneDNN runs each primitive on (`--threads`).
     public static func setThreadCount(_ count: Int) { threadCount = Int32(max(1, count)) }
 
+    /// Threads for work that runs beside oneDNN's primitives (its setting, else all cores).
+    public static var workers: Int { threadCount > 0 ? Int(threadCount) : ProcessInfo.processInfo.activeProcessorCount }
+
     /// Whether oneDNN can run here (the engine and stream were created).
     public static var isAvailable: Bool { engine != nil && stream != nil }
 
@@ -112,6 +115,15 @@ public final class DNNLMemory {
     /// A plain (row-major, NCHW for four dimensions) buffer of `dimensions`.
     public convenience init(plain dimensions: [Int]) throws {
         try self.init(descriptor: DNNLMemory.plainDescriptor(dimensions))
+    }
+
+    /// oneDNN's nChw8c layout of [1, C, H, W] (channels in blocks of 8, zero-padded).
+    public static func blocked8Descriptor(_ dimensions: [Int]) throws -> dnnl_memory_desc_t {
+        var md = dnnl_memory_desc_t()
+        try DNNL.check(
+            dnnl_memory_desc_init_by_tag(&md, 4, dimensions.map(Int64.init), dnnl_f32, dnnl_aBcd8b),
+            "nChw8c descriptor")
+        return md
     }
 
     public static func plainDescriptor(_ dimensions: [Int]) throws -> dnnl_memory_desc_t {
