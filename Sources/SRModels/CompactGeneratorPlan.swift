@@ -47,16 +47,14 @@ final class CompactGeneratorPlan: GeneratorInferencePlan {
         inputPlain = try DNNLMemory.plainDescriptor([1, g.config.inputChannels, height, width])
         inputReorder = try DNNLReorder(from: inputPlain, to: first.sourceDescriptor)
         let body = first.destinationDescriptor
+        let winograd = DNNLMemory.channelBlock(of: body) == 8
         func blocked(
             _ layer: Conv2d, _ postOp: DNNLConvolution.PostOp, source: dnnl_memory_desc_t,
             destination: dnnl_memory_desc_t? = nil
         ) throws -> BlockedConvolution {
-            if let winograd = try BlockedConvolution.winograd(
-                layer, postOp, source: source, destination: destination, height: height, width: width)
-            {
-                return winograd
-            }
-            return .oneDNN(try convolution(layer, postOp, source: source, destination: destination))
+            try BlockedConvolution(
+                layer, height: height, width: width, postOp: postOp, source: source, destination: destination,
+                preferWinograd: winograd)
         }
         blocks = try g.body.map { block in
             let inner = try blocked(block.conv1, .leakyReLU(slope: 0), source: body)
@@ -96,54 +94,5 @@ final class CompactGeneratorPlan: GeneratorInferencePlan {
         let plain = try view("body", upPlain)
         upReorder.run(from: up, to: plain)
         return ShuffleTail.run(input: input, residual: plain.pointer, base: base)
-    }
-}
-
-/// A convolution between blocked buffers: oneDNN's direct one, or Winograd F(2×2, 3×3) where the CPU
-/// runs it and the maps are nChw8c (`WinogradConvolution`; both are checked against the reference).
-enum BlockedConvolution {
-    case oneDNN(DNNLConvolution)
-    case winograd(WinogradConvolution, destination: dnnl_memory_desc_t)
-
-    /// Winograd for a 3×3 layer of 8k channels on an nChw8c `source`, if enabled here; else nil.
-    static func winograd(
-        _ layer: Conv2d, _ postOp: DNNLConvolution.PostOp, source: dnnl_memory_desc_t,
-        destination: dnnl_memory_desc_t?, height: Int, width: Int
-    ) throws -> BlockedConvolution? {
-        let output: WinogradConvolution.Output
-        switch postOp {
-        case .none: output = .store
-        case .leakyReLU(let slope) where slope < 1: output = .leakyReLU(slope: slope)
-        case .addToDestination: output = .addToDestination
-        default: return nil
-        }
-        let target = try destination ?? DNNLMemory.blocked8Descriptor([1, layer.outputChannels, height, width])
-        guard WinogradConvolution.isEnabled, WinogradConvolution.supports(weight: layer.weight.value.shape),
-            DNNLMemory.channelBlock(of: source) == 8, DNNLMemory.channelBlock(of: target) == 8
-        else { return nil }
-        return .winograd(
-            WinogradConvolution(weight: layer.weight.value, bias: layer.bias?.value, output: output),
-            destination: target)
-    }
-
-    var destinationDescriptor: dnnl_memory_desc_t {
-        switch self {
-        case .oneDNN(let convolution): convolution.destinationDescriptor
-        case .winograd(_, let destination): destination
-        }
-    }
-
-    func run(source: DNNLMemory, destination: DNNLMemory, scratch: ScratchBuffers) throws {
-        switch self {
-        case .oneDNN(let convolution):
-            convolution.run(source: source, destination: destination)
-        case .winograd(let convolution, _):
-            let dimensions = DNNLMemory.dimensions(of: destination.descriptor)
-            let workers = DNNL.workers
-            convolution.run(
-                source: source.pointer, destination: destination.pointer, height: dimensions[2], width: dimensions[3],
-                workers: workers,
-                scratch: try scratch.pointer("winograd", count: convolution.scratchCount(workers: workers)))
-        }
     }
 }

@@ -27,7 +27,7 @@ final class ScratchBuffers {
 /// (`make bench-backends`). Weights are prepared once per plan. Input [1, 3, H, W] → [1, 3, H·s, W·s].
 final class GeneratorPlan: GeneratorInferencePlan {
     private struct Stage {
-        let convolution: DNNLConvolution
+        let convolution: BlockedConvolution
         let toPlain: DNNLReorder
         let plain: dnnl_memory_desc_t
         let shuffled: dnnl_memory_desc_t
@@ -40,9 +40,9 @@ final class GeneratorPlan: GeneratorInferencePlan {
     private let inputPlain: dnnl_memory_desc_t
     private let inputReorder: DNNLReorder
     private let first: DNNLConvolution
-    private let blocks: [(DNNLConvolution, DNNLConvolution)]
+    private let blocks: [(BlockedConvolution, BlockedConvolution)]
     private let stages: [Stage]
-    private let hr: DNNLConvolution
+    private let hr: BlockedConvolution
     private let hrPlain: dnnl_memory_desc_t
     private let hrReorder: DNNLReorder
     private let last: Conv2d
@@ -73,9 +73,18 @@ final class GeneratorPlan: GeneratorInferencePlan {
         inputPlain = try DNNLMemory.plainDescriptor([1, config.inputChannels, height, width])
         inputReorder = try DNNLReorder(from: inputPlain, to: first.sourceDescriptor)
         let body = first.destinationDescriptor
+        let winograd = DNNLMemory.channelBlock(of: body) == 8
+        func blocked(
+            _ layer: Conv2d, _ h: Int, _ w: Int, _ postOp: DNNLConvolution.PostOp,
+            source: dnnl_memory_desc_t? = nil, destination: dnnl_memory_desc_t? = nil
+        ) throws -> BlockedConvolution {
+            try BlockedConvolution(
+                layer, height: h, width: w, postOp: postOp, source: source, destination: destination,
+                preferWinograd: winograd)
+        }
         blocks = try g.body.map { block in
-            let inner = try convolution(block.conv1, height, width, .leakyReLU(slope: 0), source: body)
-            let outer = try convolution(
+            let inner = try blocked(block.conv1, height, width, .leakyReLU(slope: 0), source: body)
+            let outer = try blocked(
                 block.conv2, height, width, .addToDestination, source: inner.destinationDescriptor,
                 destination: body)
             return (inner, outer)
@@ -85,8 +94,8 @@ final class GeneratorPlan: GeneratorInferencePlan {
         var (h, w, current) = (height, width, body)
         var stages: [Stage] = []
         var pending: [(Conv2d, Int)] = Array(zip(layers, factors))
-        var upConvolution = try convolution(pending[0].0, h, w, leaky, source: current)
-        var hr: DNNLConvolution?
+        var upConvolution = try blocked(pending[0].0, h, w, leaky, source: current)
+        var hr: BlockedConvolution?
         while !pending.isEmpty {
             let (_, factor) = pending.removeFirst()
             let plain = try DNNLMemory.plainDescriptor([1, features * factor * factor, h, w])
@@ -94,7 +103,7 @@ final class GeneratorPlan: GeneratorInferencePlan {
             let (sh, sw) = (h * factor, w * factor)
             let shuffled = try DNNLMemory.plainDescriptor([1, features, sh, sw])
             let next =
-                try pending.first.map { try convolution($0.0, sh, sw, leaky) } ?? convolution(convHR, sh, sw, leaky)
+                try pending.first.map { try blocked($0.0, sh, sw, leaky) } ?? blocked(convHR, sh, sw, leaky)
             stages.append(
                 Stage(
                     convolution: upConvolution, toPlain: toPlain, plain: plain, shuffled: shuffled,
@@ -126,12 +135,12 @@ final class GeneratorPlan: GeneratorInferencePlan {
         first.run(source: firstSource, destination: x)
         for (inner, outer) in blocks {
             let t = try view("inner", inner.destinationDescriptor)
-            inner.run(source: x, destination: t)
-            outer.run(source: t, destination: x)
+            try inner.run(source: x, destination: t, scratch: scratch)
+            try outer.run(source: t, destination: x, scratch: scratch)
         }
         for (index, stage) in stages.enumerated() {
             let up = try view("up", stage.convolution.destinationDescriptor)
-            stage.convolution.run(source: x, destination: up)
+            try stage.convolution.run(source: x, destination: up, scratch: scratch)
             let plain = try view("plain", stage.plain)
             stage.toPlain.run(from: up, to: plain)
             let shuffled = try view("shuffled", stage.shuffled)
@@ -144,7 +153,7 @@ final class GeneratorPlan: GeneratorInferencePlan {
             stage.fromShuffled.run(from: shuffled, to: x)
         }
         let hrOutput = try view("hr", hr.destinationDescriptor)
-        hr.run(source: x, destination: hrOutput)
+        try hr.run(source: x, destination: hrOutput, scratch: scratch)
         let plainHR = try view("plain", hrPlain)
         hrReorder.run(from: hrOutput, to: plainHR)
         let (oh, ow) = (height * scale, width * scale)
