@@ -71,6 +71,31 @@ final class NCNNModelTests: XCTestCase {
         XCTAssertEqual(try rrdb.graph().receptiveRadius, rrdb.receptiveRadius)
     }
 
+    /// Graphs of 8k channels keep their maps in nChw8c, where 3×3 convolutions run by Winograd (with a
+    /// fused LeakyReLU in RRDBNet's dense blocks, PReLU after it in SRVGGNetCompact, dense concatenations
+    /// in between): the plan still computes what the interpreter does.
+    func testWinogradPlansMatchTheInterpreter() throws {
+        let srvgg = SRVGGNetCompact(features: 16, convolutions: 2, scale: 4)
+        let rrdb = RRDBNet(features: 8, growth: 8, blocks: 1, scale: 4)
+        var random = SeededGenerator(seed: 7)
+        for network in [srvgg.namedParameters, rrdb.namedParameters] {
+            for (_, parameter) in network {
+                parameter.value = Tensor.randomNormal(
+                    shape: parameter.value.shape, standardDeviation: 0.2, generator: &random)
+            }
+        }
+        for graph in [try srvgg.graph(), try rrdb.graph()] {
+            guard graph.usesOneDNN else { throw XCTSkip("oneDNN is not available here") }
+            for (height, width) in [(13, 9), (20, 20)] {
+                let input = Tensor.randomUniform(shape: [1, 3, height, width], generator: &random)
+                let reference = graph.interpret(input)
+                let scale = reference.scalars.map(abs).max()!
+                XCTAssertLessThanOrEqual(
+                    graph.inference(input).maxAbsDifference(reference), 2e-5 * scale, "\(height)×\(width)")
+            }
+        }
+    }
+
     /// Converted to safetensors (the .param text in the metadata), the graph gives the same output.
     func testConvertedGraphRunsAlike() throws {
         let model = try XCTUnwrap(try ModelFile.load(path: try fixture("tiny_ncnn_x4", "param")) as? NCNNModel)

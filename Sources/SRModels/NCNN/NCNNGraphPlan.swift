@@ -12,6 +12,8 @@ import SRTensor
 final class NCNNGraphPlan {
     private enum Action {
         case convolution(DNNLConvolution, source: DNNLMemory, destination: DNNLMemory)
+        /// nChw8c → nChw8c.
+        case winograd(WinogradConvolution, source: DNNLMemory, destination: DNNLMemory)
         case operation(DNNLOperation, sources: [DNNLMemory], destination: DNNLMemory)
         case reorder(DNNLReorder, source: DNNLMemory, destination: DNNLMemory)
         /// Plain [1, C·r², H, W] → plain [1, C, H·r, W·r].
@@ -103,23 +105,34 @@ final class NCNNGraphPlan {
                 // code with them); the rest run after the convolution, PReLU in place.
                 let fusable = Array(postOps.prefix { if case .elementwise = $0 { true } else { false } })
                 var unfused = Array(postOps.dropFirst(fusable.count))
-                let convolution: DNNLConvolution
-                let prepared = model.preparedWeights[index]
-                do {
-                    convolution = try DNNLConvolution(
-                        weight: weight, bias: bias, height: size[2], width: size[3],
-                        postOps: fusable.compactMap(\.fused), preparedWeights: prepared)
-                } catch {
-                    convolution = try DNNLConvolution(
-                        weight: weight, bias: bias, height: size[2], width: size[3], postOps: [],
-                        preparedWeights: prepared)
-                    unfused = postOps
+                var y: DNNLMemory
+                if let winograd = try Self.winograd(
+                    weight: weight, bias: bias, input: views[step.inputs[0]], postOps: postOps)
+                {
+                    // Maps in nChw8c (oneDNN's choice here): Winograd F(2×2, 3×3), a leading ReLU fused.
+                    let x = try source(step.inputs[0], as: views[step.inputs[0]]!.descriptor)
+                    y = try allocate(try DNNLMemory.blocked8Descriptor([1, weight.shape[0], size[2], size[3]]))
+                    actions.append(.winograd(winograd.convolution, source: x, destination: y))
+                    unfused = winograd.rest
+                } else {
+                    let convolution: DNNLConvolution
+                    let prepared = model.preparedWeights[index]
+                    do {
+                        convolution = try DNNLConvolution(
+                            weight: weight, bias: bias, height: size[2], width: size[3],
+                            postOps: fusable.compactMap(\.fused), preparedWeights: prepared)
+                    } catch {
+                        convolution = try DNNLConvolution(
+                            weight: weight, bias: bias, height: size[2], width: size[3], postOps: [],
+                            preparedWeights: prepared)
+                        unfused = postOps
+                    }
+                    // Plans for other tile sizes reuse these weights instead of holding their own copy.
+                    model.preparedWeights[index] = convolution.preparedWeights
+                    let x = try source(step.inputs[0], as: convolution.sourceDescriptor)
+                    y = try allocate(convolution.destinationDescriptor)
+                    actions.append(.convolution(convolution, source: x, destination: y))
                 }
-                // Plans for other tile sizes reuse these weights instead of holding their own copy.
-                model.preparedWeights[index] = convolution.preparedWeights
-                let x = try source(step.inputs[0], as: convolution.sourceDescriptor)
-                var y = try allocate(convolution.destinationDescriptor)
-                actions.append(.convolution(convolution, source: x, destination: y))
                 for postOp in unfused {
                     let operation: DNNLOperation
                     switch postOp {
@@ -407,6 +420,26 @@ final class NCNNGraphPlan {
         return [.elementwise(algorithm, alpha: alpha, beta: beta)]
     }
 
+    /// Winograd for a 3×3 convolution of 8k channels whose input is in nChw8c, where it runs: the kernel
+    /// (with a leading ReLU or LeakyReLU fused) and the post-ops left to run after it; else nil.
+    private static func winograd(
+        weight: Tensor, bias: Tensor?, input: DNNLMemory?, postOps: [PostOp]
+    ) throws -> (convolution: WinogradConvolution, rest: [PostOp])? {
+        guard WinogradConvolution.isEnabled, WinogradConvolution.supports(weight: weight.shape), let input,
+            DNNLMemory.channelBlock(of: input.descriptor) == 8
+        else { return nil }
+        if case .elementwise(let algorithm, let alpha, _) = postOps.first, algorithm == dnnl_eltwise_relu, alpha < 1 {
+            return (
+                WinogradConvolution(weight: weight, bias: bias, output: .leakyReLU(slope: alpha)),
+                Array(postOps.dropFirst())
+            )
+        }
+        return (WinogradConvolution(weight: weight, bias: bias, output: .store), postOps)
+    }
+
+    private func height(of memory: DNNLMemory) -> Int { DNNLMemory.dimensions(of: memory.descriptor)[2] }
+    private func width(of memory: DNNLMemory) -> Int { DNNLMemory.dimensions(of: memory.descriptor)[3] }
+
     /// Runs the plan on `tensor` [1, 3, H, W] (the plan's size), its maps in `scratch`.
     /// - Throws: `LargeBuffer.AllocationFailure` when the maps do not fit in memory.
     func run(_ tensor: Tensor, scratch: ScratchBuffers) throws -> Tensor {
@@ -419,6 +452,12 @@ final class NCNNGraphPlan {
             switch action {
             case .convolution(let convolution, let source, let destination):
                 convolution.run(source: source, destination: destination)
+            case .winograd(let convolution, let source, let destination):
+                let workers = DNNL.workers
+                convolution.run(
+                    source: source.pointer, destination: destination.pointer, height: height(of: destination),
+                    width: width(of: destination), workers: workers,
+                    scratch: try scratch.pointer("winograd", count: convolution.scratchCount(workers: workers)))
             case .operation(let operation, let sources, let destination):
                 operation.run(sources: sources, destination: destination)
             case .reorder(let reorder, let source, let destination):
