@@ -103,6 +103,35 @@ if !memoryOnly {
     }
     report("conv3x3_to3_plain_gemm_vs_sgemm", flopsLast / plainSeconds / 1e9 / sgemmRate)
 
+    // Inference plans' 3×3 convolutions at input resolution (CompactResNet 48×8, SPAN ch48) on nChw8c:
+    // oneDNN's direct convolution against Winograd F(2×2, 3×3), in effective GFLOP/s of the direct count.
+    if DNNL.isAvailable, WinogradConvolution.isAvailable {
+        let (features, size) = (48, 256)
+        let layer = Conv2d(inputChannels: features, outputChannels: features, kernelSize: 3)
+        layer.initialize(generator: &random)
+        let blocked = try! DNNLMemory.blocked8Descriptor([1, features, size, size])
+        let direct = try! DNNLConvolution(
+            weight: layer.weight.value, bias: layer.bias?.value, height: size, width: size,
+            postOp: .leakyReLU(slope: 0.1), source: blocked, destination: blocked)
+        let source = try! DNNLMemory(
+            descriptor: blocked, storage: try! LargeBuffer.allocate(floats: DNNLMemory.floats(in: blocked)))
+        let destination = try! DNNLMemory(
+            descriptor: blocked, storage: try! LargeBuffer.allocate(floats: DNNLMemory.floats(in: blocked)))
+        for i in 0..<DNNLMemory.floats(in: blocked) { source.pointer[i] = Float(random.nextNormal()) }
+        let winograd = WinogradConvolution(
+            weight: layer.weight.value, bias: layer.bias?.value, output: .leakyReLU(slope: 0.1))
+        var scratch = [Float](repeating: 0, count: winograd.scratchCount(workers: cores))
+        let flops = 2.0 * Double(features * features * 9 * size * size)
+        let directSeconds = time { direct.run(source: source, destination: destination) }
+        let winogradSeconds = time {
+            winograd.run(
+                source: source.pointer, destination: destination.pointer, height: size, width: size, workers: cores,
+                scratch: &scratch)
+        }
+        report("conv3x3_48_onednn_direct_gflops", flops / directSeconds / 1e9, "%.1f")
+        report("conv3x3_48_winograd_effective_gflops", flops / winogradSeconds / 1e9, "%.1f")
+        report("conv3x3_48_winograd_vs_onednn_direct", directSeconds / winogradSeconds)
+    }
 }
 if arguments.contains("--conv-only") { exit(0) }
 
