@@ -182,13 +182,13 @@ struct ModelCommand: ParsableCommand {
                     "exact overlap:    \(generator.exactOverlap) input pixels (tiles overlapping this much reproduce "
                         + "whole-image output)"
                 )
-                let path =
+                let backend =
                     (generator as? NCNNModel)?.inferencePath
                     ?? (generator.usesOneDNN ? "oneDNN" : "reference path (im2col + sgemm)")
                 let winograd =
                     generator.usesOneDNN && WinogradConvolution.isEnabled
                     ? "; Winograd F(2×2, 3×3) for 3×3 convolutions of 8k channels (AVX2)" : ""
-                print("inference:        " + path + winograd)
+                print("inference:        " + backend + winograd)
                 for key in ["kind", "description", "steps"] {
                     if let value = metadata[key] {
                         print("\(key):".padding(toLength: 18, withPad: " ", startingAt: 0) + value)
