@@ -152,15 +152,30 @@ final class GeneratorPlan: GeneratorInferencePlan {
             x = try view(index % 2 == 0 ? "stage-a" : "stage-b", nextSource)
             stage.fromShuffled.run(from: shuffled, to: x)
         }
-        let hrOutput = try view("hr", hr.destinationDescriptor)
+        // The last stage's shuffled map is dead by now: conv_hr writes into its buffer.
+        let hrOutput = try view("shuffled", hr.destinationDescriptor)
         try hr.run(source: x, destination: hrOutput, scratch: scratch)
         let plainHR = try view("plain", hrPlain)
         hrReorder.run(from: hrOutput, to: plainHR)
         let (oh, ow) = (height * scale, width * scale)
-        let features = Tensor(
-            shape: [1, self.features, oh, ow],
-            scalars: Array(UnsafeBufferPointer(start: plainHR.pointer, count: self.features * oh * ow)))
-        var output = last.inference(features)
+        var output: Tensor
+        if Convolution.preferredMethod(
+            outputChannels: last.outputChannels, kernel: last.weight.value.shape[2], stride: 1, padding: 1)
+            == .directNarrow
+        {
+            // conv_last (features → 3 by our direct kernel) reads the plain map where it lies, without a copy.
+            output = Tensor(zeros: [1, last.outputChannels, oh, ow])
+            output.scalars.withUnsafeMutableBufferPointer { target in
+                Convolution.narrow(
+                    plainHR.pointer, channels: features, height: oh, width: ow, weight: last.weight.value,
+                    bias: last.bias?.value, into: target.baseAddress!)
+            }
+        } else {
+            output = last.inference(
+                Tensor(
+                    shape: [1, features, oh, ow],
+                    scalars: Array(UnsafeBufferPointer(start: plainHR.pointer, count: features * oh * ow))))
+        }
         output.add(base.inference(input))
         return output
     }
