@@ -18,6 +18,8 @@ public final class ImageWriter {
     private var handle: OpaquePointer?
     private let temporaryPath: String
     private var raw: [UInt8] = []
+    /// Bands are split into parts of at least this many bytes.
+    static let minimumPartBytes = 32_768
     /// The last row written (PNG in pieces: the Paeth filter of the next band's first row needs it).
     private var previousRow: [UInt8] = []
     private let threads: Int
@@ -95,7 +97,8 @@ public final class ImageWriter {
         let rowBytes = width * channels * bitDepth / 8
         if raw.count < rows * rowBytes { raw = [UInt8](repeating: 0, count: rows * rowBytes) }
         let inPieces = sr_writer_takes_pieces(handle) != 0
-        let parts = min(rows, threads)
+        // Each part compresses on its own (a fresh deflate state of a few hundred KB), so parts stay large.
+        let parts = max(1, min(rows, threads, rows * rowBytes / ImageWriter.minimumPartBytes))
         func part(_ k: Int) -> Range<Int> { (k * rows / parts)..<((k + 1) * rows / parts) }
         raw.withUnsafeMutableBytes { out in
             band.pixels.withUnsafeBufferPointer { input in

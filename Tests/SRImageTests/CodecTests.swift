@@ -111,29 +111,31 @@ final class CodecTests: XCTestCase {
     /// its chunks and zlib stream) that decodes to exactly the quantized image.
     func testPNGBandsInPiecesDecodeExactly() throws {
         let folder = temporaryFolder()
-        let (width, height) = (37, 29)
-        for channels in 1...4 {
-            for depth in [8, 16] {
-                var image = PlanarImage(width: width, height: height, channels: channels)
-                for i in image.pixels.indices {
-                    image.pixels[i] = Float((i * 7919) % 1009) / 1000 - 0.004  // a few values clamp at 0 and 1
-                }
-                for (level, threads) in [(1, 1), (1, 3), (1, 8), (6, 2), (0, 1)] {
-                    let path = folder + "/pieces-\(channels)-\(depth)-\(level)-\(threads).png"
-                    let writer = try ImageWriter(
-                        path: path, format: .png, width: width, height: height, channels: channels, bitDepth: depth,
-                        pngCompression: level, threads: threads)
-                    var top = 0
-                    for rows in [1, 5, 13, 10] {
-                        try writer.writeRows(image.rows(top..<(top + rows)))
-                        top += rows
+        // 37 pixels: one part per band; 1500: up to three parts per band (parts hold 32 KB or more).
+        for (width, height) in [(37, 29), (1500, 29)] {
+            for channels in 1...4 {
+                for depth in [8, 16] {
+                    var image = PlanarImage(width: width, height: height, channels: channels)
+                    for i in image.pixels.indices {
+                        image.pixels[i] = Float((i * 7919) % 1009) / 1000 - 0.004  // a few values clamp at 0 and 1
                     }
-                    try writer.finish()
-                    var message = [CChar](repeating: 0, count: 256)
-                    XCTAssertEqual(png_check_file(path, &message, message.count), 0, String(cString: message))
-                    let (back, _) = try ImageFile.read(path)
-                    XCTAssertEqual(
-                        back, image.quantized(bits: depth), "\(channels) channels, \(depth)-bit, level \(level)")
+                    for (level, threads) in [(1, 1), (1, 3), (1, 8), (6, 2), (0, 1)] {
+                        let path = folder + "/pieces-\(width)-\(channels)-\(depth)-\(level)-\(threads).png"
+                        let writer = try ImageWriter(
+                            path: path, format: .png, width: width, height: height, channels: channels, bitDepth: depth,
+                            pngCompression: level, threads: threads)
+                        var top = 0
+                        for rows in [1, 5, 13, 10] {
+                            try writer.writeRows(image.rows(top..<(top + rows)))
+                            top += rows
+                        }
+                        try writer.finish()
+                        var message = [CChar](repeating: 0, count: 256)
+                        XCTAssertEqual(png_check_file(path, &message, message.count), 0, String(cString: message))
+                        let (back, _) = try ImageFile.read(path)
+                        XCTAssertEqual(
+                            back, image.quantized(bits: depth), "\(channels) channels, \(depth)-bit, level \(level)")
+                    }
                 }
             }
         }
