@@ -62,12 +62,18 @@ enum BlockedConvolution {
         case .oneDNN(let convolution):
             convolution.run(source: source, destination: destination)
         case .winograd(let convolution, _, _):
-            let dimensions = DNNLMemory.dimensions(of: destination.descriptor)
-            let workers = DNNL.workers
-            convolution.run(
-                source: source.pointer, destination: destination.pointer, height: dimensions[2], width: dimensions[3],
-                workers: workers,
-                scratch: try scratch.pointer("winograd", count: convolution.scratchCount(workers: workers)))
+            try convolution.run(source: source, destination: destination, scratch: scratch)
         }
+    }
+}
+
+extension WinogradConvolution {
+    /// On nChw8c oneDNN buffers, on oneDNN's thread count, its scratch from the plan's buffers.
+    func run(source: DNNLMemory, destination: DNNLMemory, scratch: ScratchBuffers) throws {
+        let dimensions = DNNLMemory.dimensions(of: destination.descriptor)
+        let workers = DNNL.workers
+        run(
+            source: source.pointer, destination: destination.pointer, height: dimensions[2], width: dimensions[3],
+            workers: workers, scratch: try scratch.pointer("winograd", count: scratchCount(workers: workers)))
     }
 }

@@ -34,10 +34,15 @@ final class TiledUpscalerTests: XCTestCase {
     }
 
     func tiled(_ image: PlanarImage, generator: Generator, options: TilingOptions) throws -> PlanarImage {
-        let s = generator.config.scale
+        try tiled(image, scale: generator.config.scale, options: options) { generator.inference($0) }
+    }
+
+    func tiled(
+        _ image: PlanarImage, scale s: Int, options: TilingOptions, model: @escaping TiledUpscaler.Model
+    ) throws -> PlanarImage {
         var out = PlanarImage(width: image.width * s, height: image.height * s, channels: 3)
         var row = 0
-        let engine = TiledUpscaler(scale: s, options: options, model: { generator.inference($0) })
+        let engine = TiledUpscaler(scale: s, options: options, model: model)
         try engine.run(
             source: MemoryRowSource(image), width: image.width, height: image.height,
             emit: { band in
@@ -85,24 +90,13 @@ final class TiledUpscalerTests: XCTestCase {
             let image = randomImage(width: 45, height: 31, seed: 5)
             let whole = PlanarImage(tensor: network.inference(Tensor(image: image)))
             XCTAssertEqual([whole.width, whole.height], [45 * scale, 31 * scale])
-            for (tile, overlap, blend) in [(7, network.exactOverlap, 0), (9, network.exactOverlap + 1, 2), (16, 13, 1)]
-            {
-                var out = PlanarImage(width: image.width * scale, height: image.height * scale, channels: 3)
-                var row = 0
-                let engine = TiledUpscaler(
-                    scale: scale,
+            for (tile, extraOverlap, blend) in [(7, 0, 0), (9, 1, 2), (16, 3, 1)] {
+                let out = try tiled(
+                    image, scale: scale,
                     options: TilingOptions(
-                        tileSize: tile, overlap: max(overlap, network.exactOverlap), blend: blend,
-                        alignment: network.inputAlignment),
-                    model: { network.inference($0) })
-                try engine.run(
-                    source: MemoryRowSource(image), width: image.width, height: image.height,
-                    emit: { band in
-                        for c in 0..<3 {
-                            for y in 0..<band.height { for x in 0..<band.width { out[c, row + y, x] = band[c, y, x] } }
-                        }
-                        row += band.height
-                    })
+                        tileSize: tile, overlap: network.exactOverlap + extraOverlap, blend: blend,
+                        alignment: network.inputAlignment)
+                ) { network.inference($0) }
                 XCTAssertLessThanOrEqual(maxDifference(out, whole), 1e-5, "×\(scale) tile \(tile)")
             }
         }

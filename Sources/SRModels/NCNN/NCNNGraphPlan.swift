@@ -437,9 +437,6 @@ final class NCNNGraphPlan {
         return (WinogradConvolution(weight: weight, bias: bias, output: .store), postOps)
     }
 
-    private func height(of memory: DNNLMemory) -> Int { DNNLMemory.dimensions(of: memory.descriptor)[2] }
-    private func width(of memory: DNNLMemory) -> Int { DNNLMemory.dimensions(of: memory.descriptor)[3] }
-
     /// Runs the plan on `tensor` [1, 3, H, W] (the plan's size), its maps in `scratch`.
     /// - Throws: `LargeBuffer.AllocationFailure` when the maps do not fit in memory.
     func run(_ tensor: Tensor, scratch: ScratchBuffers) throws -> Tensor {
@@ -453,11 +450,7 @@ final class NCNNGraphPlan {
             case .convolution(let convolution, let source, let destination):
                 convolution.run(source: source, destination: destination)
             case .winograd(let convolution, let source, let destination):
-                let workers = DNNL.workers
-                convolution.run(
-                    source: source.pointer, destination: destination.pointer, height: height(of: destination),
-                    width: width(of: destination), workers: workers,
-                    scratch: try scratch.pointer("winograd", count: convolution.scratchCount(workers: workers)))
+                try convolution.run(source: source, destination: destination, scratch: scratch)
             case .operation(let operation, let sources, let destination):
                 operation.run(sources: sources, destination: destination)
             case .reorder(let reorder, let source, let destination):
