@@ -78,7 +78,7 @@ bench-peers: deps
 	.build/peers-venv/bin/python Benchmarks/peers/check_onnx_export.py .build/release/upscale samples/bird-lr.png \
 		weights/x4-psnr.safetensors weights/x4-gan.safetensors weights/x2-psnr.safetensors \
 		Tests/SRModelsTests/Fixtures/tiny_srvgg_x4.pth Tests/SRModelsTests/Fixtures/tiny_ncnn_x4.param \
-		Tests/SRModelsTests/Fixtures/tiny_rrdb_x4.safetensors
+		Tests/SRModelsTests/Fixtures/tiny_rrdb_x4.safetensors Tests/SRModelsTests/Fixtures/tiny_rrdb_x2.safetensors
 
 # ncnn models (Real-ESRGAN, SPAN, community) through upscale and through ncnn: agreement, speed, peak RSS.
 bench-ncnn: deps

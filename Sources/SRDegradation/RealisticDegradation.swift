@@ -85,14 +85,46 @@ public struct RealisticDegradation: Codable, Sendable, Equatable {
     /// The final sinc filter's probability and cutoff (its kernel sizes are `blur2.kernelSizes`).
     public var finalSincProbability = 0.8
     public var finalSincCutoff = Span(.pi / 3, .pi)
+    /// The share of inputs made by clean bicubic downscaling instead (not in Real-ESRGAN, where it is 0):
+    /// a model that also sees sharp inputs keeps their detail instead of sharpening them further.
+    public var cleanProbability = 0.0
 
     public init() {}
+
+    private enum CodingKeys: String, CodingKey {
+        case blur1, resize1, noise1, jpeg1, blur2, resize2, noise2, jpeg2, finalSincProbability, finalSincCutoff
+        case cleanProbability
+    }
+
+    /// Decodes every key that is present; a missing one keeps its default (so checkpoints written
+    /// before a setting existed still load).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
+            try container.decodeIfPresent(T.self, forKey: key) ?? fallback
+        }
+        blur1 = try value(.blur1, blur1)
+        resize1 = try value(.resize1, resize1)
+        noise1 = try value(.noise1, noise1)
+        jpeg1 = try value(.jpeg1, jpeg1)
+        blur2 = try value(.blur2, blur2)
+        resize2 = try value(.resize2, resize2)
+        noise2 = try value(.noise2, noise2)
+        jpeg2 = try value(.jpeg2, jpeg2)
+        finalSincProbability = try value(.finalSincProbability, finalSincProbability)
+        finalSincCutoff = try value(.finalSincCutoff, finalSincCutoff)
+        cleanProbability = try value(.cleanProbability, cleanProbability)
+    }
 
     /// Degrades a high-resolution image `hr` (RGB, [0, 1]) into a `scale`-times smaller input,
     /// rounded to 8 bits as a saved file would be. Output size: ⌊width/scale⌋ × ⌊height/scale⌋.
     public func degrade(_ hr: PlanarImage, scale: Int, generator: inout SeededGenerator) -> PlanarImage {
         let (targetWidth, targetHeight) = (max(1, hr.width / scale), max(1, hr.height / scale))
         var image = hr.selectingChannels(0..<hr.colorChannels)
+        // Drawn only when used, so the default pipeline's draws (and `eval`'s inputs) stay as they were.
+        if cleanProbability > 0 && generator.nextUniform() < cleanProbability {
+            return Resampler.resize(image, width: targetWidth, height: targetHeight).quantized(bits: 8)
+        }
         // First order.
         image = image.filtered(with: blur1.kernel(&generator))
         image = randomResize(image, factor: resize1.factor(&generator), generator: &generator)
@@ -232,6 +264,7 @@ public struct RealisticDegradation: Codable, Sendable, Equatable {
         guard (0...1).contains(finalSincProbability), 0 < finalSincCutoff.low,
             finalSincCutoff.low <= finalSincCutoff.high, finalSincCutoff.high <= .pi
         else { throw fail("the final sinc needs a probability in [0, 1] and cutoffs in (0, π]") }
+        guard (0...1).contains(cleanProbability) else { throw fail("cleanProbability must be between 0 and 1") }
     }
 }
 

@@ -7,7 +7,7 @@ import SRTensor
 /// GraphProto, NodeProto, AttributeProto, TensorProto and ValueInfoProto, as far as these graphs need them.
 /// Input "input" [1, 3, H, W] → output "output" [1, 3, H·s, W·s], H and W free.
 public enum ONNXExport {
-    /// The ONNX bytes of `model` (MSRResNet, CompactResNet, SRVGGNetCompact, RRDBNet ×4 or an ncnn graph).
+    /// The ONNX bytes of `model` (MSRResNet, CompactResNet, SRVGGNetCompact, RRDBNet or an ncnn graph).
     public static func encode(_ model: any SuperResolutionModel) throws -> Data {
         var graph = GraphBuilder()
         let input = "input"
@@ -101,6 +101,19 @@ struct GraphBuilder {
         t.string(8, name)
         var raw = Data(capacity: tensor.count * 4)
         for v in tensor.scalars { withUnsafeBytes(of: v.bitPattern.littleEndian) { raw.append(contentsOf: $0) } }
+        t.bytes(9, raw)  // raw_data
+        initializers.append(t)
+        return name
+    }
+
+    /// Adds a 1-D int64 initialiser (shapes, indices, pads); returns its name.
+    @discardableResult mutating func integers(_ name: String, _ values: [Int]) -> String {
+        var t = ProtobufWriter()
+        t.integer(1, values.count)  // dims
+        t.integer(2, 7)  // data_type INT64
+        t.string(8, name)
+        var raw = Data(capacity: values.count * 8)
+        for v in values { withUnsafeBytes(of: Int64(v).littleEndian) { raw.append(contentsOf: $0) } }
         t.bytes(9, raw)  // raw_data
         initializers.append(t)
         return name
@@ -206,15 +219,41 @@ struct GraphBuilder {
         return shuffle(x, network.scale)
     }
 
-    /// ESRGAN's RRDBNet ×4: dense blocks as Concat + Conv + LeakyRelu, residuals scaled by 0.2, nearest ×2
-    /// upsampling twice.
+    /// ESRGAN's RRDBNet: dense blocks as Concat + Conv + LeakyRelu, residuals scaled by 0.2, nearest ×2
+    /// upsampling twice. The ×2 and ×1 variants first unshuffle their input (`unshuffled`).
     mutating func rrdb(_ network: RRDBNet, input: String) throws -> String {
-        guard network.unshuffle == 1 else {
-            throw ModelError("ONNX export of RRDBNet covers ×4 (the ×2 and ×1 variants unshuffle their input)")
-        }
         let slope = network.activation.slope
         let fifth = constant("residual_scale", Tensor(shape: [1], scalars: [0.2]))
-        let features = conv(input, network.convFirst, name: "conv_first")
+        let factor = network.unshuffle
+        let packed = factor > 1 ? unshuffled(input, factor: factor) : (map: input, size: "")
+        let first: Conv2d
+        if factor > 1 {
+            // SpaceToDepth packs channel c of cell offset k as k·3 + c; PyTorch's pixel_unshuffle (the
+            // layout conv_first was trained on) as c·r² + k. Reordering conv_first's input channels
+            // makes the two agree.
+            let cells = factor * factor
+            first = Conv2d(
+                inputChannels: 3 * cells, outputChannels: network.convFirst.outputChannels, kernelSize: 3,
+                bias: network.convFirst.bias != nil)
+            let trained = network.convFirst.weight.value
+            var weight = trained
+            let taps = 9
+            for o in 0..<network.convFirst.outputChannels {
+                for k in 0..<cells {
+                    for c in 0..<3 {
+                        for t in 0..<taps {
+                            weight.scalars[(o * 3 * cells + k * 3 + c) * taps + t] =
+                                trained.scalars[(o * 3 * cells + c * cells + k) * taps + t]
+                        }
+                    }
+                }
+            }
+            first.weight.value = weight
+            if let bias = network.convFirst.bias { first.bias?.value = bias.value }
+        } else {
+            first = network.convFirst
+        }
+        let features = conv(packed.map, first, name: "conv_first")
         var x = features
         for (i, block) in network.body.enumerated() {
             var y = x
@@ -234,8 +273,27 @@ struct GraphBuilder {
         for (index, layer) in [network.convUp1, network.convUp2].enumerated() {
             x = leakyReLU(conv(upsample(x, scale: 2, nearest: true), layer, name: "conv_up\(index + 1)"), slope: slope)
         }
-        return conv(
+        let output = conv(
             leakyReLU(conv(x, network.convHR, name: "conv_hr"), slope: slope), network.convLast, name: "conv_last")
+        guard factor > 1 else { return output }
+        // Crop the padding back off: [height, width] · scale.
+        let outputSize = node("Mul", [packed.size, integers("output_scale", [network.scale, network.scale])])
+        return node("Slice", [output, integers("crop_starts", [0, 0]), outputSize, integers("crop_axes", [2, 3])])
+    }
+
+    /// Pads `x` [1, 3, H, W] by repeating its last rows and columns up to multiples of `factor`, then packs
+    /// each factor × factor cell into channels (SpaceToDepth). Returns the packed map and the int64
+    /// tensor [H, W] of the unpadded input.
+    mutating func unshuffled(_ x: String, factor: Int) -> (map: String, size: String) {
+        let size = node(
+            "Slice", [node("Shape", [x]), integers("size_starts", [2]), integers("size_ends", [4])])
+        let step = integers("unshuffle_factor", [factor, factor])
+        // (factor − size mod factor) mod factor rows and columns of padding, at the end.
+        let missing = node("Mod", [node("Sub", [step, node("Mod", [size, step])]), step])
+        let pads = node(
+            "Concat", [integers("pads_before", [0, 0, 0, 0, 0, 0]), missing], attributes: [.int("axis", 0)])
+        let padded = node("Pad", [x, pads], attributes: [.string("mode", "edge")])
+        return (node("SpaceToDepth", [padded], attributes: [.int("blocksize", factor)]), size)
     }
 
     /// The ModelProto: IR version 8, opset 17, one graph with a free-sized input and output.

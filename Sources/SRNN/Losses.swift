@@ -75,14 +75,18 @@ public enum GANLoss: String, Codable, Sendable, CaseIterable {
     /// ESRGAN's relativistic average: compares each logit with the mean logit of the other batch.
     case relativistic
 
+    /// Whether the generator's loss looks at the real logits (so the generator step must compute them).
+    public var generatorNeedsRealLogits: Bool { self == .relativistic }
+
     /// Generator loss and its gradients with respect to (real logits, fake logits).
-    /// For `vanilla` the real gradient is zero.
-    public func generatorLoss(real: Tensor, fake: Tensor) -> (value: Double, real: Tensor, fake: Tensor) {
+    /// For `vanilla` the real logits are not used (nil may be passed) and their gradient is zero.
+    public func generatorLoss(real: Tensor?, fake: Tensor) -> (value: Double, real: Tensor, fake: Tensor) {
         switch self {
         case .vanilla:
             let l = Loss.bceWithLogits(fake, label: 1)
-            return (l.value, Tensor(zeros: real.shape), l.gradient)
+            return (l.value, Tensor(zeros: real?.shape ?? fake.shape), l.gradient)
         case .relativistic:
+            guard let real else { preconditionFailure("the relativistic loss needs the real logits") }
             return GANLoss.relativistic(real: real, fake: fake, realLabel: 0, fakeLabel: 1)
         }
     }

@@ -113,7 +113,12 @@ public final class Trainer {
     /// - Parameter target: the pixel and perceptual losses' target (e.g. the sharpened `hr`); `hr` when nil.
     public func trainStep(lr: Tensor, hr: Tensor, target: Tensor? = nil) -> StepLosses {
         var (losses, output) = generatorStep(lr: lr, hr: hr, target: target)
-        if discriminator != nil { losses.discriminator = discriminatorStep(real: hr, fake: output) }
+        if discriminator != nil {
+            let discriminatorLosses = discriminatorStep(real: hr, fake: output)
+            losses.discriminator = discriminatorLosses.value
+            // Same weights as in the generator step, which skipped the real batch when its loss ignores it.
+            if !config.ganLoss.generatorNeedsRealLogits { losses.realLogit = discriminatorLosses.realLogit }
+        }
         ema.update(generator.namedParameters, step: step)
         step += 1
         return losses
@@ -148,8 +153,9 @@ public final class Trainer {
                 featureGradients.append(l1.gradient * (term.weight * scale))
             }
             gradient.add(featurePullback(featureGradients), scale: config.perceptualWeight)
-            // Real logits are detached (as in BasicSR); the fake ones carry the gradient into G.
-            let realLogits = discriminator.forward(hr).output
+            // Real logits are detached (as in BasicSR), and skipped when the loss ignores them (vanilla);
+            // the fake ones carry the gradient into G.
+            let realLogits = config.ganLoss.generatorNeedsRealLogits ? discriminator.forward(hr).output : nil
             let (fakeLogits, discriminatorPullback) = discriminator.forward(output)
             let adversarial = config.ganLoss.generatorLoss(real: realLogits, fake: fakeLogits)
             let adversarialGradient = discriminatorPullback(adversarial.fake) * config.ganWeight
@@ -158,7 +164,7 @@ public final class Trainer {
                 (adversarialGradient.squaredNorm() / max(gradient.squaredNorm(), 1e-30)).squareRoot()
             gradient.add(adversarialGradient)
             _ = pullback(gradient)
-            losses.realLogit = realLogits.sum() / Double(realLogits.count)
+            if let realLogits { losses.realLogit = realLogits.sum() / Double(realLogits.count) }
             losses.fakeLogit = fakeLogits.sum() / Double(fakeLogits.count)
             losses.perceptual = perceptualValue
             losses.adversarial = adversarial.value
@@ -174,9 +180,11 @@ public final class Trainer {
         return (losses, output)
     }
 
-    /// Updates the discriminator on real images and a detached generator output; returns its loss.
-    public func discriminatorStep(real: Tensor, fake: Tensor) -> Double {
-        guard let discriminator, let discriminatorOptimizer else { return 0 }
+    /// Updates the discriminator on real images and a detached generator output; returns its loss and
+    /// its mean logit on the real batch (before the update).
+    @discardableResult
+    public func discriminatorStep(real: Tensor, fake: Tensor) -> (value: Double, realLogit: Double) {
+        guard let discriminator, let discriminatorOptimizer else { return (0, 0) }
         discriminator.zeroGradients()
         discriminatorOptimizer.learningRate = config.schedule.rate(base: config.discriminatorLearningRate, step: step)
         let (realLogits, realPullback) = discriminator.forward(real)
@@ -185,7 +193,7 @@ public final class Trainer {
         _ = realPullback(objective.real)
         _ = fakePullback(objective.fake)
         discriminatorOptimizer.update()
-        return objective.value
+        return (objective.value, realLogits.sum() / Double(realLogits.count))
     }
 
     /// A generator holding the EMA weights (what gets exported).

@@ -124,6 +124,34 @@ final class DegradationTests: XCTestCase {
         XCTAssertGreaterThan(total / 8, 4 / 255)
     }
 
+    /// `cleanProbability` p: a share p of the inputs are exactly the clean bicubic ones, the rest degraded.
+    /// At 0 the pipeline draws nothing extra, so fixed-seed inputs stay what they were.
+    func testCleanShareGivesBicubicInputsAtItsRate() throws {
+        let hr = smoothImage(width: 64, height: 64, seed: 5)
+        let clean = Resampler.resize(hr, width: 16, height: 16).quantized(bits: 8)
+        var mixed = RealisticDegradation()
+        mixed.cleanProbability = 0.3
+        var random = SeededGenerator(seed: 11)
+        let trials = 200
+        let cleanCount = (0..<trials).filter { _ in mixed.degrade(hr, scale: 4, generator: &random) == clean }.count
+        XCTAssertEqual(Double(cleanCount) / Double(trials), 0.3, accuracy: 0.1)
+        var all = RealisticDegradation()
+        all.cleanProbability = 1
+        XCTAssertEqual(all.degrade(hr, scale: 4, generator: &random), clean)
+        var first = SeededGenerator(seed: 3), second = SeededGenerator(seed: 3)
+        XCTAssertEqual(
+            RealisticDegradation().degrade(hr, scale: 4, generator: &first),
+            RealisticDegradation().degrade(hr, scale: 4, generator: &second))
+        XCTAssertEqual(first.nextUniform(), second.nextUniform())
+        // A description written before the setting existed still decodes, with the default.
+        var encoded = try JSONSerialization.jsonObject(with: JSONEncoder().encode(mixed)) as! [String: Any]
+        XCTAssertEqual(encoded["cleanProbability"] as? Double, 0.3)
+        encoded["cleanProbability"] = nil
+        let older = try JSONDecoder().decode(
+            RealisticDegradation.self, from: JSONSerialization.data(withJSONObject: encoded))
+        XCTAssertEqual(older, RealisticDegradation())
+    }
+
     func testSettingsFileOverridesSomeKeysAndRefusesUnknownOrBadOnes() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("degradation-\(getpid())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -138,6 +166,7 @@ final class DegradationTests: XCTestCase {
         for (name, text) in [
             ("unknown", #"{"blur3": {}}"#), ("range", #"{"jpeg2": {"low": 90, "high": 40}}"#),
             ("even", #"{"blur1": {"kernelSizes": [8]}}"#), ("array", "[1, 2]"), ("text", "not json"),
+            ("clean", #"{"cleanProbability": 1.5}"#),
         ] {
             let path = folder.appendingPathComponent(name + ".json").path
             try text.write(toFile: path, atomically: true, encoding: .utf8)

@@ -61,6 +61,10 @@ final class ONNXExportTests: XCTestCase {
         return (ops, initializers)
     }
 
+    func floats(_ exported: (ops: [String], initializers: [String: Data]), _ name: String) -> [Float]? {
+        exported.initializers[name].map { $0.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) } }
+    }
+
     func testEveryFamilyExportsItsGraphAndWeights() throws {
         var random = SeededGenerator(seed: 3)
         let msr = Generator(config: GeneratorConfig(features: 4, blocks: 1, scale: 4))
@@ -85,6 +89,32 @@ final class ONNXExportTests: XCTestCase {
                 "Conv", "LeakyRelu", "Conv", "Relu", "Conv", "Add", "Conv", "Add", "Conv", "DepthToSpace", "Resize",
                 "Add",
             ])
+
+        // RRDBNet ×2: edge padding to even sides, SpaceToDepth, conv_first with its input channels
+        // reordered from pixel_unshuffle's c·4 + k to SpaceToDepth's k·3 + c, and a crop at the end.
+        let rrdb = try XCTUnwrap(
+            try ModelFile.load(
+                path: try XCTUnwrap(
+                    Bundle.module.url(forResource: "Fixtures/tiny_rrdb_x2", withExtension: "safetensors")
+                ).path) as? RRDBNet)
+        let exported = try graph(rrdb)
+        let head: [String] = ["Shape", "Slice", "Mod", "Sub", "Mod", "Concat", "Pad", "SpaceToDepth", "Conv"]
+        XCTAssertEqual(Array(exported.ops.prefix(9)), head)
+        XCTAssertEqual(Array(exported.ops.suffix(4)), ["Conv", "Mul", "Slice", "Identity"])
+        let trained = try XCTUnwrap(rrdb.stateDictionary()["conv_first.weight"])
+        let reordered: [Float] = try XCTUnwrap(floats(exported, "conv_first.weight"))
+        XCTAssertEqual(reordered.count, trained.count)
+        for o in [0, trained.shape[0] - 1] {
+            for k in 0..<4 {
+                for c in 0..<3 {
+                    for t in 0..<9 {
+                        let packed: Int = (o * 12 + k * 3 + c) * 9 + t
+                        let original: Int = (o * 12 + c * 4 + k) * 9 + t
+                        XCTAssertEqual(reordered[packed], trained.scalars[original])
+                    }
+                }
+            }
+        }
 
         let srvgg = SRVGGNetCompact(features: 4, convolutions: 1, scale: 2)
         XCTAssertEqual(

@@ -141,7 +141,7 @@ final class TrainerTests: XCTestCase {
         XCTAssertGreaterThan(losses.perceptual, 0)
         XCTAssertGreaterThan(losses.adversarial, 0)
         XCTAssertFalse(discriminator.namedParameters[0].parameter.isFrozen, "D unfrozen after the G step")
-        _ = trainer.discriminatorStep(real: hr, fake: output)
+        trainer.discriminatorStep(real: hr, fake: output)
         XCTAssertNotEqual(discriminator.stateDictionary(), d0, "D changed by its own step")
         // The whole step and a checkpoint round trip with both optimisers.
         trainer.trainStep(lr: lr, hr: hr)
@@ -174,10 +174,12 @@ final class TrainerTests: XCTestCase {
         let (losses, output) = trainer.generatorStep(lr: lr, hr: hr)
         XCTAssertEqual(weights(), d0, "D's weights unchanged by the G step")
         XCTAssertGreaterThan(losses.perceptual, 0)
-        XCTAssertNotEqual(losses.realLogit, 0)
+        XCTAssertEqual(losses.realLogit, 0, "the vanilla G loss skips the real batch")
         XCTAssertGreaterThan(losses.adversarialShare, 0)
-        _ = trainer.discriminatorStep(real: hr, fake: output)
+        let discriminatorLosses = trainer.discriminatorStep(real: hr, fake: output)
+        XCTAssertNotEqual(discriminatorLosses.realLogit, 0)
         XCTAssertNotEqual(weights(), d0, "D changed by its own step")
+        XCTAssertNotEqual(trainer.trainStep(lr: lr, hr: hr).realLogit, 0, "the whole step reports D's real logit")
         for (name, parameter) in discriminator.namedParameters where name.hasSuffix("weight_u") {
             XCTAssertTrue(parameter.isFrozen, "\(name) is state, never trained")
         }
