@@ -103,34 +103,42 @@ if !memoryOnly {
     }
     report("conv3x3_to3_plain_gemm_vs_sgemm", flopsLast / plainSeconds / 1e9 / sgemmRate)
 
-    // Inference plans' 3×3 convolutions at input resolution (CompactResNet 48×8, SPAN ch48) on nChw8c:
-    // oneDNN's direct convolution against Winograd F(2×2, 3×3), in effective GFLOP/s of the direct count.
+    // Inference plans' 3×3 convolutions on nChw8c: oneDNN's direct convolution against Winograd F(2×2, 3×3),
+    // in effective GFLOP/s of the direct count. CompactResNet 48×8 and SPAN ch48 at input resolution first;
+    // then RRDBNet's dense-block shapes (64-192 inputs into 32 or 64) and its 64-channel 4× stage.
     if DNNL.isAvailable, WinogradConvolution.isAvailable {
-        let (features, size) = (48, 256)
-        let layer = Conv2d(inputChannels: features, outputChannels: features, kernelSize: 3)
-        layer.initialize(generator: &random)
-        let blocked = try! DNNLMemory.blocked8Descriptor([1, features, size, size])
-        let direct = try! DNNLConvolution(
-            weight: layer.weight.value, bias: layer.bias?.value, height: size, width: size,
-            postOp: .leakyReLU(slope: 0.1), source: blocked, destination: blocked)
-        let source = try! DNNLMemory(
-            descriptor: blocked, storage: try! LargeBuffer.allocate(floats: DNNLMemory.floats(in: blocked)))
-        let destination = try! DNNLMemory(
-            descriptor: blocked, storage: try! LargeBuffer.allocate(floats: DNNLMemory.floats(in: blocked)))
-        for i in 0..<DNNLMemory.floats(in: blocked) { source.pointer[i] = Float(random.nextNormal()) }
-        let winograd = WinogradConvolution(
-            weight: layer.weight.value, bias: layer.bias?.value, output: .leakyReLU(slope: 0.1))
-        var scratch = [Float](repeating: 0, count: winograd.scratchCount(workers: cores))
-        let flops = 2.0 * Double(features * features * 9 * size * size)
-        let directSeconds = time { direct.run(source: source, destination: destination) }
-        let winogradSeconds = time {
-            winograd.run(
-                source: source.pointer, destination: destination.pointer, height: size, width: size, workers: cores,
-                scratch: &scratch)
+        for (inputs, outputs, size) in [
+            (48, 48, 256), (64, 32, 160), (128, 32, 160), (192, 32, 160), (192, 64, 160), (64, 64, 512),
+        ] {
+            let layer = Conv2d(inputChannels: inputs, outputChannels: outputs, kernelSize: 3)
+            layer.initialize(generator: &random)
+            let sourceLayout = try! DNNLMemory.blocked8Descriptor([1, inputs, size, size])
+            let destinationLayout = try! DNNLMemory.blocked8Descriptor([1, outputs, size, size])
+            let direct = try! DNNLConvolution(
+                weight: layer.weight.value, bias: layer.bias?.value, height: size, width: size,
+                postOp: .leakyReLU(slope: 0.1), source: sourceLayout, destination: destinationLayout)
+            let source = try! DNNLMemory(
+                descriptor: sourceLayout,
+                storage: try! LargeBuffer.allocate(floats: DNNLMemory.floats(in: sourceLayout)))
+            let destination = try! DNNLMemory(
+                descriptor: destinationLayout,
+                storage: try! LargeBuffer.allocate(floats: DNNLMemory.floats(in: destinationLayout)))
+            for i in 0..<DNNLMemory.floats(in: sourceLayout) { source.pointer[i] = Float(random.nextNormal()) }
+            let winograd = WinogradConvolution(
+                weight: layer.weight.value, bias: layer.bias?.value, output: .leakyReLU(slope: 0.1))
+            var scratch = [Float](repeating: 0, count: winograd.scratchCount(workers: cores))
+            let flops = 2.0 * Double(inputs * outputs * 9 * size * size)
+            let directSeconds = time { direct.run(source: source, destination: destination) }
+            let winogradSeconds = time {
+                winograd.run(
+                    source: source.pointer, destination: destination.pointer, height: size, width: size,
+                    workers: cores, scratch: &scratch)
+            }
+            let name = inputs == 48 ? "conv3x3_48" : "conv3x3_\(inputs)to\(outputs)_\(size)"
+            report(name + "_onednn_direct_gflops", flops / directSeconds / 1e9, "%.1f")
+            report(name + "_winograd_effective_gflops", flops / winogradSeconds / 1e9, "%.1f")
+            report(name + "_winograd_vs_onednn_direct", directSeconds / winogradSeconds)
         }
-        report("conv3x3_48_onednn_direct_gflops", flops / directSeconds / 1e9, "%.1f")
-        report("conv3x3_48_winograd_effective_gflops", flops / winogradSeconds / 1e9, "%.1f")
-        report("conv3x3_48_winograd_vs_onednn_direct", directSeconds / winogradSeconds)
     }
 }
 if arguments.contains("--conv-only") { exit(0) }

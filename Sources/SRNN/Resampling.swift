@@ -115,21 +115,28 @@ public final class Upsample: Layer {
     }
 
     /// The same on raw buffers: `planes` planes of H×W → H·s×W·s.
+    /// - Parameter vector: floats per pixel (nearest only): 1 for plain planes; 8 for oneDNN's nChw8c,
+    ///   whose planes are ⌈C/8⌉ blocks of H×W pixels of 8 channels each.
     public func upsample(
         _ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, planes: Int, height h: Int,
-        width w: Int
+        width w: Int, vector: Int = 1
     ) {
         let s = factor
         let (oh, ow) = (h * s, w * s)
         if mode == .nearest {
             for p in 0..<planes {
                 for y in 0..<oh {
-                    let row = target + (p * oh + y) * ow, input = source + (p * h + y / s) * w
-                    for x in 0..<ow { row[x] = input[x / s] }
+                    let row = target + (p * oh + y) * ow * vector, input = source + (p * h + y / s) * w * vector
+                    if vector == 1 {
+                        for x in 0..<ow { row[x] = input[x / s] }
+                    } else {
+                        for x in 0..<ow { (row + x * vector).update(from: input + (x / s) * vector, count: vector) }
+                    }
                 }
             }
             return
         }
+        precondition(vector == 1, "bilinear upsampling takes plain planes")
         for p in 0..<planes {
             upsample(plane: source + p * h * w, into: target + p * oh * ow, height: h, width: w, outputRows: 0..<oh)
         }

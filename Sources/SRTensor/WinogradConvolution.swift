@@ -48,7 +48,7 @@ public final class WinogradConvolution: @unchecked Sendable {
         self.output = output
     }
 
-    /// Runs over all cores, each on its own chunks of tiles.
+    /// Runs on `workers` threads, each on its own chunks of tiles.
     /// - Parameters:
     ///   - source: nChw8c floats of [1, inputs, height, width].
     ///   - destination: nChw8c floats of [1, outputs, height, width]; read too for `.addToDestination`.
@@ -70,6 +70,14 @@ public final class WinogradConvolution: @unchecked Sendable {
         let workers = max(1, min(workers, chunks))
         transformed.withUnsafeBufferPointer { transformed in
             bias.withUnsafeBufferPointer { bias in
+                // On oneDNN's OpenMP threads where they exist (its idle threads spin and would compete
+                // with ours), else on Dispatch's.
+                if sr_winograd_run_openmp(
+                    source, destination, Int32(inputs), Int32(outputs), Int32(height), Int32(width),
+                    transformed.baseAddress, bias.baseAddress, kind, slope, Int32(workers), scratch) != 0
+                {
+                    return
+                }
                 DispatchQueue.concurrentPerform(iterations: workers) { worker in
                     let mine = scratch + worker * perWorker
                     var index = worker

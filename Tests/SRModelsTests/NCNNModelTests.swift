@@ -73,18 +73,20 @@ final class NCNNModelTests: XCTestCase {
 
     /// Graphs of 8k channels keep their maps in nChw8c, where 3×3 convolutions run by Winograd (with a
     /// fused LeakyReLU in RRDBNet's dense blocks, PReLU after it in SRVGGNetCompact, dense concatenations
-    /// in between): the plan still computes what the interpreter does.
+    /// in between, nearest upsampling on the blocks): the plan still computes what the interpreter does.
     func testWinogradPlansMatchTheInterpreter() throws {
         let srvgg = SRVGGNetCompact(features: 16, convolutions: 2, scale: 4)
         let rrdb = RRDBNet(features: 8, growth: 8, blocks: 1, scale: 4)
+        // 12 features: nChw8c maps with padded channels (nearest upsampling there copies whole blocks).
+        let padded = RRDBNet(features: 12, growth: 4, blocks: 1, scale: 4)
         var random = SeededGenerator(seed: 7)
-        for network in [srvgg.namedParameters, rrdb.namedParameters] {
+        for network in [srvgg.namedParameters, rrdb.namedParameters, padded.namedParameters] {
             for (_, parameter) in network {
                 parameter.value = Tensor.randomNormal(
                     shape: parameter.value.shape, standardDeviation: 0.2, generator: &random)
             }
         }
-        for graph in [try srvgg.graph(), try rrdb.graph()] {
+        for graph in [try srvgg.graph(), try rrdb.graph(), try padded.graph()] {
             guard graph.usesOneDNN else { throw XCTSkip("oneDNN is not available here") }
             for (height, width) in [(13, 9), (20, 20)] {
                 let input = Tensor.randomUniform(shape: [1, 3, height, width], generator: &random)

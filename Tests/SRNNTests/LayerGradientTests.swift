@@ -23,6 +23,34 @@ final class LayerGradientTests: XCTestCase {
         checkGradients(Upsample(factor: 3, mode: .bilinear), input: randomTensor([2, 1, 4, 3], seed: 8))
     }
 
+    /// Nearest upsampling of whole 8-float pixels (oneDNN's nChw8c, 12 channels padded to 16) equals the
+    /// plain upsampling, channel by channel.
+    func testNearestUpsamplingOfBlockedMaps() {
+        let (channels, height, width, factor) = (12, 3, 5, 2)
+        let plain = randomTensor([1, channels, height, width], seed: 12)
+        let expected = Upsample(factor: factor, mode: .nearest).inference(plain)
+        func blocked(_ t: Tensor, _ h: Int, _ w: Int) -> [Float] {
+            var out = [Float](repeating: .nan, count: 16 * h * w)
+            for c in 0..<16 {
+                for y in 0..<h {
+                    for x in 0..<w {
+                        out[((c / 8 * h + y) * w + x) * 8 + c % 8] = c < channels ? t.scalars[(c * h + y) * w + x] : 0
+                    }
+                }
+            }
+            return out
+        }
+        let source = blocked(plain, height, width)
+        var target = [Float](repeating: .nan, count: 16 * height * factor * width * factor)
+        source.withUnsafeBufferPointer { s in
+            target.withUnsafeMutableBufferPointer { t in
+                Upsample(factor: factor, mode: .nearest).upsample(
+                    s.baseAddress!, into: t.baseAddress!, planes: 2, height: height, width: width, vector: 8)
+            }
+        }
+        XCTAssertEqual(target, blocked(expected, height * factor, width * factor))
+    }
+
     func testDenseAndPooling() {
         let linear = Linear(inputFeatures: 7, outputFeatures: 3)
         linear.weight.value = randomTensor([3, 7], seed: 9)

@@ -41,4 +41,11 @@ void sr_winograd_run(const float *source, float *destination, int32_t inputs, in
                      int32_t width, const float *transformed, const float *bias, int32_t output_kind, float slope,
                      int64_t first_tile, int32_t tile_count, float *scratch);
 
+/// All tiles of the convolution, in an OpenMP parallel region of `workers` threads on the pool oneDNN uses
+/// (libgomp, found at run time). `scratch` holds `workers` × sr_winograd_scratch_count floats. Returns 0,
+/// having done nothing, when libgomp is not loaded in this process.
+int sr_winograd_run_openmp(const float *source, float *destination, int32_t inputs, int32_t outputs, int32_t height,
+                           int32_t width, const float *transformed, const float *bias, int32_t output_kind,
+                           float slope, int32_t workers, float *scratch);
+
 #endif

@@ -22,7 +22,9 @@ final class NCNNGraphPlan {
         /// max(x, 0) + slope·min(x, 0) with one slope per channel, on a plain or channel-blocked layout.
         case prelu(source: DNNLMemory, destination: DNNLMemory, slopes: [Float], block: Int, plane: Int)
         /// Plain [1, C, H, W] → plain [1, C, H·f, W·f].
-        case upsample(Upsample, source: DNNLMemory, destination: DNNLMemory, planes: Int, height: Int, width: Int)
+        /// `vector` floats per pixel: 1 on plain maps, 8 for nearest upsampling on nChw8c maps.
+        case upsample(
+            Upsample, source: DNNLMemory, destination: DNNLMemory, planes: Int, height: Int, width: Int, vector: Int)
     }
 
     let height: Int
@@ -107,8 +109,10 @@ final class NCNNGraphPlan {
                 var unfused = Array(postOps.dropFirst(fusable.count))
                 var y: DNNLMemory
                 if let winograd = try Self.winograd(
-                    weight: weight, bias: bias, input: views[step.inputs[0]], postOps: postOps)
+                    weight: weight, bias: bias, input: views[step.inputs[0]], postOps: postOps,
+                    prepared: model.winogradConvolutions[index])
                 {
+                    model.winogradConvolutions[index] = winograd.convolution
                     // Maps in nChw8c (oneDNN's choice here): Winograd F(2×2, 3×3), a leading ReLU fused.
                     let x = try source(step.inputs[0], as: views[step.inputs[0]]!.descriptor)
                     y = try allocate(try DNNLMemory.blocked8Descriptor([1, weight.shape[0], size[2], size[3]]))
@@ -170,12 +174,22 @@ final class NCNNGraphPlan {
                         height: size[2], width: size[3]))
                 result = y
             case .upsample(let layer):
-                // On plain buffers: oneDNN 2.6's resampling corrupted memory around its destination here.
+                // Our own loops (oneDNN 2.6's resampling corrupted memory around its destination here).
+                // Nearest upsampling copies whole pixels, so it stays in nChw8c and the maps at the higher
+                // resolution need no plain copy and reorder (RRDBNet's 4× stage: two maps of 64 channels).
                 let size = dimensions(step.inputs[0])
-                let x = try source(step.inputs[0], as: try DNNLMemory.plainDescriptor(size))
-                let y = try allocate(try DNNLMemory.plainDescriptor(dimensions(step.outputs[0])))
+                let blocked =
+                    layer.mode == .nearest && first.flatMap { DNNLMemory.channelBlock(of: $0.descriptor) } == 8
+                let x =
+                    blocked ? first! : try source(step.inputs[0], as: try DNNLMemory.plainDescriptor(size))
+                let y = try allocate(
+                    blocked
+                        ? try DNNLMemory.blocked8Descriptor(dimensions(step.outputs[0]))
+                        : try DNNLMemory.plainDescriptor(dimensions(step.outputs[0])))
                 actions.append(
-                    .upsample(layer, source: x, destination: y, planes: size[1], height: size[2], width: size[3]))
+                    .upsample(
+                        layer, source: x, destination: y, planes: blocked ? (size[1] + 7) / 8 : size[1],
+                        height: size[2], width: size[3], vector: blocked ? 8 : 1))
                 result = y
             case .binary(let op, let scalar):
                 result = try builder.binary(op, scalar: scalar, step.inputs)
@@ -422,19 +436,20 @@ final class NCNNGraphPlan {
 
     /// Winograd for a 3×3 convolution of 8k channels whose input is in nChw8c, where it runs: the kernel
     /// (with a leading ReLU or LeakyReLU fused) and the post-ops left to run after it; else nil.
+    /// - Parameter prepared: this step's kernel from a plan for another size (its weights are transformed once).
     private static func winograd(
-        weight: Tensor, bias: Tensor?, input: DNNLMemory?, postOps: [PostOp]
+        weight: Tensor, bias: Tensor?, input: DNNLMemory?, postOps: [PostOp], prepared: WinogradConvolution?
     ) throws -> (convolution: WinogradConvolution, rest: [PostOp])? {
         guard WinogradConvolution.isEnabled, WinogradConvolution.supports(weight: weight.shape), let input,
             DNNLMemory.channelBlock(of: input.descriptor) == 8
         else { return nil }
         if case .elementwise(let algorithm, let alpha, _) = postOps.first, algorithm == dnnl_eltwise_relu, alpha < 1 {
             return (
-                WinogradConvolution(weight: weight, bias: bias, output: .leakyReLU(slope: alpha)),
+                prepared ?? WinogradConvolution(weight: weight, bias: bias, output: .leakyReLU(slope: alpha)),
                 Array(postOps.dropFirst())
             )
         }
-        return (WinogradConvolution(weight: weight, bias: bias, output: .store), postOps)
+        return (prepared ?? WinogradConvolution(weight: weight, bias: bias, output: .store), postOps)
     }
 
     /// Runs the plan on `tensor` [1, 3, H, W] (the plan's size), its maps in `scratch`.
@@ -461,8 +476,10 @@ final class NCNNGraphPlan {
                     width: width)
             case .prelu(let source, let destination, let slopes, let block, let plane):
                 Self.prelu(source.pointer, destination.pointer, slopes: slopes, block: block, plane: plane)
-            case .upsample(let layer, let source, let destination, let planes, let height, let width):
-                layer.upsample(source.pointer, into: destination.pointer, planes: planes, height: height, width: width)
+            case .upsample(let layer, let source, let destination, let planes, let height, let width, let vector):
+                layer.upsample(
+                    source.pointer, into: destination.pointer, planes: planes, height: height, width: width,
+                    vector: vector)
             }
         }
         let dimensions = DNNLMemory.dimensions(of: output.descriptor)

@@ -182,6 +182,9 @@ public final class NCNNModel: SuperResolutionModel {
     private let scratch = ScratchBuffers()
     /// Convolution weights in oneDNN's layout by step, shared by the plans of every tile size.
     var preparedWeights: [Int: DNNLMemory] = [:]
+    /// Winograd-transformed weights by step, likewise shared (RRDBNet x4plus's are 119 MB: one copy per
+    /// tile size had made a run's peak 1.7 GB).
+    var winogradConvolutions: [Int: WinogradConvolution] = [:]
     /// Plans by input size; a failure is kept so it is not tried again.
     private var plans: [[Int]: Result<NCNNGraphPlan, Error>] = [:]
 
