@@ -190,7 +190,7 @@ public final class RRDBNet: SuperResolutionModel, Layer {
         )
     }
 
-    /// On the oneDNN plan of its ncnn graph when it can (×4, batch 1), else layer by layer. A side
+    /// On the oneDNN plan of its ncnn graph when it can (batch 1), else layer by layer. A side
     /// that the unshuffle factor does not divide is first extended by repeating its last row or column
     /// (Real-ESRGAN pads there too); the output is cropped back to input size × scale.
     public func inference(_ input: Tensor) -> Tensor {
@@ -201,12 +201,12 @@ public final class RRDBNet: SuperResolutionModel, Layer {
                 width: width + (unshuffle - width % unshuffle) % unshuffle)
             return RRDBNet.topLeft(inference(padded), height: height * scale, width: width * scale)
         }
-        if unshuffle == 1, input.shape[0] == 1,
+        let packed = unshuffle > 1 ? PixelShuffle.unshuffle(input, factor: unshuffle) : input
+        if input.shape[0] == 1,
             let graph = graphCache.model(weights: namedParameters.map(\.parameter.value.scalars), build: graph)
         {
-            return graph.inference(input)
+            return graph.inference(packed)
         }
-        let packed = unshuffle > 1 ? PixelShuffle.unshuffle(input, factor: unshuffle) : input
         let features = convFirst.fastInference(packed)
         var x = convBody.fastInference(body.reduce(features) { $1.inference($0) })
         x.add(features)

@@ -204,7 +204,9 @@ struct MemoryModel {
         // queues), alpha, and the decode-ahead bands.
         let alpha = imageChannels == 2 || imageChannels == 4 ? 2.0 : 0
         let perColumn = Double(tile) * s * s * 4 * (3 * 3.1 + alpha) + 64 * 10 * Double(imageChannels)
-        let weights = Double(parameterCount) * 4 * 2
+        // The weights as loaded, a prepared copy for oneDNN, and Winograd's transformed copy (16/9 of the
+        // 3×3 weights) where it runs.
+        let weights = Double(parameterCount) * 4 * (WinogradConvolution.isEnabled ? 2 + 16.0 / 9 : 2)
         return Int(
             1.15 * (Self.baseBytes + overhead + Double(workers) * perWorker + Double(width) * perColumn + weights))
     }

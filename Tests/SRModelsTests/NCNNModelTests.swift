@@ -1,5 +1,6 @@
 import Foundation
 import SRModels
+import SRNN
 import SRTensor
 import XCTest
 
@@ -50,17 +51,21 @@ final class NCNNModelTests: XCTestCase {
         }
     }
 
-    /// SRVGGNetCompact and RRDBNet ×4 from PyTorch state dicts run as ncnn graphs on the same plans: each
+    /// SRVGGNetCompact and RRDBNet ×4 and ×2 from PyTorch state dicts run as ncnn graphs on the same plans: each
     /// graph builds (no silent fallback) and matches the independent numpy forwards of their fixtures.
     func testForeignFamiliesRunAsGraphs() throws {
         let srvgg = try XCTUnwrap(
             try ModelFile.load(path: try fixture("tiny_srvgg_x4", "safetensors")) as? SRVGGNetCompact)
         let rrdb = try XCTUnwrap(try ModelFile.load(path: try fixture("tiny_rrdb_x4", "safetensors")) as? RRDBNet)
+        let rrdbX2 = try XCTUnwrap(try ModelFile.load(path: try fixture("tiny_rrdb_x2", "safetensors")) as? RRDBNet)
         let srvggIO = try SafeTensors.read(path: try fixture("tiny_srvgg_x4_io", "safetensors")).tensors
         let rrdbIO = try SafeTensors.read(path: try fixture("tiny_rrdb_io", "safetensors")).tensors
+        // RRDBNet ×2's graph takes the pixel-unshuffled input (12 channels at half resolution).
+        let packedX2 = PixelShuffle.unshuffle(try XCTUnwrap(rrdbIO["x2/input"]), factor: 2)
         for (graph, input, expected) in [
             (try srvgg.graph(), srvggIO["input"], srvggIO["expected"]),
             (try rrdb.graph(), rrdbIO["x4/input"], rrdbIO["x4/expected"]),
+            (try rrdbX2.graph(), packedX2, rrdbIO["x2/expected"]),
         ] {
             let x = try XCTUnwrap(input), y = try XCTUnwrap(expected)
             XCTAssertLessThanOrEqual(graph.inference(x).maxAbsDifference(y), 1e-4)

@@ -37,11 +37,11 @@ extension SRVGGNetCompact {
 }
 
 extension RRDBNet {
-    /// The ×4 network as an ncnn graph: dense blocks as Concat + Convolution with LeakyReLU fused, the 0.2
-    /// residual scales as Eltwise sums with coefficients, nearest Interp ×2 twice. The ×2 and ×1 variants
-    /// (pixel-unshuffled input, no ncnn layer) have no graph.
+    /// The network as an ncnn graph: dense blocks as Concat + Convolution with LeakyReLU fused, the 0.2
+    /// residual scales as Eltwise sums with coefficients, nearest Interp ×2 twice. The ×2 and ×1 variants'
+    /// graphs take the pixel-unshuffled input (3·u² channels at 1/u resolution; ncnn has no such layer), so
+    /// their graph upscales that by 4.
     public func graph() throws -> NCNNModel {
-        guard unshuffle == 1 else { throw ModelError("RRDBNet graphs cover ×4") }
         var g = NCNNGraphText()
         let slope = activation.slope
         let features = g.convolution("data", convFirst)
@@ -68,6 +68,6 @@ extension RRDBNet {
             x = g.convolution(g.layer("Interp", [x], "0=1 1=2.0 2=2.0"), conv, leakySlope: slope)
         }
         g.convolution(g.convolution(x, convHR, leakySlope: slope), convLast, output: "output")
-        return try g.model()
+        return try g.model(inputChannels: 3 * unshuffle * unshuffle)
     }
 }

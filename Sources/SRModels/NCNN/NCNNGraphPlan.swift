@@ -94,7 +94,7 @@ final class NCNNGraphPlan {
             set { builder.constants = newValue }
         }
 
-        let input = try allocate(try DNNLMemory.plainDescriptor([1, 3, height, width]))
+        let input = try allocate(try DNNLMemory.plainDescriptor([1, model.inputChannels, height, width]))
         views[model.inputBlob] = input
         for (index, step) in steps.enumerated() where !absorbed.contains(index) {
             let first = step.inputs.first.flatMap { views[$0] }
@@ -452,7 +452,7 @@ final class NCNNGraphPlan {
         return (prepared ?? WinogradConvolution(weight: weight, bias: bias, output: .store), postOps)
     }
 
-    /// Runs the plan on `tensor` [1, 3, H, W] (the plan's size), its maps in `scratch`.
+    /// Runs the plan on `tensor` [1, inputChannels, H, W] (the plan's size), its maps in `scratch`.
     /// - Throws: `LargeBuffer.AllocationFailure` when the maps do not fit in memory.
     func run(_ tensor: Tensor, scratch: ScratchBuffers) throws -> Tensor {
         for (slot, views) in slotViews.enumerated() {

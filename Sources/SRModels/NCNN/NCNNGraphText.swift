@@ -49,7 +49,8 @@ struct NCNNGraphText {
     }
 
     /// The graph, with a Split inserted for every blob read more than once (as ncnn requires).
-    func model() throws -> NCNNModel {
+    /// - Parameter inputChannels: the channels of blob "data" (3 but for pixel-unshuffled networks).
+    func model(inputChannels: Int = 3) throws -> NCNNModel {
         var text: [String] = []
         var aliases: [String: [String]] = [:]
         var blobs = 1
@@ -71,7 +72,8 @@ struct NCNNGraphText {
             blobs += 1
             split(tokens[4 + inputCount])
         }
-        let header = "7767517\n\(text.count + 1) \(blobs)\nInput in 0 1 data 0=0 1=0 2=3\n"
-        return try NCNNModel(paramText: header + text.joined(separator: "\n") + "\n", tensors: tensors)
+        let header = "7767517\n\(text.count + 1) \(blobs)\nInput in 0 1 data 0=0 1=0 2=\(inputChannels)\n"
+        return try NCNNModel(
+            paramText: header + text.joined(separator: "\n") + "\n", tensors: tensors, inputChannels: inputChannels)
     }
 }

@@ -58,6 +58,9 @@ public final class NCNNModel: SuperResolutionModel {
     let readers: [Int]
     let paramText: String
     public let scale: Int
+    /// Channels of the input blob: 3 for every file; more for our own graphs of pixel-unshuffled networks
+    /// (RRDBNet ×2 takes 12), which their model feeds packed.
+    let inputChannels: Int
     public let receptiveRadius: Double
     public let workingSetChannels: (input: Int, output: Int)
     public let parameterCount: Int
@@ -89,12 +92,13 @@ public final class NCNNModel: SuperResolutionModel {
     }
 
     /// A graph stored by `model convert`: the `.param` text in the metadata, weights as named tensors.
-    public convenience init(paramText: String, tensors: [String: Tensor]) throws {
+    /// - Parameter inputChannels: 3 for any file; our graphs of pixel-unshuffled networks take more.
+    public convenience init(paramText: String, tensors: [String: Tensor], inputChannels: Int = 3) throws {
         var weights = NCNNNamedWeights(tensors: tensors)
-        try self.init(paramText: paramText, weights: &weights)
+        try self.init(paramText: paramText, weights: &weights, inputChannels: inputChannels)
     }
 
-    init(paramText: String, weights: inout some NCNNWeightSource) throws {
+    init(paramText: String, weights: inout some NCNNWeightSource, inputChannels: Int = 3) throws {
         let file = try NCNNParamFile(text: paramText)
         var blobIndex: [String: Int] = [:]
         var infos: [BlobInfo?] = []
@@ -118,12 +122,12 @@ public final class NCNNModel: SuperResolutionModel {
                     guard input == nil, outputs.count == 1 else {
                         throw ModelError("a graph needs exactly one Input with one output")
                     }
-                    let channels = try layer.parameters.integer(2, 3)
-                    guard channels == 3 || channels <= 0 else {
-                        throw ModelError("the input must have 3 channels, not \(channels)")
+                    let channels = try layer.parameters.integer(2, inputChannels)
+                    guard channels == inputChannels || channels <= 0 else {
+                        throw ModelError("the input must have \(inputChannels) channels, not \(channels)")
                     }
                     input = outputs[0]
-                    infos[outputs[0]] = BlobInfo(channels: 3, scale: 1, radius: 0)
+                    infos[outputs[0]] = BlobInfo(channels: inputChannels, scale: 1, radius: 0)
                     continue
                 }
                 let inputInfos = inputs.map { infos[$0]! }
@@ -157,6 +161,7 @@ public final class NCNNModel: SuperResolutionModel {
         outputBlob = output
         self.readers = readers
         self.scale = scale
+        self.inputChannels = inputChannels
         receptiveRadius = outputInfo.radius
         parameterCount = steps.reduce(0) { $0 + $1.operation.parameterCount }
         layerTypes = file.layers.reduce(into: [:]) { $0[$1.type, default: 0] += 1 }
