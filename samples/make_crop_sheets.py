@@ -21,7 +21,8 @@ CASES = [  # (ground truth, crop box in ground-truth pixels (left, top, size)), 
     ("../shared/data/bench/BSD100/img_038.png", (200, 120, 128)),
     ("../shared/data/bench/BSD100/img_076.png", (160, 100, 128)),
 ]
-COLUMNS = ["bicubic", "x4-psnr (faithful)", "GAN (default)", "Real-ESRGAN x4plus", "ground truth"]
+COLUMNS = ["bicubic", "x4-psnr (faithful)", os.path.basename(GAN).replace(".safetensors", ""), "Real-ESRGAN x4plus",
+           "ground truth"]
 MODELS = [["--method", "bicubic"], ["--model", "psnr"], ["--model", GAN], ["--model", X4PLUS]]
 MARGIN = 16  # input pixels of context around each crop
 ZOOM = 2
@@ -78,8 +79,8 @@ def main():
             row.append(gt.crop((left, top, left + size, top + size)))
             sheets[kind].append([image.resize((size * ZOOM, size * ZOOM), Image.NEAREST) for image in row])
     titles = {
-        "clean": "x4, clean bicubic inputs: bicubic | x4-psnr | GAN | Real-ESRGAN x4plus | ground truth",
-        "jpeg50": "x4, the same inputs as JPEG quality 50: bicubic | x4-psnr | GAN | Real-ESRGAN x4plus | ground truth",
+        "clean": "x4, clean bicubic inputs: " + " | ".join(COLUMNS),
+        "jpeg50": "x4, the same inputs as JPEG quality 50: " + " | ".join(COLUMNS),
     }
     for kind, rows in sheets.items():
         path = os.path.join("samples", f"crops-{kind}-x4.png")
