@@ -228,27 +228,10 @@ struct GraphBuilder {
         let packed = factor > 1 ? unshuffled(input, factor: factor) : (map: input, size: "")
         let first: Conv2d
         if factor > 1 {
-            // SpaceToDepth packs channel c of cell offset k as k·3 + c; PyTorch's pixel_unshuffle (the
-            // layout conv_first was trained on) as c·r² + k. Reordering conv_first's input channels
-            // makes the two agree.
-            let cells = factor * factor
             first = Conv2d(
-                inputChannels: 3 * cells, outputChannels: network.convFirst.outputChannels, kernelSize: 3,
-                bias: network.convFirst.bias != nil)
-            let trained = network.convFirst.weight.value
-            var weight = trained
-            let taps = 9
-            for o in 0..<network.convFirst.outputChannels {
-                for k in 0..<cells {
-                    for c in 0..<3 {
-                        for t in 0..<taps {
-                            weight.scalars[(o * 3 * cells + k * 3 + c) * taps + t] =
-                                trained.scalars[(o * 3 * cells + c * cells + k) * taps + t]
-                        }
-                    }
-                }
-            }
-            first.weight.value = weight
+                inputChannels: network.convFirst.inputChannels, outputChannels: network.convFirst.outputChannels,
+                kernelSize: 3, bias: network.convFirst.bias != nil)
+            first.weight.value = Self.spaceToDepthOrder(network.convFirst.weight.value, cells: factor * factor)
             if let bias = network.convFirst.bias { first.bias?.value = bias.value }
         } else {
             first = network.convFirst
@@ -279,6 +262,22 @@ struct GraphBuilder {
         // Crop the padding back off: [height, width] · scale.
         let outputSize = node("Mul", [packed.size, integers("output_scale", [network.scale, network.scale])])
         return node("Slice", [output, integers("crop_starts", [0, 0]), outputSize, integers("crop_axes", [2, 3])])
+    }
+
+    /// `weight` [O, 3·cells, kh, kw] with its input channels moved from PyTorch's pixel_unshuffle order
+    /// (channel c of cell offset k at c·cells + k) to SpaceToDepth's (k·3 + c).
+    static func spaceToDepthOrder(_ weight: Tensor, cells: Int) -> Tensor {
+        let (outputs, taps) = (weight.shape[0], weight.shape[2] * weight.shape[3])
+        var reordered = weight
+        for o in 0..<outputs {
+            for k in 0..<cells {
+                for c in 0..<3 {
+                    let target = (o * 3 * cells + k * 3 + c) * taps, source = (o * 3 * cells + c * cells + k) * taps
+                    for t in 0..<taps { reordered.scalars[target + t] = weight.scalars[source + t] }
+                }
+            }
+        }
+        return reordered
     }
 
     /// Pads `x` [1, 3, H, W] by repeating its last rows and columns up to multiples of `factor`, then packs
