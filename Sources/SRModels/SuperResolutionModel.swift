@@ -17,6 +17,9 @@ public protocol SuperResolutionModel: AnyObject {
     /// How many copies of `workingSetChannels` are alive at once, when the model knows (nil: the memory
     /// model's measured factor for the inference path).
     var workingSetCopies: Double? { get }
+    /// Floats of the feature maps alive at once for a `height` × `width` input, for models whose working set
+    /// does not grow with the tile's area alone (nil: `workingSetChannels` at input and output resolution).
+    func workingSetFloats(height: Int, width: Int) -> Double?
     /// Tiles must start at multiples of this (a pixel-unshuffled input's factor; 1 for most models).
     var inputAlignment: Int { get }
     /// Whether `inference` runs on oneDNN (it then threads each convolution over all cores itself).
@@ -33,6 +36,7 @@ public protocol SuperResolutionModel: AnyObject {
 
 extension SuperResolutionModel {
     public var workingSetCopies: Double? { nil }
+    public func workingSetFloats(height: Int, width: Int) -> Double? { nil }
     public var inputAlignment: Int { 1 }
 
     /// The smallest integer overlap that makes tiled inference exact.

@@ -169,6 +169,8 @@ struct MemoryModel {
     let oneDNN: Bool
     /// How many times the model's working-set channels are alive at once.
     let copies: Double
+    /// The model's own count of feature-map floats for an input of height × width, when it has one.
+    let workingSetFloats: (Int, Int) -> Double?
 
     /// Libraries, weights and thread stacks: about the RSS of a run on a tiny image.
     static let baseBytes = 40_000_000.0
@@ -180,6 +182,7 @@ struct MemoryModel {
         copies = model.workingSetCopies ?? (oneDNN ? 5.0 : 2.5)
         scale = model.scale
         channels = model.workingSetChannels
+        workingSetFloats = { [model] in model.workingSetFloats(height: $0, width: $1) }
         parameterCount = model.parameterCount
         self.options = options
         self.workers = workers
@@ -193,7 +196,10 @@ struct MemoryModel {
         // One extended tile in input pixels (aligned tiles reach up to alignment − 1 further back).
         let side = Double(tile + 2 * (options.overlap + options.blend) + options.alignment - 1)
         let hr = side * Double(scale)
-        return copies * (Double(channels.output) * hr * hr + Double(channels.input) * side * side) * 4 + 12 * hr * hr
+        let floats =
+            workingSetFloats(Int(side), Int(side))
+            ?? Double(channels.output) * hr * hr + Double(channels.input) * side * side
+        return copies * floats * 4 + 12 * hr * hr
     }
 
     func peakBytes(width: Int, channels imageChannels: Int, tile: Int) -> Int {

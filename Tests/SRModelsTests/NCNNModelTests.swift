@@ -103,6 +103,38 @@ final class NCNNModelTests: XCTestCase {
         }
     }
 
+    /// RRDBNet's 2× and 4× stages (a chain from the trunk's sum) run on overlapping row bands of the sum:
+    /// inputs taller than one band window give what the interpreter gives on the whole input, with the band
+    /// window moved inside the image at both edges, and the memory counted for a band, not the tile.
+    func testRRDBNetTailRunsInRowBands() throws {
+        var random = SeededGenerator(seed: 11)
+        for scale in [4, 2] {
+            let rrdb = RRDBNet(features: 8, growth: 8, blocks: 1, scale: scale)
+            for (_, parameter) in rrdb.namedParameters {
+                parameter.value = Tensor.randomNormal(
+                    shape: parameter.value.shape, standardDeviation: 0.2, generator: &random)
+            }
+            let graph = try rrdb.graph()
+            guard graph.usesOneDNN else { throw XCTSkip("oneDNN is not available here") }
+            let tail = try XCTUnwrap(graph.tail, "×\(scale)")
+            // conv_up1 at 2× and three convolutions at 4× of the graph's input: 1.25 input rows.
+            XCTAssertEqual(tail.halo, 2)
+            XCTAssertEqual(graph.bandWindow, NCNNModel.bandRows + 4)
+            let channels = 3 * (4 / scale) * (4 / scale)
+            for (height, width) in [(graph.bandWindow + 1, 9), (70, 5), (97, 12)] {
+                let input = Tensor.randomUniform(shape: [1, channels, height, width], generator: &random)
+                let reference = graph.interpret(input)
+                let banded = graph.inference(input)
+                XCTAssertEqual(banded.shape, reference.shape)
+                let largest = reference.scalars.map(abs).max()!
+                XCTAssertLessThanOrEqual(banded.maxAbsDifference(reference), 2e-5 * largest, "×\(scale) \(height)×\(width)")
+            }
+            let whole = try XCTUnwrap(graph.workingSetFloats(height: graph.bandWindow, width: 196))
+            let tall = try XCTUnwrap(graph.workingSetFloats(height: 196, width: 196))
+            XCTAssertLessThan(tall, whole * 196 / Double(graph.bandWindow) / 2, "the 4× maps are counted per band")
+        }
+    }
+
     /// Converted to safetensors (the .param text in the metadata), the graph gives the same output.
     func testConvertedGraphRunsAlike() throws {
         let model = try XCTUnwrap(try ModelFile.load(path: try fixture("tiny_ncnn_x4", "param")) as? NCNNModel)

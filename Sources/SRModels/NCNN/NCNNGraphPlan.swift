@@ -8,7 +8,8 @@ import SRTensor
 /// activations and PReLU that follow a convolution are fused into it as post-ops; every other layer runs
 /// as a oneDNN primitive (elementwise, binary, sum, concatenation, resampling) on those layouts, with a
 /// reorder only where two layouts meet. Buffers are reused as soon as their last reader has run, so the
-/// plan holds only the maps alive at once. Input [1, 3, H, W] → [1, 3, H·s, W·s].
+/// plan holds only the maps alive at once. Input [1, 3, H, W] → [1, 3, H·s, W·s]; a plan of part of the
+/// graph maps its input blob to its output blob, each at its resolution for an H × W graph input.
 final class NCNNGraphPlan {
     private enum Action {
         case convolution(DNNLConvolution, source: DNNLMemory, destination: DNNLMemory)
@@ -40,21 +41,27 @@ final class NCNNGraphPlan {
 
     /// - Throws: `DNNL.Failure` or `ModelError` when a layer has no oneDNN form here (the graph then runs
     ///   on the reference interpreter).
-    init(model: NCNNModel, height: Int, width: Int) throws {
+    /// - Parameters:
+    ///   - steps: the graph's steps this plan runs (all, or a head or tail that `NCNNModel.tail` found).
+    ///   - input: the blob those steps start from; `output`: the blob they end with.
+    init(model: NCNNModel, steps range: Range<Int>, input inputBlob: Int, output outputBlob: Int, height: Int, width: Int)
+        throws
+    {
         self.height = height
         self.width = width
         let steps = model.steps, infos = model.blobInfos
         var readersOf = [[Int]](repeating: [], count: infos.count)
-        for (index, step) in steps.enumerated() { for blob in step.inputs { readersOf[blob].append(index) } }
+        for index in range { for blob in steps[index].inputs { readersOf[blob].append(index) } }
 
         // Activations (and PReLU) that are the only reader of a convolution's output become its post-ops.
         var absorbed = Set<Int>()
         var chains: [Int: (postOps: [PostOp], output: Int)] = [:]
-        for (index, step) in steps.enumerated() {
+        for index in range {
+            let step = steps[index]
             guard case .convolution(_, _, let activation) = step.operation else { continue }
             var postOps = try Self.postOps(activation)
             var blob = step.outputs[0]
-            while blob != model.outputBlob, readersOf[blob].count == 1, model.readers[blob] == 1 {
+            while blob != outputBlob, readersOf[blob].count == 1, model.readers[blob] == 1 {
                 let next = steps[readersOf[blob][0]]
                 if case .activation(let activation) = next.operation {
                     postOps += try Self.postOps(activation)
@@ -94,9 +101,10 @@ final class NCNNGraphPlan {
             set { builder.constants = newValue }
         }
 
-        let input = try allocate(try DNNLMemory.plainDescriptor([1, model.inputChannels, height, width]))
-        views[model.inputBlob] = input
-        for (index, step) in steps.enumerated() where !absorbed.contains(index) {
+        let input = try allocate(try DNNLMemory.plainDescriptor(dimensions(inputBlob)))
+        views[inputBlob] = input
+        for index in range where !absorbed.contains(index) {
+            let step = steps[index]
             let first = step.inputs.first.flatMap { views[$0] }
             var result: DNNLMemory?
             switch step.operation {
@@ -232,8 +240,8 @@ final class NCNNGraphPlan {
                 if remaining[group[blob]] == 0, let view = views[blob] { builder.release(view) }
             }
         }
-        guard let last = views[model.outputBlob] else { throw ModelError("the output is a constant") }
-        let output = try allocate(try DNNLMemory.plainDescriptor(dimensions(model.outputBlob)))
+        guard let last = views[outputBlob] else { throw ModelError("the output is a constant") }
+        let output = try allocate(try DNNLMemory.plainDescriptor(dimensions(outputBlob)))
         actions.append(
             .reorder(try DNNLReorder(from: last.descriptor, to: output.descriptor), source: last, destination: output))
         self.input = input
@@ -452,7 +460,7 @@ final class NCNNGraphPlan {
         return (prepared ?? WinogradConvolution(weight: weight, bias: bias, output: .store), postOps)
     }
 
-    /// Runs the plan on `tensor` [1, inputChannels, H, W] (the plan's size), its maps in `scratch`.
+    /// Runs the plan on `tensor` (its input blob at the plan's size), its maps in `scratch`.
     /// - Throws: `LargeBuffer.AllocationFailure` when the maps do not fit in memory.
     func run(_ tensor: Tensor, scratch: ScratchBuffers) throws -> Tensor {
         for (slot, views) in slotViews.enumerated() {

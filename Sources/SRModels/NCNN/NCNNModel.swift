@@ -67,6 +67,24 @@ public final class NCNNModel: SuperResolutionModel {
     let layerTypes: [String: Int]
     let blobInfos: [BlobInfo]
 
+    /// The graph's last part when it is a chain from one blob up to a higher resolution (RRDBNet's 2× and
+    /// 4× stages after the trunk). `inference` runs it on overlapping row bands of that blob, so its large
+    /// maps are a band tall instead of a tile tall: x4plus's two 64-channel maps at 4× were 157 MB each
+    /// for a 128-pixel tile with its context.
+    public struct Tail: Sendable {
+        /// The tail's first step; the steps before it (the head) make `source`.
+        public let start: Int
+        /// The one blob the tail reads from the head.
+        public let source: Int
+        /// Input rows of context each band needs on each side to equal the whole tile.
+        public let halo: Int
+    }
+    public let tail: Tail?
+    /// Input rows each band of the tail finishes.
+    public static let bandRows = 32
+    /// Peak live channels (area-weighted, as `peakLiveChannels`) of the whole graph, the head and the tail.
+    private let peaks: (whole: Int, head: Int, tail: Int)
+
     /// Reads `path` (`.param`, with the `.bin` of the same name beside it; a `.bin` path finds its `.param`).
     /// - Throws: `WeightFileError` naming the file and the first problem.
     public static func load(path: String) throws -> NCNNModel {
@@ -166,13 +184,67 @@ public final class NCNNModel: SuperResolutionModel {
         parameterCount = steps.reduce(0) { $0 + $1.operation.parameterCount }
         layerTypes = file.layers.reduce(into: [:]) { $0[$1.type, default: 0] += 1 }
         blobInfos = infos.map { $0! }
-        workingSetChannels = (Self.peakLiveChannels(steps: steps, infos: blobInfos, readers: readers, input: input), 0)
+        let tail = NCNNModel.tail(steps: steps, infos: infos.map { $0! }, readers: readers, input: input, output: output)
+        self.tail = tail
+        func peak(_ range: Range<Int>, from blob: Int) -> Int {
+            NCNNModel.peakLiveChannels(steps: steps, range: range, infos: infos.map { $0! }, readers: readers, input: blob)
+        }
+        let whole = peak(0..<steps.count, from: input)
+        if let tail {
+            peaks = (whole, peak(0..<tail.start, from: input), peak(tail.start..<steps.count, from: tail.source))
+        } else {
+            peaks = (whole, whole, 0)
+        }
+        workingSetChannels = (whole, 0)
+    }
+
+    /// A part that ends the graph, reads a single blob of the rest (not the input) and works at a higher
+    /// resolution than that blob; nil when there is none.
+    static func tail(steps: [Step], infos: [BlobInfo], readers: [Int], input: Int, output: Int) -> Tail? {
+        var produced = Set<Int>()
+        var outsideReads: [Int: Int] = [:]
+        var best: Tail?
+        var higher = false
+        for start in stride(from: steps.count - 1, through: 0, by: -1) {
+            let step = steps[start]
+            for blob in step.outputs {
+                produced.insert(blob)
+                outsideReads[blob] = nil
+            }
+            for blob in step.inputs where !produced.contains(blob) { outsideReads[blob, default: 0] += 1 }
+            guard outsideReads.count == 1, let (source, reads) = outsideReads.first, source != input,
+                reads == readers[source], let sourceScale = infos[source].scale
+            else { continue }
+            higher = higher || step.outputs.contains { (infos[$0].scale ?? 0) > sourceScale }
+            if !higher { continue }
+            // Every path to the output goes through `source`, so the tail's reach is the difference.
+            let reach = infos[output].radius - infos[source].radius
+            let candidate = Tail(start: start, source: source, halo: Int(reach.rounded(.up)))
+            // The lowest-resolution source (the head then holds no large map), then the least context (RRDBNet:
+            // the trunk's sum, not conv_first's output, which the whole trunk follows).
+            func rank(_ tail: Tail) -> [Int] { [infos[tail.source].scale ?? 0, tail.halo] }
+            if best.map({ rank(candidate).lexicographicallyPrecedes(rank($0)) }) ?? true { best = candidate }
+        }
+        return best
     }
 
     public var architectureName: String { "ncnn graph" }
-    /// `workingSetChannels` is the exact peak of the maps alive at once; reorder copies and buffer reuse
-    /// that does not fit perfectly add about half.
+    /// The maps alive at once are exact (`workingSetFloats`); reorder copies and buffer reuse that does not
+    /// fit perfectly add about half.
     public var workingSetCopies: Double? { 1.5 }
+
+    /// Input rows of one band of the tail, context included.
+    public var bandWindow: Int { Self.bandRows + 2 * (tail?.halo ?? 0) }
+
+    /// The peak of the maps alive at once for a `height` × `width` input: the whole graph's, or with a tail
+    /// run in bands the larger of the head's and (the head's output, the tile's output and one band's maps).
+    public func workingSetFloats(height: Int, width: Int) -> Double? {
+        let area = Double(height * width)
+        guard let tail, height > bandWindow else { return Double(peaks.whole) * area }
+        let sourceScale = blobInfos[tail.source].scale ?? 1
+        let held = Double(blobInfos[tail.source].channels * sourceScale * sourceScale + 3 * scale * scale) * area
+        return max(Double(peaks.head) * area, held + Double(peaks.tail * bandWindow * width))
+    }
     public var usesOneDNN: Bool { DNNLTrainingConvolution.isEnabled }
     public var summary: [(String, String)] {
         [
@@ -180,6 +252,15 @@ public final class NCNNModel: SuperResolutionModel {
             ("layers", layerTypes.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")),
             ("receptive radius", String(format: "%.2f input pixels", receptiveRadius)),
         ]
+            + (tail.map {
+                [
+                    (
+                        "row bands",
+                        "last \(steps.count - $0.start) layers in bands of \(Self.bandRows) input rows "
+                            + "(\($0.halo) rows of context on each side)"
+                    )
+                ]
+            } ?? [])
     }
 
     private let planLock = NSLock()
@@ -190,15 +271,29 @@ public final class NCNNModel: SuperResolutionModel {
     /// Winograd-transformed weights by step, likewise shared (RRDBNet x4plus's are 119 MB: one copy per
     /// tile size had made a run's peak 1.7 GB).
     var winogradConvolutions: [Int: WinogradConvolution] = [:]
-    /// Plans by input size; a failure is kept so it is not tried again.
+    /// Plans by part and input size; a failure is kept so it is not tried again.
     private var plans: [[Int]: Result<NCNNGraphPlan, Error>] = [:]
 
-    /// A oneDNN plan for this input size (made on first use), or why there is none.
-    func plan(height: Int, width: Int) -> Result<NCNNGraphPlan, Error> {
-        if let existing = plans[[height, width]] { return existing }
-        if plans.count >= 16 { plans.removeAll() }
-        let plan = Result { try NCNNGraphPlan(model: self, height: height, width: width) }
-        plans[[height, width]] = plan
+    /// Which steps a plan runs.
+    enum Part: Int {
+        case whole, head, tail
+    }
+
+    /// A oneDNN plan for this part and input size (made on first use), or why there is none.
+    func plan(_ part: Part = .whole, height: Int, width: Int) -> Result<NCNNGraphPlan, Error> {
+        if let existing = plans[[part.rawValue, height, width]] { return existing }
+        if plans.count >= 32 { plans.removeAll() }
+        let tailStart = tail?.start ?? steps.count
+        let (range, input, output) =
+            switch part {
+            case .whole: (0..<steps.count, inputBlob, outputBlob)
+            case .head: (0..<tailStart, inputBlob, tail?.source ?? outputBlob)
+            case .tail: (tailStart..<steps.count, tail?.source ?? inputBlob, outputBlob)
+            }
+        let plan = Result {
+            try NCNNGraphPlan(model: self, steps: range, input: input, output: output, height: height, width: width)
+        }
+        plans[[part.rawValue, height, width]] = plan
         return plan
     }
 
@@ -218,13 +313,31 @@ public final class NCNNModel: SuperResolutionModel {
         if usesOneDNN, input.shape[0] == 1 {
             planLock.lock()
             defer { planLock.unlock() }
-            if case .success(let plan) = plan(height: input.shape[2], width: input.shape[3]),
-                let output = try? plan.run(input, scratch: scratch)
-            {
-                return output
-            }
+            if let output = try? runPlans(input) { return output }
         }
         return interpret(input)
+    }
+
+    /// The plan for the input's size; or the head's plan, then the tail's on overlapping row bands of the
+    /// head's output, each band's exact rows copied into the output.
+    private func runPlans(_ input: Tensor) throws -> Tensor {
+        let (height, width) = (input.shape[2], input.shape[3])
+        guard let tail, height > bandWindow else {
+            return try plan(height: height, width: width).get().run(input, scratch: scratch)
+        }
+        let source = try plan(.head, height: height, width: width).get().run(input, scratch: scratch)
+        let bands = try plan(.tail, height: bandWindow, width: width).get()
+        let sourceScale = blobInfos[tail.source].scale ?? 1
+        var output = Tensor(zeros: [1, 3, height * scale, width * scale])
+        for core in stride(from: 0, to: height, by: Self.bandRows) {
+            // A window of the same height everywhere (one plan), moved inside the image at its edges.
+            let top = min(max(core - tail.halo, 0), height - bandWindow)
+            let band = try bands.run(
+                source.rows((top * sourceScale)..<((top + bandWindow) * sourceScale)), scratch: scratch)
+            let end = min(height, core + Self.bandRows)
+            output.setRows(at: core * scale, from: band, rows: ((core - top) * scale)..<((end - top) * scale))
+        }
+        return output
     }
 
     /// The reference: each layer in order on plain NCHW tensors, any batch size.
@@ -272,14 +385,17 @@ public final class NCNNModel: SuperResolutionModel {
         return (storage, storageReaders)
     }
 
-    /// The largest sum of live feature-map channels while the graph runs, each weighted by its area
-    /// relative to the input (so a 3-channel map at ×4 counts 48). Split outputs share their input's storage.
-    static func peakLiveChannels(steps: [Step], infos: [BlobInfo], readers: [Int], input: Int) -> Int {
+    /// The largest sum of live feature-map channels while steps `range` run from `input`, each weighted by
+    /// its area relative to the graph's input (so a 3-channel map at ×4 counts 48). Split outputs share their
+    /// input's storage.
+    static func peakLiveChannels(steps: [Step], range: Range<Int>, infos: [BlobInfo], readers: [Int], input: Int)
+        -> Int
+    {
         var (storage, storageReaders) = storageGroups(steps: steps, readers: readers)
         func weight(_ blob: Int) -> Int { infos[blob].channels * (infos[blob].scale ?? 0) * (infos[blob].scale ?? 0) }
         var live = weight(input)
         var peak = live
-        for step in steps {
+        for step in steps[range] {
             if case .split = step.operation {
             } else if let output = step.outputs.first {
                 live += weight(output)
