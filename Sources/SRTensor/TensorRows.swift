@@ -1,7 +1,8 @@
 extension Tensor {
     /// Rows `range` of a [N, C, H, W] tensor: [N, C, range.count, W].
     public func rows(_ range: Range<Int>) -> Tensor {
-        precondition(shape.count == 4 && range.lowerBound >= 0 && range.upperBound <= shape[2], "rows \(range) of \(shape)")
+        precondition(
+            shape.count == 4 && range.lowerBound >= 0 && range.upperBound <= shape[2], "rows \(range) of \(shape)")
         let (planes, height, width) = (shape[0] * shape[1], shape[2], shape[3])
         var out = Tensor(zeros: [shape[0], shape[1], range.count, width])
         scalars.withUnsafeBufferPointer { source in
@@ -9,7 +10,8 @@ extension Tensor {
                 let count = range.count * width
                 for plane in 0..<planes {
                     target.baseAddress!.advanced(by: plane * count).update(
-                        from: source.baseAddress!.advanced(by: (plane * height + range.lowerBound) * width), count: count)
+                        from: source.baseAddress!.advanced(by: (plane * height + range.lowerBound) * width),
+                        count: count)
                 }
             }
         }
@@ -30,7 +32,8 @@ extension Tensor {
                 for plane in 0..<planes {
                     let start = (plane * sourceHeight + range.lowerBound) * width
                     let target = (plane * height + row) * width
-                    to.baseAddress!.advanced(by: target).update(from: from.baseAddress!.advanced(by: start), count: count)
+                    to.baseAddress!.advanced(by: target).update(
+                        from: from.baseAddress!.advanced(by: start), count: count)
                 }
             }
         }

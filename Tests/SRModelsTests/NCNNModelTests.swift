@@ -127,7 +127,8 @@ final class NCNNModelTests: XCTestCase {
                 let banded = graph.inference(input)
                 XCTAssertEqual(banded.shape, reference.shape)
                 let largest = reference.scalars.map(abs).max()!
-                XCTAssertLessThanOrEqual(banded.maxAbsDifference(reference), 2e-5 * largest, "×\(scale) \(height)×\(width)")
+                XCTAssertLessThanOrEqual(
+                    banded.maxAbsDifference(reference), 2e-5 * largest, "×\(scale) \(height)×\(width)")
             }
             let whole = try XCTUnwrap(graph.workingSetFloats(height: graph.bandWindow, width: 196))
             let tall = try XCTUnwrap(graph.workingSetFloats(height: 196, width: 196))

@@ -44,7 +44,9 @@ final class NCNNGraphPlan {
     /// - Parameters:
     ///   - steps: the graph's steps this plan runs (all, or a head or tail that `NCNNModel.tail` found).
     ///   - input: the blob those steps start from; `output`: the blob they end with.
-    init(model: NCNNModel, steps range: Range<Int>, input inputBlob: Int, output outputBlob: Int, height: Int, width: Int)
+    init(
+        model: NCNNModel, steps range: Range<Int>, input inputBlob: Int, output outputBlob: Int, height: Int, width: Int
+    )
         throws
     {
         self.height = height

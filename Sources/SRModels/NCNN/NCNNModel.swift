@@ -184,10 +184,12 @@ public final class NCNNModel: SuperResolutionModel {
         parameterCount = steps.reduce(0) { $0 + $1.operation.parameterCount }
         layerTypes = file.layers.reduce(into: [:]) { $0[$1.type, default: 0] += 1 }
         blobInfos = infos.map { $0! }
-        let tail = NCNNModel.tail(steps: steps, infos: infos.map { $0! }, readers: readers, input: input, output: output)
+        let tail = NCNNModel.tail(
+            steps: steps, infos: infos.map { $0! }, readers: readers, input: input, output: output)
         self.tail = tail
         func peak(_ range: Range<Int>, from blob: Int) -> Int {
-            NCNNModel.peakLiveChannels(steps: steps, range: range, infos: infos.map { $0! }, readers: readers, input: blob)
+            NCNNModel.peakLiveChannels(
+                steps: steps, range: range, infos: infos.map { $0! }, readers: readers, input: blob)
         }
         let whole = peak(0..<steps.count, from: input)
         if let tail {
@@ -388,7 +390,9 @@ public final class NCNNModel: SuperResolutionModel {
     /// The largest sum of live feature-map channels while steps `range` run from `input`, each weighted by
     /// its area relative to the graph's input (so a 3-channel map at ×4 counts 48). Split outputs share their
     /// input's storage.
-    static func peakLiveChannels(steps: [Step], range: Range<Int>, infos: [BlobInfo], readers: [Int], input: Int)
+    static func peakLiveChannels(
+        steps: [Step], range: Range<Int>, infos: [BlobInfo], readers: [Int], input: Int
+    )
         -> Int
     {
         var (storage, storageReaders) = storageGroups(steps: steps, readers: readers)
