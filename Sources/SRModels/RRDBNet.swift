@@ -148,6 +148,16 @@ public final class RRDBNet: SuperResolutionModel, Layer {
         return u * (Double(15 * blockCount + 2) + 0.5 + 0.75) + u - 1
     }
     public var workingSetChannels: (input: Int, output: Int) { (features + 4 * growth, features) }
+    /// Through its graph (its 2× and 4× stages in row bands): the graph's count for the packed input.
+    public func workingSetFloats(height: Int, width: Int) -> Double? {
+        currentGraph?.workingSetFloats(
+            height: (height + unshuffle - 1) / unshuffle, width: (width + unshuffle - 1) / unshuffle)
+    }
+    public var workingSetCopies: Double? { currentGraph?.workingSetCopies }
+    /// The graph inference runs on for the current weights (nil without oneDNN).
+    private var currentGraph: NCNNModel? {
+        graphCache.model(weights: namedParameters.map(\.parameter.value.scalars), build: graph)
+    }
     public var inputAlignment: Int { unshuffle }
     /// Its convolutions run on oneDNN's training convolutions (each over all cores) when available.
     public var usesOneDNN: Bool { DNNLTrainingConvolution.isEnabled }
@@ -202,11 +212,7 @@ public final class RRDBNet: SuperResolutionModel, Layer {
             return RRDBNet.topLeft(inference(padded), height: height * scale, width: width * scale)
         }
         let packed = unshuffle > 1 ? PixelShuffle.unshuffle(input, factor: unshuffle) : input
-        if input.shape[0] == 1,
-            let graph = graphCache.model(weights: namedParameters.map(\.parameter.value.scalars), build: graph)
-        {
-            return graph.inference(packed)
-        }
+        if input.shape[0] == 1, let graph = currentGraph { return graph.inference(packed) }
         let features = convFirst.fastInference(packed)
         var x = convBody.fastInference(body.reduce(features) { $1.inference($0) })
         x.add(features)

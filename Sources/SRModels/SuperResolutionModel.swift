@@ -59,8 +59,12 @@ extension Generator: SuperResolutionModel {
     /// CompactResNet's plan holds five input-resolution buffers of at most `features` channels (input,
     /// its blocked copy, features, body, inner; conv_up reuses the last two) and one 3-channel output:
     /// about 3.3 feature maps and one output, which 2.5 copies of both cover. Its peak RSS at tile 512
-    /// measured 304 MB on a 512² input against 659 MB from this estimate.
-    public var workingSetCopies: Double? { config.architecture == .compact ? 2.5 : nil }
+    /// measured 304 MB on a 512² input against 659 MB from this estimate. MSRResNet's oneDNN plan reuses dead
+    /// buffers for conv_hr and conv_last: on a 512² input tiles of 128 and 256 peaked at 330 and 767 MB, which
+    /// fits 3.6 copies of its 4×-resolution maps over a fixed 132 MB; 4 copies leave a margin.
+    public var workingSetCopies: Double? {
+        config.architecture == .compact ? 2.5 : (usesOneDNN ? 4 : nil)
+    }
     public var summary: [(String, String)] {
         [
             ("architecture", config.architecture.rawValue), ("scale", "×\(config.scale)"),
