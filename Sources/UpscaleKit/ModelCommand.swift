@@ -45,11 +45,16 @@ struct ModelCommand: ParsableCommand {
                     extraMetadata: [
                         "kind": kind,
                         "description":
-                            "interpolation \(alpha) × \(URL(fileURLWithPath: first).lastPathComponent) + "
-                            + "\(1 - alpha) × \(URL(fileURLWithPath: second).lastPathComponent)",
+                            "interpolation \(Self.weight(alpha)) × \(URL(fileURLWithPath: first).lastPathComponent) + "
+                            + "\(Self.weight(1 - alpha)) × \(URL(fileURLWithPath: second).lastPathComponent)",
                     ])
                 print("wrote \(output)")
             }
+        }
+
+        /// A blend weight as people write it (0.2, not Float's 0.19999999 for 1 − 0.8).
+        static func weight(_ value: Float) -> String {
+            String(format: "%g", (Double(value) * 1e6).rounded() / 1e6)
         }
     }
 

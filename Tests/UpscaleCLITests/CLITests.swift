@@ -149,6 +149,10 @@ final class CLITests: BinaryTestCase {
                     tensor.scalars[i], 0.25 * a[name]!.scalars[i] + 0.75 * b[name]!.scalars[i], accuracy: 1e-6)
             }
         }
+        // The description states the weights as given (1 − 0.8 in Float is 0.19999999).
+        XCTAssertEqual(try run(["model", "interpolate", model, other, "--alpha", "0.8", mix]).status, 0)
+        let description = try SafeTensors.read(path: mix).metadata["description"] ?? ""
+        XCTAssertTrue(description.hasPrefix("interpolation 0.8 × ") && description.contains(" + 0.2 × "), description)
         let wrong = folder + "/x2.safetensors"
         XCTAssertEqual(try run(["model", "new", "--features", "4", "--blocks", "1", "--scale", "2", wrong]).status, 0)
         XCTAssertNotEqual(try run(["model", "interpolate", model, wrong, mix]).status, 0)
