@@ -4,7 +4,7 @@ SWIFT ?= swift
 PACKAGES := libpng-dev libjpeg-dev libopenblas-dev libdnnl-dev zlib1g-dev pkg-config
 SAMPLE ?= samples/photo-q60.jpg
 
-.PHONY: deps build demo test fuzz example lint format bench bench-backends bench-peers bench-ncnn clean
+.PHONY: deps build demo test fuzz example lint format bench bench-backends bench-peers bench-ncnn quality-chart clean
 
 # Idempotent: installs only what pkg-config cannot find.
 deps:
@@ -85,6 +85,12 @@ bench-ncnn: deps
 	$(SWIFT) build -c release --product upscale
 	$(SWIFT) build -c release --product upscale-bench
 	python3 Benchmarks/peers/ncnn_peer.py $(NCNN_PEER_ARGS)
+
+# Set5 PSNR against seconds per output MP for our ×4 models, bicubic and (after `make bench-ncnn`) the peers.
+quality-chart: deps
+	$(SWIFT) build -c release --product upscale
+	$(SWIFT) build -c release --product upscale-bench
+	.build/release/upscale-bench --quality-chart weights/quality-vs-speed.png
 
 # oneDNN's direct convolution against ours and raw sgemm on every shape the shipped ×4 model runs.
 bench-backends: deps

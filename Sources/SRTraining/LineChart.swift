@@ -47,10 +47,11 @@ public final class LineChart {
         if points.count == 1 { dot(previous.0, previous.1, color) }
     }
 
-    /// Draws labelled points (x, y) in panel `index` of `count`, with axis titles.
+    /// Draws labelled points (x, y), each in its colour, in panel `index` of `count`, with axis titles; x on a
+    /// logarithmic axis when asked (every x must then be positive).
     public func scatter(
         panel index: Int, of count: Int, title: String, xTitle: String,
-        points: [(x: Double, y: Double, label: String)], color: (Float, Float, Float)
+        points: [(x: Double, y: Double, label: String, color: (Float, Float, Float))], logarithmicX: Bool = false
     ) {
         let top = index * image.height / count + 24, bottom = (index + 1) * image.height / count - 40
         let left = 70, right = image.width - 40
@@ -59,19 +60,34 @@ public final class LineChart {
         text(title, x: left, y: top - 16)
         text(xTitle, x: (left + right) / 2 - 3 * xTitle.count, y: bottom + 22)
         guard !points.isEmpty else { return }
-        var minX = 0.0, maxX = points.map(\.x).max()! * 1.15
+        let axis = { (x: Double) in logarithmicX ? log10(max(x, 1e-9)) : x }
+        var minX = logarithmicX ? floor(points.map { axis($0.x) }.min()!) : 0
+        var maxX = logarithmicX ? ceil(points.map { axis($0.x) }.max()!) : points.map(\.x).max()! * 1.15
         var minY = points.map(\.y).min()! - 0.5, maxY = points.map(\.y).max()! + 0.5
         if maxX <= minX { maxX = minX + 1 }
-        if maxY <= minY { maxY = minY + 1; minY -= 1 }
+        if maxY <= minY {
+            maxY = minY + 1
+            minY -= 1
+        }
         text(String(format: "%.2f", maxY), x: 2, y: top)
         text(String(format: "%.2f", minY), x: 2, y: bottom - 8)
-        text("0", x: left, y: bottom + 6)
-        let maxLabel = String(format: "%.2f", maxX)
+        func label(_ value: Double) -> String {
+            logarithmicX ? String(format: "%g", pow(10, value)) : String(format: "%.2f", value)
+        }
+        text(label(minX), x: left, y: bottom + 6)
+        let maxLabel = label(maxX)
         text(maxLabel, x: right - 6 * maxLabel.count, y: bottom + 6)
+        if logarithmicX {
+            for decade in stride(from: minX + 1, to: maxX, by: 1) {
+                let px = left + Int((decade - minX) / (maxX - minX) * Double(right - left))
+                for y in stride(from: top, to: bottom, by: 4) { dot(px, y, (0.75, 0.75, 0.75)) }
+                text(label(decade), x: px - 3 * label(decade).count, y: bottom + 6)
+            }
+        }
         for point in points {
-            let px = left + Int((point.x - minX) / (maxX - minX) * Double(right - left))
+            let px = left + Int((axis(point.x) - minX) / (maxX - minX) * Double(right - left))
             let py = bottom - Int((point.y - minY) / (maxY - minY) * Double(bottom - top))
-            for dy in -3...3 { for dx in -3...3 where dx * dx + dy * dy <= 9 { dot(px + dx, py + dy, color) } }
+            for dy in -3...3 { for dx in -3...3 where dx * dx + dy * dy <= 9 { dot(px + dx, py + dy, point.color) } }
             text(point.label + String(format: " %.2f", point.y), x: px + 6, y: py - 12)
         }
     }
