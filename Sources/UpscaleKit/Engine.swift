@@ -122,8 +122,16 @@ final class Engine {
         return .model(nativeScale: model.network.scale, options: options, run: model.run)
     }
 
-    /// Upscales one file; returns seconds taken.
-    func upscale(input: String, output: String, reporter: Reporter, label: String) throws -> Double {
+    /// What one upscaled file took: seconds, and the tile size and tile workers the memory budget chose
+    /// (nil for bicubic).
+    struct Run {
+        let seconds: Double
+        let tile: Int?
+        let workers: Int?
+    }
+
+    /// Upscales one file.
+    func upscale(input: String, output: String, reporter: Reporter, label: String) throws -> Run {
         let start = Date()
         let format = try ImageFormat(forOutputPath: output)
         let reader = try ImageReader(path: input, limits: limits)
@@ -152,7 +160,10 @@ final class Engine {
             writer.abort()
             throw error
         }
-        return Date().timeIntervalSince(start)
+        if case .model(_, let options, _) = method {
+            return Run(seconds: Date().timeIntervalSince(start), tile: options.tileSize, workers: options.workers)
+        }
+        return Run(seconds: Date().timeIntervalSince(start), tile: nil, workers: nil)
     }
 }
 
@@ -252,6 +263,7 @@ public struct Upscaler {
             throw CLIError("\(output): refusing to overwrite the input file")
         }
         return try engine.upscale(
-            input: input, output: output, reporter: Reporter(quiet: true, json: false), label: input)
+            input: input, output: output, reporter: Reporter(quiet: true, json: false), label: input
+        ).seconds
     }
 }

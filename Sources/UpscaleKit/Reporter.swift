@@ -37,12 +37,19 @@ final class Reporter: @unchecked Sendable {
         }
     }
 
-    func finished(input: String, output: String, seconds: Double) {
+    /// One file done; JSON also gives the tile size and workers the memory budget chose.
+    func finished(input: String, output: String, run: Engine.Run) {
+        let seconds = run.seconds
         if json {
-            emit([
+            var event: [String: Any] = [
                 "event": "done", "input": PathEncoding.displayed(input), "output": PathEncoding.displayed(output),
                 "seconds": seconds,
-            ])
+            ]
+            if let tile = run.tile, let workers = run.workers {
+                event["tile"] = tile
+                event["tile_workers"] = workers
+            }
+            emit(event)
         } else if !quiet {
             if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             printError(

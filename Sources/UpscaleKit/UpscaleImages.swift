@@ -140,9 +140,9 @@ struct UpscaleImages: ParsableCommand {
                     )
                 }
                 let engine = try makeEngine()
-                let seconds = try engine.upscale(
+                let run = try engine.upscale(
                     input: input, output: target, reporter: reporter, label: PathEncoding.displayed(input))
-                reporter.finished(input: input, output: target, seconds: seconds)
+                reporter.finished(input: input, output: target, run: run)
             } catch {
                 reporter.failed(input: input, error: "\(error)")
                 throw ExitCode.failure
@@ -182,11 +182,11 @@ struct UpscaleImages: ParsableCommand {
             }
             do {
                 try FileSystem.createDirectories(FileSystem.parentFolder(of: item.target))
-                let seconds = try engine.upscale(
+                let run = try engine.upscale(
                     input: item.source, output: item.target, reporter: reporter,
                     label: "[\(index + 1)/\(plan.items.count)] \(PathEncoding.displayed(item.relative))")
                 tally.recordDone()
-                reporter.finished(input: item.source, output: item.target, seconds: seconds)
+                reporter.finished(input: item.source, output: item.target, run: run)
             } catch {
                 tally.recordFailure(input: item.source, error: "\(error)")
                 reporter.failed(input: item.source, error: "\(error)")

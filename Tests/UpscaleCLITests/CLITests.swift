@@ -168,6 +168,13 @@ final class CLITests: BinaryTestCase {
         XCTAssertEqual(events.last?["event"] as? String, "done")
         XCTAssertTrue(events.contains { $0["event"] as? String == "progress" })
         XCTAssertEqual(try ImageReader(path: output).description.width, 288)
+        // The done event names the tile size the budget chose, or the one asked for.
+        XCTAssertNotNil(events.last?["tile"] as? Int)
+        let fixed = try run([sample("bird-lr.png"), folder + "/fixed.png", "--model", model, "--tile", "48", "--json"])
+        let done = fixed.output.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }.last
+        XCTAssertEqual(done?["tile"] as? Int, 48, fixed.output)
     }
 
     func testTrainingCommandErrors() throws {
