@@ -242,24 +242,7 @@ public final class Trainer {
     public static func resume(
         folder: String, steps: Int? = nil
     ) throws -> (trainer: Trainer, dataGenerator: SeededGenerator) {
-        var folder = folder
-        if !FileSystem.exists(folder + "/state.json") && FileSystem.exists(folder + ".old/state.json") {
-            folder += ".old"
-        }
-        guard FileSystem.exists(folder + "/state.json") else {
-            throw WeightFileError(path: folder, reason: "no checkpoint here (state.json missing)")
-        }
-        let state: CheckpointState
-        do {
-            state = try JSONDecoder().decode(
-                CheckpointState.self, from: Data(try FileSystem.readFile(folder + "/state.json")))
-        } catch let error as FileError {
-            throw error
-        } catch {
-            throw WeightFileError(
-                path: folder + "/state.json",
-                reason: "not a valid checkpoint state (corrupt, or written by another version)")
-        }
+        let (state, folder) = try readState(folder: folder)
         var config = state.config
         config.initialGenerator = nil
         if let steps {
@@ -284,6 +267,49 @@ public final class Trainer {
 }
 
 /// The JSON part of a checkpoint.
+extension Trainer {
+    /// The checkpoint's state and the folder it is in (`folder`, or the `.old` copy an interrupted save left).
+    static func readState(folder: String) throws -> (state: CheckpointState, folder: String) {
+        var folder = folder
+        if !FileSystem.exists(folder + "/state.json") && FileSystem.exists(folder + ".old/state.json") {
+            folder += ".old"
+        }
+        guard FileSystem.exists(folder + "/state.json") else {
+            throw WeightFileError(path: folder, reason: "no checkpoint here (state.json missing)")
+        }
+        do {
+            let state = try JSONDecoder().decode(
+                CheckpointState.self, from: Data(try FileSystem.readFile(folder + "/state.json")))
+            return (state, folder)
+        } catch let error as FileError {
+            throw error
+        } catch {
+            throw WeightFileError(
+                path: folder + "/state.json",
+                reason: "not a valid checkpoint state (corrupt, or written by another version)")
+        }
+    }
+
+    /// The checkpoint's EMA generator, its step and its stage, read without building the trainer (so without
+    /// the training data, the VGG weights or the discriminator, which may be elsewhere by now).
+    public static func averagedGenerator(
+        checkpoint folder: String
+    ) throws -> (generator: Generator, step: Int, stage: TrainingConfig.Stage) {
+        let (state, folder) = try readState(folder: folder)
+        try state.config.generator.validate()
+        let generator = Generator(config: state.config.generator)
+        let path = folder + "/generator_ema.safetensors"
+        do {
+            try generator.loadStateDictionary(try SafeTensors.read(path: path).tensors)
+        } catch let error as FileError {
+            throw error
+        } catch {
+            throw WeightFileError(path: path, reason: "\(error)")
+        }
+        return (generator, state.step, state.config.stage)
+    }
+}
+
 struct CheckpointState: Codable {
     var step: Int
     var dataGenerator: SeededGenerator

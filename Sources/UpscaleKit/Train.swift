@@ -132,14 +132,14 @@ struct Train: ParsableCommand {
         MemoryReuse.keepFreedBlocks()
         if let export, let exportPath {
             try reportingFailure {
-                let (trainer, _) = try Trainer.resume(folder: export + "/checkpoint")
-                try trainer.averagedGenerator().save(
+                let (generator, step, stage) = try Trainer.averagedGenerator(checkpoint: export + "/checkpoint")
+                try generator.save(
                     path: exportPath,
                     extraMetadata: [
-                        "kind": trainer.config.stage.rawValue, "steps": "\(trainer.step)",
-                        "description": "exported from \(export) at step \(trainer.step) (EMA weights)",
+                        "kind": stage.rawValue, "steps": "\(step)",
+                        "description": "exported from \(export) at step \(step) (EMA weights)",
                     ])
-                print("wrote \(exportPath) (step \(trainer.step), EMA weights)")
+                print("wrote \(exportPath) (step \(step), EMA weights)")
             }
             return
         }

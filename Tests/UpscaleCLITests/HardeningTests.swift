@@ -339,6 +339,40 @@ final class HardeningTests: BinaryTestCase {
         XCTAssertTrue(resume.error.contains("state.json") && !resume.error.contains("DecodingError"), resume.error)
     }
 
+    // Row 13 (checkpoints): `train --export` needs only the checkpoint: a GAN run whose VGG weights and data have
+    // moved away since still exports its EMA generator, and a broken checkpoint gets a one-line error.
+    func testExportNeedsOnlyTheCheckpoint() throws {
+        let data = try makeFolder("data")
+        try copySample("bird-lr.png", to: data + "/a.png")
+        let vgg = folder + "/vgg.safetensors"
+        try FileManager.default.copyItem(
+            atPath: Self.repository + "/weights/vgg16_caffe_conv1_1-conv5_3_f16.safetensors", toPath: vgg)
+        let runFolder = folder + "/run"
+        let trained = try run([
+            "train", "--stage", "gan", "--data", data, "--output", runFolder, "--features", "4", "--blocks", "1",
+            "--steps", "1", "--batch-size", "1", "--patch-size", "32", "--vgg-weights", vgg,
+        ])
+        XCTAssertEqual(trained.status, 0, trained.error)
+        try FileManager.default.removeItem(atPath: vgg)
+        try FileManager.default.removeItem(atPath: data)
+        let exported = folder + "/g.safetensors"
+        let result = try run(["train", "--export", runFolder, exported])
+        XCTAssertEqual(result.status, 0, result.error)
+        let file = try SafeTensors.read(path: exported)
+        XCTAssertEqual(file.metadata["kind"], "gan")
+        XCTAssertEqual(file.metadata["steps"], "1")
+        let averages = try SafeTensors.read(path: runFolder + "/checkpoint/generator_ema.safetensors").tensors
+        XCTAssertEqual(Set(file.tensors.keys), Set(averages.keys))
+        for (name, tensor) in averages { XCTAssertEqual(file.tensors[name], tensor, name) }
+        try Data("not weights".utf8).write(
+            to: URL(fileURLWithPath: runFolder + "/checkpoint/generator_ema.safetensors"))
+        let broken = try run(["train", "--export", runFolder, folder + "/h.safetensors"])
+        XCTAssertEqual(broken.status, 1)
+        XCTAssertTrue(broken.error.contains("generator_ema.safetensors"), broken.error)
+        XCTAssertEqual(broken.error.split(separator: "\n").count, 1, broken.error)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/h.safetensors"))
+    }
+
     // Row 13 (checkpoints): a stop between the checkpoint's two renames leaves checkpoint.old, which --resume uses.
     func testResumeFallsBackToTheOldCheckpoint() throws {
         let data = try makeFolder("data")
