@@ -139,8 +139,8 @@ if let index = CommandLine.arguments.firstIndex(of: "--quality-chart"), index + 
     let chart = LineChart(width: 900, height: 520)
     chart.scatter(
         panel: 0, of: 1,
-        title: "Set5 x4 PSNR (dB, Y) vs seconds per output megapixel, whole CLI, 512x512 input, \(cores) threads "
-            + "(blue: ours, red: peers' ncnn files run by upscale)",
+        title: "Set5 x4 PSNR (dB, Y) vs whole-CLI seconds per output MP (512x512 input, \(cores) threads); "
+            + "blue: ours, red: peers' ncnn files",
         xTitle: "seconds per output megapixel (log scale)", points: points, logarithmicX: true)
     try ImageFile.write(chart.image, to: CommandLine.arguments[index + 1])
     exit(0)
