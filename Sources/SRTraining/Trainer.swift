@@ -266,7 +266,6 @@ public final class Trainer {
     }
 }
 
-/// The JSON part of a checkpoint.
 extension Trainer {
     /// The checkpoint's state and the folder it is in (`folder`, or the `.old` copy an interrupted save left).
     static func readState(folder: String) throws -> (state: CheckpointState, folder: String) {
@@ -310,6 +309,7 @@ extension Trainer {
     }
 }
 
+/// The JSON part of a checkpoint.
 struct CheckpointState: Codable {
     var step: Int
     var dataGenerator: SeededGenerator

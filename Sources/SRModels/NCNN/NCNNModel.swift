@@ -183,13 +183,12 @@ public final class NCNNModel: SuperResolutionModel {
         receptiveRadius = outputInfo.radius
         parameterCount = steps.reduce(0) { $0 + $1.operation.parameterCount }
         layerTypes = file.layers.reduce(into: [:]) { $0[$1.type, default: 0] += 1 }
-        blobInfos = infos.map { $0! }
-        let tail = NCNNModel.tail(
-            steps: steps, infos: infos.map { $0! }, readers: readers, input: input, output: output)
+        let known = infos.map { $0! }
+        blobInfos = known
+        let tail = NCNNModel.tail(steps: steps, infos: known, readers: readers, input: input, output: output)
         self.tail = tail
         func peak(_ range: Range<Int>, from blob: Int) -> Int {
-            NCNNModel.peakLiveChannels(
-                steps: steps, range: range, infos: infos.map { $0! }, readers: readers, input: blob)
+            NCNNModel.peakLiveChannels(steps: steps, range: range, infos: known, readers: readers, input: blob)
         }
         let whole = peak(0..<steps.count, from: input)
         if let tail {
@@ -207,6 +206,9 @@ public final class NCNNModel: SuperResolutionModel {
         var outsideReads: [Int: Int] = [:]
         var best: Tail?
         var higher = false
+        // The lowest-resolution source (the head then holds no large map), then the least context (RRDBNet:
+        // the trunk's sum, not conv_first's output, which the whole trunk follows).
+        func rank(_ tail: Tail) -> [Int] { [infos[tail.source].scale ?? 0, tail.halo] }
         for start in stride(from: steps.count - 1, through: 0, by: -1) {
             let step = steps[start]
             for blob in step.outputs {
@@ -222,9 +224,6 @@ public final class NCNNModel: SuperResolutionModel {
             // Every path to the output goes through `source`, so the tail's reach is the difference.
             let reach = infos[output].radius - infos[source].radius
             let candidate = Tail(start: start, source: source, halo: Int(reach.rounded(.up)))
-            // The lowest-resolution source (the head then holds no large map), then the least context (RRDBNet:
-            // the trunk's sum, not conv_first's output, which the whole trunk follows).
-            func rank(_ tail: Tail) -> [Int] { [infos[tail.source].scale ?? 0, tail.halo] }
             if best.map({ rank(candidate).lexicographicallyPrecedes(rank($0)) }) ?? true { best = candidate }
         }
         return best
