@@ -8,6 +8,8 @@ public struct ImageScore: Codable, Sendable {
     public var ssim: Double
     /// NIQE of the output (no reference; lower is more natural), when asked for and the image is large enough.
     public var niqe: Double?
+    /// `QualityMetrics.phaseUnevenness` of the output's shaved luma at the scale's period (nil at ×1).
+    public var grid: Double?
 }
 
 /// The standard ×s super-resolution evaluation protocol:
@@ -69,16 +71,20 @@ public enum Evaluation {
     }
 
     /// Scores an output against its target (both RGB, same size) on shaved Y.
-    public static func score(output: PlanarImage, target: PlanarImage, shave: Int) -> (psnr: Double, ssim: Double) {
+    public static func score(
+        output: PlanarImage, target: PlanarImage, shave: Int
+    ) -> (psnr: Double, ssim: Double, grid: Double?) {
         precondition(output.width == target.width && output.height == target.height, "output size differs from target")
         let a = QualityMetrics.shave(
             QualityMetrics.luma(output.quantized(bits: 8)), width: output.width,
             height: output.height, border: shave)
         let b = QualityMetrics.shave(
             QualityMetrics.luma(target), width: target.width, height: target.height, border: shave)
+        // The shave keeps the phases: `shave` is the scale, so column 0 of `a` is still phase 0.
         return (
             QualityMetrics.psnr(a.values, b.values),
-            QualityMetrics.ssim(a.values, b.values, width: a.width, height: a.height)
+            QualityMetrics.ssim(a.values, b.values, width: a.width, height: a.height),
+            shave >= 2 ? QualityMetrics.phaseUnevenness(a.values, width: a.width, height: a.height, period: shave) : nil
         )
     }
 
@@ -102,10 +108,10 @@ public enum Evaluation {
                 path: file,
                 reason: "upscaler returned \(output.width)x\(output.height), expected \(target.width)x\(target.height)")
         }
-        let (psnr, ssim) = score(output: output, target: target, shave: scale)
+        let (psnr, ssim, grid) = score(output: output, target: target, shave: scale)
         let name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
         let rounded = output.quantized(bits: 8)
         if let saveFolder { try ImageFile.write(rounded, to: saveFolder + "/" + name + ".png") }
-        return ImageScore(name: name, psnr: psnr, ssim: ssim, niqe: niqe?.score(rounded))
+        return ImageScore(name: name, psnr: psnr, ssim: ssim, niqe: niqe?.score(rounded), grid: grid)
     }
 }

@@ -87,4 +87,35 @@ public enum QualityMetrics {
         }
         return sum / Double(muA.count)
     }
+
+    /// How unevenly the output's detail falls on the sub-pixel phases of a ×`period` upscaler: the mean
+    /// |Y(x+1) − Y(x)| is taken separately for each x mod `period` (horizontally, and likewise vertically),
+    /// and the score is the largest phase's mean over the mean of all phases, minus 1, averaged over both
+    /// directions. A pattern that repeats every `period` pixels (a pixel-shuffle grid) scores high; content
+    /// with no preferred phase (a ground truth) scores near 0.
+    /// - Parameters: `plane` [height × width], row-major; `period` ≥ 2; width, height > `period`.
+    public static func phaseUnevenness(_ plane: [Double], width: Int, height: Int, period: Int) -> Double {
+        precondition(period >= 2 && width > period && height > period && plane.count == width * height)
+        var horizontal = [Double](repeating: 0, count: period), vertical = horizontal
+        var horizontalCount = [Int](repeating: 0, count: period), verticalCount = horizontalCount
+        for y in 0..<height {
+            for x in 0..<width {
+                let value = plane[y * width + x]
+                if x + 1 < width {
+                    horizontal[x % period] += abs(plane[y * width + x + 1] - value)
+                    horizontalCount[x % period] += 1
+                }
+                if y + 1 < height {
+                    vertical[y % period] += abs(plane[(y + 1) * width + x] - value)
+                    verticalCount[y % period] += 1
+                }
+            }
+        }
+        func unevenness(_ sums: [Double], _ counts: [Int]) -> Double {
+            let means = sums.indices.map { sums[$0] / Double(counts[$0]) }
+            let mean = means.reduce(0, +) / Double(period)
+            return mean > 0 ? means.max()! / mean - 1 : 0
+        }
+        return (unevenness(horizontal, horizontalCount) + unevenness(vertical, verticalCount)) / 2
+    }
 }

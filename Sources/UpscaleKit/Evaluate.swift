@@ -17,6 +17,10 @@ struct Evaluate: ParsableCommand {
             luma channel (Y, range 16-235) with `scale` pixels shaved from each border. SSIM: 11×11 Gaussian window,
             σ = 1.5. Grayscale images count as R = G = B.
 
+            With --json each image (and the mean) also gets "grid": how unevenly the output's luma gradients fall on
+            the scale's sub-pixel phases (largest phase over the mean, minus 1). A pixel-shuffle grid scores high;
+            a ground truth scores near 0; bicubic's own phase pattern scores a little above it.
+
             Examples:
               upscale eval --data ../shared/data/bench/Set5 --scale 4 --method bicubic
               upscale eval --data ../shared/data/bench/Set14 --scale 4 --model psnr --json
@@ -34,7 +38,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Seed of the degradations (image i of the sorted folder uses seed + i).") var seed: UInt64 = 0
     @Flag(help: "Also score each output with NIQE (no-reference naturalness, lower is better).") var niqe = false
     @Option(help: "Write each upscaled output into this folder as NAME.png (created if missing).") var save: String?
-    @Flag(help: "Print one JSON object (mean_psnr, mean_ssim, images) instead of a table.") var json = false
+    @Flag(help: "Print one JSON object (mean_psnr, mean_ssim, mean_grid, images) instead of a table.") var json = false
     @Option(help: "BLAS threads (default: all cores).") var threads: Int?
 
     /// Every option is checked here, once, before any file is read.
@@ -91,6 +95,8 @@ struct Evaluate: ParsableCommand {
             let meanSSIM = scores.map(\.ssim).reduce(0, +) / Double(scores.count)
             let niqeScores = scores.compactMap(\.niqe)
             let meanNIQE = niqeScores.isEmpty ? nil : niqeScores.reduce(0, +) / Double(niqeScores.count)
+            let gridScores = scores.compactMap(\.grid)
+            let meanGrid = gridScores.isEmpty ? nil : gridScores.reduce(0, +) / Double(gridScores.count)
             if niqe && niqeScores.count < scores.count {
                 printError(
                     "note: \(scores.count - niqeScores.count) output(s) smaller than two 96×96 blocks have no NIQE")
@@ -104,10 +110,12 @@ struct Evaluate: ParsableCommand {
                     "images": scores.map { score -> [String: Any] in
                         var entry: [String: Any] = ["name": score.name, "psnr": number(score.psnr), "ssim": score.ssim]
                         if let value = score.niqe { entry["niqe"] = value }
+                        if let value = score.grid { entry["grid"] = value }
                         return entry
                     },
                 ]
                 if let meanNIQE { object["mean_niqe"] = meanNIQE }
+                if let meanGrid { object["mean_grid"] = meanGrid }
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
             } else {

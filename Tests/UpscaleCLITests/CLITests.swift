@@ -269,7 +269,7 @@ final class CLITests: BinaryTestCase {
         XCTAssertEqual(images[0], images[1])
     }
 
-    /// `eval --niqe --save DIR` adds a NIQE column and keeps the outputs; the ground truth itself (×1
+    /// `eval --niqe --save DIR` adds a NIQE column (and JSON a grid score) and keeps the outputs; the ground truth itself (×1
     /// through bicubic, i.e. unchanged) scores as more natural than its bicubic ×4 reconstruction.
     func testEvalNIQEAndSave() throws {
         let set5 = URL(fileURLWithPath: CLITests.repository).deletingLastPathComponent().appendingPathComponent(
@@ -284,7 +284,9 @@ final class CLITests: BinaryTestCase {
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
         let bicubic = try XCTUnwrap(object["mean_niqe"] as? Double)
         let images = try XCTUnwrap(object["images"] as? [[String: Any]])
-        XCTAssertTrue(images.allSatisfy { $0["niqe"] is Double })
+        XCTAssertTrue(images.allSatisfy { $0["niqe"] is Double && $0["grid"] is Double })
+        // Bicubic's own phase pattern: above 0, far below the 3 of exact 4×4 blocks.
+        XCTAssertEqual(try XCTUnwrap(object["mean_grid"] as? Double), 0.15, accuracy: 0.1)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: saved).sorted().count, 5)
         let identity = try run(["eval", "--data", set5, "--scale", "1", "--method", "bicubic", "--json", "--niqe"])
         let original = try XCTUnwrap(
