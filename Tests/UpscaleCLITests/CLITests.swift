@@ -156,6 +156,14 @@ final class CLITests: BinaryTestCase {
         let wrong = folder + "/x2.safetensors"
         XCTAssertEqual(try run(["model", "new", "--features", "4", "--blocks", "1", "--scale", "2", wrong]).status, 0)
         XCTAssertNotEqual(try run(["model", "interpolate", model, wrong, mix]).status, 0)
+        // Same sizes, other layout: the compact network is a different architecture.
+        let compact = folder + "/compact.safetensors"
+        let made = try run([
+            "model", "new", "--architecture", "compact", "--features", "4", "--blocks", "1", "--scale", "4", compact,
+        ])
+        XCTAssertEqual(made.status, 0, made.error)
+        XCTAssertTrue(try run(["model", "info", compact]).output.contains("CompactResNet, scale ×4"))
+        XCTAssertNotEqual(try run(["model", "interpolate", model, compact, mix]).status, 0)
     }
 
     func testMemoryBudgetAndJSONProgress() throws {
