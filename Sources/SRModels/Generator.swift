@@ -324,4 +324,22 @@ public final class Generator: Layer {
         let metadata = config.metadata.merging(extraMetadata) { _, new in new }
         try SafeTensors(tensors: stateDictionary(), metadata: metadata).write(path: path)
     }
+
+    /// ESRGAN's network interpolation: `weight` · self + (1 − `weight`) · `other`, tensor by tensor. Blending a
+    /// GAN generator with the faithful one it was fine-tuned from trades invented texture for fidelity.
+    /// - Throws: `ModelError` when the two architectures differ.
+    public func interpolated(with other: Generator, weight: Float) throws -> Generator {
+        guard config == other.config else {
+            throw ModelError(
+                "the architectures differ (\(config.architecture.rawValue) \(config.features)×\(config.blocks) "
+                    + "×\(config.scale) and \(other.config.architecture.rawValue) \(other.config.features)×"
+                    + "\(other.config.blocks) ×\(other.config.scale))")
+        }
+        let otherState = other.stateDictionary()
+        var blended: [String: Tensor] = [:]
+        for (name, tensor) in stateDictionary() { blended[name] = tensor * weight + otherState[name]! * (1 - weight) }
+        let result = Generator(config: config)
+        try result.loadStateDictionary(blended)
+        return result
+    }
 }

@@ -24,8 +24,8 @@ final class Engine {
     let limits: DecodeLimits
 
     init(
-        method: UpscaleMethodChoice, model name: String?, scale: Double, tile: Int?, overlap: Int?, blend: Int,
-        maxMemoryMB: Int?, maxPixels: Int, quality: Int, pngCompression: Int = 1, cores: Int
+        method: UpscaleMethodChoice, model name: String?, detail: Float? = nil, scale: Double, tile: Int?,
+        overlap: Int?, blend: Int, maxMemoryMB: Int?, maxPixels: Int, quality: Int, pngCompression: Int = 1, cores: Int
     ) throws {
         self.scale = scale
         self.quality = quality
@@ -41,7 +41,9 @@ final class Engine {
             model = nil
             return
         }
-        let generator = try ModelFile.load(path: try ModelCatalog.resolve(name, scale: scale))
+        let path = try ModelCatalog.resolve(name, scale: scale)
+        let generator: any SuperResolutionModel =
+            try detail.map { try DetailControl.blended(path: path, detail: $0) } ?? ModelFile.load(path: path)
         let options = TilingOptions(
             tileSize: tile ?? 128, overlap: overlap ?? generator.defaultOverlap, blend: blend,
             alignment: generator.inputAlignment)
@@ -239,20 +241,24 @@ public struct Upscaler {
 
     /// - Parameters:
     ///   - model: `gan`, `psnr`, a `.safetensors` generator file, or nil for the default; ignored by `bicubic`.
+    ///   - detail: for a GAN model, how much of its invented detail to keep (0...1, default 1): blends it with
+    ///     the faithful model it names, weight by weight.
     ///   - method: the neural model or plain bicubic.
     ///   - scale: any factor in (0, 64].
     ///   - maxMemoryMB: memory budget for one image (default: half the machine's memory, at most 8 GB).
     ///   - threads: cores to use (default: all).
     /// - Throws: `CLIError` or `FileError` with a one-line description for bad options or model files.
     public init(
-        model: String? = nil, method: UpscaleMethodChoice = .model, scale: Double = 4, maxMemoryMB: Int? = nil,
-        threads: Int? = nil
+        model: String? = nil, detail: Float? = nil, method: UpscaleMethodChoice = .model, scale: Double = 4,
+        maxMemoryMB: Int? = nil, threads: Int? = nil
     ) throws {
         guard scale.isFinite, scale > 0, scale <= 64 else {
             throw CLIError("scale must be greater than 0 and at most 64")
         }
+        if let detail, !DetailControl.range.contains(detail) { throw CLIError("detail must be between 0 and 1") }
         engine = try Engine(
-            method: method, model: model, scale: scale, tile: nil, overlap: nil, blend: 2, maxMemoryMB: maxMemoryMB,
+            method: method, model: model, detail: detail, scale: scale, tile: nil, overlap: nil, blend: 2,
+            maxMemoryMB: maxMemoryMB,
             maxPixels: 1_000_000_000, quality: 95, cores: threads ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 

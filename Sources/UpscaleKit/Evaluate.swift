@@ -30,6 +30,8 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Scale factor (integer, 1-16).") var scale = 4
     @Option(help: "model (default) or bicubic.") var method: UpscaleMethodChoice = .model
     @Option(help: "Model: gan, psnr, or a model file (.safetensors, .pth, ncnn .param).") var model: String?
+    @Option(help: "For a GAN model, how much of its invented detail to keep, 0-1 (see `upscale --help`).")
+    var detail: Float?
     @Option(
         help: """
             How inputs are made: bicubic (the standard protocol), realistic (Real-ESRGAN's degradations, \
@@ -47,6 +49,12 @@ struct Evaluate: ParsableCommand {
             throw ValidationError("--scale must be an integer between 1 and 16")
         }
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
+        if let detail {
+            guard DetailControl.range.contains(detail) else {
+                throw ValidationError("--detail must be between 0 and 1")
+            }
+            guard method == .model else { throw ValidationError("--detail applies to models, not to bicubic") }
+        }
         if let save, FileSystem.kind(of: save) != .directory,
             FileSystem.kind(of: FileSystem.parentFolder(of: save)) != .directory
         {
@@ -141,7 +149,8 @@ struct Evaluate: ParsableCommand {
             return { input in Resampler.resize(input, width: input.width * scale, height: input.height * scale) }
         }
         let path = try ModelCatalog.resolve(model, scale: Double(scale))
-        let generator = try ModelFile.load(path: path)
+        let generator: any SuperResolutionModel =
+            try detail.map { try DetailControl.blended(path: path, detail: $0) } ?? ModelFile.load(path: path)
         let options = TilingOptions(
             tileSize: 256, overlap: generator.defaultOverlap,
             blend: generator.defaultOverlap < generator.exactOverlap ? 4 : 0, alignment: generator.inputAlignment)

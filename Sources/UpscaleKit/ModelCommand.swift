@@ -31,23 +31,26 @@ struct ModelCommand: ParsableCommand {
 
         func run() throws {
             try reportingFailure {
-                let a = try Generator.load(path: first), b = try Generator.load(path: second)
-                guard a.config == b.config else { throw CLIError("\(second): architecture differs from \(first)") }
-                let stateB = b.stateDictionary()
-                var blended: [String: Tensor] = [:]
-                for (name, tensor) in a.stateDictionary() {
-                    blended[name] = tensor * alpha + stateB[name]! * (1 - alpha)
+                let fileA = try SafeTensors.read(path: first), fileB = try SafeTensors.read(path: second)
+                let a = try Generator.load(file: fileA, path: first), b = try Generator.load(file: fileB, path: second)
+                let blended: Generator
+                do { blended = try a.interpolated(with: b, weight: alpha) } catch {
+                    throw CLIError("\(second): \(error) from \(first)")
                 }
-                try a.loadStateDictionary(blended)
-                let kind = try SafeTensors.read(path: first).metadata["kind"] ?? "mix"
-                try a.save(
-                    path: output,
-                    extraMetadata: [
-                        "kind": kind,
-                        "description":
-                            "interpolation \(Self.weight(alpha)) × \(URL(fileURLWithPath: first).lastPathComponent) + "
-                            + "\(Self.weight(1 - alpha)) × \(URL(fileURLWithPath: second).lastPathComponent)",
-                    ])
+                let (metadataA, metadataB) = (fileA.metadata, fileB.metadata)
+                var metadata = [
+                    "kind": metadataA["kind"] ?? "mix",
+                    "description":
+                        "interpolation \(Self.weight(alpha)) × \(URL(fileURLWithPath: first).lastPathComponent) + "
+                        + "\(Self.weight(1 - alpha)) × \(URL(fileURLWithPath: second).lastPathComponent)",
+                ]
+                // A GAN blended with a faithful model keeps that model as its `--detail` partner.
+                if metadataB["kind"] == "psnr" {
+                    metadata[DetailControl.partnerKey] = URL(fileURLWithPath: second).lastPathComponent
+                } else if let partner = metadataA[DetailControl.partnerKey] {
+                    metadata[DetailControl.partnerKey] = partner
+                }
+                try blended.save(path: output, extraMetadata: metadata)
                 print("wrote \(output)")
             }
         }
@@ -207,6 +210,9 @@ struct ModelCommand: ParsableCommand {
                     if let value = metadata[key] {
                         print("\(key):".padding(toLength: 18, withPad: " ", startingAt: 0) + value)
                     }
+                }
+                if let partner = metadata[DetailControl.partnerKey] {
+                    print("faithful partner: \(partner) (what --detail blends toward)")
                 }
             }
         }

@@ -40,6 +40,12 @@ struct UpscaleImages: ParsableCommand {
     @Option(help: "Scale factor (any number > 0 up to 64; native: 4 and 2).") var scale: Double = 4
     @Option(help: "Model: gan (default ×4), psnr (faithful), or a model file (.safetensors, .pth, ncnn .param).")
     var model: String?
+    @Option(
+        help: """
+            For a GAN model, how much of its invented detail to keep, 0-1: 1 as trained (default), 0 the faithful \
+            model it was trained from, between a weight-by-weight blend of the two. The shipped GAN models name \
+            their faithful partner.
+            """) var detail: Float?
     @Option(help: "model (default) or bicubic.") var method: UpscaleMethodChoice = .model
     @Option(help: "Tile core size in input pixels, 8-4096 (default 128, or chosen from --max-memory).") var tile: Int?
     @Option(help: "Context around each tile in input pixels, 0-512 (default: the model's exact overlap).") var overlap:
@@ -70,6 +76,12 @@ struct UpscaleImages: ParsableCommand {
         }
         guard (1...100).contains(quality) else { throw ValidationError("--quality must be 1-100") }
         guard (0...9).contains(pngCompression) else { throw ValidationError("--png-compression must be 0-9") }
+        if let detail {
+            guard DetailControl.range.contains(detail) else {
+                throw ValidationError("--detail must be between 0 and 1")
+            }
+            guard method == .model else { throw ValidationError("--detail applies to models, not to bicubic") }
+        }
         if let tile, !(8...4096).contains(tile) { throw ValidationError("--tile must be between 8 and 4096") }
         if let overlap, !(0...512).contains(overlap) { throw ValidationError("--overlap must be between 0 and 512") }
         guard blend >= 0, blend <= (tile ?? 16) / 2 else {
@@ -157,7 +169,7 @@ struct UpscaleImages: ParsableCommand {
 
     private func makeEngine() throws -> Engine {
         try Engine(
-            method: method, model: model, scale: scale, tile: tile, overlap: overlap, blend: blend,
+            method: method, model: model, detail: detail, scale: scale, tile: tile, overlap: overlap, blend: blend,
             maxMemoryMB: maxMemory,
             maxPixels: maxPixels * 1_000_000, quality: quality, pngCompression: pngCompression,
             cores: threads ?? ProcessInfo.processInfo.activeProcessorCount)

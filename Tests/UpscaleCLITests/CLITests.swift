@@ -166,6 +166,46 @@ final class CLITests: BinaryTestCase {
         XCTAssertNotEqual(try run(["model", "interpolate", model, compact, mix]).status, 0)
     }
 
+    /// `--detail D` runs D · GAN + (1 − D) · the faithful model its metadata names: 0 and 1 give exactly the
+    /// two shipped models' outputs, 0.5 exactly what `model interpolate` writes; models without a partner and
+    /// values outside 0...1 fail before any output exists.
+    func testDetailBlendsTheGANWithItsFaithfulPartner() throws {
+        let weights = CLITests.repository + "/weights/"
+        let (gan, faithful) = (weights + "x4-gan.safetensors", weights + "x4-psnr-msrresnet.safetensors")
+        try XCTSkipUnless(
+            FileManager.default.fileExists(atPath: gan) && FileManager.default.fileExists(atPath: faithful))
+        func upscaled(_ arguments: [String], _ name: String) throws -> [UInt8] {
+            let output = folder + "/" + name + ".png"
+            let result = try run([sample("bird-lr.png"), output, "--quiet"] + arguments)
+            XCTAssertEqual(result.status, 0, result.error)
+            return try ImageFile.read(output).image.quantized(bits: 8).pixels.map { UInt8(($0 * 255).rounded()) }
+        }
+        let ganOutput = try upscaled(["--model", gan], "gan"),
+            faithfulOutput = try upscaled(["--model", faithful], "f")
+        XCTAssertNotEqual(ganOutput, faithfulOutput)
+        XCTAssertEqual(try upscaled(["--model", gan, "--detail", "1"], "d1"), ganOutput)
+        XCTAssertEqual(try upscaled(["--model", gan, "--detail", "0"], "d0"), faithfulOutput)
+        let mix = folder + "/mix.safetensors"
+        XCTAssertEqual(try run(["model", "interpolate", gan, faithful, "--alpha", "0.5", mix]).status, 0)
+        let half = try upscaled(["--model", gan, "--detail", "0.5"], "half")
+        XCTAssertEqual(half, try upscaled(["--model", mix], "mix"))
+        XCTAssertNotEqual(half, ganOutput)
+        // The blend names its faithful partner too, so --detail works on it.
+        XCTAssertEqual(try SafeTensors.read(path: mix).metadata["faithful"], "x4-psnr-msrresnet.safetensors")
+        XCTAssertEqual(try upscaled(["--model", mix, "--detail", "0"], "mix0"), faithfulOutput)
+
+        for (arguments, status) in [
+            (["--model", faithful, "--detail", "0.5"], Int32(1)), (["--model", gan, "--detail", "1.5"], 64),
+            (["--model", gan, "--detail", "nan"], 64), (["--method", "bicubic", "--detail", "0.5"], 64),
+        ] {
+            let output = folder + "/refused.png"
+            let result = try run([sample("bird-lr.png"), output] + arguments)
+            XCTAssertEqual(result.status, status, "\(arguments): \(result.error)")
+            XCTAssertTrue(result.error.contains("detail"), result.error)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: output))
+        }
+    }
+
     func testMemoryBudgetAndJSONProgress() throws {
         let output = folder + "/budget.png"
         let result = try run([sample("bird-lr.png"), output, "--model", model, "--max-memory", "150", "--json"])
