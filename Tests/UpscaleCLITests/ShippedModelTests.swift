@@ -10,7 +10,8 @@ import XCTest
 /// quality claim — the model card's figures come from `upscale eval`.
 final class ShippedModelTests: XCTestCase {
     static let shipped = [
-        ("x4-psnr", 4, "psnr"), ("x4-psnr-msrresnet", 4, "psnr"), ("x4-gan", 4, "gan"), ("x2-psnr", 2, "psnr"),
+        ("x4-psnr", 4, "psnr"), ("x4-psnr-msrresnet", 4, "psnr"), ("x4-gan", 4, "gan"),
+        ("x4-gan-realistic", 4, "gan"), ("x2-psnr", 2, "psnr"),
     ]
 
     var weights: String { CLITests.repository + "/weights" }
