@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import SRModels
 import SRTensor
@@ -11,6 +12,19 @@ enum DetailControl {
 
     /// The accepted range: 0 is the faithful partner, 1 the GAN model as trained.
     static let range: ClosedRange<Float> = 0...1
+
+    /// `--detail`'s checks, shared by the commands: within `range` (so not NaN), and only for a model.
+    static func validate(_ detail: Float?, method: UpscaleMethodChoice) throws {
+        guard let detail else { return }
+        guard range.contains(detail) else { throw ValidationError("--detail must be between 0 and 1") }
+        guard method == .model else { throw ValidationError("--detail applies to models, not to bicubic") }
+    }
+
+    /// The model at `path`, blended toward its faithful partner when `detail` is given.
+    static func model(path: String, detail: Float?) throws -> any SuperResolutionModel {
+        guard let detail else { return try ModelFile.load(path: path) }
+        return try blended(path: path, detail: detail)
+    }
 
     /// `detail` · GAN + (1 − `detail`) · its faithful partner.
     /// - Throws: `CLIError` naming the file when the model names no partner, the partner is missing, or the

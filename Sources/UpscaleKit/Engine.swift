@@ -42,8 +42,7 @@ final class Engine {
             return
         }
         let path = try ModelCatalog.resolve(name, scale: scale)
-        let generator: any SuperResolutionModel =
-            try detail.map { try DetailControl.blended(path: path, detail: $0) } ?? ModelFile.load(path: path)
+        let generator = try DetailControl.model(path: path, detail: detail)
         let options = TilingOptions(
             tileSize: tile ?? 128, overlap: overlap ?? generator.defaultOverlap, blend: blend,
             alignment: generator.inputAlignment)

@@ -49,12 +49,7 @@ struct Evaluate: ParsableCommand {
             throw ValidationError("--scale must be an integer between 1 and 16")
         }
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
-        if let detail {
-            guard DetailControl.range.contains(detail) else {
-                throw ValidationError("--detail must be between 0 and 1")
-            }
-            guard method == .model else { throw ValidationError("--detail applies to models, not to bicubic") }
-        }
+        try DetailControl.validate(detail, method: method)
         if let save, FileSystem.kind(of: save) != .directory,
             FileSystem.kind(of: FileSystem.parentFolder(of: save)) != .directory
         {
@@ -149,8 +144,7 @@ struct Evaluate: ParsableCommand {
             return { input in Resampler.resize(input, width: input.width * scale, height: input.height * scale) }
         }
         let path = try ModelCatalog.resolve(model, scale: Double(scale))
-        let generator: any SuperResolutionModel =
-            try detail.map { try DetailControl.blended(path: path, detail: $0) } ?? ModelFile.load(path: path)
+        let generator = try DetailControl.model(path: path, detail: detail)
         let options = TilingOptions(
             tileSize: 256, overlap: generator.defaultOverlap,
             blend: generator.defaultOverlap < generator.exactOverlap ? 4 : 0, alignment: generator.inputAlignment)

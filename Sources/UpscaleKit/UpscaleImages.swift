@@ -76,12 +76,7 @@ struct UpscaleImages: ParsableCommand {
         }
         guard (1...100).contains(quality) else { throw ValidationError("--quality must be 1-100") }
         guard (0...9).contains(pngCompression) else { throw ValidationError("--png-compression must be 0-9") }
-        if let detail {
-            guard DetailControl.range.contains(detail) else {
-                throw ValidationError("--detail must be between 0 and 1")
-            }
-            guard method == .model else { throw ValidationError("--detail applies to models, not to bicubic") }
-        }
+        try DetailControl.validate(detail, method: method)
         if let tile, !(8...4096).contains(tile) { throw ValidationError("--tile must be between 8 and 4096") }
         if let overlap, !(0...512).contains(overlap) { throw ValidationError("--overlap must be between 0 and 512") }
         guard blend >= 0, blend <= (tile ?? 16) / 2 else {
