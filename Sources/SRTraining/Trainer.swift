@@ -236,21 +236,16 @@ public final class Trainer {
         try? manager.removeItem(atPath: old)
     }
 
-    /// Restores a trainer from a checkpoint folder; returns it with the data generator to continue with.
-    /// - Parameter steps: a new total step count (extends or shortens the run; a cosine schedule is
-    ///   stretched to the new total).
+    /// Restores a trainer from a checkpoint folder; returns it with the data generator to continue with and
+    /// one line per loss weight `changes` altered.
+    /// - Parameter changes: what may differ from the stored configuration (total steps, loss weights).
     public static func resume(
-        folder: String, steps: Int? = nil
-    ) throws -> (trainer: Trainer, dataGenerator: SeededGenerator) {
+        folder: String, changes: ResumeChanges = ResumeChanges()
+    ) throws -> (trainer: Trainer, dataGenerator: SeededGenerator, changed: [String]) {
         let (state, folder) = try readState(folder: folder)
         var config = state.config
         config.initialGenerator = nil
-        if let steps {
-            config.steps = steps
-            if case let .cosine(_, minimum) = config.schedule {
-                config.schedule = .cosine(totalSteps: steps, minimum: minimum)
-            }
-        }
+        let changed = changes.apply(to: &config)
         let trainer = try Trainer(config: config)
         try trainer.generator.loadStateDictionary(try SafeTensors.read(path: folder + "/generator.safetensors").tensors)
         trainer.ema.restore(try SafeTensors.read(path: folder + "/generator_ema.safetensors").tensors)
@@ -262,7 +257,7 @@ public final class Trainer {
             try optimizer.load(state: try SafeTensors.read(path: folder + "/optimizer_d.safetensors").tensors)
         }
         trainer.step = state.step
-        return (trainer, state.dataGenerator)
+        return (trainer, state.dataGenerator, changed)
     }
 }
 

@@ -32,13 +32,19 @@ public final class TrainingSession {
     public var folder: String { trainer.config.outputFolder }
     public var checkpointFolder: String { folder + "/checkpoint" }
 
-    /// Starts a new run (or continues one from `resumeFolder`, which holds `checkpoint/`).
+    /// Starts a new run (or continues one from `resumeFolder`, which holds `checkpoint/`, with `changes`
+    /// applied to its stored configuration; it goes on writing into `resumeFolder`).
     public init(
-        config: TrainingConfig?, resumeFolder: String?, steps: Int? = nil, report: @escaping (String) -> Void
+        config: TrainingConfig?, resumeFolder: String?, changes: ResumeChanges = ResumeChanges(),
+        report: @escaping (String) -> Void
     ) throws {
         self.report = report
         if let resumeFolder {
-            let (trainer, generator) = try Trainer.resume(folder: resumeFolder + "/checkpoint", steps: steps)
+            var changes = changes
+            changes.outputFolder = resumeFolder
+            let (trainer, generator, changed) = try Trainer.resume(
+                folder: resumeFolder + "/checkpoint", changes: changes)
+            for line in changed { report("resumed with \(line)") }
             self.trainer = trainer
             dataGenerator = generator
             if let data = try? String(contentsOfFile: resumeFolder + "/log.jsonl", encoding: .utf8) {

@@ -71,7 +71,11 @@ struct Train: ParsableCommand {
         transform: Train.parsePerceptualLayers) var perceptualLayers: [TrainingConfig.PerceptualTerm]?
     @Option(help: "VGG16 weights (Caffe convention, safetensors).") var vggWeights =
         "weights/vgg16_caffe_conv1_1-conv5_3_f16.safetensors"
-    @Option(help: "Loss weights for the GAN stage: pixel, perceptual, adversarial (default: ESRGAN's 1e-2, 1, 5e-3).")
+    @Option(
+        help: """
+            Loss weights for the GAN stage: pixel, perceptual, adversarial (default: ESRGAN's 1e-2, 1, 5e-3). \
+            With --resume they rebalance the run from its checkpoint on.
+            """)
     var pixelWeight: Float?
     @Option var perceptualWeight: Float?
     @Option var ganWeight: Float?
@@ -81,7 +85,11 @@ struct Train: ParsableCommand {
     @Option(help: "Validate every N steps.") var validateEvery = 1000
     @Option(help: "Checkpoint every N steps.") var checkpointEvery = 500
     @Option(help: "BLAS threads (default: all cores).") var threads: Int?
-    @Option(help: "Continue the run in this folder from its checkpoint.") var resume: String?
+    @Option(
+        help: """
+            Continue the run in this folder from its checkpoint (a copied run folder continues in the copy). \
+            Only --steps, the loss weights, --threads and the logging intervals apply to a resumed run.
+            """) var resume: String?
     @Option(help: "Write the EMA generator of run folder RUN to OUT.safetensors and exit.", transform: { $0 })
     var export: String?
     @Argument(help: "Output file for --export.") var exportPath: String?
@@ -190,7 +198,10 @@ struct Train: ParsableCommand {
                 config.generator = try SRModels.Generator.load(path: initial).config
             }
             let session = try TrainingSession(
-                config: resume == nil ? config : nil, resumeFolder: resume, steps: resume == nil ? nil : self.steps,
+                config: resume == nil ? config : nil, resumeFolder: resume,
+                changes: ResumeChanges(
+                    steps: self.steps, pixelWeight: pixelWeight, perceptualWeight: perceptualWeight,
+                    ganWeight: ganWeight),
                 report: { line in
                     print(line)
                     fflush(stdout)

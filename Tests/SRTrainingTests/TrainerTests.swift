@@ -101,12 +101,35 @@ final class TrainerTests: XCTestCase {
         var firstConfig = config(steps: 6)
         firstConfig.outputFolder = folder + "/split"
         try TrainingSession(config: firstConfig, resumeFolder: nil, report: { _ in }).run(installSignalHandlers: false)
-        let resumed = try TrainingSession(config: nil, resumeFolder: folder + "/split", steps: 12, report: { _ in })
+        let resumed = try TrainingSession(
+            config: nil, resumeFolder: folder + "/split", changes: ResumeChanges(steps: 12), report: { _ in })
         XCTAssertEqual(resumed.trainer.step, 6)
         try resumed.run(installSignalHandlers: false)
         XCTAssertEqual(
             resumed.trainer.generator.stateDictionary(), straight.trainer.generator.stateDictionary(), "bit-identical")
         XCTAssertEqual(resumed.trainer.ema.averages, straight.trainer.ema.averages)
+    }
+
+    /// A copied run folder resumes in the copy (the original is untouched), and `ResumeChanges` rebalances
+    /// the loss weights from the checkpoint on, reporting each change once.
+    func testResumedCopyContinuesInItsOwnFolderWithNewLossWeights() throws {
+        var first = config(steps: 3)
+        first.outputFolder = folder + "/original"
+        try TrainingSession(config: first, resumeFolder: nil, report: { _ in }).run(installSignalHandlers: false)
+        try FileManager.default.copyItem(atPath: folder + "/original", toPath: folder + "/copy")
+        var lines: [String] = []
+        let resumed = try TrainingSession(
+            config: nil, resumeFolder: folder + "/copy", changes: ResumeChanges(steps: 5, ganWeight: 0.4),
+            report: { lines.append($0) })
+        XCTAssertEqual(resumed.trainer.config.ganWeight, 0.4)
+        XCTAssertEqual(resumed.trainer.config.pixelWeight, first.pixelWeight, "weights not named keep their values")
+        XCTAssertEqual(lines.filter { $0.contains("GAN weight") }.count, 1, "\(lines)")
+        try resumed.run(installSignalHandlers: false)
+        let copy = try Trainer.resume(folder: folder + "/copy/checkpoint").trainer
+        XCTAssertEqual(copy.step, 5)
+        XCTAssertEqual(copy.config.ganWeight, 0.4, "the new weight is stored for later resumes")
+        XCTAssertEqual(
+            try Trainer.resume(folder: folder + "/original/checkpoint").trainer.step, 3, "original untouched")
     }
 
     func testSameSeedSameWeights() throws {
@@ -146,7 +169,7 @@ final class TrainerTests: XCTestCase {
         // The whole step and a checkpoint round trip with both optimisers.
         trainer.trainStep(lr: lr, hr: hr)
         try trainer.saveCheckpoint(folder: folder + "/gan/checkpoint", dataGenerator: generator)
-        let (restored, _) = try Trainer.resume(folder: folder + "/gan/checkpoint")
+        let (restored, _, _) = try Trainer.resume(folder: folder + "/gan/checkpoint")
         XCTAssertEqual(restored.discriminator?.stateDictionary(), discriminator.stateDictionary())
         XCTAssertEqual(restored.step, 1)
     }

@@ -384,8 +384,11 @@ final class HardeningTests: BinaryTestCase {
         ])
         XCTAssertEqual(first.status, 0, first.error)
         try FileManager.default.moveItem(atPath: runFolder + "/checkpoint", toPath: runFolder + "/checkpoint.old")
-        let resumed = try run(["train", "--resume", runFolder, "--steps", "3", "--log-every", "1"])
+        let resumed = try run([
+            "train", "--resume", runFolder, "--steps", "3", "--log-every", "1", "--gan-weight", "0.3",
+        ])
         XCTAssertEqual(resumed.status, 0, resumed.error)
         XCTAssertTrue(resumed.output.contains("step 3/3"), resumed.output)
+        XCTAssertTrue(resumed.output.contains("resumed with GAN weight 0.005 -> 0.3"), resumed.output)
     }
 }
