@@ -239,7 +239,7 @@ public struct Upscaler {
     private let engine: Engine
 
     /// - Parameters:
-    ///   - model: `gan`, `psnr`, a `.safetensors` generator file, or nil for the default; ignored by `bicubic`.
+    ///   - model: `gan`, `gan-clean`, `psnr`, a `.safetensors` generator file, or nil for the default; ignored by `bicubic`.
     ///   - detail: for a GAN model, how much of its invented detail to keep (0...1, default 1): blends it with
     ///     the faithful model it names, weight by weight.
     ///   - method: the neural model or plain bicubic.

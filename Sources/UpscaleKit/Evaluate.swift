@@ -29,7 +29,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Folder of ground-truth PNG/JPEG images.") var data: String
     @Option(help: "Scale factor (integer, 1-16).") var scale = 4
     @Option(help: "model (default) or bicubic.") var method: UpscaleMethodChoice = .model
-    @Option(help: "Model: gan, psnr, or a model file (.safetensors, .pth, ncnn .param).") var model: String?
+    @Option(help: "Model: gan, gan-clean, psnr, or a model file (.safetensors, .pth, ncnn .param).") var model: String?
     @Option(help: "For a GAN model, how much of its invented detail to keep, 0-1 (see `upscale --help`).")
     var detail: Float?
     @Option(

@@ -4,9 +4,12 @@ import SRModels
 /// Finds shipped weights: `$UPSCALE_WEIGHTS`, then `./weights`, then `weights/` beside the build folder
 /// of the executable (so `.build/release/upscale` finds the repository's `weights/`).
 enum ModelCatalog {
-    /// Shipped generator files by (short name, scale).
+    /// Shipped generator files by (short name, scale). `gan`, the default, is the GAN trained on
+    /// realistic degradations (blur, noise, resizing, JPEG); `gan-clean` the older one trained on clean
+    /// bicubic inputs.
     static let shipped: [(name: String, scale: Int, file: String)] = [
-        ("gan", 4, "x4-gan.safetensors"),
+        ("gan", 4, "x4-gan-realistic.safetensors"),
+        ("gan-clean", 4, "x4-gan.safetensors"),
         ("psnr", 4, "x4-psnr.safetensors"),
         ("psnr", 2, "x2-psnr.safetensors"),
     ]
@@ -54,7 +57,7 @@ enum ModelCatalog {
         if candidates.isEmpty {
             if let model, !shipped.contains(where: { $0.name == model }) {
                 throw CLIError(
-                    "unknown model '\(model)': use gan, psnr or a model file (.safetensors, .pth, ncnn .param)")
+                    "unknown model '\(model)': use gan, gan-clean, psnr or a model file (.safetensors, .pth, ncnn .param)")
             }
             throw CLIError(
                 "no \(model.map { "'\($0)' " } ?? "")weights are installed (looked in "
@@ -65,8 +68,8 @@ enum ModelCatalog {
         }
         let scales = Set(candidates.map(\.scale)).sorted()
         let chosen = scales.first { Double($0) >= scale - 1e-9 } ?? scales.last!
-        let ordered = candidates.filter { $0.scale == chosen }.sorted { a, _ in a.name == "gan" }
-        return ordered[0].path
+        let atScale = candidates.filter { $0.scale == chosen }
+        return (atScale.first { $0.name == "gan" } ?? atScale[0]).path
     }
 }
 

@@ -119,7 +119,7 @@ struct ModelCommand: ParsableCommand {
                 Input "input" [1, 3, H, W] in [0, 1], output "output" [1, 3, H·s, W·s]; H and W are free.
                 Example: upscale model export psnr x4-psnr.onnx
                 """)
-        @Argument(help: "A model: .safetensors, .pth, or a shipped name (gan, psnr).") var model: String
+        @Argument(help: "A model: .safetensors, .pth, or a shipped name (gan, gan-clean, psnr).") var model: String
         @Argument(help: "Output .onnx file.") var output: String
 
         func validate() throws {
@@ -178,7 +178,7 @@ struct ModelCommand: ParsableCommand {
             abstract:
                 "Print a generator's architecture, size, receptive field and the overlap that makes tiling exact.",
             discussion: "Example: upscale model info weights/x4-psnr.safetensors")
-        @Argument(help: "A model file (.safetensors, .pth, ncnn .param) or a shipped model name (gan, psnr).")
+        @Argument(help: "A model file (.safetensors, .pth, ncnn .param) or a shipped model name (gan, gan-clean, psnr).")
         var model: String
 
         func run() throws {

@@ -11,7 +11,7 @@ struct UpscaleImages: ParsableCommand {
         commandName: "image",
         abstract: "Upscale one image, or every image in a folder (the default command).",
         discussion: """
-            Native model scales: ×4 (gan, psnr) and ×2 (psnr). Any other factor (3, 2.5, 8, …) runs the nearest \
+            Native model scales: ×4 (gan, gan-clean, psnr) and ×2 (psnr). Any other factor (3, 2.5, 8, …) runs the nearest \
             native model at or above it (else the largest) and resamples its output with antialiased bicubic. Alpha \
             is upscaled separately with bicubic; gray stays gray; 16-bit PNG input gives 16-bit PNG output; EXIF \
             orientation is applied and the ICC profile copied. Outputs are written to a temporary file, flushed to \
@@ -38,7 +38,11 @@ struct UpscaleImages: ParsableCommand {
     @Argument(help: "Input image or folder.") var input: String
     @Argument(help: "Output image or folder.") var output: String
     @Option(help: "Scale factor (any number > 0 up to 64; native: 4 and 2).") var scale: Double = 4
-    @Option(help: "Model: gan (default ×4), psnr (faithful), or a model file (.safetensors, .pth, ncnn .param).")
+    @Option(
+        help: """
+            Model: gan (default ×4: trained on blurred, noisy, resized and JPEG-compressed inputs), gan-clean \
+            (trained on clean bicubic inputs), psnr (faithful), or a model file (.safetensors, .pth, ncnn .param).
+            """)
     var model: String?
     @Option(
         help: """

@@ -166,6 +166,30 @@ final class CLITests: BinaryTestCase {
         XCTAssertNotEqual(try run(["model", "interpolate", model, compact, mix]).status, 0)
     }
 
+    /// The default ×4 model is `gan`, the realistic-degradation GAN; `gan-clean` is the clean-bicubic one;
+    /// an unknown name is refused with the list of names.
+    func testShippedModelNamesResolveToTheirFiles() throws {
+        let weights = CLITests.repository + "/weights/"
+        let (realistic, clean) = (weights + "x4-gan-realistic.safetensors", weights + "x4-gan.safetensors")
+        try XCTSkipUnless(
+            FileManager.default.fileExists(atPath: realistic) && FileManager.default.fileExists(atPath: clean))
+        func upscaled(_ arguments: [String], _ name: String) throws -> [Float] {
+            let output = folder + "/" + name + ".png"
+            let result = try run([sample("bird-lr.png"), output, "--quiet"] + arguments)
+            XCTAssertEqual(result.status, 0, result.error)
+            return try ImageFile.read(output).image.pixels
+        }
+        let byDefault = try upscaled([], "default")
+        XCTAssertEqual(byDefault, try upscaled(["--model", "gan"], "gan"))
+        XCTAssertEqual(byDefault, try upscaled(["--model", realistic], "realistic"))
+        XCTAssertEqual(try upscaled(["--model", "gan-clean"], "clean"), try upscaled(["--model", clean], "file"))
+        XCTAssertNotEqual(byDefault, try upscaled(["--model", "gan-clean"], "clean2"))
+        let unknown = try run([sample("bird-lr.png"), folder + "/u.png", "--model", "ganx"])
+        XCTAssertEqual(unknown.status, 1)
+        XCTAssertTrue(unknown.error.contains("use gan, gan-clean, psnr"), unknown.error)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/u.png"))
+    }
+
     /// `--detail D` runs D · GAN + (1 − D) · the faithful model its metadata names: 0 and 1 give exactly the
     /// two shipped models' outputs, 0.5 exactly what `model interpolate` writes; models without a partner and
     /// values outside 0...1 fail before any output exists.
