@@ -57,7 +57,8 @@ enum ModelCatalog {
         if candidates.isEmpty {
             if let model, !shipped.contains(where: { $0.name == model }) {
                 throw CLIError(
-                    "unknown model '\(model)': use gan, gan-clean, psnr or a model file (.safetensors, .pth, ncnn .param)")
+                    "unknown model '\(model)': use gan, gan-clean, psnr or a model file (.safetensors, .pth, ncnn .param)"
+                )
             }
             throw CLIError(
                 "no \(model.map { "'\($0)' " } ?? "")weights are installed (looked in "

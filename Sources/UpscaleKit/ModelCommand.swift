@@ -178,7 +178,8 @@ struct ModelCommand: ParsableCommand {
             abstract:
                 "Print a generator's architecture, size, receptive field and the overlap that makes tiling exact.",
             discussion: "Example: upscale model info weights/x4-psnr.safetensors")
-        @Argument(help: "A model file (.safetensors, .pth, ncnn .param) or a shipped model name (gan, gan-clean, psnr).")
+        @Argument(
+            help: "A model file (.safetensors, .pth, ncnn .param) or a shipped model name (gan, gan-clean, psnr).")
         var model: String
 
         func run() throws {

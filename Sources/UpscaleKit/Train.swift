@@ -25,28 +25,30 @@ struct Train: ParsableCommand {
     @Option(help: "Folder of training images (PNG/JPEG, searched recursively).") var data: String?
     @Option(help: "Folder of validation ground truths, scored like `upscale eval` (e.g. ../shared/data/bench/Set5).")
     var val: String?
-    @Option(help: "Run folder: checkpoint/, log.jsonl and chart.png go here.") var output = "runs/train"
-    @Option(help: "Training stage: psnr (pixel loss) or gan.") var stage: TrainingConfig.Stage = .psnr
+    @Option(help: "Run folder: checkpoint/, log.jsonl and chart.png go here. (default: runs/train)") var output: String?
+    @Option(help: "Training stage: psnr (pixel loss) or gan. (default: psnr)") var stage: TrainingConfig.Stage?
     @Option(help: "Stage-1 generator to start the GAN stage from.") var initialize: String?
     @Option(name: .customLong("init"), help: .hidden) var initAlias: String?
-    @Option(
-        help: """
-            Generator layout: msrresnet (BasicSR's, two ×2 stages at rising resolution) or compact (all \
-            work at input resolution, one pixel shuffle; faster per output pixel).
-            """) var architecture: GeneratorConfig.Architecture = .msrResNet
+    @Option(help: "Generator layout. (default: msrresnet)") var architecture: GeneratorConfig.Architecture?
     @Option(
         help: """
             How inputs are made from the crops: bicubic (clean, for faithful models), realistic (Real-ESRGAN's \
-            blur/resize/noise/JPEG pipeline, for photos from the wild) or a JSON file overriding its settings.
-            """, transform: { try Degradation(argument: $0) }) var degradation = Degradation.bicubic
-    @Option(help: "Generator features (1-512).") var features = 64
-    @Option(help: "Generator residual blocks (0-256).") var blocks = 16
-    @Option(help: "Upscaling factor of the generator (2, 3 or 4).") var scale = 4
-    @Option(help: "High-resolution crop size in pixels (a multiple of --scale, 8-1024).") var patchSize = 96
-    @Option(help: "Crops per step (1-1024).") var batchSize = 16
+            blur/resize/noise/JPEG pipeline, for photos from the wild) or a JSON file overriding its settings. \
+            (default: bicubic)
+            """, transform: { try Degradation(argument: $0) }) var degradation: Degradation?
+    @Option(help: "Generator features (1-512). (default: 64)") var features: Int?
+    @Option(help: "Generator residual blocks (0-256). (default: 16)") var blocks: Int?
+    @Option(help: "Upscaling factor of the generator (2, 3 or 4). (default: 4)") var scale: Int?
+    @Option(help: "High-resolution crop size in pixels (a multiple of --scale, 8-1024). (default: 96)")
+    var patchSize: Int?
+    @Option(help: "Crops per step (1-1024). (default: 16)") var batchSize: Int?
     @Option(help: "Total steps (default 100000; with --resume, a new total extends the run).") var steps: Int?
-    @Option(help: "Base learning rate (cosine decay to 1e-7 over --steps).") var learningRate: Float = 2e-4
-    @Option(help: "Pixel loss: l1, mse or charbonnier.") var pixelLoss: TrainingConfig.PixelLoss = .l1
+    @Option(
+        help: """
+            Base learning rate: cosine decay to 1e-7 over --steps for the psnr stage, halved at half-way for the gan \
+            stage. (default: 2e-4, 1e-4 for the gan stage)
+            """) var learningRate: Float?
+    @Option(help: "Pixel loss: l1, mse or charbonnier. (default: l1)") var pixelLoss: TrainingConfig.PixelLoss?
     @Option(
         help: """
             GAN-stage recipe: esrgan (pixel 1e-2, perceptual 1 on conv5_3, GAN 5e-3, relativistic, VGG-style D) \
@@ -64,13 +66,14 @@ struct Train: ParsableCommand {
         help:
             ArgumentHelp(
                 "VGG16 layer for the perceptual loss: convB_L (before ReLU, ESRGAN-style) or reluB_L "
-                    + "(relu2_2 is SRGAN's VGG22); the shipped weights reach conv5_3.")
-    ) var vggLayer = "conv3_3"
+                    + "(relu2_2 is SRGAN's VGG22); the shipped weights reach conv5_3. (default: conv3_3)")
+    ) var vggLayer: String?
     @Option(
         help: "Several weighted VGG16 layers instead of --vgg-layer, e.g. conv3_3:1,conv4_3:1,conv5_3:1.",
         transform: Train.parsePerceptualLayers) var perceptualLayers: [TrainingConfig.PerceptualTerm]?
-    @Option(help: "VGG16 weights (Caffe convention, safetensors).") var vggWeights =
-        "weights/vgg16_caffe_conv1_1-conv5_3_f16.safetensors"
+    @Option(
+        help: "VGG16 weights (Caffe convention, safetensors). (default: the shipped \(Train.shippedVGGWeights))")
+    var vggWeights: String?
     @Option(
         help: """
             Loss weights for the GAN stage: pixel, perceptual, adversarial (default: ESRGAN's 1e-2, 1, 5e-3). \
@@ -79,16 +82,17 @@ struct Train: ParsableCommand {
     var pixelWeight: Float?
     @Option var perceptualWeight: Float?
     @Option var ganWeight: Float?
-    @Option(help: "Discriminator base width (GAN stage).") var discriminatorFeatures = 64
-    @Option(help: "Random seed: the same seed and data give the same weights.") var seed: UInt64 = 0
-    @Option(help: "Print a progress line every N steps.") var logEvery = 50
-    @Option(help: "Validate every N steps.") var validateEvery = 1000
-    @Option(help: "Checkpoint every N steps.") var checkpointEvery = 500
+    @Option(help: "Discriminator base width (GAN stage). (default: 64)") var discriminatorFeatures: Int?
+    @Option(help: "Random seed: the same seed and data give the same weights. (default: 0)") var seed: UInt64?
+    @Option(help: "Print a progress line every N steps. (default: 50)") var logEvery: Int?
+    @Option(help: "Validate every N steps. (default: 1000)") var validateEvery: Int?
+    @Option(help: "Checkpoint every N steps. (default: 500)") var checkpointEvery: Int?
     @Option(help: "BLAS threads (default: all cores).") var threads: Int?
     @Option(
         help: """
-            Continue the run in this folder from its checkpoint (a copied run folder continues in the copy). \
-            Only --steps, the loss weights, --threads and the logging intervals apply to a resumed run.
+            Continue the run in this folder from its checkpoint (a copied run folder continues in the copy), \
+            with the settings stored there; only --steps, the three loss weights, --threads and the --*-every \
+            intervals may change them.
             """) var resume: String?
     @Option(help: "Write the EMA generator of run folder RUN to OUT.safetensors and exit.", transform: { $0 })
     var export: String?
@@ -102,19 +106,31 @@ struct Train: ParsableCommand {
         if export != nil && exportPath == nil {
             throw ValidationError("--export RUN needs an output file: --export RUN OUT.safetensors")
         }
+        if resume != nil {
+            let fixed = newRunOptionsGiven
+            guard fixed.isEmpty else {
+                throw ValidationError(
+                    "--resume continues a run with the settings stored in its checkpoint; "
+                        + "\(fixed.joined(separator: ", ")) cannot change them (a resumed run takes --steps, "
+                        + "--pixel-weight, --perceptual-weight, --gan-weight, --threads and the --*-every intervals)")
+            }
+        }
+        let scale = self.scale ?? 4, patchSize = self.patchSize ?? 96
         guard [2, 3, 4].contains(scale) else { throw ValidationError("--scale must be 2, 3 or 4") }
-        guard (1...GeneratorConfig.maximumFeatures).contains(features) else {
+        if let features, !(1...GeneratorConfig.maximumFeatures).contains(features) {
             throw ValidationError("--features must be between 1 and \(GeneratorConfig.maximumFeatures)")
         }
-        guard (0...GeneratorConfig.maximumBlocks).contains(blocks) else {
+        if let blocks, !(0...GeneratorConfig.maximumBlocks).contains(blocks) {
             throw ValidationError("--blocks must be between 0 and \(GeneratorConfig.maximumBlocks)")
         }
         guard (8...1024).contains(patchSize), patchSize % scale == 0 else {
             throw ValidationError("--patch-size must be a multiple of --scale between 8 and 1024")
         }
-        guard (1...1024).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 1024") }
+        if let batchSize, !(1...1024).contains(batchSize) {
+            throw ValidationError("--batch-size must be between 1 and 1024")
+        }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
-        guard learningRate.isFinite, learningRate > 0, learningRate < 1 else {
+        if let learningRate, !(learningRate.isFinite && learningRate > 0 && learningRate < 1) {
             throw ValidationError("--learning-rate must be between 0 and 1")
         }
         for (name, weight) in [
@@ -123,15 +139,31 @@ struct Train: ParsableCommand {
             guard let weight else { continue }
             guard weight.isFinite, weight >= 0 else { throw ValidationError("\(name) must be a finite number ≥ 0") }
         }
-        guard (1...1024).contains(discriminatorFeatures) else {
+        if let discriminatorFeatures, !(1...1024).contains(discriminatorFeatures) {
             throw ValidationError("--discriminator-features must be between 1 and 1024")
         }
         for (name, value) in [
             ("--log-every", logEvery), ("--validate-every", validateEvery), ("--checkpoint-every", checkpointEvery),
         ] {
-            guard value >= 1 else { throw ValidationError("\(name) must be at least 1") }
+            if let value, value < 1 { throw ValidationError("\(name) must be at least 1") }
         }
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
+    }
+
+    /// The options that define a new run and that a resumed run takes from its checkpoint instead.
+    var newRunOptionsGiven: [String] {
+        let given: [(String, Bool)] = [
+            ("--data", data != nil), ("--val", val != nil), ("--output", output != nil), ("--stage", stage != nil),
+            ("--init", initialize != nil || initAlias != nil), ("--architecture", architecture != nil),
+            ("--degradation", degradation != nil), ("--features", features != nil), ("--blocks", blocks != nil),
+            ("--scale", scale != nil), ("--patch-size", patchSize != nil), ("--batch-size", batchSize != nil),
+            ("--learning-rate", learningRate != nil), ("--pixel-loss", pixelLoss != nil), ("--losses", losses != nil),
+            ("--gan-loss", ganLoss != nil), ("--sharpen-target", sharpenTarget != nil),
+            ("--discriminator", discriminator != nil), ("--vgg-layer", vggLayer != nil),
+            ("--perceptual-layers", perceptualLayers != nil), ("--vgg-weights", vggWeights != nil),
+            ("--discriminator-features", discriminatorFeatures != nil), ("--seed", seed != nil),
+        ]
+        return given.filter(\.1).map(\.0)
     }
 
     func run() throws {
@@ -151,57 +183,12 @@ struct Train: ParsableCommand {
             }
             return
         }
-        var config = TrainingConfig()
-        config.stage = stage
-        config.dataFolder = data ?? ""
-        config.validationFolder = val
-        config.outputFolder = output
-        config.generator = GeneratorConfig(
-            features: features, blocks: blocks, scale: scale, architecture: architecture)
-        config.patchSize = patchSize
-        config.batchSize = batchSize
-        config.degradation = degradation
-        let steps = self.steps ?? 100_000
-        config.steps = steps
-        config.learningRate = learningRate
-        config.schedule = .cosine(totalSteps: steps, minimum: 1e-7)
-        config.pixelLoss = pixelLoss
-        config.vggLayer = vggLayer
-        losses?.apply(to: &config)
-        if let ganLoss { config.ganLoss = ganLoss }
-        if let discriminator { config.discriminatorKind = discriminator }
-        if let sharpenTarget { config.sharpenTarget = sharpenTarget ? UnsharpMask() : nil }
-        if let perceptualLayers { config.perceptualLayers = perceptualLayers }
-        // The default VGG file is found like the shipped models (./weights, beside the binary, $UPSCALE_WEIGHTS).
-        config.vggWeights =
-            FileManager.default.fileExists(atPath: vggWeights)
-            ? vggWeights
-            : ModelCatalog.locate(URL(fileURLWithPath: vggWeights).lastPathComponent) ?? vggWeights
-        if let pixelWeight { config.pixelWeight = pixelWeight }
-        if let perceptualWeight { config.perceptualWeight = perceptualWeight }
-        if let ganWeight { config.ganWeight = ganWeight }
-        config.discriminatorFeatures = discriminatorFeatures
-        config.initialGenerator = initialize ?? initAlias
-        config.seed = seed
-        config.logEvery = logEvery
-        config.validateEvery = validateEvery
-        config.checkpointEvery = checkpointEvery
-        if config.stage == .gan {
-            if config.initialGenerator == nil {
-                printError("warning: --stage gan without --init starts from random weights")
-            }
-            if learningRate == 2e-4 { config.learningRate = 1e-4 }
-            config.schedule = .multiStep(milestones: [steps / 2], gamma: 0.5)
-        }
         try reportingFailure {
-            if let initial = config.initialGenerator {
-                config.generator = try SRModels.Generator.load(path: initial).config
-            }
+            let changes = ResumeChanges(
+                steps: steps, pixelWeight: pixelWeight, perceptualWeight: perceptualWeight, ganWeight: ganWeight,
+                logEvery: logEvery, validateEvery: validateEvery, checkpointEvery: checkpointEvery)
             let session = try TrainingSession(
-                config: resume == nil ? config : nil, resumeFolder: resume,
-                changes: ResumeChanges(
-                    steps: self.steps, pixelWeight: pixelWeight, perceptualWeight: perceptualWeight,
-                    ganWeight: ganWeight),
+                config: resume == nil ? try newRunConfig() : nil, resumeFolder: resume, changes: changes,
                 report: { line in
                     print(line)
                     fflush(stdout)
@@ -209,6 +196,59 @@ struct Train: ParsableCommand {
             try session.run()
         }
     }
+
+    /// The configuration of a new run: `TrainingConfig`'s defaults with the given options applied.
+    func newRunConfig() throws -> TrainingConfig {
+        var config = TrainingConfig()
+        config.stage = stage ?? .psnr
+        config.dataFolder = data ?? ""
+        config.validationFolder = val
+        config.outputFolder = output ?? "runs/train"
+        config.initialGenerator = initialize ?? initAlias
+        if let initial = config.initialGenerator {
+            config.generator = try SRModels.Generator.load(path: initial).config
+        } else {
+            config.generator = GeneratorConfig(
+                features: features ?? 64, blocks: blocks ?? 16, scale: scale ?? 4,
+                architecture: architecture ?? .msrResNet)
+        }
+        if let patchSize { config.patchSize = patchSize }
+        if let batchSize { config.batchSize = batchSize }
+        if let degradation { config.degradation = degradation }
+        let steps = self.steps ?? 100_000
+        config.steps = steps
+        config.learningRate = learningRate ?? (config.stage == .gan ? 1e-4 : 2e-4)
+        config.schedule =
+            config.stage == .gan
+            ? .multiStep(milestones: [steps / 2], gamma: 0.5) : .cosine(totalSteps: steps, minimum: 1e-7)
+        if let pixelLoss { config.pixelLoss = pixelLoss }
+        if let vggLayer { config.vggLayer = vggLayer }
+        losses?.apply(to: &config)
+        if let ganLoss { config.ganLoss = ganLoss }
+        if let discriminator { config.discriminatorKind = discriminator }
+        if let sharpenTarget { config.sharpenTarget = sharpenTarget ? UnsharpMask() : nil }
+        if let perceptualLayers { config.perceptualLayers = perceptualLayers }
+        // The default VGG file is found like the shipped models (./weights, beside the binary, $UPSCALE_WEIGHTS).
+        let vggWeights = self.vggWeights ?? "weights/" + Train.shippedVGGWeights
+        config.vggWeights =
+            FileManager.default.fileExists(atPath: vggWeights)
+            ? vggWeights
+            : ModelCatalog.locate(URL(fileURLWithPath: vggWeights).lastPathComponent) ?? vggWeights
+        if let pixelWeight { config.pixelWeight = pixelWeight }
+        if let perceptualWeight { config.perceptualWeight = perceptualWeight }
+        if let ganWeight { config.ganWeight = ganWeight }
+        if let discriminatorFeatures { config.discriminatorFeatures = discriminatorFeatures }
+        if let seed { config.seed = seed }
+        config.logEvery = logEvery ?? 50
+        config.validateEvery = validateEvery ?? 1000
+        config.checkpointEvery = checkpointEvery ?? 500
+        if config.stage == .gan && config.initialGenerator == nil {
+            printError("warning: --stage gan without --init starts from random weights")
+        }
+        return config
+    }
+
+    static let shippedVGGWeights = "vgg16_caffe_conv1_1-conv5_3_f16.safetensors"
 }
 
 extension TrainingConfig.Stage: ExpressibleByArgument {}
@@ -240,4 +280,10 @@ extension GeneratorConfig.Architecture: ExpressibleByArgument {
     }
     public static var allValueStrings: [String] { allCases.map(\.argument) }
     public var defaultValueDescription: String { argument }
+    public static var allValueDescriptions: [String: String] {
+        [
+            "msrresnet": "BasicSR's layout: two ×2 stages at rising resolution",
+            "compact": "all work at input resolution, one pixel shuffle; faster per output pixel",
+        ]
+    }
 }

@@ -119,9 +119,10 @@ final class TrainerTests: XCTestCase {
         try FileManager.default.copyItem(atPath: folder + "/original", toPath: folder + "/copy")
         var lines: [String] = []
         let resumed = try TrainingSession(
-            config: nil, resumeFolder: folder + "/copy", changes: ResumeChanges(steps: 5, ganWeight: 0.4),
+            config: nil, resumeFolder: folder + "/copy", changes: ResumeChanges(steps: 5, ganWeight: 0.4, logEvery: 7),
             report: { lines.append($0) })
         XCTAssertEqual(resumed.trainer.config.ganWeight, 0.4)
+        XCTAssertEqual(resumed.trainer.config.logEvery, 7)
         XCTAssertEqual(resumed.trainer.config.pixelWeight, first.pixelWeight, "weights not named keep their values")
         XCTAssertEqual(lines.filter { $0.contains("GAN weight") }.count, 1, "\(lines)")
         try resumed.run(installSignalHandlers: false)

@@ -390,5 +390,10 @@ final class HardeningTests: BinaryTestCase {
         XCTAssertEqual(resumed.status, 0, resumed.error)
         XCTAssertTrue(resumed.output.contains("step 3/3"), resumed.output)
         XCTAssertTrue(resumed.output.contains("resumed with GAN weight 0.005 -> 0.3"), resumed.output)
+        // Settings that define the run are refused on resume, as a usage error, before anything is written.
+        let refused = try run(["train", "--resume", runFolder, "--batch-size", "4", "--data", data])
+        XCTAssertEqual(refused.status, 64)
+        XCTAssertTrue(refused.error.contains("--data, --batch-size cannot change them"), refused.error)
+        XCTAssertTrue(refused.error.hasPrefix("Error: --resume continues"), refused.error)
     }
 }
