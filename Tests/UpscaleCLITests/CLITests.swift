@@ -166,6 +166,14 @@ final class CLITests: BinaryTestCase {
         XCTAssertNotEqual(try run(["model", "interpolate", model, compact, mix]).status, 0)
     }
 
+    /// The 8-bit pixels of `bird-lr.png` upscaled with `arguments` into `name`.png (which must succeed).
+    private func upscaled(_ arguments: [String], _ name: String) throws -> [UInt8] {
+        let output = folder + "/" + name + ".png"
+        let result = try run([sample("bird-lr.png"), output, "--quiet"] + arguments)
+        XCTAssertEqual(result.status, 0, result.error)
+        return try ImageFile.read(output).image.quantized(bits: 8).pixels.map { UInt8(($0 * 255).rounded()) }
+    }
+
     /// The default ×4 model is `gan`, the realistic-degradation GAN; `gan-clean` is the clean-bicubic one;
     /// an unknown name is refused with the list of names.
     func testShippedModelNamesResolveToTheirFiles() throws {
@@ -173,12 +181,6 @@ final class CLITests: BinaryTestCase {
         let (realistic, clean) = (weights + "x4-gan-realistic.safetensors", weights + "x4-gan.safetensors")
         try XCTSkipUnless(
             FileManager.default.fileExists(atPath: realistic) && FileManager.default.fileExists(atPath: clean))
-        func upscaled(_ arguments: [String], _ name: String) throws -> [Float] {
-            let output = folder + "/" + name + ".png"
-            let result = try run([sample("bird-lr.png"), output, "--quiet"] + arguments)
-            XCTAssertEqual(result.status, 0, result.error)
-            return try ImageFile.read(output).image.pixels
-        }
         let byDefault = try upscaled([], "default")
         XCTAssertEqual(byDefault, try upscaled(["--model", "gan"], "gan"))
         XCTAssertEqual(byDefault, try upscaled(["--model", realistic], "realistic"))
@@ -198,12 +200,6 @@ final class CLITests: BinaryTestCase {
         let (gan, faithful) = (weights + "x4-gan.safetensors", weights + "x4-psnr-msrresnet.safetensors")
         try XCTSkipUnless(
             FileManager.default.fileExists(atPath: gan) && FileManager.default.fileExists(atPath: faithful))
-        func upscaled(_ arguments: [String], _ name: String) throws -> [UInt8] {
-            let output = folder + "/" + name + ".png"
-            let result = try run([sample("bird-lr.png"), output, "--quiet"] + arguments)
-            XCTAssertEqual(result.status, 0, result.error)
-            return try ImageFile.read(output).image.quantized(bits: 8).pixels.map { UInt8(($0 * 255).rounded()) }
-        }
         let ganOutput = try upscaled(["--model", gan], "gan"),
             faithfulOutput = try upscaled(["--model", faithful], "f")
         XCTAssertNotEqual(ganOutput, faithfulOutput)
