@@ -16,6 +16,15 @@ public final class WinogradConvolution: @unchecked Sendable {
         case addToDestination
     }
 
+    /// Which threads run the chunks of tiles.
+    public enum Threading: Sendable {
+        /// oneDNN's OpenMP team where its runtime is loaded (its idle threads spin and would compete with
+        /// ours), else Dispatch's.
+        case automatic
+        /// Dispatch's always (the fallback; tests run both).
+        case dispatch
+    }
+
     public let inputs: Int
     public let outputs: Int
     private let transformed: [Float]
@@ -50,12 +59,13 @@ public final class WinogradConvolution: @unchecked Sendable {
 
     /// Runs on `workers` threads, each on its own chunks of tiles.
     /// - Parameters:
+    ///   - threading: whose threads (`.automatic` outside tests).
     ///   - source: nChw8c floats of [1, inputs, height, width].
     ///   - destination: nChw8c floats of [1, outputs, height, width]; read too for `.addToDestination`.
     ///   - scratch: at least `scratchCount(workers:)` floats.
     public func run(
         source: UnsafePointer<Float>, destination: UnsafeMutablePointer<Float>, height: Int, width: Int,
-        workers: Int, scratch: UnsafeMutablePointer<Float>
+        workers: Int, scratch: UnsafeMutablePointer<Float>, threading: Threading = .automatic
     ) {
         let tiles = Int(sr_winograd_tile_count(Int32(height), Int32(width)))
         let chunk = Int(sr_winograd_chunk())
@@ -70,11 +80,10 @@ public final class WinogradConvolution: @unchecked Sendable {
         let workers = max(1, min(workers, chunks))
         transformed.withUnsafeBufferPointer { transformed in
             bias.withUnsafeBufferPointer { bias in
-                // On oneDNN's OpenMP threads where they exist (its idle threads spin and would compete
-                // with ours), else on Dispatch's.
-                if sr_winograd_run_openmp(
-                    source, destination, Int32(inputs), Int32(outputs), Int32(height), Int32(width),
-                    transformed.baseAddress, bias.baseAddress, kind, slope, Int32(workers), scratch) != 0
+                if threading == .automatic,
+                    sr_winograd_run_openmp(
+                        source, destination, Int32(inputs), Int32(outputs), Int32(height), Int32(width),
+                        transformed.baseAddress, bias.baseAddress, kind, slope, Int32(workers), scratch) != 0
                 {
                     return
                 }

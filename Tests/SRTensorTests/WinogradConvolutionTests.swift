@@ -4,7 +4,8 @@ import XCTest
 
 /// Winograd F(2×2, 3×3) on nChw8c against the reference im2col + sgemm convolution, on the channel
 /// counts the models use (8-64, equal and unequal), odd and tiny sizes (partial and single tiles, sizes
-/// that are not a multiple of the work chunk), every fused output, and 1 to 3 workers.
+/// that are not a multiple of the work chunk), every fused output, and 1 to 3 workers on oneDNN's OpenMP
+/// threads (where loaded) and on Dispatch's.
 final class WinogradConvolutionTests: XCTestCase {
     /// [1, C, H, W] plain → nChw8c (C a multiple of 8).
     func blocked(_ x: Tensor) -> [Float] {
@@ -59,14 +60,18 @@ final class WinogradConvolutionTests: XCTestCase {
                     let kernel = WinogradConvolution(weight: weight, bias: bias, output: output)
                     let source = blocked(x)
                     var destination = blocked(start)
-                    for workers in [1, 3] {
-                        if workers > 1 { destination = blocked(start) }
+                    let runs: [(Int, WinogradConvolution.Threading)] = [
+                        (1, .automatic), (3, .automatic), (1, .dispatch), (3, .dispatch),
+                    ]
+                    for (workers, threading) in runs {
+                        destination = blocked(start)
                         var scratch = [Float](repeating: 0, count: kernel.scratchCount(workers: workers))
                         source.withUnsafeBufferPointer { source in
                             destination.withUnsafeMutableBufferPointer { destination in
                                 kernel.run(
                                     source: source.baseAddress!, destination: destination.baseAddress!,
-                                    height: height, width: width, workers: workers, scratch: &scratch)
+                                    height: height, width: width, workers: workers, scratch: &scratch,
+                                    threading: threading)
                             }
                         }
                         let got = plain(destination, channels: kernel.outputs, height: height, width: width)
@@ -74,7 +79,8 @@ final class WinogradConvolutionTests: XCTestCase {
                         let error = zip(got.scalars, expected.scalars).reduce(0) { max($0, abs($1.0 - $1.1)) }
                         XCTAssertLessThanOrEqual(
                             error, 2e-5 * scale,
-                            "\(inputs)→\(kernel.outputs) at \(height)×\(width), \(output), \(workers) workers")
+                            "\(inputs)→\(kernel.outputs) at \(height)×\(width), \(output), \(workers) \(threading) workers"
+                        )
                     }
                 }
             }
