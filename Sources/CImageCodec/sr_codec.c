@@ -45,6 +45,7 @@ struct sr_reader {
     size_t icc_length;
     uint8_t *exif;
     size_t exif_length;
+    png_bytep *interlaced_rows; /* row pointers while an interlaced PNG decodes (freed on a longjmp too) */
 };
 
 struct sr_writer {
@@ -157,6 +158,12 @@ static int open_png(struct sr_reader *reader, sr_image_info *info) {
         reader->icc = malloc(icc_length);
         if (reader->icc) { memcpy(reader->icc, icc, icc_length); reader->icc_length = icc_length; }
     }
+    png_bytep exif = NULL;
+    png_uint_32 exif_length = 0;
+    if (png_get_eXIf_1(reader->png, reader->png_info, &exif_length, &exif) && exif && exif_length) {
+        reader->exif = malloc(exif_length);
+        if (reader->exif) { memcpy(reader->exif, exif, exif_length); reader->exif_length = exif_length; }
+    }
 
     if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(reader->png);
     if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8) png_set_expand_gray_1_2_4_to_8(reader->png);
@@ -195,10 +202,10 @@ static int open_png(struct sr_reader *reader, sr_image_info *info) {
         }
         for (png_uint_32 y = 0; y < height; y++) rows[y] = reader->whole + reader->row_bytes * y;
         /* rows is freed whether or not png_read_image longjmps: keep it reachable from the reader. */
-        reader->exif = (uint8_t *)rows;
+        reader->interlaced_rows = rows;
         png_read_image(reader->png, rows);
         free(rows);
-        reader->exif = NULL;
+        reader->interlaced_rows = NULL;
     }
     return 0;
 }
@@ -356,13 +363,15 @@ void sr_reader_close(sr_reader *reader) {
     free(reader->whole);
     free(reader->icc);
     free(reader->exif);
+    free(reader->interlaced_rows);
     free(reader);
 }
 
 /* ---------------------------------------------------------------- writing */
 
 static int open_png_writer(struct sr_writer *writer, int32_t width, int32_t height, int32_t channels,
-                           int32_t bit_depth, int32_t compression, const uint8_t *icc, size_t icc_length) {
+                           int32_t bit_depth, int32_t compression, const uint8_t *icc, size_t icc_length,
+                           const uint8_t *exif, size_t exif_length) {
     writer->png = png_create_write_struct(PNG_LIBPNG_VER_STRING, writer, png_writer_error, png_quiet_warning);
     if (!writer->png) { set_message(writer->message, writer->capacity, "out of memory"); return 1; }
     writer->png_info = png_create_info_struct(writer->png);
@@ -377,6 +386,8 @@ static int open_png_writer(struct sr_writer *writer, int32_t width, int32_t heig
         png_set_benign_errors(writer->png, 1);
         png_set_iCCP(writer->png, writer->png_info, "ICC Profile", PNG_COMPRESSION_TYPE_BASE, icc, (png_uint_32)icc_length);
     }
+    if (exif && exif_length > 0 && exif_length <= 0x7FFFFFFF)
+        png_set_eXIf_1(writer->png, writer->png_info, (png_uint_32)exif_length, (png_bytep)exif);
     png_set_compression_level(writer->png, compression);
     writer->pieces = compression == 1;
     if (compression == 1) {
@@ -392,7 +403,8 @@ static int open_png_writer(struct sr_writer *writer, int32_t width, int32_t heig
 }
 
 static int open_jpeg_writer(struct sr_writer *writer, int32_t width, int32_t height, int32_t channels,
-                            int32_t quality, const uint8_t *icc, size_t icc_length) {
+                            int32_t quality, const uint8_t *icc, size_t icc_length, const uint8_t *exif,
+                            size_t exif_length) {
     writer->jpeg.err = jpeg_std_error(&writer->jpeg_error.base);
     writer->jpeg_error.base.error_exit = jpeg_error_exit;
     writer->jpeg_error.jump = &writer->jump;
@@ -415,7 +427,17 @@ static int open_jpeg_writer(struct sr_writer *writer, int32_t width, int32_t hei
             writer->jpeg.comp_info[i].v_samp_factor = 1;
         }
     }
+    /* An EXIF block goes in APP1 right after SOI, without JFIF's APP0 (the Exif layout); a marker holds
+       at most 65533 bytes, so a larger block (never written by cameras) is left out. */
+    int with_exif = exif && exif_length > 0 && exif_length + 6 <= 65533;
+    if (with_exif) writer->jpeg.write_JFIF_header = FALSE;
     jpeg_start_compress(&writer->jpeg, TRUE);
+    if (with_exif) {
+        jpeg_write_m_header(&writer->jpeg, JPEG_APP0 + 1, (unsigned int)(exif_length + 6));
+        static const uint8_t prefix[6] = {'E', 'x', 'i', 'f', 0, 0};
+        for (int i = 0; i < 6; i++) jpeg_write_m_byte(&writer->jpeg, prefix[i]);
+        for (size_t i = 0; i < exif_length; i++) jpeg_write_m_byte(&writer->jpeg, exif[i]);
+    }
     if (icc && icc_length > 0) jpeg_write_icc_profile(&writer->jpeg, icc, (unsigned int)icc_length);
     writer->row_bytes = (size_t)width * (size_t)channels;
     return 0;
@@ -423,7 +445,8 @@ static int open_jpeg_writer(struct sr_writer *writer, int32_t width, int32_t hei
 
 int sr_writer_open(const char *path, int32_t format, int32_t width, int32_t height, int32_t channels,
                    int32_t bit_depth, int32_t quality, int32_t png_compression, const uint8_t *icc, size_t icc_length,
-                   sr_writer **out_writer, char *message, size_t message_capacity) {
+                   const uint8_t *exif, size_t exif_length, sr_writer **out_writer, char *message,
+                   size_t message_capacity) {
     *out_writer = NULL;
     if (width <= 0 || height <= 0 || channels < 1 || channels > 4 || (bit_depth != 8 && bit_depth != 16)) {
         set_message(message, message_capacity, "invalid image for encoding (%dx%d, %d channels, %d-bit)",
@@ -455,8 +478,9 @@ int sr_writer_open(const char *path, int32_t format, int32_t width, int32_t heig
         return 1;
     }
     int status = format == SR_FORMAT_PNG
-        ? open_png_writer(writer, width, height, channels, bit_depth, png_compression, icc, icc_length)
-        : open_jpeg_writer(writer, width, height, channels, quality, icc, icc_length);
+        ? open_png_writer(writer, width, height, channels, bit_depth, png_compression, icc, icc_length, exif,
+                          exif_length)
+        : open_jpeg_writer(writer, width, height, channels, quality, icc, icc_length, exif, exif_length);
     if (status != 0) {
         sr_writer_abort(writer);
         return status;

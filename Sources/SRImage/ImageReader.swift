@@ -16,6 +16,9 @@ public struct ImageDescription: Sendable {
     public var orientation: Int
     /// The embedded ICC colour profile, copied to outputs.
     public var iccProfile: [UInt8]?
+    /// The EXIF block (JPEG APP1 or PNG eXIf): dates, camera, GPS; copied to outputs unless stripped.
+    /// Only a JPEG's orientation is applied (PNG viewers disagree on eXIf orientation).
+    public var exif: [UInt8]?
     /// Whether rows are decoded on demand (false for interlaced PNGs and rotated JPEGs).
     public var isStreaming: Bool
 
@@ -77,7 +80,7 @@ public final class ImageReader {
         handle = reader
         let icc = info.icc.map { Array(UnsafeBufferPointer(start: $0, count: info.icc_length)) }
         let exif = info.exif.map { Array(UnsafeBufferPointer(start: $0, count: info.exif_length)) }
-        let orientation = exif.map(Orientation.value(fromExif:)) ?? 1
+        let orientation = info.format == SR_FORMAT_JPEG ? exif.map(Orientation.value(fromExif:)) ?? 1 : 1
         self.orientation = orientation
         storedWidth = Int(info.width)
         storedHeight = Int(info.height)
@@ -90,7 +93,7 @@ public final class ImageReader {
             width: Int(swapped ? info.height : info.width),
             height: Int(swapped ? info.width : info.height),
             channels: Int(info.channels), bitDepth: Int(info.bit_depth), orientation: orientation,
-            iccProfile: icc, isStreaming: streams && info.interlaced == 0)
+            iccProfile: icc, exif: exif, isStreaming: streams && info.interlaced == 0)
         if !streams {
             let bytes = storedWidth * storedHeight * storedChannels * bytesPerSample
             guard bytes <= limits.maximumWholeDecodeBytes else {

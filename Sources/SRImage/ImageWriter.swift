@@ -33,11 +33,13 @@ public final class ImageWriter {
     ///   - pngCompression: 0-9 for PNG: 1 (fast) is the Paeth filter with run-length deflate, the
     ///     others zlib's levels with adaptive filters.
     ///   - iccProfile: colour profile to embed, if any.
+    ///   - exif: EXIF TIFF block to embed, if any (`ExifBlock.forOutput` makes one from the input's).
     ///   - threads: threads converting and (PNG level 1) compressing each band.
     /// - Throws: `ImageError` when the folder is not writable or the combination is invalid.
     public init(
         path: String, format: ImageFormat, width: Int, height: Int, channels: Int, bitDepth: Int = 8,
-        quality: Int = 95, pngCompression: Int = 1, iccProfile: [UInt8]? = nil, threads: Int = 1
+        quality: Int = 95, pngCompression: Int = 1, iccProfile: [UInt8]? = nil, exif: [UInt8]? = nil,
+        threads: Int = 1
     ) throws {
         precondition(threads >= 1, "threads must be at least 1")
         self.threads = threads
@@ -58,14 +60,17 @@ public final class ImageWriter {
         temporaryPath = TemporaryFiles.create(for: path)
         var message = [CChar](repeating: 0, count: 512)
         var writer: OpaquePointer?
-        let icc = iccProfile ?? []
+        let icc = iccProfile ?? [], exifBlock = exif ?? []
         let temporaryPath = self.temporaryPath
         let status = icc.withUnsafeBufferPointer { profile in
-            PathEncoding.withCString(temporaryPath) { cPath in
-                sr_writer_open(
-                    cPath, format == .png ? Int32(SR_FORMAT_PNG) : Int32(SR_FORMAT_JPEG),
-                    Int32(width), Int32(height), Int32(channels), Int32(bitDepth), Int32(quality),
-                    Int32(pngCompression), profile.baseAddress, profile.count, &writer, &message, message.count)
+            exifBlock.withUnsafeBufferPointer { exif in
+                PathEncoding.withCString(temporaryPath) { cPath in
+                    sr_writer_open(
+                        cPath, format == .png ? Int32(SR_FORMAT_PNG) : Int32(SR_FORMAT_JPEG),
+                        Int32(width), Int32(height), Int32(channels), Int32(bitDepth), Int32(quality),
+                        Int32(pngCompression), profile.baseAddress, profile.count, exif.baseAddress, exif.count,
+                        &writer, &message, message.count)
+                }
             }
         }
         guard status == 0, let writer else {

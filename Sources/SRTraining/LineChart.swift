@@ -61,7 +61,7 @@ public final class LineChart {
         text(xTitle, x: (left + right) / 2 - 3 * xTitle.count, y: bottom + 22)
         guard !points.isEmpty else { return }
         let axis = { (x: Double) in logarithmicX ? log10(max(x, 1e-9)) : x }
-        var minX = logarithmicX ? floor(points.map { axis($0.x) }.min()!) : 0
+        let minX = logarithmicX ? floor(points.map { axis($0.x) }.min()!) : 0
         var maxX = logarithmicX ? ceil(points.map { axis($0.x) }.max()!) : points.map(\.x).max()! * 1.15
         var minY = points.map(\.y).min()! - 0.5, maxY = points.map(\.y).max()! + 0.5
         if maxX <= minX { maxX = minX + 1 }

@@ -16,6 +16,8 @@ final class Engine {
     let scale: Double
     let quality: Int
     let pngCompression: Int
+    /// Whether outputs carry the input's EXIF block (made upright and resized by `ExifBlock.forOutput`).
+    let keepsExif: Bool
     let cores: Int
     /// Bytes one image may use; without --max-memory, half the machine's memory (at most 8 GB), so a
     /// very wide image gets smaller tiles instead of exhausting memory.
@@ -25,11 +27,13 @@ final class Engine {
 
     init(
         method: UpscaleMethodChoice, model name: String?, detail: Float? = nil, scale: Double, tile: Int?,
-        overlap: Int?, blend: Int, maxMemoryMB: Int?, maxPixels: Int, quality: Int, pngCompression: Int = 1, cores: Int
+        overlap: Int?, blend: Int, maxMemoryMB: Int?, maxPixels: Int, quality: Int, pngCompression: Int = 1,
+        keepsExif: Bool = true, cores: Int
     ) throws {
         self.scale = scale
         self.quality = quality
         self.pngCompression = pngCompression
+        self.keepsExif = keepsExif
         self.cores = cores
         explicitBudget = maxMemoryMB != nil
         memoryBudget = maxMemoryMB.map { $0 * 1_000_000 } ?? Engine.defaultBudget
@@ -144,7 +148,9 @@ final class Engine {
         let writer = try ImageWriter(
             path: output, format: format, width: width, height: height, channels: outChannels,
             bitDepth: format == .jpeg ? 8 : d.bitDepth, quality: quality,
-            pngCompression: pngCompression, iccProfile: d.iccProfile, threads: cores)
+            pngCompression: pngCompression, iccProfile: d.iccProfile,
+            exif: keepsExif ? d.exif.flatMap(ExifBlock.init)?.forOutput(width: width, height: height) : nil,
+            threads: cores)
         // Encoding runs on its own thread, overlapping with the tiles being computed.
         let encoder = BackgroundSink { band in try writer.writeRows(format == .jpeg ? band.forJPEG() : band) }
         do {

@@ -14,7 +14,8 @@ struct UpscaleImages: ParsableCommand {
             Native model scales: ×4 (gan, gan-clean, psnr) and ×2 (psnr). Any other factor (3, 2.5, 8, …) runs the nearest \
             native model at or above it (else the largest) and resamples its output with antialiased bicubic. Alpha \
             is upscaled separately with bicubic; gray stays gray; 16-bit PNG input gives 16-bit PNG output; EXIF \
-            orientation is applied and the ICC profile copied. Outputs are written to a temporary file, flushed to \
+            orientation is applied, the ICC profile copied, and the EXIF metadata kept (upright, with the new pixel size) \
+            unless --strip-metadata. Outputs are written to a temporary file, flushed to \
             the disk and renamed into place; an input is never overwritten. Ctrl-C or SIGTERM removes the unfinished \
             output and prints what a batch has done so far.
 
@@ -66,6 +67,11 @@ struct UpscaleImages: ParsableCommand {
             "PNG compression level (0-9): 0 stores, 1 is fast (the Paeth filter with run-length deflate; on photos smaller than level 6), 2-9 are zlib's levels with adaptive filters."
     )
     var pngCompression = 1
+    @Flag(
+        help: """
+            Leave out the input's EXIF metadata (date taken, camera, GPS). By default it is copied, with the \
+            orientation set to upright and the pixel size set to the output's. The colour profile is always kept.
+            """) var stripMetadata = false
     @Flag(help: "Process subfolders too, keeping the folder structure.") var recursive = false
     @Flag(help: "Skip files whose output already exists (resume an interrupted batch).") var skipExisting = false
     @Option(help: "Process only slice K of N (1-based, by sorted relative path), e.g. 3/8.") var shard: Shard?
@@ -171,7 +177,7 @@ struct UpscaleImages: ParsableCommand {
             method: method, model: model, detail: detail, scale: scale, tile: tile, overlap: overlap, blend: blend,
             maxMemoryMB: maxMemory,
             maxPixels: maxPixels * 1_000_000, quality: quality, pngCompression: pngCompression,
-            cores: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+            keepsExif: !stripMetadata, cores: threads ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 
     private func runBatch(plan: BatchPlan, engine: Engine, reporter: Reporter, tally: BatchTally) throws {

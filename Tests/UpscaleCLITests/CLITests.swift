@@ -174,6 +174,27 @@ final class CLITests: BinaryTestCase {
         return try ImageFile.read(output).image.quantized(bits: 8).pixels.map { UInt8(($0 * 255).rounded()) }
     }
 
+    /// The input's EXIF (Pillow's layout: orientation 8, camera, dates, GPS) reaches JPEG and PNG outputs
+    /// upright and with the output's pixel size; --strip-metadata leaves it out.
+    func testOutputsKeepTheInputsExifUnlessStripped() throws {
+        let input = CLITests.repository + "/Tests/SRImageTests/Fixtures/exif-pillow.jpg"
+        let original = try XCTUnwrap(ImageReader(path: input).description.exif)
+        for name in ["out.jpg", "out.png", "stripped.jpg"] {
+            let output = folder + "/" + name
+            let strip = name.hasPrefix("stripped")
+            let result = try run(
+                [input, output, "--method", "bicubic", "--quiet"] + (strip ? ["--strip-metadata"] : []))
+            XCTAssertEqual(result.status, 0, result.error)
+            let description = try ImageReader(path: output).description
+            XCTAssertEqual([description.width, description.height, description.orientation], [96, 160, 1], name)
+            if strip {
+                XCTAssertNil(description.exif, name)
+            } else {
+                XCTAssertEqual(description.exif, ExifBlock(original)?.forOutput(width: 96, height: 160), name)
+            }
+        }
+    }
+
     /// The default ×4 model is `gan`, the realistic-degradation GAN; `gan-clean` is the clean-bicubic one;
     /// an unknown name is refused with the list of names.
     func testShippedModelNamesResolveToTheirFiles() throws {
