@@ -16,6 +16,8 @@ final class Engine {
     let scale: Double
     let quality: Int
     let pngCompression: Int
+    /// Whether each tile runs in all eight orientations, averaged (`SelfEnsemble`).
+    let selfEnsemble: Bool
     /// Whether outputs carry the input's EXIF block (made upright and resized by `ExifBlock.forOutput`).
     let keepsExif: Bool
     let cores: Int
@@ -28,8 +30,9 @@ final class Engine {
     init(
         method: UpscaleMethodChoice, model name: String?, detail: Float? = nil, scale: Double, tile: Int?,
         overlap: Int?, blend: Int, maxMemoryMB: Int?, maxPixels: Int, quality: Int, pngCompression: Int = 1,
-        keepsExif: Bool = true, cores: Int
+        selfEnsemble: Bool = false, keepsExif: Bool = true, cores: Int
     ) throws {
+        self.selfEnsemble = selfEnsemble
         self.scale = scale
         self.quality = quality
         self.pngCompression = pngCompression
@@ -51,12 +54,16 @@ final class Engine {
             tileSize: tile ?? 128, overlap: overlap ?? generator.defaultOverlap, blend: blend,
             alignment: generator.inputAlignment)
         // oneDNN threads each convolution over all cores itself; the reference path runs one tile per core.
-        model = (generator, options, { generator.inference($0) }, !generator.usesOneDNN)
+        let run: TiledUpscaler.Model = { generator.inference($0) }
+        model = (generator, options, selfEnsemble ? SelfEnsemble.wrap(run) : run, !generator.usesOneDNN)
         if explicitBudget {
             // A budget that no image can meet is an option error, found before any file is created.
-            let smallest = MemoryModel(model: generator, options: options, workers: 1, oneDNN: generator.usesOneDNN)
-                .peakBytes(
-                    width: 1, channels: 4, tile: 16)
+            let smallest = MemoryModel(
+                model: generator, options: options, workers: 1, oneDNN: generator.usesOneDNN,
+                selfEnsemble: selfEnsemble
+            )
+            .peakBytes(
+                width: 1, channels: 4, tile: 16)
             if smallest > memoryBudget {
                 throw CLIError(
                     "--max-memory \(maxMemoryMB!) MB is too small for this model: it needs at least "
@@ -97,16 +104,20 @@ final class Engine {
             // a 512-pixel-wide image (peak 767 MB, and 1.3× faster than tile 128) and 128 from 1,100 pixels wide.
             let largest = [512, 384, 256, 192].filter { tile in
                 let memory = MemoryModel(
-                    model: model.network, options: options, workers: 1, oneDNN: !model.parallelTiles)
+                    model: model.network, options: options, workers: 1, oneDNN: !model.parallelTiles,
+                    selfEnsemble: selfEnsemble)
                 return explicitBudget
                     || (memory.tileBytes(tile: tile) <= Self.comfortableTileBytes
                         && memory.peakBytes(width: width, channels: channels, tile: tile) <= Self.comfortablePeakBytes)
             }
             let candidates = fixedTile ? [options.tileSize] : largest + [128, 96, 64, 48, 32, 24, 16]
             func peak(tile: Int, workers: Int) -> Int {
-                MemoryModel(model: model.network, options: options, workers: workers, oneDNN: !model.parallelTiles)
-                    .peakBytes(
-                        width: width, channels: channels, tile: tile)
+                MemoryModel(
+                    model: model.network, options: options, workers: workers, oneDNN: !model.parallelTiles,
+                    selfEnsemble: selfEnsemble
+                )
+                .peakBytes(
+                    width: width, channels: channels, tile: tile)
             }
             let choices = candidates.flatMap { tile in Set([useWorkers(for: tile), 1]).sorted(by: >).map { (tile, $0) }
             }
@@ -188,6 +199,8 @@ struct MemoryModel {
     let oneDNN: Bool
     /// How many times the model's working-set channels are alive at once.
     let copies: Double
+    /// The self-ensemble keeps a running sum and a turned-back output per tile.
+    let selfEnsemble: Bool
     /// The model's own count of feature-map floats for an input of height × width, when it has one.
     let workingSetFloats: (Int, Int) -> Double?
 
@@ -197,7 +210,10 @@ struct MemoryModel {
     static let singleWorkerBytes = 20_000_000.0
     static let parallelWorkerBytes = 60_000_000.0
 
-    init(model: any SuperResolutionModel, options: TilingOptions, workers: Int, oneDNN: Bool) {
+    init(
+        model: any SuperResolutionModel, options: TilingOptions, workers: Int, oneDNN: Bool, selfEnsemble: Bool = false
+    ) {
+        self.selfEnsemble = selfEnsemble
         copies = model.workingSetCopies ?? (oneDNN ? 5.0 : 2.5)
         scale = model.scale
         channels = model.workingSetChannels
@@ -210,7 +226,7 @@ struct MemoryModel {
 
     /// One worker's bytes for one tile: feature maps at output resolution (and, for models that work at
     /// input resolution, there; about 2.5 copies on the reference path, 5 in a oneDNN plan, or as many as
-    /// the model says), plus the tile's input and output.
+    /// the model says), plus the tile's input and output (and the self-ensemble's sum and turned-back output).
     func tileBytes(tile: Int) -> Double {
         // One extended tile in input pixels (aligned tiles reach up to alignment − 1 further back).
         let side = Double(tile + 2 * (options.overlap + options.blend) + options.alignment - 1)
@@ -218,7 +234,7 @@ struct MemoryModel {
         let floats =
             workingSetFloats(Int(side), Int(side))
             ?? Double(channels.output) * hr * hr + Double(channels.input) * side * side
-        return copies * floats * 4 + 12 * hr * hr
+        return copies * floats * 4 + (selfEnsemble ? 36 : 12) * hr * hr
     }
 
     func peakBytes(width: Int, channels imageChannels: Int, tile: Int) -> Int {
@@ -249,13 +265,14 @@ public struct Upscaler {
     ///   - detail: for a GAN model, how much of its invented detail to keep (0...1, default 1): blends it with
     ///     the faithful model it names, weight by weight.
     ///   - method: the neural model or plain bicubic.
+    ///   - selfEnsemble: run the model in all eight orientations and average them (8× the time).
     ///   - scale: any factor in (0, 64].
     ///   - maxMemoryMB: memory budget for one image (default: half the machine's memory, at most 8 GB).
     ///   - threads: cores to use (default: all).
     /// - Throws: `CLIError` or `FileError` with a one-line description for bad options or model files.
     public init(
         model: String? = nil, detail: Float? = nil, method: UpscaleMethodChoice = .model, scale: Double = 4,
-        maxMemoryMB: Int? = nil, threads: Int? = nil
+        selfEnsemble: Bool = false, maxMemoryMB: Int? = nil, threads: Int? = nil
     ) throws {
         guard scale.isFinite, scale > 0, scale <= 64 else {
             throw CLIError("scale must be greater than 0 and at most 64")
@@ -264,7 +281,8 @@ public struct Upscaler {
         engine = try Engine(
             method: method, model: model, detail: detail, scale: scale, tile: nil, overlap: nil, blend: 2,
             maxMemoryMB: maxMemoryMB,
-            maxPixels: 1_000_000_000, quality: 95, cores: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+            maxPixels: 1_000_000_000, quality: 95, selfEnsemble: selfEnsemble,
+            cores: threads ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 
     /// Upscales `input` (PNG or JPEG) into `output` (`.png`, `.jpg` or `.jpeg`); returns the seconds taken.

@@ -32,6 +32,8 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Model: gan, gan-clean, psnr, or a model file (.safetensors, .pth, ncnn .param).") var model: String?
     @Option(help: "For a GAN model, how much of its invented detail to keep, 0-1 (see `upscale --help`).")
     var detail: Float?
+    @Flag(help: "Self-ensemble (TTA): average the model over the 8 flips and rotations (see `upscale --help`).")
+    var tta = false
     @Option(
         help: """
             How inputs are made: bicubic (the standard protocol), realistic (Real-ESRGAN's degradations, \
@@ -50,6 +52,9 @@ struct Evaluate: ParsableCommand {
         }
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
         try DetailControl.validate(detail, method: method)
+        if tta && method == .bicubic {
+            throw ValidationError("--tta runs a model; it does not apply to --method bicubic")
+        }
         if let save, FileSystem.kind(of: save) != .directory,
             FileSystem.kind(of: FileSystem.parentFolder(of: save)) != .directory
         {
@@ -148,8 +153,9 @@ struct Evaluate: ParsableCommand {
         let options = TilingOptions(
             tileSize: 256, overlap: generator.defaultOverlap,
             blend: generator.defaultOverlap < generator.exactOverlap ? 4 : 0, alignment: generator.inputAlignment)
+        let run: TiledUpscaler.Model = { generator.inference($0) }
         let method = UpscaleMethod.model(
-            nativeScale: generator.scale, options: options, run: { generator.inference($0) })
+            nativeScale: generator.scale, options: options, run: tta ? SelfEnsemble.wrap(run) : run)
         return { input in
             var output = PlanarImage(width: input.width * scale, height: 0, channels: 3)
             try ImagePipeline.run(

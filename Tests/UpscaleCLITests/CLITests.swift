@@ -195,6 +195,21 @@ final class CLITests: BinaryTestCase {
         }
     }
 
+    /// --tta averages the eight orientations per tile: it changes the output, small tiles give the same
+    /// output as one large tile, and bicubic refuses it before any file is written.
+    func testSelfEnsembleIsTiledExactlyAndNeedsAModel() throws {
+        let psnr = CLITests.repository + "/weights/x4-psnr.safetensors"
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: psnr))
+        let plain = try upscaled(["--model", psnr], "plain")
+        let ensemble = try upscaled(["--model", psnr, "--tta", "--tile", "128"], "tta")
+        XCTAssertNotEqual(plain, ensemble)
+        let small = try upscaled(["--model", psnr, "--tta", "--tile", "24"], "tta-small")
+        XCTAssertLessThanOrEqual(zip(small, ensemble).map { abs(Int($0) - Int($1)) }.max()!, 1, "8-bit rounding only")
+        let refused = try run([sample("bird-lr.png"), folder + "/b.png", "--method", "bicubic", "--tta"])
+        XCTAssertEqual(refused.status, 64)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/b.png"))
+    }
+
     /// The default ×4 model is `gan`, the realistic-degradation GAN; `gan-clean` is the clean-bicubic one;
     /// an unknown name is refused with the list of names.
     func testShippedModelNamesResolveToTheirFiles() throws {
