@@ -158,6 +158,13 @@ static int open_png(struct sr_reader *reader, sr_image_info *info) {
         reader->icc = malloc(icc_length);
         if (reader->icc) { memcpy(reader->icc, icc, icc_length); reader->icc_length = icc_length; }
     }
+    png_uint_32 x_per_unit = 0, y_per_unit = 0;
+    int unit = 0;
+    if (png_get_pHYs(reader->png, reader->png_info, &x_per_unit, &y_per_unit, &unit) && unit == PNG_RESOLUTION_METER
+        && x_per_unit > 0 && y_per_unit > 0) {
+        info->x_pixels_per_inch = x_per_unit * 0.0254;
+        info->y_pixels_per_inch = y_per_unit * 0.0254;
+    }
     png_bytep exif = NULL;
     png_uint_32 exif_length = 0;
     if (png_get_eXIf_1(reader->png, reader->png_info, &exif_length, &exif) && exif && exif_length) {
@@ -267,6 +274,12 @@ static int open_jpeg(struct sr_reader *reader, sr_image_info *info) {
         break;
     }
     capture_jpeg_markers(reader);
+    if (reader->jpeg.saw_JFIF_marker && (reader->jpeg.density_unit == 1 || reader->jpeg.density_unit == 2)
+        && reader->jpeg.X_density > 0 && reader->jpeg.Y_density > 0) {
+        double per_inch = reader->jpeg.density_unit == 1 ? 1.0 : 2.54;
+        info->x_pixels_per_inch = reader->jpeg.X_density * per_inch;
+        info->y_pixels_per_inch = reader->jpeg.Y_density * per_inch;
+    }
     jpeg_start_decompress(&reader->jpeg);
     info->width = (int32_t)reader->jpeg.output_width;
     info->height = (int32_t)reader->jpeg.output_height;
@@ -371,7 +384,7 @@ void sr_reader_close(sr_reader *reader) {
 
 static int open_png_writer(struct sr_writer *writer, int32_t width, int32_t height, int32_t channels,
                            int32_t bit_depth, int32_t compression, const uint8_t *icc, size_t icc_length,
-                           const uint8_t *exif, size_t exif_length) {
+                           const uint8_t *exif, size_t exif_length, double x_ppi, double y_ppi) {
     writer->png = png_create_write_struct(PNG_LIBPNG_VER_STRING, writer, png_writer_error, png_quiet_warning);
     if (!writer->png) { set_message(writer->message, writer->capacity, "out of memory"); return 1; }
     writer->png_info = png_create_info_struct(writer->png);
@@ -388,6 +401,9 @@ static int open_png_writer(struct sr_writer *writer, int32_t width, int32_t heig
     }
     if (exif && exif_length > 0 && exif_length <= 0x7FFFFFFF)
         png_set_eXIf_1(writer->png, writer->png_info, (png_uint_32)exif_length, (png_bytep)exif);
+    if (x_ppi > 0 && y_ppi > 0 && x_ppi < 1e6 && y_ppi < 1e6)
+        png_set_pHYs(writer->png, writer->png_info, (png_uint_32)(x_ppi / 0.0254 + 0.5), (png_uint_32)(y_ppi / 0.0254 + 0.5),
+                     PNG_RESOLUTION_METER);
     png_set_compression_level(writer->png, compression);
     writer->pieces = compression == 1;
     if (compression == 1) {
@@ -404,7 +420,7 @@ static int open_png_writer(struct sr_writer *writer, int32_t width, int32_t heig
 
 static int open_jpeg_writer(struct sr_writer *writer, int32_t width, int32_t height, int32_t channels,
                             int32_t quality, const uint8_t *icc, size_t icc_length, const uint8_t *exif,
-                            size_t exif_length) {
+                            size_t exif_length, double x_ppi, double y_ppi) {
     writer->jpeg.err = jpeg_std_error(&writer->jpeg_error.base);
     writer->jpeg_error.base.error_exit = jpeg_error_exit;
     writer->jpeg_error.jump = &writer->jump;
@@ -427,10 +443,15 @@ static int open_jpeg_writer(struct sr_writer *writer, int32_t width, int32_t hei
             writer->jpeg.comp_info[i].v_samp_factor = 1;
         }
     }
-    /* An EXIF block goes in APP1 right after SOI, without JFIF's APP0 (the Exif layout); a marker holds
-       at most 65533 bytes, so a larger block (never written by cameras) is left out. */
+    /* The resolution goes into JFIF's APP0 in dots per inch (rounded; JFIF holds 1-65535). */
+    if (x_ppi >= 0.5 && y_ppi >= 0.5 && x_ppi < 65535.5 && y_ppi < 65535.5) {
+        writer->jpeg.density_unit = 1;
+        writer->jpeg.X_density = (UINT16)(x_ppi + 0.5);
+        writer->jpeg.Y_density = (UINT16)(y_ppi + 0.5);
+    }
+    /* An EXIF block goes in APP1 after JFIF's APP0 (as image editors write it); a marker holds at most
+       65533 bytes, so a larger block (never written by cameras) is left out. */
     int with_exif = exif && exif_length > 0 && exif_length + 6 <= 65533;
-    if (with_exif) writer->jpeg.write_JFIF_header = FALSE;
     jpeg_start_compress(&writer->jpeg, TRUE);
     if (with_exif) {
         jpeg_write_m_header(&writer->jpeg, JPEG_APP0 + 1, (unsigned int)(exif_length + 6));
@@ -445,8 +466,8 @@ static int open_jpeg_writer(struct sr_writer *writer, int32_t width, int32_t hei
 
 int sr_writer_open(const char *path, int32_t format, int32_t width, int32_t height, int32_t channels,
                    int32_t bit_depth, int32_t quality, int32_t png_compression, const uint8_t *icc, size_t icc_length,
-                   const uint8_t *exif, size_t exif_length, sr_writer **out_writer, char *message,
-                   size_t message_capacity) {
+                   const uint8_t *exif, size_t exif_length, double x_ppi, double y_ppi, sr_writer **out_writer,
+                   char *message, size_t message_capacity) {
     *out_writer = NULL;
     if (width <= 0 || height <= 0 || channels < 1 || channels > 4 || (bit_depth != 8 && bit_depth != 16)) {
         set_message(message, message_capacity, "invalid image for encoding (%dx%d, %d channels, %d-bit)",
@@ -479,8 +500,9 @@ int sr_writer_open(const char *path, int32_t format, int32_t width, int32_t heig
     }
     int status = format == SR_FORMAT_PNG
         ? open_png_writer(writer, width, height, channels, bit_depth, png_compression, icc, icc_length, exif,
-                          exif_length)
-        : open_jpeg_writer(writer, width, height, channels, quality, icc, icc_length, exif, exif_length);
+                          exif_length, x_ppi, y_ppi)
+        : open_jpeg_writer(writer, width, height, channels, quality, icc, icc_length, exif, exif_length, x_ppi,
+                           y_ppi);
     if (status != 0) {
         sr_writer_abort(writer);
         return status;

@@ -19,10 +19,20 @@ public struct ImageDescription: Sendable {
     /// The EXIF block (JPEG APP1 or PNG eXIf): dates, camera, GPS; copied to outputs unless stripped.
     /// Only a JPEG's orientation is applied (PNG viewers disagree on eXIf orientation).
     public var exif: [UInt8]?
+    /// The stated resolution (JPEG JFIF density, PNG pHYs), copied to outputs unchanged as image editors do
+    /// (an upscaled output then prints larger); nil when the file states none.
+    public var resolution: Resolution?
     /// Whether rows are decoded on demand (false for interlaced PNGs and rotated JPEGs).
     public var isStreaming: Bool
 
     public var hasAlpha: Bool { channels == 2 || channels == 4 }
+}
+
+/// Pixels per inch, horizontally and vertically.
+public struct Resolution: Sendable, Equatable {
+    public var x: Double
+    public var y: Double
+    public init(x: Double, y: Double) { (self.x, self.y) = (x, y) }
 }
 
 /// Limits checked before any pixel is decoded, so a hostile or enormous file fails with a clear
@@ -93,7 +103,10 @@ public final class ImageReader {
             width: Int(swapped ? info.height : info.width),
             height: Int(swapped ? info.width : info.height),
             channels: Int(info.channels), bitDepth: Int(info.bit_depth), orientation: orientation,
-            iccProfile: icc, exif: exif, isStreaming: streams && info.interlaced == 0)
+            iccProfile: icc, exif: exif,
+            resolution: info.x_pixels_per_inch > 0 && info.y_pixels_per_inch > 0
+                ? Resolution(x: info.x_pixels_per_inch, y: info.y_pixels_per_inch) : nil,
+            isStreaming: streams && info.interlaced == 0)
         if !streams {
             let bytes = storedWidth * storedHeight * storedChannels * bytesPerSample
             guard bytes <= limits.maximumWholeDecodeBytes else {

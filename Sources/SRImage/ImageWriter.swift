@@ -34,12 +34,13 @@ public final class ImageWriter {
     ///     others zlib's levels with adaptive filters.
     ///   - iccProfile: colour profile to embed, if any.
     ///   - exif: EXIF TIFF block to embed, if any (`ExifBlock.forOutput` makes one from the input's).
+    ///   - resolution: pixels per inch to state (PNG pHYs, JPEG JFIF density), if any.
     ///   - threads: threads converting and (PNG level 1) compressing each band.
     /// - Throws: `ImageError` when the folder is not writable or the combination is invalid.
     public init(
         path: String, format: ImageFormat, width: Int, height: Int, channels: Int, bitDepth: Int = 8,
         quality: Int = 95, pngCompression: Int = 1, iccProfile: [UInt8]? = nil, exif: [UInt8]? = nil,
-        threads: Int = 1
+        resolution: Resolution? = nil, threads: Int = 1
     ) throws {
         precondition(threads >= 1, "threads must be at least 1")
         self.threads = threads
@@ -69,7 +70,7 @@ public final class ImageWriter {
                         cPath, format == .png ? Int32(SR_FORMAT_PNG) : Int32(SR_FORMAT_JPEG),
                         Int32(width), Int32(height), Int32(channels), Int32(bitDepth), Int32(quality),
                         Int32(pngCompression), profile.baseAddress, profile.count, exif.baseAddress, exif.count,
-                        &writer, &message, message.count)
+                        resolution?.x ?? 0, resolution?.y ?? 0, &writer, &message, message.count)
                 }
             }
         }

@@ -161,7 +161,7 @@ final class Engine {
             bitDepth: format == .jpeg ? 8 : d.bitDepth, quality: quality,
             pngCompression: pngCompression, iccProfile: d.iccProfile,
             exif: keepsExif ? d.exif.flatMap(ExifBlock.init)?.forOutput(width: width, height: height) : nil,
-            threads: cores)
+            resolution: d.resolution, threads: cores)
         // Encoding runs on its own thread, overlapping with the tiles being computed.
         let encoder = BackgroundSink { band in try writer.writeRows(format == .jpeg ? band.forJPEG() : band) }
         do {

@@ -2,7 +2,8 @@ import Foundation
 import SRImage
 import XCTest
 
-/// `ExifBlock` on hand-built TIFF blocks in both byte orders, on corrupt blocks, and through the codecs.
+/// `ExifBlock` on hand-built TIFF blocks in both byte orders, on corrupt blocks, and through the codecs; the
+/// stated resolution through the codecs.
 final class ExifTests: XCTestCase {
     /// A TIFF block laid out by hand: IFD0 {Orientation SHORT 6, DateTime ASCII, ExifIFD LONG} at 8, the Exif
     /// IFD {PixelXDimension SHORT 300, PixelYDimension LONG 200, DateTimeOriginal ASCII} after it, then the
@@ -139,5 +140,20 @@ final class ExifTests: XCTestCase {
         }
         try ImageFile.write(image, to: folder + "/plain.jpg")
         XCTAssertNil(try ImageReader(path: folder + "/plain.jpg").description.exif)
+        XCTAssertNil(try ImageReader(path: folder + "/plain.jpg").description.resolution, "JFIF's default is 1:1")
+    }
+
+    /// Pixels per inch survive JPEG's JFIF density (whole dots per inch) and PNG's pHYs (per metre).
+    func testCodecsCarryTheResolution() throws {
+        let folder = temporaryFolder()
+        let image = PlanarImage(width: 3, height: 2, channels: 3)
+        for name in ["r.png", "r.jpg"] {
+            try ImageFile.write(image, to: folder + "/" + name, resolution: Resolution(x: 300, y: 600))
+            let resolution = try XCTUnwrap(ImageReader(path: folder + "/" + name).description.resolution, name)
+            XCTAssertEqual(resolution.x, 300, accuracy: 0.01, name)
+            XCTAssertEqual(resolution.y, 600, accuracy: 0.01, name)
+            try ImageFile.write(image, to: folder + "/none-" + name)
+            XCTAssertNil(try ImageReader(path: folder + "/none-" + name).description.resolution, name)
+        }
     }
 }

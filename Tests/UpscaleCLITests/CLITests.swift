@@ -210,6 +210,19 @@ final class CLITests: BinaryTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/b.png"))
     }
 
+    /// A 300-dpi scan stays 300 dpi (as image editors keep it), in PNG and JPEG outputs.
+    func testOutputsKeepTheStatedResolution() throws {
+        let input = folder + "/scan.png"
+        try ImageFile.write(
+            PlanarImage(width: 8, height: 6, channels: 1), to: input, resolution: Resolution(x: 300, y: 300))
+        for name in ["scan-x2.png", "scan-x2.jpg"] {
+            let result = try run([input, folder + "/" + name, "--method", "bicubic", "--scale", "2", "--quiet"])
+            XCTAssertEqual(result.status, 0, result.error)
+            let resolution = try XCTUnwrap(ImageReader(path: folder + "/" + name).description.resolution, name)
+            XCTAssertEqual(resolution.x, 300, accuracy: 0.01, name)
+        }
+    }
+
     /// The default ×4 model is `gan`, the realistic-degradation GAN; `gan-clean` is the clean-bicubic one;
     /// an unknown name is refused with the list of names.
     func testShippedModelNamesResolveToTheirFiles() throws {
