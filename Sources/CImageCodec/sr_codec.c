@@ -17,6 +17,9 @@
 #define SR_PNG_MAX_RATIO 1100.0
 /* libjpeg needs at least a couple of bits per 8x8 block and component. */
 #define SR_JPEG_MAX_PIXELS_PER_BYTE 4096.0
+/* XMP in a JPEG: an APP1 marker starting with this namespace and a NUL. */
+#define SR_XMP_PREFIX "http://ns.adobe.com/xap/1.0/"
+#define SR_XMP_PREFIX_LENGTH 29
 
 struct sr_jpeg_error {
     struct jpeg_error_mgr base;
@@ -45,6 +48,8 @@ struct sr_reader {
     size_t icc_length;
     uint8_t *exif;
     size_t exif_length;
+    uint8_t *xmp;
+    size_t xmp_length;
     png_bytep *interlaced_rows; /* row pointers while an interlaced PNG decodes (freed on a longjmp too) */
 };
 
@@ -64,6 +69,7 @@ struct sr_writer {
     int pieces;            /* PNG image data arrives as sr_png_piece (compression level 1) */
     int wrote_zlib_header;
     uint32_t adler;        /* of all filtered bytes so far */
+    char *xmp_copy;        /* the XMP packet, NUL-terminated for PNG's iTXt */
 };
 
 static void set_message(char *message, size_t capacity, const char *format, ...) {
@@ -165,6 +171,16 @@ static int open_png(struct sr_reader *reader, sr_image_info *info) {
         info->x_pixels_per_inch = x_per_unit * 0.0254;
         info->y_pixels_per_inch = y_per_unit * 0.0254;
     }
+    png_textp texts = NULL;
+    int text_count = 0;
+    png_get_text(reader->png, reader->png_info, &texts, &text_count);
+    for (int i = 0; i < text_count && !reader->xmp; i++) {
+        size_t length = texts[i].compression >= PNG_ITXT_COMPRESSION_NONE ? texts[i].itxt_length : texts[i].text_length;
+        if (texts[i].key && strcmp(texts[i].key, "XML:com.adobe.xmp") == 0 && texts[i].text && length > 0) {
+            reader->xmp = malloc(length);
+            if (reader->xmp) { memcpy(reader->xmp, texts[i].text, length); reader->xmp_length = length; }
+        }
+    }
     png_bytep exif = NULL;
     png_uint_32 exif_length = 0;
     if (png_get_eXIf_1(reader->png, reader->png_info, &exif_length, &exif) && exif && exif_length) {
@@ -225,6 +241,13 @@ static void capture_jpeg_markers(struct sr_reader *reader) {
             reader->exif = malloc(reader->exif_length);
             if (reader->exif) memcpy(reader->exif, marker->data + 6, reader->exif_length);
             else reader->exif_length = 0;
+        }
+        if (marker->marker == JPEG_APP0 + 1 && marker->data_length > SR_XMP_PREFIX_LENGTH
+            && memcmp(marker->data, SR_XMP_PREFIX, SR_XMP_PREFIX_LENGTH) == 0 && !reader->xmp) {
+            reader->xmp_length = marker->data_length - SR_XMP_PREFIX_LENGTH;
+            reader->xmp = malloc(reader->xmp_length);
+            if (reader->xmp) memcpy(reader->xmp, marker->data + SR_XMP_PREFIX_LENGTH, reader->xmp_length);
+            else reader->xmp_length = 0;
         }
     }
     JOCTET *icc = NULL;
@@ -333,6 +356,8 @@ int sr_reader_open(const char *path, int64_t max_pixels, int64_t max_whole_bytes
     out_info->icc_length = reader->icc_length;
     out_info->exif = reader->exif;
     out_info->exif_length = reader->exif_length;
+    out_info->xmp = reader->xmp;
+    out_info->xmp_length = reader->xmp_length;
     *out_reader = reader;
     return 0;
 }
@@ -376,6 +401,7 @@ void sr_reader_close(sr_reader *reader) {
     free(reader->whole);
     free(reader->icc);
     free(reader->exif);
+    free(reader->xmp);
     free(reader->interlaced_rows);
     free(reader);
 }
@@ -383,8 +409,7 @@ void sr_reader_close(sr_reader *reader) {
 /* ---------------------------------------------------------------- writing */
 
 static int open_png_writer(struct sr_writer *writer, int32_t width, int32_t height, int32_t channels,
-                           int32_t bit_depth, int32_t compression, const uint8_t *icc, size_t icc_length,
-                           const uint8_t *exif, size_t exif_length, double x_ppi, double y_ppi) {
+                           int32_t bit_depth, int32_t compression, const sr_metadata *metadata) {
     writer->png = png_create_write_struct(PNG_LIBPNG_VER_STRING, writer, png_writer_error, png_quiet_warning);
     if (!writer->png) { set_message(writer->message, writer->capacity, "out of memory"); return 1; }
     writer->png_info = png_create_info_struct(writer->png);
@@ -395,12 +420,31 @@ static int open_png_writer(struct sr_writer *writer, int32_t width, int32_t heig
                                        PNG_COLOR_TYPE_RGB_ALPHA};
     png_set_IHDR(writer->png, writer->png_info, (png_uint_32)width, (png_uint_32)height, bit_depth,
                  color_types[channels], PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    if (icc && icc_length > 0) {
+    if (metadata->icc && metadata->icc_length > 0) {
         png_set_benign_errors(writer->png, 1);
-        png_set_iCCP(writer->png, writer->png_info, "ICC Profile", PNG_COMPRESSION_TYPE_BASE, icc, (png_uint_32)icc_length);
+        png_set_iCCP(writer->png, writer->png_info, "ICC Profile", PNG_COMPRESSION_TYPE_BASE, metadata->icc,
+                     (png_uint_32)metadata->icc_length);
     }
-    if (exif && exif_length > 0 && exif_length <= 0x7FFFFFFF)
-        png_set_eXIf_1(writer->png, writer->png_info, (png_uint_32)exif_length, (png_bytep)exif);
+    if (metadata->exif && metadata->exif_length > 0 && metadata->exif_length <= 0x7FFFFFFF)
+        png_set_eXIf_1(writer->png, writer->png_info, (png_uint_32)metadata->exif_length, (png_bytep)metadata->exif);
+    if (metadata->xmp && metadata->xmp_length > 0 && metadata->xmp_length <= 0x7FFFFFFF) {
+        /* iTXt takes NUL-terminated text: copy the packet with a terminator (libpng copies it again). */
+        char *packet = malloc(metadata->xmp_length + 1);
+        if (packet) {
+            memcpy(packet, metadata->xmp, metadata->xmp_length);
+            packet[metadata->xmp_length] = 0;
+            png_text text = {0};
+            text.compression = PNG_ITXT_COMPRESSION_NONE;
+            text.key = "XML:com.adobe.xmp";
+            text.text = packet;
+            text.itxt_length = strlen(packet);
+            text.lang = "";
+            text.lang_key = "";
+            writer->xmp_copy = packet;
+            png_set_text(writer->png, writer->png_info, &text, 1);
+        }
+    }
+    double x_ppi = metadata->x_pixels_per_inch, y_ppi = metadata->y_pixels_per_inch;
     if (x_ppi > 0 && y_ppi > 0 && x_ppi < 1e6 && y_ppi < 1e6)
         png_set_pHYs(writer->png, writer->png_info, (png_uint_32)(x_ppi / 0.0254 + 0.5), (png_uint_32)(y_ppi / 0.0254 + 0.5),
                      PNG_RESOLUTION_METER);
@@ -418,9 +462,18 @@ static int open_png_writer(struct sr_writer *writer, int32_t width, int32_t heig
     return 0;
 }
 
+/* One APP1 marker: `prefix` then `body`; left out when it would not fit a marker's 65533 bytes (an EXIF or
+   XMP block that large is never written by cameras; extended XMP is not copied). */
+static void write_app1(j_compress_ptr jpeg, const uint8_t *prefix, size_t prefix_length, const uint8_t *body,
+                       size_t body_length) {
+    if (!body || body_length == 0 || prefix_length + body_length > 65533) return;
+    jpeg_write_m_header(jpeg, JPEG_APP0 + 1, (unsigned int)(prefix_length + body_length));
+    for (size_t i = 0; i < prefix_length; i++) jpeg_write_m_byte(jpeg, prefix[i]);
+    for (size_t i = 0; i < body_length; i++) jpeg_write_m_byte(jpeg, body[i]);
+}
+
 static int open_jpeg_writer(struct sr_writer *writer, int32_t width, int32_t height, int32_t channels,
-                            int32_t quality, const uint8_t *icc, size_t icc_length, const uint8_t *exif,
-                            size_t exif_length, double x_ppi, double y_ppi) {
+                            int32_t quality, const sr_metadata *metadata) {
     writer->jpeg.err = jpeg_std_error(&writer->jpeg_error.base);
     writer->jpeg_error.base.error_exit = jpeg_error_exit;
     writer->jpeg_error.jump = &writer->jump;
@@ -444,30 +497,26 @@ static int open_jpeg_writer(struct sr_writer *writer, int32_t width, int32_t hei
         }
     }
     /* The resolution goes into JFIF's APP0 in dots per inch (rounded; JFIF holds 1-65535). */
+    double x_ppi = metadata->x_pixels_per_inch, y_ppi = metadata->y_pixels_per_inch;
     if (x_ppi >= 0.5 && y_ppi >= 0.5 && x_ppi < 65535.5 && y_ppi < 65535.5) {
         writer->jpeg.density_unit = 1;
         writer->jpeg.X_density = (UINT16)(x_ppi + 0.5);
         writer->jpeg.Y_density = (UINT16)(y_ppi + 0.5);
     }
-    /* An EXIF block goes in APP1 after JFIF's APP0 (as image editors write it); a marker holds at most
-       65533 bytes, so a larger block (never written by cameras) is left out. */
-    int with_exif = exif && exif_length > 0 && exif_length + 6 <= 65533;
+    /* EXIF and XMP go in APP1 markers after JFIF's APP0, as image editors write them. */
     jpeg_start_compress(&writer->jpeg, TRUE);
-    if (with_exif) {
-        jpeg_write_m_header(&writer->jpeg, JPEG_APP0 + 1, (unsigned int)(exif_length + 6));
-        static const uint8_t prefix[6] = {'E', 'x', 'i', 'f', 0, 0};
-        for (int i = 0; i < 6; i++) jpeg_write_m_byte(&writer->jpeg, prefix[i]);
-        for (size_t i = 0; i < exif_length; i++) jpeg_write_m_byte(&writer->jpeg, exif[i]);
-    }
-    if (icc && icc_length > 0) jpeg_write_icc_profile(&writer->jpeg, icc, (unsigned int)icc_length);
+    static const uint8_t exif_prefix[6] = {'E', 'x', 'i', 'f', 0, 0};
+    write_app1(&writer->jpeg, exif_prefix, 6, metadata->exif, metadata->exif_length);
+    write_app1(&writer->jpeg, (const uint8_t *)SR_XMP_PREFIX, SR_XMP_PREFIX_LENGTH, metadata->xmp, metadata->xmp_length);
+    if (metadata->icc && metadata->icc_length > 0)
+        jpeg_write_icc_profile(&writer->jpeg, metadata->icc, (unsigned int)metadata->icc_length);
     writer->row_bytes = (size_t)width * (size_t)channels;
     return 0;
 }
 
 int sr_writer_open(const char *path, int32_t format, int32_t width, int32_t height, int32_t channels,
-                   int32_t bit_depth, int32_t quality, int32_t png_compression, const uint8_t *icc, size_t icc_length,
-                   const uint8_t *exif, size_t exif_length, double x_ppi, double y_ppi, sr_writer **out_writer,
-                   char *message, size_t message_capacity) {
+                   int32_t bit_depth, int32_t quality, int32_t png_compression, const sr_metadata *metadata,
+                   sr_writer **out_writer, char *message, size_t message_capacity) {
     *out_writer = NULL;
     if (width <= 0 || height <= 0 || channels < 1 || channels > 4 || (bit_depth != 8 && bit_depth != 16)) {
         set_message(message, message_capacity, "invalid image for encoding (%dx%d, %d channels, %d-bit)",
@@ -499,10 +548,8 @@ int sr_writer_open(const char *path, int32_t format, int32_t width, int32_t heig
         return 1;
     }
     int status = format == SR_FORMAT_PNG
-        ? open_png_writer(writer, width, height, channels, bit_depth, png_compression, icc, icc_length, exif,
-                          exif_length, x_ppi, y_ppi)
-        : open_jpeg_writer(writer, width, height, channels, quality, icc, icc_length, exif, exif_length, x_ppi,
-                           y_ppi);
+        ? open_png_writer(writer, width, height, channels, bit_depth, png_compression, metadata)
+        : open_jpeg_writer(writer, width, height, channels, quality, metadata);
     if (status != 0) {
         sr_writer_abort(writer);
         return status;
@@ -707,6 +754,7 @@ void sr_writer_abort(sr_writer *writer) {
     if (writer->png) png_destroy_write_struct(&writer->png, writer->png_info ? &writer->png_info : NULL);
     if (writer->jpeg_created) jpeg_destroy_compress(&writer->jpeg);
     if (writer->file) fclose(writer->file);
+    free(writer->xmp_copy);
     free(writer);
 }
 

@@ -31,14 +31,14 @@ public enum ImageFile {
     /// JPEG output drops alpha and is always 8-bit.
     public static func write(
         _ image: PlanarImage, to path: String, bitDepth: Int = 8, quality: Int = 95,
-        iccProfile: [UInt8]? = nil, exif: [UInt8]? = nil, resolution: Resolution? = nil
+        metadata: ImageMetadata = ImageMetadata()
     ) throws {
         let format = try ImageFormat(forOutputPath: path)
         let prepared = format == .jpeg ? image.forJPEG() : image
         let writer = try ImageWriter(
             path: path, format: format, width: image.width, height: image.height,
             channels: prepared.channels, bitDepth: format == .jpeg ? 8 : bitDepth,
-            quality: quality, iccProfile: iccProfile, exif: exif, resolution: resolution)
+            quality: quality, metadata: metadata)
         try writer.writeRows(prepared)
         try writer.finish()
     }

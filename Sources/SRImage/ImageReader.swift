@@ -14,25 +14,13 @@ public struct ImageDescription: Sendable {
     public var bitDepth: Int
     /// EXIF orientation found in the file (1 when there is none).
     public var orientation: Int
-    /// The embedded ICC colour profile, copied to outputs.
-    public var iccProfile: [UInt8]?
-    /// The EXIF block (JPEG APP1 or PNG eXIf): dates, camera, GPS; copied to outputs unless stripped.
-    /// Only a JPEG's orientation is applied (PNG viewers disagree on eXIf orientation).
-    public var exif: [UInt8]?
-    /// The stated resolution (JPEG JFIF density, PNG pHYs), copied to outputs unchanged as image editors do
-    /// (an upscaled output then prints larger); nil when the file states none.
-    public var resolution: Resolution?
+    /// Colour profile, EXIF, XMP and resolution, for the outputs (`ImageMetadata.forOutput`). Only a
+    /// JPEG's EXIF orientation is applied (PNG viewers disagree about eXIf orientation).
+    public var metadata: ImageMetadata
     /// Whether rows are decoded on demand (false for interlaced PNGs and rotated JPEGs).
     public var isStreaming: Bool
 
     public var hasAlpha: Bool { channels == 2 || channels == 4 }
-}
-
-/// Pixels per inch, horizontally and vertically.
-public struct Resolution: Sendable, Equatable {
-    public var x: Double
-    public var y: Double
-    public init(x: Double, y: Double) { (self.x, self.y) = (x, y) }
 }
 
 /// Limits checked before any pixel is decoded, so a hostile or enormous file fails with a clear
@@ -90,6 +78,7 @@ public final class ImageReader {
         handle = reader
         let icc = info.icc.map { Array(UnsafeBufferPointer(start: $0, count: info.icc_length)) }
         let exif = info.exif.map { Array(UnsafeBufferPointer(start: $0, count: info.exif_length)) }
+        let xmp = info.xmp.map { Array(UnsafeBufferPointer(start: $0, count: info.xmp_length)) }
         let orientation = info.format == SR_FORMAT_JPEG ? exif.map(Orientation.value(fromExif:)) ?? 1 : 1
         self.orientation = orientation
         storedWidth = Int(info.width)
@@ -103,9 +92,10 @@ public final class ImageReader {
             width: Int(swapped ? info.height : info.width),
             height: Int(swapped ? info.width : info.height),
             channels: Int(info.channels), bitDepth: Int(info.bit_depth), orientation: orientation,
-            iccProfile: icc, exif: exif,
-            resolution: info.x_pixels_per_inch > 0 && info.y_pixels_per_inch > 0
-                ? Resolution(x: info.x_pixels_per_inch, y: info.y_pixels_per_inch) : nil,
+            metadata: ImageMetadata(
+                iccProfile: icc, exif: exif, xmp: xmp,
+                resolution: info.x_pixels_per_inch > 0 && info.y_pixels_per_inch > 0
+                    ? Resolution(x: info.x_pixels_per_inch, y: info.y_pixels_per_inch) : nil),
             isStreaming: streams && info.interlaced == 0)
         if !streams {
             let bytes = storedWidth * storedHeight * storedChannels * bytesPerSample

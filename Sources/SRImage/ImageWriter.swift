@@ -32,15 +32,13 @@ public final class ImageWriter {
     ///   - quality: JPEG quality 1-100.
     ///   - pngCompression: 0-9 for PNG: 1 (fast) is the Paeth filter with run-length deflate, the
     ///     others zlib's levels with adaptive filters.
-    ///   - iccProfile: colour profile to embed, if any.
-    ///   - exif: EXIF TIFF block to embed, if any (`ExifBlock.forOutput` makes one from the input's).
-    ///   - resolution: pixels per inch to state (PNG pHYs, JPEG JFIF density), if any.
+    ///   - metadata: colour profile, EXIF, XMP and resolution to embed (`ImageMetadata.forOutput` makes
+    ///     them from the input's).
     ///   - threads: threads converting and (PNG level 1) compressing each band.
     /// - Throws: `ImageError` when the folder is not writable or the combination is invalid.
     public init(
         path: String, format: ImageFormat, width: Int, height: Int, channels: Int, bitDepth: Int = 8,
-        quality: Int = 95, pngCompression: Int = 1, iccProfile: [UInt8]? = nil, exif: [UInt8]? = nil,
-        resolution: Resolution? = nil, threads: Int = 1
+        quality: Int = 95, pngCompression: Int = 1, metadata: ImageMetadata = ImageMetadata(), threads: Int = 1
     ) throws {
         precondition(threads >= 1, "threads must be at least 1")
         self.threads = threads
@@ -61,16 +59,21 @@ public final class ImageWriter {
         temporaryPath = TemporaryFiles.create(for: path)
         var message = [CChar](repeating: 0, count: 512)
         var writer: OpaquePointer?
-        let icc = iccProfile ?? [], exifBlock = exif ?? []
+        let (icc, exif, xmp) = (metadata.iccProfile ?? [], metadata.exif ?? [], metadata.xmp ?? [])
         let temporaryPath = self.temporaryPath
-        let status = icc.withUnsafeBufferPointer { profile in
-            exifBlock.withUnsafeBufferPointer { exif in
-                PathEncoding.withCString(temporaryPath) { cPath in
-                    sr_writer_open(
-                        cPath, format == .png ? Int32(SR_FORMAT_PNG) : Int32(SR_FORMAT_JPEG),
-                        Int32(width), Int32(height), Int32(channels), Int32(bitDepth), Int32(quality),
-                        Int32(pngCompression), profile.baseAddress, profile.count, exif.baseAddress, exif.count,
-                        resolution?.x ?? 0, resolution?.y ?? 0, &writer, &message, message.count)
+        let status = icc.withUnsafeBufferPointer { icc in
+            exif.withUnsafeBufferPointer { exif in
+                xmp.withUnsafeBufferPointer { xmp in
+                    var embedded = sr_metadata(
+                        icc: icc.baseAddress, icc_length: icc.count, exif: exif.baseAddress, exif_length: exif.count,
+                        xmp: xmp.baseAddress, xmp_length: xmp.count,
+                        x_pixels_per_inch: metadata.resolution?.x ?? 0, y_pixels_per_inch: metadata.resolution?.y ?? 0)
+                    return PathEncoding.withCString(temporaryPath) { cPath in
+                        sr_writer_open(
+                            cPath, format == .png ? Int32(SR_FORMAT_PNG) : Int32(SR_FORMAT_JPEG),
+                            Int32(width), Int32(height), Int32(channels), Int32(bitDepth), Int32(quality),
+                            Int32(pngCompression), &embedded, &writer, &message, message.count)
+                    }
                 }
             }
         }

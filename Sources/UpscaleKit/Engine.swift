@@ -18,8 +18,8 @@ final class Engine {
     let pngCompression: Int
     /// Whether each tile runs in all eight orientations, averaged (`SelfEnsemble`).
     let selfEnsemble: Bool
-    /// Whether outputs carry the input's EXIF block (made upright and resized by `ExifBlock.forOutput`).
-    let keepsExif: Bool
+    /// Whether outputs carry the input's EXIF and XMP (made upright and resized by `ImageMetadata.forOutput`).
+    let keepsMetadata: Bool
     let cores: Int
     /// Bytes one image may use; without --max-memory, half the machine's memory (at most 8 GB), so a
     /// very wide image gets smaller tiles instead of exhausting memory.
@@ -30,13 +30,13 @@ final class Engine {
     init(
         method: UpscaleMethodChoice, model name: String?, detail: Float? = nil, scale: Double, tile: Int?,
         overlap: Int?, blend: Int, maxMemoryMB: Int?, maxPixels: Int, quality: Int, pngCompression: Int = 1,
-        selfEnsemble: Bool = false, keepsExif: Bool = true, cores: Int
+        selfEnsemble: Bool = false, keepsMetadata: Bool = true, cores: Int
     ) throws {
         self.selfEnsemble = selfEnsemble
         self.scale = scale
         self.quality = quality
         self.pngCompression = pngCompression
-        self.keepsExif = keepsExif
+        self.keepsMetadata = keepsMetadata
         self.cores = cores
         explicitBudget = maxMemoryMB != nil
         memoryBudget = maxMemoryMB.map { $0 * 1_000_000 } ?? Engine.defaultBudget
@@ -159,9 +159,9 @@ final class Engine {
         let writer = try ImageWriter(
             path: output, format: format, width: width, height: height, channels: outChannels,
             bitDepth: format == .jpeg ? 8 : d.bitDepth, quality: quality,
-            pngCompression: pngCompression, iccProfile: d.iccProfile,
-            exif: keepsExif ? d.exif.flatMap(ExifBlock.init)?.forOutput(width: width, height: height) : nil,
-            resolution: d.resolution, threads: cores)
+            pngCompression: pngCompression,
+            metadata: d.metadata.forOutput(width: width, height: height, strippingDescriptive: !keepsMetadata),
+            threads: cores)
         // Encoding runs on its own thread, overlapping with the tiles being computed.
         let encoder = BackgroundSink { band in try writer.writeRows(format == .jpeg ? band.forJPEG() : band) }
         do {

@@ -14,8 +14,8 @@ struct UpscaleImages: ParsableCommand {
             Native model scales: ×4 (gan, gan-clean, psnr) and ×2 (psnr). Any other factor (3, 2.5, 8, …) runs the nearest \
             native model at or above it (else the largest) and resamples its output with antialiased bicubic. Alpha \
             is upscaled separately with bicubic; gray stays gray; 16-bit PNG input gives 16-bit PNG output; EXIF \
-            orientation is applied, the ICC profile copied, and the EXIF metadata kept (upright, with the new pixel size) \
-            unless --strip-metadata. Outputs are written to a temporary file, flushed to \
+            orientation is applied, the ICC profile and resolution copied, and the EXIF and XMP metadata kept (upright, with the \
+            new pixel size) unless --strip-metadata. Outputs are written to a temporary file, flushed to \
             the disk and renamed into place; an input is never overwritten. Ctrl-C or SIGTERM removes the unfinished \
             output and prints what a batch has done so far.
 
@@ -74,8 +74,9 @@ struct UpscaleImages: ParsableCommand {
     var pngCompression = 1
     @Flag(
         help: """
-            Leave out the input's EXIF metadata (date taken, camera, GPS). By default it is copied, with the \
-            orientation set to upright and the pixel size set to the output's. The colour profile is always kept.
+            Leave out the input's EXIF and XMP metadata (date taken, camera, GPS, keywords, rights). By default they \
+            are copied, with the orientation set upright and the pixel size set to the output's. The colour profile \
+            and the resolution are always kept.
             """) var stripMetadata = false
     @Flag(help: "Process subfolders too, keeping the folder structure.") var recursive = false
     @Flag(help: "Skip files whose output already exists (resume an interrupted batch).") var skipExisting = false
@@ -185,7 +186,8 @@ struct UpscaleImages: ParsableCommand {
             method: method, model: model, detail: detail, scale: scale, tile: tile, overlap: overlap, blend: blend,
             maxMemoryMB: maxMemory,
             maxPixels: maxPixels * 1_000_000, quality: quality, pngCompression: pngCompression,
-            selfEnsemble: tta, keepsExif: !stripMetadata, cores: threads ?? ProcessInfo.processInfo.activeProcessorCount
+            selfEnsemble: tta, keepsMetadata: !stripMetadata,
+            cores: threads ?? ProcessInfo.processInfo.activeProcessorCount
         )
     }
 

@@ -31,7 +31,7 @@ final class CodecTests: XCTestCase {
         let phone = try ImageReader(path: s + "/phone-exif6-icc.jpg").description
         XCTAssertEqual(phone.orientation, 6)
         XCTAssertEqual([phone.width, phone.height], [192, 128], "orientation 6 swaps width and height")
-        XCTAssertEqual(phone.iccProfile?.count, 588)
+        XCTAssertEqual(phone.metadata.iccProfile?.count, 588)
         XCTAssertFalse(phone.isStreaming)
     }
 
@@ -79,18 +79,19 @@ final class CodecTests: XCTestCase {
 
     func testRoundTripsKeepDepthChannelsAndProfile() throws {
         let folder = temporaryFolder()
-        let icc = try XCTUnwrap(try ImageReader(path: samplesFolder() + "/phone-exif6-icc.jpg").description.iccProfile)
+        let icc = try XCTUnwrap(
+            try ImageReader(path: samplesFolder() + "/phone-exif6-icc.jpg").description.metadata.iccProfile)
         for channels in 1...4 {
             for depth in [8, 16] {
                 var image = PlanarImage(width: 13, height: 7, channels: channels)
                 for i in image.pixels.indices { image.pixels[i] = Float((i * 37) % 251) / 250 }
                 let path = folder + "/rt-\(channels)-\(depth).png"
-                try ImageFile.write(image, to: path, bitDepth: depth, iccProfile: icc)
+                try ImageFile.write(image, to: path, bitDepth: depth, metadata: ImageMetadata(iccProfile: icc))
                 let (back, description) = try ImageFile.read(path)
                 XCTAssertEqual(description.bitDepth, depth)
                 XCTAssertEqual(description.channels, channels)
                 // An RGB profile is kept on colour PNGs; PNG forbids it on gray ones, so it is dropped there.
-                XCTAssertEqual(description.iccProfile, channels >= 3 ? icc : nil)
+                XCTAssertEqual(description.metadata.iccProfile, channels >= 3 ? icc : nil)
                 XCTAssertEqual(back, image.quantized(bits: depth))
             }
         }
@@ -98,10 +99,10 @@ final class CodecTests: XCTestCase {
             var image = PlanarImage(width: 16, height: 16, channels: channels)
             for i in image.pixels.indices { image.pixels[i] = 0.5 + 0.3 * Float(sin(Double(i) * 0.05)) }
             let path = folder + "/rt-\(channels).jpg"
-            try ImageFile.write(image, to: path, quality: 98, iccProfile: icc)
+            try ImageFile.write(image, to: path, quality: 98, metadata: ImageMetadata(iccProfile: icc))
             let (back, description) = try ImageFile.read(path)
             XCTAssertEqual(description.channels, channels)
-            XCTAssertEqual(description.iccProfile, icc)
+            XCTAssertEqual(description.metadata.iccProfile, icc)
             XCTAssertLessThan(zip(back.pixels, image.pixels).reduce(0) { max($0, abs($1.0 - $1.1)) }, 0.03)
         }
     }

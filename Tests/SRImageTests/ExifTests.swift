@@ -108,7 +108,7 @@ final class ExifTests: XCTestCase {
             JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/exif_expected.json")))
                 as? [String: Any])
         let description = try ImageReader(path: folder + "/exif-pillow.jpg").description
-        let bytes = try XCTUnwrap(description.exif)
+        let bytes = try XCTUnwrap(description.metadata.exif)
         XCTAssertEqual(bytes.count, expected["exif_length"] as? Int)
         XCTAssertEqual(description.orientation, expected["orientation"] as? Int)
         XCTAssertEqual([description.width, description.height], [24, 40])
@@ -131,16 +131,17 @@ final class ExifTests: XCTestCase {
         var image = PlanarImage(width: 6, height: 4, channels: 3)
         for index in image.pixels.indices { image.pixels[index] = Float(index % 7) / 7 }
         for name in ["e.png", "e.jpg"] {
-            try ImageFile.write(image, to: folder + "/" + name, exif: block)
+            try ImageFile.write(image, to: folder + "/" + name, metadata: ImageMetadata(exif: block))
             let description = try ImageReader(path: folder + "/" + name).description
-            XCTAssertEqual(description.exif, block, name)
+            XCTAssertEqual(description.metadata.exif, block, name)
             let turned = name.hasSuffix(".jpg")
             XCTAssertEqual(description.orientation, turned ? 6 : 1, name)
             XCTAssertEqual([description.width, description.height], turned ? [4, 6] : [6, 4], name)
         }
         try ImageFile.write(image, to: folder + "/plain.jpg")
-        XCTAssertNil(try ImageReader(path: folder + "/plain.jpg").description.exif)
-        XCTAssertNil(try ImageReader(path: folder + "/plain.jpg").description.resolution, "JFIF's default is 1:1")
+        XCTAssertNil(try ImageReader(path: folder + "/plain.jpg").description.metadata.exif)
+        XCTAssertNil(
+            try ImageReader(path: folder + "/plain.jpg").description.metadata.resolution, "JFIF's default is 1:1")
     }
 
     /// Pixels per inch survive JPEG's JFIF density (whole dots per inch) and PNG's pHYs (per metre).
@@ -148,12 +149,47 @@ final class ExifTests: XCTestCase {
         let folder = temporaryFolder()
         let image = PlanarImage(width: 3, height: 2, channels: 3)
         for name in ["r.png", "r.jpg"] {
-            try ImageFile.write(image, to: folder + "/" + name, resolution: Resolution(x: 300, y: 600))
-            let resolution = try XCTUnwrap(ImageReader(path: folder + "/" + name).description.resolution, name)
+            try ImageFile.write(
+                image, to: folder + "/" + name, metadata: ImageMetadata(resolution: Resolution(x: 300, y: 600)))
+            let resolution = try XCTUnwrap(ImageReader(path: folder + "/" + name).description.metadata.resolution, name)
             XCTAssertEqual(resolution.x, 300, accuracy: 0.01, name)
             XCTAssertEqual(resolution.y, 600, accuracy: 0.01, name)
             try ImageFile.write(image, to: folder + "/none-" + name)
-            XCTAssertNil(try ImageReader(path: folder + "/none-" + name).description.resolution, name)
+            XCTAssertNil(try ImageReader(path: folder + "/none-" + name).description.metadata.resolution, name)
         }
+    }
+
+    static let xmp = """
+        <?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF>\
+        <rdf:Description tiff:Orientation="6" exif:PixelXDimension='40' xmp:Rating="4">\
+        <exif:PixelYDimension>24</exif:PixelYDimension><tiff:ImageWidth><rdf:Seq/></tiff:ImageWidth>\
+        <dc:rights>© 2021 A. Photographer</dc:rights></rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>
+        """
+
+    /// Orientation and pixel size are rewritten in both RDF spellings; everything else (rating, rights,
+    /// a non-numeric value) stays byte for byte.
+    func testXMPPacketIsMadeUprightAndResized() {
+        let edited = String(
+            decoding: XMPPacket.forOutput(Array(ExifTests.xmp.utf8), width: 160, height: 96), as: UTF8.self)
+        let expected = ExifTests.xmp.replacingOccurrences(of: "tiff:Orientation=\"6\"", with: "tiff:Orientation=\"1\"")
+            .replacingOccurrences(of: "exif:PixelXDimension='40'", with: "exif:PixelXDimension='160'")
+            .replacingOccurrences(of: ">24</exif:PixelYDimension>", with: ">96</exif:PixelYDimension>")
+        XCTAssertEqual(edited, expected)
+        XCTAssertEqual(XMPPacket.forOutput([0xFF, 0xFE, 0x00], width: 1, height: 1), [0xFF, 0xFE, 0x00])
+    }
+
+    /// XMP survives both encoders byte for byte; stripping keeps only the profile and resolution.
+    func testCodecsCarryXMPAndStrippingDropsIt() throws {
+        let folder = temporaryFolder()
+        let metadata = ImageMetadata(
+            exif: ExifTests.block(littleEndian: true), xmp: Array(ExifTests.xmp.utf8),
+            resolution: Resolution(x: 72, y: 72))
+        for name in ["x.png", "x.jpg"] {
+            try ImageFile.write(
+                PlanarImage(width: 2, height: 2, channels: 3), to: folder + "/" + name, metadata: metadata)
+            XCTAssertEqual(try ImageReader(path: folder + "/" + name).description.metadata.xmp, metadata.xmp, name)
+        }
+        let stripped = metadata.forOutput(width: 8, height: 8, strippingDescriptive: true)
+        XCTAssertEqual(stripped, ImageMetadata(resolution: metadata.resolution))
     }
 }

@@ -46,7 +46,7 @@ final class CLITests: BinaryTestCase {
             XCTAssertEqual(result.status, 0, result.error)
             let d = try ImageReader(path: output).description
             XCTAssertEqual([d.width, d.height, d.channels, d.bitDepth], expected, name)
-            if name.hasSuffix(".jpg") { XCTAssertEqual(d.iccProfile?.count, 588, "ICC profile copied") }
+            if name.hasSuffix(".jpg") { XCTAssertEqual(d.metadata.iccProfile?.count, 588, "ICC profile copied") }
         }
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix(".") }
         XCTAssertEqual(leftovers, [], "no temporary files left behind")
@@ -178,7 +178,7 @@ final class CLITests: BinaryTestCase {
     /// upright and with the output's pixel size; --strip-metadata leaves it out.
     func testOutputsKeepTheInputsExifUnlessStripped() throws {
         let input = CLITests.repository + "/Tests/SRImageTests/Fixtures/exif-pillow.jpg"
-        let original = try XCTUnwrap(ImageReader(path: input).description.exif)
+        let original = try XCTUnwrap(ImageReader(path: input).description.metadata.exif)
         for name in ["out.jpg", "out.png", "stripped.jpg"] {
             let output = folder + "/" + name
             let strip = name.hasPrefix("stripped")
@@ -188,9 +188,9 @@ final class CLITests: BinaryTestCase {
             let description = try ImageReader(path: output).description
             XCTAssertEqual([description.width, description.height, description.orientation], [96, 160, 1], name)
             if strip {
-                XCTAssertNil(description.exif, name)
+                XCTAssertNil(description.metadata.exif, name)
             } else {
-                XCTAssertEqual(description.exif, ExifBlock(original)?.forOutput(width: 96, height: 160), name)
+                XCTAssertEqual(description.metadata.exif, ExifBlock(original)?.forOutput(width: 96, height: 160), name)
             }
         }
     }
@@ -214,11 +214,12 @@ final class CLITests: BinaryTestCase {
     func testOutputsKeepTheStatedResolution() throws {
         let input = folder + "/scan.png"
         try ImageFile.write(
-            PlanarImage(width: 8, height: 6, channels: 1), to: input, resolution: Resolution(x: 300, y: 300))
+            PlanarImage(width: 8, height: 6, channels: 1), to: input,
+            metadata: ImageMetadata(resolution: Resolution(x: 300, y: 300)))
         for name in ["scan-x2.png", "scan-x2.jpg"] {
             let result = try run([input, folder + "/" + name, "--method", "bicubic", "--scale", "2", "--quiet"])
             XCTAssertEqual(result.status, 0, result.error)
-            let resolution = try XCTUnwrap(ImageReader(path: folder + "/" + name).description.resolution, name)
+            let resolution = try XCTUnwrap(ImageReader(path: folder + "/" + name).description.metadata.resolution, name)
             XCTAssertEqual(resolution.x, 300, accuracy: 0.01, name)
         }
     }

@@ -25,9 +25,23 @@ typedef struct {
     size_t icc_length;
     const uint8_t *exif;       /* EXIF TIFF block (JPEG APP1 after "Exif\0\0", PNG eXIf) or NULL; owned by the reader */
     size_t exif_length;
+    const uint8_t *xmp;        /* XMP packet (JPEG APP1, PNG iTXt XML:com.adobe.xmp) or NULL; owned by the reader */
+    size_t xmp_length;
     double x_pixels_per_inch;  /* resolution from JPEG's JFIF density or PNG's pHYs; 0 when not stated */
     double y_pixels_per_inch;
 } sr_image_info;
+
+/// What an encoder embeds besides the pixels; any pointer may be NULL and any resolution 0.
+typedef struct {
+    const uint8_t *icc;
+    size_t icc_length;
+    const uint8_t *exif;       /* TIFF block: PNG eXIf, JPEG APP1 (left out over its 65527-byte limit) */
+    size_t exif_length;
+    const uint8_t *xmp;        /* packet: PNG iTXt, JPEG APP1 (left out over its 65504-byte limit) */
+    size_t xmp_length;
+    double x_pixels_per_inch;  /* PNG pHYs, JPEG JFIF density */
+    double y_pixels_per_inch;
+} sr_metadata;
 
 typedef struct sr_reader sr_reader;
 typedef struct sr_writer sr_writer;
@@ -45,13 +59,10 @@ void sr_reader_close(sr_reader *reader);
 
 /// Creates an encoder writing to `path` (an already-opened temporary file of the caller's choice).
 /// PNG: channels 1-4, bit_depth 8 or 16, zlib level `png_compression` 0-9. JPEG: channels 1 or 3,
-/// bit_depth 8, quality 1-100. `icc` and `exif` (a TIFF block, as sr_image_info's) may be NULL; the EXIF
-/// block goes into PNG's eXIf chunk or JPEG's APP1 (left out of a JPEG when over its 65527-byte limit). A
-/// resolution (`x_ppi`, `y_ppi` > 0, pixels per inch) goes into PNG's pHYs or JPEG's JFIF density.
+/// bit_depth 8, quality 1-100. `metadata` is embedded as its fields say.
 int sr_writer_open(const char *path, int32_t format, int32_t width, int32_t height, int32_t channels,
-                   int32_t bit_depth, int32_t quality, int32_t png_compression, const uint8_t *icc, size_t icc_length,
-                   const uint8_t *exif, size_t exif_length, double x_ppi, double y_ppi, sr_writer **out_writer,
-                   char *message, size_t message_capacity);
+                   int32_t bit_depth, int32_t quality, int32_t png_compression, const sr_metadata *metadata,
+                   sr_writer **out_writer, char *message, size_t message_capacity);
 /// Encodes the next `rows` rows from `buffer`, laid out as for sr_reader_read_rows.
 int sr_writer_write_rows(sr_writer *writer, const uint8_t *buffer, int32_t rows,
                          char *message, size_t message_capacity);
