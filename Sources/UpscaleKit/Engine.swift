@@ -13,7 +13,7 @@ final class Engine {
         (network: any SuperResolutionModel, options: TilingOptions, run: TiledUpscaler.Model, parallelTiles: Bool)?
     /// Whether the tile size was given (else it is chosen per file from the budget).
     private let fixedTile: Bool
-    let scale: Double
+    let outputSize: OutputSize
     let quality: Int
     let pngCompression: Int
     /// Whether each tile runs in all eight orientations, averaged (`SelfEnsemble`).
@@ -28,12 +28,12 @@ final class Engine {
     let limits: DecodeLimits
 
     init(
-        method: UpscaleMethodChoice, model name: String?, detail: Float? = nil, scale: Double, tile: Int?,
+        method: UpscaleMethodChoice, model name: String?, detail: Float? = nil, outputSize: OutputSize, tile: Int?,
         overlap: Int?, blend: Int, maxMemoryMB: Int?, maxPixels: Int, quality: Int, pngCompression: Int = 1,
         selfEnsemble: Bool = false, keepsMetadata: Bool = true, cores: Int
     ) throws {
         self.selfEnsemble = selfEnsemble
-        self.scale = scale
+        self.outputSize = outputSize
         self.quality = quality
         self.pngCompression = pngCompression
         self.keepsMetadata = keepsMetadata
@@ -48,7 +48,7 @@ final class Engine {
             model = nil
             return
         }
-        let path = try ModelCatalog.resolve(name, scale: scale)
+        let path = try ModelCatalog.resolve(name, scale: outputSize.modelScale)
         let generator = try DetailControl.model(path: path, detail: detail)
         let options = TilingOptions(
             tileSize: tile ?? 128, overlap: overlap ?? generator.defaultOverlap, blend: blend,
@@ -152,7 +152,7 @@ final class Engine {
         let format = try ImageFormat(forOutputPath: output)
         let reader = try ImageReader(path: input, limits: limits)
         let d = reader.description
-        let (width, height) = ImagePipeline.outputSize(width: d.width, height: d.height, scale: scale)
+        let (width, height) = try outputSize.outputSize(width: d.width, height: d.height, path: input)
         let method = try method(width: d.width, channels: d.channels, path: input)
         let colorChannels = d.hasAlpha ? d.channels - 1 : d.channels
         let outChannels = format == .jpeg ? colorChannels : d.channels
@@ -279,7 +279,7 @@ public struct Upscaler {
         }
         if let detail, !DetailControl.range.contains(detail) { throw CLIError("detail must be between 0 and 1") }
         engine = try Engine(
-            method: method, model: model, detail: detail, scale: scale, tile: nil, overlap: nil, blend: 2,
+            method: method, model: model, detail: detail, outputSize: .scale(scale), tile: nil, overlap: nil, blend: 2,
             maxMemoryMB: maxMemoryMB,
             maxPixels: 1_000_000_000, quality: 95, selfEnsemble: selfEnsemble,
             cores: threads ?? ProcessInfo.processInfo.activeProcessorCount)

@@ -32,13 +32,20 @@ struct UpscaleImages: ParsableCommand {
             Examples:
               upscale photo.jpg photo-x4.png --scale 4
               upscale scan.png scan-x3.png --scale 3 --model psnr
+              upscale photo.jpg wallpaper.png --width 3840       # height follows the aspect ratio
               upscale photos/ bigger/ --scale 4 --recursive --format png --skip-existing
               upscale photos/ bigger/ --shard 2/8        # the 2nd of 8 deterministic slices (cluster arrays)
             """)
 
     @Argument(help: "Input image or folder.") var input: String
     @Argument(help: "Output image or folder.") var output: String
-    @Option(help: "Scale factor (any number > 0 up to 64; native: 4 and 2).") var scale: Double = 4
+    @Option(help: "Scale factor (any number > 0 up to 64; native: 4 and 2). (default: 4)") var scale: Double?
+    @Option(
+        help: """
+            Output width in pixels instead of --scale: the height keeps the aspect ratio unless --height is given \
+            too. The ×4 model runs and its output is resampled to the size (at most 64 times the input).
+            """) var width: Int?
+    @Option(help: "Output height in pixels instead of --scale (see --width).") var height: Int?
     @Option(
         help: """
             Model: gan (default ×4: trained on blurred, noisy, resized and JPEG-compressed inputs), gan-clean \
@@ -87,8 +94,16 @@ struct UpscaleImages: ParsableCommand {
 
     /// Every option is checked here, once, before any file is read or created.
     func validate() throws {
-        guard scale.isFinite, scale > 0, scale <= 64 else {
+        if let scale, !(scale.isFinite && scale > 0 && scale <= OutputSize.maximumScale) {
             throw ValidationError("--scale must be greater than 0 and at most 64")
+        }
+        if scale != nil && (width != nil || height != nil) {
+            throw ValidationError("give either --scale or --width/--height, not both")
+        }
+        for (name, value) in [("--width", width), ("--height", height)] {
+            if let value, !(1...1_000_000).contains(value) {
+                throw ValidationError("\(name) must be between 1 and 1000000 pixels")
+            }
         }
         guard (1...100).contains(quality) else { throw ValidationError("--quality must be 1-100") }
         guard (0...9).contains(pngCompression) else { throw ValidationError("--png-compression must be 0-9") }
@@ -183,7 +198,9 @@ struct UpscaleImages: ParsableCommand {
 
     private func makeEngine() throws -> Engine {
         try Engine(
-            method: method, model: model, detail: detail, scale: scale, tile: tile, overlap: overlap, blend: blend,
+            method: method, model: model, detail: detail,
+            outputSize: width != nil || height != nil ? .pixels(width: width, height: height) : .scale(scale ?? 4),
+            tile: tile, overlap: overlap, blend: blend,
             maxMemoryMB: maxMemory,
             maxPixels: maxPixels * 1_000_000, quality: quality, pngCompression: pngCompression,
             selfEnsemble: tta, keepsMetadata: !stripMetadata,

@@ -224,6 +224,35 @@ final class CLITests: BinaryTestCase {
         }
     }
 
+    /// --width/--height give each output a size in pixels (the other side keeps the aspect ratio); a size over
+    /// 64 times the input fails that file alone, and --scale with a size is a usage error.
+    func testOutputsCanHaveASizeInPixels() throws {
+        let upright = CLITests.repository + "/Tests/SRImageTests/Fixtures/exif-pillow.jpg"  // 24 × 40 upright
+        for (input, arguments, expected) in [
+            (sample("bird-lr.png"), ["--width", "100"], [100, 100]),
+            (sample("bird-lr.png"), ["--height", "50", "--model", "psnr"], [50, 50]),
+            (sample("bird-lr.png"), ["--width", "100", "--height", "40"], [100, 40]),
+            (upright, ["--width", "48"], [48, 80]),
+            (upright, ["--height", "100"], [60, 100]),
+        ] {
+            let output = folder + "/sized.png"
+            let result = try run(
+                [input, output, "--quiet"] + arguments
+                    + (arguments.contains("--model") ? [] : ["--method", "bicubic"]))
+            XCTAssertEqual(result.status, 0, result.error)
+            let d = try ImageReader(path: output).description
+            XCTAssertEqual([d.width, d.height], expected, "\(arguments)")
+            try FileManager.default.removeItem(atPath: output)
+        }
+        let tooLarge = try run([sample("bird-lr.png"), folder + "/huge.png", "--width", "5000", "--method", "bicubic"])
+        XCTAssertEqual(tooLarge.status, 1)
+        XCTAssertTrue(
+            tooLarge.error.contains("bird-lr.png") && tooLarge.error.contains("more than 64 times"), tooLarge.error)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/huge.png"))
+        let both = try run([sample("bird-lr.png"), folder + "/b.png", "--scale", "2", "--width", "10"])
+        XCTAssertEqual(both.status, 64)
+    }
+
     /// The default ×4 model is `gan`, the realistic-degradation GAN; `gan-clean` is the clean-bicubic one;
     /// an unknown name is refused with the list of names.
     func testShippedModelNamesResolveToTheirFiles() throws {
