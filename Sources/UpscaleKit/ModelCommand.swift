@@ -70,11 +70,7 @@ struct ModelCommand: ParsableCommand {
                   upscale model new --features 32 --blocks 6 --scale 4 tiny-x4.safetensors
                   upscale model new --architecture compact --features 48 --blocks 8 --scale 2 compact-x2.safetensors
                 """)
-        @Option(
-            help: """
-                Generator layout: msrresnet (BasicSR's, ×2 stages at rising resolution) or compact (all work at \
-                input resolution, one pixel shuffle).
-                """) var architecture: GeneratorConfig.Architecture = .msrResNet
+        @Option(help: "Generator layout. (default: msrresnet)") var architecture: GeneratorConfig.Architecture?
         @Option(help: "Feature channels (1-512).") var features = 64
         @Option(help: "Residual blocks (0-256).") var blocks = 16
         @Option(help: "Native scale: 2, 3 or 4.") var scale = 4
@@ -95,7 +91,7 @@ struct ModelCommand: ParsableCommand {
         var configuration: GeneratorConfig {
             GeneratorConfig(
                 features: features, blocks: blocks, scale: scale, activation: activation, firstKernel: kernel,
-                lastKernel: kernel, architecture: architecture)
+                lastKernel: kernel, architecture: architecture ?? .msrResNet)
         }
 
         func run() throws {

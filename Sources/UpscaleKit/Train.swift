@@ -16,7 +16,8 @@ struct Train: ParsableCommand {
             A checkpoint is written every --checkpoint-every steps and on Ctrl-C; continue with --resume.
 
             Examples:
-              upscale train --data my-photos/ --output runs/x4 --features 32 --blocks 8 --steps 20000
+              upscale train --data my-photos/ --output runs/x4 --steps 20000
+              upscale train --data my-photos/ --output runs/mine --init weights/x4-psnr.safetensors --steps 2000
               upscale train --resume runs/x4
               upscale train --stage gan --init weights/x4-psnr.safetensors --data my-photos/ --output runs/x4-gan
               upscale train --export runs/x4 weights/mine-x4.safetensors
@@ -29,15 +30,16 @@ struct Train: ParsableCommand {
     @Option(help: "Training stage: psnr (pixel loss) or gan. (default: psnr)") var stage: TrainingConfig.Stage?
     @Option(help: "Stage-1 generator to start the GAN stage from.") var initialize: String?
     @Option(name: .customLong("init"), help: .hidden) var initAlias: String?
-    @Option(help: "Generator layout. (default: msrresnet)") var architecture: GeneratorConfig.Architecture?
+    @Option(help: "Generator layout. (default: compact, the shipped models' layout)")
+    var architecture: GeneratorConfig.Architecture?
     @Option(
         help: """
             How inputs are made from the crops: bicubic (clean, for faithful models), realistic (Real-ESRGAN's \
             blur/resize/noise/JPEG pipeline, for photos from the wild) or a JSON file overriding its settings. \
             (default: bicubic)
             """, transform: { try Degradation(argument: $0) }) var degradation: Degradation?
-    @Option(help: "Generator features (1-512). (default: 64)") var features: Int?
-    @Option(help: "Generator residual blocks (0-256). (default: 16)") var blocks: Int?
+    @Option(help: "Generator features (1-512). (default: 48, as x4-psnr)") var features: Int?
+    @Option(help: "Generator residual blocks (0-256). (default: 8, as x4-psnr)") var blocks: Int?
     @Option(help: "Upscaling factor of the generator (2, 3 or 4). (default: 4)") var scale: Int?
     @Option(help: "High-resolution crop size in pixels (a multiple of --scale, 8-1024). (default: 96)")
     var patchSize: Int?
@@ -209,8 +211,8 @@ struct Train: ParsableCommand {
             config.generator = try SRModels.Generator.load(path: initial).config
         } else {
             config.generator = GeneratorConfig(
-                features: features ?? 64, blocks: blocks ?? 16, scale: scale ?? 4,
-                architecture: architecture ?? .msrResNet)
+                features: features ?? 48, blocks: blocks ?? 8, scale: scale ?? 4,
+                architecture: architecture ?? .compact)
         }
         if let patchSize { config.patchSize = patchSize }
         if let batchSize { config.batchSize = batchSize }

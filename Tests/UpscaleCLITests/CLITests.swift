@@ -337,6 +337,28 @@ final class CLITests: BinaryTestCase {
         XCTAssertTrue(resume.error.contains("no checkpoint here"), resume.error)
     }
 
+    /// A new run defaults to the shipped models' layout (CompactResNet 48×8, ×4), and a run started from a
+    /// model file with --init takes that file's layout.
+    func testTrainingDefaultsToTheShippedLayoutAndFineTunesFromAFile() throws {
+        let data = folder + "/data"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: sample("bird-lr.png"), toPath: data + "/a.png")
+        let small = ["--steps", "1", "--batch-size", "1", "--patch-size", "32"]
+        XCTAssertEqual(try run(["train", "--data", data, "--output", folder + "/run"] + small).status, 0)
+        XCTAssertEqual(try run(["train", "--export", folder + "/run", folder + "/new.safetensors"]).status, 0)
+        let info = try run(["model", "info", folder + "/new.safetensors"]).output
+        XCTAssertTrue(info.contains("CompactResNet, scale ×4, features 48, blocks 8"), info)
+        let tiny = folder + "/tiny.safetensors"
+        XCTAssertEqual(
+            try run(["model", "new", "--architecture", "msrresnet", "--features", "4", "--blocks", "1", tiny]).status, 0
+        )
+        let tune = try run(["train", "--data", data, "--output", folder + "/tune", "--init", tiny] + small)
+        XCTAssertEqual(tune.status, 0, tune.error)
+        XCTAssertEqual(try run(["train", "--export", folder + "/tune", folder + "/tuned.safetensors"]).status, 0)
+        let tuned = try run(["model", "info", folder + "/tuned.safetensors"]).output
+        XCTAssertTrue(tuned.contains("MSRResNet, scale ×4, features 4, blocks 1"), tuned)
+    }
+
     func testEvalJSONAndModelInfo() throws {
         let set5 = URL(fileURLWithPath: CLITests.repository).deletingLastPathComponent().appendingPathComponent(
             "shared/data/bench/Set5"
