@@ -41,12 +41,13 @@ public struct ExifBlock: Sendable, Equatable {
         }
     }
 
-    /// The block for an upscaled output of `width` × `height`: orientation 1 (the output's pixels are
-    /// upright) and the Exif pixel size set to the output's, where those tags exist. Everything else is
-    /// kept as it was (dates, camera, GPS); the embedded thumbnail, if any, stays the original's.
-    public func forOutput(width: Int, height: Int) -> [UInt8] {
+    /// The block for an upscaled output of `width` × `height`: the Exif pixel size set to the output's and,
+    /// when the orientation was applied to the pixels (`resettingOrientation`), orientation 1, where those
+    /// tags exist. Everything else is kept as it was (dates, camera, GPS); the embedded thumbnail, if any,
+    /// stays the original's.
+    public func forOutput(width: Int, height: Int, resettingOrientation: Bool = true) -> [UInt8] {
         var copy = self
-        if let ifd0 = read32(4) { copy.set(ExifBlock.orientationTag, inIFDAt: ifd0, to: 1) }
+        if resettingOrientation, let ifd0 = read32(4) { copy.set(ExifBlock.orientationTag, inIFDAt: ifd0, to: 1) }
         if let ifd = exifIFD {
             copy.set(ExifBlock.pixelWidthTag, inIFDAt: ifd, to: width)
             copy.set(ExifBlock.pixelHeightTag, inIFDAt: ifd, to: height)

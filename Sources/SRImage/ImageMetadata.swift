@@ -22,29 +22,42 @@ public struct ImageMetadata: Sendable, Equatable {
         (self.iccProfile, self.exif, self.xmp, self.resolution) = (iccProfile, exif, xmp, resolution)
     }
 
-    /// The metadata of an upscaled output of `width` × `height` with upright pixels: the colour profile and
-    /// the resolution as they were (image editors keep the resolution when they resample); EXIF and XMP
-    /// with their orientation set to 1 and their pixel size set to the output's, or left out when
-    /// `strippingDescriptive` (dates, camera, GPS and rights stay private).
-    public func forOutput(width: Int, height: Int, strippingDescriptive: Bool = false) -> ImageMetadata {
+    /// The metadata of an upscaled output of `width` × `height`: the colour profile and the resolution as
+    /// they were (image editors keep the resolution when they resample); EXIF and XMP with their pixel size
+    /// set to the output's and, when the reader turned the pixels upright (`resettingOrientation`), their
+    /// orientation set to 1 (an orientation not applied stays, so viewers that honour it turn the output as
+    /// they turned the input), or left out when `strippingDescriptive` (dates, camera, GPS and rights stay
+    /// private).
+    public func forOutput(
+        width: Int, height: Int, resettingOrientation: Bool, strippingDescriptive: Bool = false
+    ) -> ImageMetadata {
         guard !strippingDescriptive else { return ImageMetadata(iccProfile: iccProfile, resolution: resolution) }
         return ImageMetadata(
             iccProfile: iccProfile,
-            exif: exif.map { ExifBlock($0)?.forOutput(width: width, height: height) ?? $0 },
-            xmp: xmp.map { XMPPacket.forOutput($0, width: width, height: height) },
+            exif: exif.map {
+                ExifBlock($0)?.forOutput(width: width, height: height, resettingOrientation: resettingOrientation)
+                    ?? $0
+            },
+            xmp: xmp.map {
+                XMPPacket.forOutput($0, width: width, height: height, resettingOrientation: resettingOrientation)
+            },
             resolution: resolution)
     }
 }
 
 /// Edits of an XMP packet (RDF/XML text) for an upscaled output, done on the text so everything else
-/// stays byte for byte: `tiff:Orientation` becomes 1 and the pixel-size properties the output's size,
-/// in both of RDF's spellings (`name="value"` attributes and `<name>value</name>` elements).
+/// stays byte for byte: the pixel-size properties become the output's size and (`resettingOrientation`)
+/// `tiff:Orientation` becomes 1, in both of RDF's spellings (`name="value"` attributes and
+/// `<name>value</name>` elements).
 public enum XMPPacket {
-    public static func forOutput(_ packet: [UInt8], width: Int, height: Int) -> [UInt8] {
+    public static func forOutput(
+        _ packet: [UInt8], width: Int, height: Int, resettingOrientation: Bool = true
+    ) -> [UInt8] {
         var bytes = packet
-        for (name, value) in [
-            ("tiff:Orientation", 1), ("exif:PixelXDimension", width), ("exif:PixelYDimension", height),
-            ("tiff:ImageWidth", width), ("tiff:ImageLength", height),
+        let orientation = resettingOrientation ? [("tiff:Orientation", 1)] : []
+        for (name, value) in orientation + [
+            ("exif:PixelXDimension", width), ("exif:PixelYDimension", height), ("tiff:ImageWidth", width),
+            ("tiff:ImageLength", height),
         ] {
             bytes = replacingValues(of: name, with: String(value), in: bytes)
         }

@@ -160,7 +160,9 @@ final class Engine {
             path: output, format: format, width: width, height: height, channels: outChannels,
             bitDepth: format == .jpeg ? 8 : d.bitDepth, quality: quality,
             pngCompression: pngCompression,
-            metadata: d.metadata.forOutput(width: width, height: height, strippingDescriptive: !keepsMetadata),
+            metadata: d.metadata.forOutput(
+                width: width, height: height, resettingOrientation: d.orientation != 1,
+                strippingDescriptive: !keepsMetadata),
             threads: cores)
         // Encoding runs on its own thread, overlapping with the tiles being computed.
         let encoder = BackgroundSink { band in try writer.writeRows(format == .jpeg ? band.forJPEG() : band) }

@@ -63,6 +63,9 @@ final class ExifTests: XCTestCase {
             XCTAssertEqual(edited.orientation, 1)
             XCTAssertEqual(edited.value(of: 0xA002, inExifIFD: true), 800)
             XCTAssertEqual(edited.value(of: 0xA003, inExifIFD: true), 70_000)
+            // An orientation the reader did not apply (a PNG's) stays; the pixel size still changes.
+            let kept = try XCTUnwrap(ExifBlock(block.forOutput(width: 800, height: 9, resettingOrientation: false)))
+            XCTAssertEqual([kept.orientation, kept.value(of: 0xA002, inExifIFD: true)], [6, 800])
             // A SHORT that cannot hold the new width becomes a LONG.
             let wide = try XCTUnwrap(ExifBlock(block.forOutput(width: 70_001, height: 5)))
             XCTAssertEqual(wide.value(of: 0xA002, inExifIFD: true), 70_001)
@@ -176,6 +179,9 @@ final class ExifTests: XCTestCase {
             .replacingOccurrences(of: ">24</exif:PixelYDimension>", with: ">96</exif:PixelYDimension>")
         XCTAssertEqual(edited, expected)
         XCTAssertEqual(XMPPacket.forOutput([0xFF, 0xFE, 0x00], width: 1, height: 1), [0xFF, 0xFE, 0x00])
+        let unturned = XMPPacket.forOutput(
+            Array(ExifTests.xmp.utf8), width: 160, height: 96, resettingOrientation: false)
+        XCTAssertTrue(String(decoding: unturned, as: UTF8.self).contains("tiff:Orientation=\"6\""))
     }
 
     /// XMP survives both encoders byte for byte; stripping keeps only the profile and resolution.
@@ -189,7 +195,7 @@ final class ExifTests: XCTestCase {
                 PlanarImage(width: 2, height: 2, channels: 3), to: folder + "/" + name, metadata: metadata)
             XCTAssertEqual(try ImageReader(path: folder + "/" + name).description.metadata.xmp, metadata.xmp, name)
         }
-        let stripped = metadata.forOutput(width: 8, height: 8, strippingDescriptive: true)
+        let stripped = metadata.forOutput(width: 8, height: 8, resettingOrientation: true, strippingDescriptive: true)
         XCTAssertEqual(stripped, ImageMetadata(resolution: metadata.resolution))
     }
 }

@@ -193,6 +193,15 @@ final class CLITests: BinaryTestCase {
                 XCTAssertEqual(description.metadata.exif, ExifBlock(original)?.forOutput(width: 96, height: 160), name)
             }
         }
+        // A PNG's eXIf orientation is not applied, so it is kept as it was; the pixel size still changes.
+        let png = folder + "/stored.png"
+        try ImageFile.write(
+            PlanarImage(width: 40, height: 24, channels: 3), to: png, metadata: ImageMetadata(exif: original))
+        XCTAssertEqual(try run([png, folder + "/stored-x4.png", "--method", "bicubic", "--quiet"]).status, 0)
+        let stored = try ImageReader(path: folder + "/stored-x4.png").description
+        XCTAssertEqual([stored.width, stored.height], [160, 96])
+        let block = try XCTUnwrap(stored.metadata.exif.flatMap(ExifBlock.init))
+        XCTAssertEqual([block.orientation, block.value(of: 0xA002, inExifIFD: true)], [8, 160])
     }
 
     /// --tta averages the eight orientations per tile: it changes the output, small tiles give the same
