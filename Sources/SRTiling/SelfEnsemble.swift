@@ -62,6 +62,11 @@ public enum SelfEnsemble {
         }
     }
 
+    /// `model` wrapped by `wrap` when `enabled`, else `model` itself (the `--tta` switch).
+    public static func model(_ model: @escaping TiledUpscaler.Model, enabled: Bool) -> TiledUpscaler.Model {
+        enabled ? wrap(model) : model
+    }
+
     /// `model` run in all eight orientations and averaged: mean over T of T⁻¹(model(T(x))).
     public static func wrap(_ model: @escaping TiledUpscaler.Model) -> TiledUpscaler.Model {
         { input in

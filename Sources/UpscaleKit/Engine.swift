@@ -54,8 +54,8 @@ final class Engine {
             tileSize: tile ?? 128, overlap: overlap ?? generator.defaultOverlap, blend: blend,
             alignment: generator.inputAlignment)
         // oneDNN threads each convolution over all cores itself; the reference path runs one tile per core.
-        let run: TiledUpscaler.Model = { generator.inference($0) }
-        model = (generator, options, selfEnsemble ? SelfEnsemble.wrap(run) : run, !generator.usesOneDNN)
+        let run = SelfEnsemble.model({ generator.inference($0) }, enabled: selfEnsemble)
+        model = (generator, options, run, !generator.usesOneDNN)
         if explicitBudget {
             // A budget that no image can meet is an option error, found before any file is created.
             let smallest = MemoryModel(

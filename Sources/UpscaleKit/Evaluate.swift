@@ -153,9 +153,9 @@ struct Evaluate: ParsableCommand {
         let options = TilingOptions(
             tileSize: 256, overlap: generator.defaultOverlap,
             blend: generator.defaultOverlap < generator.exactOverlap ? 4 : 0, alignment: generator.inputAlignment)
-        let run: TiledUpscaler.Model = { generator.inference($0) }
         let method = UpscaleMethod.model(
-            nativeScale: generator.scale, options: options, run: tta ? SelfEnsemble.wrap(run) : run)
+            nativeScale: generator.scale, options: options,
+            run: SelfEnsemble.model({ generator.inference($0) }, enabled: tta))
         return { input in
             var output = PlanarImage(width: input.width * scale, height: 0, channels: 3)
             try ImagePipeline.run(
