@@ -70,7 +70,8 @@ let package = Package(
         .testTarget(
             name: "SRTrainingTests", dependencies: ["SRDegradation", "SRTraining", "SRModels", "SRImage", "SRTensor"]),
         .testTarget(
-            name: "UpscaleCLITests", dependencies: ["upscale", "SRImage", "SRModels", "SRTensor"], exclude: ["Fixtures"]
+            name: "UpscaleCLITests", dependencies: ["upscale", "UpscaleKit", "SRImage", "SRModels", "SRTensor"],
+            exclude: ["Fixtures"]
         ),
     ],
     swiftLanguageModes: [.v5]

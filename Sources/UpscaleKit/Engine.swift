@@ -257,8 +257,9 @@ struct MemoryModel {
 
 /// Upscaling from Swift code, with the engine the command line uses: streaming, tiled, atomic output.
 ///
-///     let upscaler = try Upscaler(model: "psnr", scale: 4)
+///     let upscaler = try Upscaler(model: "psnr", size: .scale(4))
 ///     try upscaler.upscale(input: "photo.jpg", output: "photo-x4.png")
+///     let wallpaper = try Upscaler(size: .pixels(width: 3840, height: nil), keepsMetadata: false)
 public struct Upscaler {
     private let engine: Engine
 
@@ -267,27 +268,34 @@ public struct Upscaler {
     ///   - detail: for a GAN model, how much of its invented detail to keep (0...1, default 1): blends it with
     ///     the faithful model it names, weight by weight.
     ///   - method: the neural model or plain bicubic.
+    ///   - size: a factor in (0, 64], or a width and/or height in pixels (one side keeps the aspect ratio; the
+    ///     ×4 model runs and its output is resampled). An output over 64 times its input per side fails that file.
     ///   - selfEnsemble: run the model in all eight orientations and average them (8× the time).
-    ///   - scale: any factor in (0, 64].
+    ///   - keepsMetadata: copy the input's EXIF and XMP into the output (upright, with the output's pixel size);
+    ///     the colour profile and resolution are always kept.
+    ///   - jpegQuality: 1...100, for `.jpg` outputs.
     ///   - maxMemoryMB: memory budget for one image (default: half the machine's memory, at most 8 GB).
     ///   - threads: cores to use (default: all).
     /// - Throws: `CLIError` or `FileError` with a one-line description for bad options or model files.
     public init(
-        model: String? = nil, detail: Float? = nil, method: UpscaleMethodChoice = .model, scale: Double = 4,
-        selfEnsemble: Bool = false, maxMemoryMB: Int? = nil, threads: Int? = nil
+        model: String? = nil, detail: Float? = nil, method: UpscaleMethodChoice = .model,
+        size: OutputSize = .scale(4), selfEnsemble: Bool = false, keepsMetadata: Bool = true, jpegQuality: Int = 95,
+        maxMemoryMB: Int? = nil, threads: Int? = nil
     ) throws {
-        guard scale.isFinite, scale > 0, scale <= 64 else {
-            throw CLIError("scale must be greater than 0 and at most 64")
-        }
+        if let problem = size.problem { throw CLIError(problem) }
         if let detail, !DetailControl.range.contains(detail) { throw CLIError("detail must be between 0 and 1") }
+        guard (1...100).contains(jpegQuality) else { throw CLIError("jpegQuality must be between 1 and 100") }
+        if selfEnsemble && method == .bicubic { throw CLIError("selfEnsemble runs a model; bicubic has none") }
+        if let threads, threads < 1 { throw CLIError("threads must be at least 1") }
+        if let maxMemoryMB, maxMemoryMB < 1 { throw CLIError("maxMemoryMB must be at least 1") }
         engine = try Engine(
-            method: method, model: model, detail: detail, outputSize: .scale(scale), tile: nil, overlap: nil, blend: 2,
-            maxMemoryMB: maxMemoryMB,
-            maxPixels: 1_000_000_000, quality: 95, selfEnsemble: selfEnsemble,
-            cores: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+            method: method, model: model, detail: detail, outputSize: size, tile: nil, overlap: nil, blend: 2,
+            maxMemoryMB: maxMemoryMB, maxPixels: 1_000_000_000, quality: jpegQuality, selfEnsemble: selfEnsemble,
+            keepsMetadata: keepsMetadata, cores: threads ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 
     /// Upscales `input` (PNG or JPEG) into `output` (`.png`, `.jpg` or `.jpeg`); returns the seconds taken.
+    /// The output is written to a temporary file beside it and renamed into place; on an error nothing is left.
     @discardableResult
     public func upscale(input: String, output: String) throws -> Double {
         if FileSystem.canonicalPath(input) == FileSystem.canonicalPath(output) {

@@ -9,6 +9,27 @@ public enum OutputSize: Sendable, Equatable {
 
     /// The largest factor an output may be of its input, per side.
     public static let maximumScale = 64.0
+    /// The largest width or height in pixels an output may be given.
+    public static let maximumPixels = 1_000_000
+
+    /// What is wrong with this size, naming the option (`scale`, `width` or `height`), or nil if it can be used.
+    /// The command line and `Upscaler` both check sizes here, before any file is created.
+    public var problem: String? {
+        switch self {
+        case .scale(let scale):
+            return scale.isFinite && scale > 0 && scale <= Self.maximumScale
+                ? nil : "scale must be greater than 0 and at most \(Int(Self.maximumScale))"
+        case .pixels(nil, nil):
+            return "width or height must be given"
+        case .pixels(let width, let height):
+            for (name, value) in [("width", width), ("height", height)] {
+                if let value, !(1...Self.maximumPixels).contains(value) {
+                    return "\(name) must be between 1 and \(Self.maximumPixels) pixels"
+                }
+            }
+            return nil
+        }
+    }
 
     /// The factor the model is chosen for: the scale, or for sizes in pixels the largest native scale (4),
     /// whose output is then resampled to the size.

@@ -94,17 +94,10 @@ struct UpscaleImages: ParsableCommand {
 
     /// Every option is checked here, once, before any file is read or created.
     func validate() throws {
-        if let scale, !(scale.isFinite && scale > 0 && scale <= OutputSize.maximumScale) {
-            throw ValidationError("--scale must be greater than 0 and at most 64")
-        }
         if scale != nil && (width != nil || height != nil) {
             throw ValidationError("give either --scale or --width/--height, not both")
         }
-        for (name, value) in [("--width", width), ("--height", height)] {
-            if let value, !(1...1_000_000).contains(value) {
-                throw ValidationError("\(name) must be between 1 and 1000000 pixels")
-            }
-        }
+        if let problem = outputSize.problem { throw ValidationError("--" + problem) }
         guard (1...100).contains(quality) else { throw ValidationError("--quality must be 1-100") }
         guard (0...9).contains(pngCompression) else { throw ValidationError("--png-compression must be 0-9") }
         try DetailControl.validate(detail, method: method)
@@ -196,10 +189,14 @@ struct UpscaleImages: ParsableCommand {
         return ExitCode.failure
     }
 
+    private var outputSize: OutputSize {
+        width != nil || height != nil ? .pixels(width: width, height: height) : .scale(scale ?? 4)
+    }
+
     private func makeEngine() throws -> Engine {
         try Engine(
             method: method, model: model, detail: detail,
-            outputSize: width != nil || height != nil ? .pixels(width: width, height: height) : .scale(scale ?? 4),
+            outputSize: outputSize,
             tile: tile, overlap: overlap, blend: blend,
             maxMemoryMB: maxMemory,
             maxPixels: maxPixels * 1_000_000, quality: quality, pngCompression: pngCompression,

@@ -71,21 +71,11 @@ final class ShippedModelTests: XCTestCase {
         let whole = PlanarImage(tensor: generator.inference(Tensor(image: truth)))
         var worst: [Int: Float] = [:]
         for overlap in [2, 4, 8] {
-            var out: [Float] = []
-            var rows = 0
-            let engine = TiledUpscaler(
+            let image = try TiledUpscaler(
                 scale: 4, options: TilingOptions(tileSize: 24, overlap: overlap, blend: 2),
-                model: { generator.inference($0) })
-            var image = PlanarImage(width: whole.width, height: whole.height, channels: 3)
-            try engine.run(
-                source: MemoryRowSource(truth), width: truth.width, height: truth.height,
-                emit: { band in
-                    for c in 0..<3 {
-                        for y in 0..<band.height { for x in 0..<band.width { image[c, rows + y, x] = band[c, y, x] } }
-                    }
-                    rows += band.height
-                })
-            out = zip(image.pixels, whole.pixels).map { abs($0.0 - $0.1) }
+                model: { generator.inference($0) }
+            ).upscale(truth)
+            let out = zip(image.pixels, whole.pixels).map { abs($0.0 - $0.1) }
             worst[overlap] = out.max() ?? 0
         }
         print("shipped x4-psnr, tile 24, blend 2: max |tiled - whole| by overlap: \(worst.sorted { $0.key < $1.key })")

@@ -9,7 +9,7 @@ guard arguments.count == 3 else {
     exit(2)
 }
 do {
-    let upscaler = try Upscaler(model: "psnr", scale: 4, maxMemoryMB: 500)
+    let upscaler = try Upscaler(model: "psnr", size: .scale(4), maxMemoryMB: 500)
     let seconds = try upscaler.upscale(input: arguments[1], output: arguments[2])
     print("wrote \(arguments[2]) in \(seconds) s")
 } catch {
