@@ -1,9 +1,14 @@
 /// What a resumed run may change in the configuration stored in its checkpoint: the total number of steps,
-/// the GAN stage's loss weights (to rebalance a fine-tune part-way) and the logging intervals. Everything
-/// else (data, network, crops, seed) is the checkpoint's, so a resumed run stays the run it was.
+/// the GAN stage's loss weights (to rebalance a fine-tune part-way), the crop size and crops per step (to go
+/// on with larger crops part-way, as progressive training does) and the logging intervals. Everything else
+/// (data, network, degradations, seed) is the checkpoint's, so a resumed run stays the run it was.
 public struct ResumeChanges: Sendable, Equatable {
     /// New total steps; a cosine schedule is stretched to end there.
     public var steps: Int?
+    /// High-resolution crop side in pixels: a multiple of the scale (of 8 with the U-Net discriminator). The
+    /// VGG-style discriminator is built for one crop size, so its runs keep theirs.
+    public var patchSize: Int?
+    public var batchSize: Int?
     public var pixelWeight: Float?
     public var perceptualWeight: Float?
     public var ganWeight: Float?
@@ -15,17 +20,42 @@ public struct ResumeChanges: Sendable, Equatable {
     public var outputFolder: String?
 
     public init(
-        steps: Int? = nil, pixelWeight: Float? = nil, perceptualWeight: Float? = nil, ganWeight: Float? = nil,
-        logEvery: Int? = nil, validateEvery: Int? = nil, checkpointEvery: Int? = nil
+        steps: Int? = nil, patchSize: Int? = nil, batchSize: Int? = nil, pixelWeight: Float? = nil,
+        perceptualWeight: Float? = nil, ganWeight: Float? = nil, logEvery: Int? = nil, validateEvery: Int? = nil,
+        checkpointEvery: Int? = nil
     ) {
-        (self.steps, self.pixelWeight, self.perceptualWeight, self.ganWeight) =
-            (steps, pixelWeight, perceptualWeight, ganWeight)
+        (self.steps, self.patchSize, self.batchSize) = (steps, patchSize, batchSize)
+        (self.pixelWeight, self.perceptualWeight, self.ganWeight) = (pixelWeight, perceptualWeight, ganWeight)
         (self.logEvery, self.validateEvery, self.checkpointEvery) = (logEvery, validateEvery, checkpointEvery)
     }
 
-    /// Applies the changes to `config`; returns one line per changed loss weight ("GAN weight 0.1 -> 0.4").
+    /// Applies the changes to `config`; returns one line per changed crop setting or loss weight
+    /// ("GAN weight 0.1 -> 0.4", "crop 96 px -> 192 px").
+    /// - Throws: `ResumeError` for a crop size this run's network or discriminator cannot take.
     @discardableResult
-    public func apply(to config: inout TrainingConfig) -> [String] {
+    public func apply(to config: inout TrainingConfig) throws -> [String] {
+        var changed: [String] = []
+        if let patchSize, patchSize != config.patchSize {
+            let scale = config.generator.scale
+            guard patchSize % scale == 0 else {
+                throw ResumeError("the crop size must be a multiple of the run's scale, \(scale)")
+            }
+            if config.stage == .gan {
+                guard config.discriminatorKind == .unet else {
+                    throw ResumeError(
+                        "the VGG-style discriminator is built for \(config.patchSize)-pixel crops; its run keeps them")
+                }
+                guard patchSize % 8 == 0 else {
+                    throw ResumeError("the U-Net discriminator needs crops in multiples of 8")
+                }
+            }
+            changed.append("crop \(config.patchSize) px -> \(patchSize) px")
+            config.patchSize = patchSize
+        }
+        if let batchSize, batchSize != config.batchSize {
+            changed.append("batch \(config.batchSize) -> \(batchSize)")
+            config.batchSize = batchSize
+        }
         if let outputFolder { config.outputFolder = outputFolder }
         if let logEvery { config.logEvery = logEvery }
         if let validateEvery { config.validateEvery = validateEvery }
@@ -36,7 +66,6 @@ public struct ResumeChanges: Sendable, Equatable {
                 config.schedule = .cosine(totalSteps: steps, minimum: minimum)
             }
         }
-        var changed: [String] = []
         for (name, value, keyPath) in [
             ("pixel", pixelWeight, \TrainingConfig.pixelWeight),
             ("perceptual", perceptualWeight, \TrainingConfig.perceptualWeight),
@@ -48,4 +77,10 @@ public struct ResumeChanges: Sendable, Equatable {
         }
         return changed
     }
+}
+
+/// A change a resumed run cannot take.
+public struct ResumeError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

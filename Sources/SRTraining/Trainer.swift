@@ -245,7 +245,10 @@ public final class Trainer {
         let (state, folder) = try readState(folder: folder)
         var config = state.config
         config.initialGenerator = nil
-        let changed = changes.apply(to: &config)
+        let changed: [String]
+        do { changed = try changes.apply(to: &config) } catch let error as ResumeError {
+            throw ResumeError("\(folder): \(error.description)")
+        }
         let trainer = try Trainer(config: config)
         try trainer.generator.loadStateDictionary(try SafeTensors.read(path: folder + "/generator.safetensors").tensors)
         trainer.ema.restore(try SafeTensors.read(path: folder + "/generator_ema.safetensors").tensors)

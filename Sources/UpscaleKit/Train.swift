@@ -93,8 +93,9 @@ struct Train: ParsableCommand {
     @Option(
         help: """
             Continue the run in this folder from its checkpoint (a copied run folder continues in the copy), \
-            with the settings stored there; only --steps, the three loss weights, --threads and the --*-every \
-            intervals may change them.
+            with the settings stored there; only --steps, --patch-size, --batch-size, the three loss weights, \
+            --threads and the --*-every intervals may change them (larger crops part-way: --patch-size 192 \
+            --batch-size 2 keeps the pixels per step of 96 × 8).
             """) var resume: String?
     @Option(help: "Write the EMA generator of run folder RUN to OUT.safetensors and exit.", transform: { $0 })
     var export: String?
@@ -114,18 +115,21 @@ struct Train: ParsableCommand {
                 throw ValidationError(
                     "--resume continues a run with the settings stored in its checkpoint; "
                         + "\(fixed.joined(separator: ", ")) cannot change them (a resumed run takes --steps, "
-                        + "--pixel-weight, --perceptual-weight, --gan-weight, --threads and the --*-every intervals)")
+                        + "--patch-size, --batch-size, --pixel-weight, --perceptual-weight, --gan-weight, --threads "
+                        + "and the --*-every intervals)")
             }
         }
         let scale = self.scale ?? 4, patchSize = self.patchSize ?? 96
         guard [2, 3, 4].contains(scale) else { throw ValidationError("--scale must be 2, 3 or 4") }
+        // A resumed run's scale is its checkpoint's; `ResumeChanges` checks a new crop size against it.
+        let patchStep = resume == nil ? scale : 1
         if let features, !(1...GeneratorConfig.maximumFeatures).contains(features) {
             throw ValidationError("--features must be between 1 and \(GeneratorConfig.maximumFeatures)")
         }
         if let blocks, !(0...GeneratorConfig.maximumBlocks).contains(blocks) {
             throw ValidationError("--blocks must be between 0 and \(GeneratorConfig.maximumBlocks)")
         }
-        guard (8...1024).contains(patchSize), patchSize % scale == 0 else {
+        guard (8...1024).contains(patchSize), patchSize % patchStep == 0 else {
             throw ValidationError("--patch-size must be a multiple of --scale between 8 and 1024")
         }
         if let batchSize, !(1...1024).contains(batchSize) {
@@ -158,7 +162,7 @@ struct Train: ParsableCommand {
             ("--data", data != nil), ("--val", val != nil), ("--output", output != nil), ("--stage", stage != nil),
             ("--init", initialize != nil || initAlias != nil), ("--architecture", architecture != nil),
             ("--degradation", degradation != nil), ("--features", features != nil), ("--blocks", blocks != nil),
-            ("--scale", scale != nil), ("--patch-size", patchSize != nil), ("--batch-size", batchSize != nil),
+            ("--scale", scale != nil),
             ("--learning-rate", learningRate != nil), ("--pixel-loss", pixelLoss != nil), ("--losses", losses != nil),
             ("--gan-loss", ganLoss != nil), ("--sharpen-target", sharpenTarget != nil),
             ("--discriminator", discriminator != nil), ("--vgg-layer", vggLayer != nil),
@@ -187,7 +191,8 @@ struct Train: ParsableCommand {
         }
         try reportingFailure {
             let changes = ResumeChanges(
-                steps: steps, pixelWeight: pixelWeight, perceptualWeight: perceptualWeight, ganWeight: ganWeight,
+                steps: steps, patchSize: patchSize, batchSize: batchSize, pixelWeight: pixelWeight,
+                perceptualWeight: perceptualWeight, ganWeight: ganWeight,
                 logEvery: logEvery, validateEvery: validateEvery, checkpointEvery: checkpointEvery)
             let session = try TrainingSession(
                 config: resume == nil ? try newRunConfig() : nil, resumeFolder: resume, changes: changes,

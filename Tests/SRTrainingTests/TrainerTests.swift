@@ -133,6 +133,49 @@ final class TrainerTests: XCTestCase {
             try Trainer.resume(folder: folder + "/original/checkpoint").trainer.step, 3, "original untouched")
     }
 
+    /// A GAN run with the U-Net discriminator goes on with larger crops and fewer per step (progressive crops):
+    /// the change is reported and stored. Crops the run cannot take are refused, naming the run.
+    func testResumedGANRunTakesLargerCropsWhereItsDiscriminatorCan() throws {
+        let vggPath = try writeTinyVGG()
+        var gan = config(stage: .gan, steps: 2)
+        TrainingConfig.LossPreset.realesrgan.apply(to: &gan)
+        gan.perceptualLayers = [.init(layer: "conv1_2", weight: 1)]
+        gan.vggWeights = vggPath
+        gan.discriminatorFeatures = 4
+        gan.outputFolder = folder + "/unet"
+        try TrainingSession(config: gan, resumeFolder: nil, report: { _ in }).run(installSignalHandlers: false)
+        var lines: [String] = []
+        let resumed = try TrainingSession(
+            config: nil, resumeFolder: folder + "/unet", changes: ResumeChanges(steps: 3, patchSize: 40, batchSize: 2),
+            report: { lines.append($0) })
+        XCTAssertEqual(lines.filter { $0.contains("crop 32 px -> 40 px") || $0.contains("batch 4 -> 2") }.count, 2)
+        XCTAssertEqual(resumed.dataset.patchSize, 40)
+        try resumed.run(installSignalHandlers: false)
+        let stored = try Trainer.resume(folder: folder + "/unet/checkpoint").trainer
+        XCTAssertEqual([stored.step, stored.config.patchSize, stored.config.batchSize], [3, 40, 2])
+
+        for (changes, expected) in [
+            (ResumeChanges(patchSize: 41), "multiple of the run's scale"),
+            (ResumeChanges(patchSize: 36), "multiples of 8"),
+        ] {
+            XCTAssertThrowsError(try Trainer.resume(folder: folder + "/unet/checkpoint", changes: changes)) { error in
+                XCTAssertTrue("\(error)".contains(expected) && "\(error)".contains("unet/checkpoint"), "\(error)")
+            }
+        }
+        var vgg = config(stage: .gan, steps: 1)
+        vgg.vggLayer = "relu1_2"
+        vgg.vggWeights = vggPath
+        vgg.discriminatorFeatures = 4
+        vgg.outputFolder = folder + "/vgg"
+        try TrainingSession(config: vgg, resumeFolder: nil, report: { _ in }).run(installSignalHandlers: false)
+        XCTAssertThrowsError(
+            try Trainer.resume(folder: folder + "/vgg/checkpoint", changes: ResumeChanges(patchSize: 64))
+        ) { error in XCTAssertTrue("\(error)".contains("VGG-style discriminator"), "\(error)") }
+        XCTAssertEqual(
+            try Trainer.resume(folder: folder + "/vgg/checkpoint", changes: ResumeChanges(batchSize: 1))
+                .trainer.config.batchSize, 1, "the VGG-style discriminator takes any batch")
+    }
+
     func testSameSeedSameWeights() throws {
         var a = config(steps: 5), b = config(steps: 5)
         a.outputFolder = folder + "/a"
