@@ -13,11 +13,15 @@ enum DetailControl {
     /// The accepted range: 0 is the faithful partner, 1 the GAN model as trained.
     static let range: ClosedRange<Float> = 0...1
 
-    /// `--detail`'s checks, shared by the commands: within `range` (so not NaN), and only for a model.
-    static func validate(_ detail: Float?, method: UpscaleMethodChoice) throws {
-        guard let detail else { return }
-        guard range.contains(detail) else { throw ValidationError("--detail must be between 0 and 1") }
-        guard method == .model else { throw ValidationError("--detail applies to models, not to bicubic") }
+    /// The model options' checks, shared by `upscale`, `eval` and `Upscaler`, naming the option without dashes:
+    /// `detail` within `range` (so not NaN) and, like `tta` (the self-ensemble), only for a model.
+    static func problem(detail: Float?, selfEnsemble: Bool, method: UpscaleMethodChoice) -> String? {
+        if let detail {
+            guard range.contains(detail) else { return "detail must be between 0 and 1" }
+            guard method == .model else { return "detail applies to models, not to bicubic" }
+        }
+        if selfEnsemble && method == .bicubic { return "tta runs a model; it does not apply to bicubic" }
+        return nil
     }
 
     /// The model at `path`, blended toward its faithful partner when `detail` is given.

@@ -283,9 +283,10 @@ public struct Upscaler {
         maxMemoryMB: Int? = nil, threads: Int? = nil
     ) throws {
         if let problem = size.problem { throw CLIError(problem) }
-        if let detail, !DetailControl.range.contains(detail) { throw CLIError("detail must be between 0 and 1") }
+        if let problem = DetailControl.problem(detail: detail, selfEnsemble: selfEnsemble, method: method) {
+            throw CLIError(problem)
+        }
         guard (1...100).contains(jpegQuality) else { throw CLIError("jpegQuality must be between 1 and 100") }
-        if selfEnsemble && method == .bicubic { throw CLIError("selfEnsemble runs a model; bicubic has none") }
         if let threads, threads < 1 { throw CLIError("threads must be at least 1") }
         if let maxMemoryMB, maxMemoryMB < 1 { throw CLIError("maxMemoryMB must be at least 1") }
         engine = try Engine(

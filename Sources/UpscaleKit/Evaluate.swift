@@ -51,9 +51,8 @@ struct Evaluate: ParsableCommand {
             throw ValidationError("--scale must be an integer between 1 and 16")
         }
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
-        try DetailControl.validate(detail, method: method)
-        if tta && method == .bicubic {
-            throw ValidationError("--tta runs a model; it does not apply to --method bicubic")
+        if let problem = DetailControl.problem(detail: detail, selfEnsemble: tta, method: method) {
+            throw ValidationError("--" + problem)
         }
         if let save, FileSystem.kind(of: save) != .directory,
             FileSystem.kind(of: FileSystem.parentFolder(of: save)) != .directory

@@ -100,9 +100,8 @@ struct UpscaleImages: ParsableCommand {
         if let problem = outputSize.problem { throw ValidationError("--" + problem) }
         guard (1...100).contains(quality) else { throw ValidationError("--quality must be 1-100") }
         guard (0...9).contains(pngCompression) else { throw ValidationError("--png-compression must be 0-9") }
-        try DetailControl.validate(detail, method: method)
-        if tta && method == .bicubic {
-            throw ValidationError("--tta runs a model; it does not apply to --method bicubic")
+        if let problem = DetailControl.problem(detail: detail, selfEnsemble: tta, method: method) {
+            throw ValidationError("--" + problem)
         }
         if let tile, !(8...4096).contains(tile) { throw ValidationError("--tile must be between 8 and 4096") }
         if let overlap, !(0...512).contains(overlap) { throw ValidationError("--overlap must be between 0 and 512") }

@@ -58,7 +58,8 @@ final class UpscalerAPITests: BinaryTestCase {
             ("width must be", { try Upscaler(method: .bicubic, size: .pixels(width: 0, height: 10)) }),
             ("height must be", { try Upscaler(method: .bicubic, size: .pixels(width: nil, height: 2_000_000)) }),
             ("jpegQuality", { try Upscaler(method: .bicubic, jpegQuality: 0) }),
-            ("selfEnsemble", { try Upscaler(method: .bicubic, selfEnsemble: true) }),
+            ("tta runs a model", { try Upscaler(method: .bicubic, selfEnsemble: true) }),
+            ("detail applies to models", { try Upscaler(detail: 0.5, method: .bicubic) }),
             ("threads", { try Upscaler(method: .bicubic, threads: 0) }),
         ]
         for (expected, make) in refused {
