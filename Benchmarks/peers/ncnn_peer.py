@@ -15,7 +15,11 @@ With --quality it also runs `upscale eval` with each model on Set5 (clean bicubi
 (realistic degradation, seed 0, NIQE) beside our shipped models; `upscale` runs the peers' graphs with its own
 interpreter, whose output the first table shows equal to ncnn's.
 
-Usage: python3 Benchmarks/peers/ncnn_peer.py [--quality] [--rss-seconds N] [--models a,b,...]
+With --shipped a,b (our model files, e.g. weights/x2-psnr.safetensors) it times those the same way in the same run (forward and CLI
+seconds per output megapixel on the same input), so a peer and the model meant to beat it are measured together;
+with --quality they are evaluated too, each at its own scale (×2 models on Set5 ×2, clean only).
+
+Usage: python3 Benchmarks/peers/ncnn_peer.py [--quality] [--rss-seconds N] [--models a,b,...] [--shipped a,b,...]
 """
 import glob
 import json
@@ -138,10 +142,36 @@ def compare(name, param, work, rss_seconds):
     return difference
 
 
+def time_shipped(name, work):
+    """Our model file `name` on the peers' input: forward and CLI seconds per output megapixel."""
+    source = os.path.join(work, "input.png")
+    if not os.path.exists(source):
+        Image.fromarray(natural_image(SIZE)).save(source)
+    lines = subprocess.run([BENCH, "--forward", name, str(SIZE)], capture_output=True, text=True,
+                           check=True).stdout.splitlines()
+    forward = float(next(line for line in lines if line.startswith("forward_seconds:")).split(":")[1])
+    output = os.path.join(work, "shipped.png")
+    cli = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        subprocess.run([UPSCALE, source, output, "--model", name, "--scale", str(model_scale(name)), "--quiet",
+                        "--threads", str(THREADS)], check=True)
+        cli = min(cli, time.perf_counter() - start)
+    megapixels = Image.open(output).size[0] * Image.open(output).size[1] / 1e6
+    print(json.dumps({"model": name, "ours_forward_s_per_mp": round(forward / megapixels, 3),
+                      "ours_cli_s_per_mp": round(cli / megapixels, 3)}), flush=True)
+
+
+def model_scale(name):
+    return 2 if ("x2" in name or "2x" in name) else 4
+
+
 def quality(name, model):
-    for data, extra in (("Set5", []), ("BSD100", ["--degradation", "realistic", "--seed", "0", "--niqe"])):
+    scale = model_scale(name)
+    sets = (("Set5", []), ("BSD100", ["--degradation", "realistic", "--seed", "0", "--niqe"]))
+    for data, extra in sets[:1] if scale == 2 else sets:
         result = subprocess.run([UPSCALE, "eval", "--data", os.path.join(SHARED, data), "--model", model, "--scale",
-                                 "4", "--json", "--threads", str(THREADS)] + extra,
+                                 str(scale), "--json", "--threads", str(THREADS)] + extra,
                                 capture_output=True, text=True)
         if result.returncode != 0:
             print(json.dumps({"model": name, "data": data, "error": result.stderr.strip()}), flush=True)
@@ -169,12 +199,15 @@ def main():
             continue
         if compare(name, files[name], work, rss_seconds) > 2:
             failures.append(name)
+    shipped = arguments[arguments.index("--shipped") + 1].split(",") if "--shipped" in arguments else []
+    for name in shipped:
+        time_shipped(name, work)
     if "--quality" in arguments:
         for name in wanted:
-            if name in files and ("x4" in name or "4x" in name):
+            if name in files:
                 quality(name, files[name])
-        for shipped in ("gan", "psnr"):
-            quality(shipped, shipped)
+        for name in shipped or ["gan", "psnr"]:
+            quality(name, name)
     if failures:
         print(f"outputs differ from ncnn's by more than 2/255: {', '.join(failures)}")
         sys.exit(1)
