@@ -177,7 +177,7 @@ def quality(name, model):
             print(json.dumps({"model": name, "data": data, "error": result.stderr.strip()}), flush=True)
             continue
         summary = json.loads(result.stdout)
-        keep = {k: v for k, v in summary.items() if k.startswith("mean") or k in ("seconds", "images")}
+        keep = {k: v for k, v in summary.items() if k.startswith("mean") or k == "seconds"}
         print(json.dumps({"model": name, "data": data + (" realistic" if extra else "")} | keep), flush=True)
 
 
