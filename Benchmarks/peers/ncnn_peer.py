@@ -157,7 +157,8 @@ def time_shipped(name, work):
         subprocess.run([UPSCALE, source, output, "--model", name, "--scale", str(model_scale(name)), "--quiet",
                         "--threads", str(THREADS)], check=True)
         cli = min(cli, time.perf_counter() - start)
-    megapixels = Image.open(output).size[0] * Image.open(output).size[1] / 1e6
+    width, height = Image.open(output).size
+    megapixels = width * height / 1e6
     print(json.dumps({"model": name, "ours_forward_s_per_mp": round(forward / megapixels, 3),
                       "ours_cli_s_per_mp": round(cli / megapixels, 3)}), flush=True)
 

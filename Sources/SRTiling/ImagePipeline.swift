@@ -123,6 +123,29 @@ public enum ImagePipeline {
         }
     }
 
+    /// `run` on an image held in memory: [C, H, W] → [C, outputHeight, outputWidth], the bands copied into
+    /// one output (for evaluation and tests; files stream through `run` instead).
+    public static func upscale(
+        _ image: PlanarImage, outputWidth: Int, outputHeight: Int, method: UpscaleMethod
+    ) throws -> PlanarImage {
+        var output = PlanarImage(width: outputWidth, height: outputHeight, channels: image.channels)
+        var row = 0
+        try run(
+            source: MemoryRowSource(image), width: image.width, height: image.height, channels: image.channels,
+            outputWidth: outputWidth, outputHeight: outputHeight, method: method,
+            sink: { band in
+                for c in 0..<band.channels {
+                    for y in 0..<band.height {
+                        let to = (c * outputHeight + row + y) * outputWidth, from = (c * band.height + y) * band.width
+                        output.pixels[to..<(to + outputWidth)] = band.pixels[from..<(from + outputWidth)]
+                    }
+                }
+                row += band.height
+            })
+        precondition(row == outputHeight, "the pipeline emitted \(row) of \(outputHeight) rows")
+        return output
+    }
+
     /// The mean of three planes, as one plane.
     static func mean(of rgb: PlanarImage) -> PlanarImage {
         let plane = rgb.width * rgb.height

@@ -76,23 +76,6 @@ public final class TiledUpscaler {
         self.model = model
     }
 
-    /// Upscales a 3-channel image held in memory, tile by tile: [3, H, W] → [3, H·scale, W·scale].
-    public func upscale(_ image: PlanarImage) throws -> PlanarImage {
-        precondition(image.channels == 3, "the tiled engine takes RGB")
-        var output = PlanarImage(width: image.width * scale, height: image.height * scale, channels: 3)
-        var row = 0
-        try run(
-            source: MemoryRowSource(image), width: image.width, height: image.height,
-            emit: { band in
-                for c in 0..<3 {
-                    for y in 0..<band.height { for x in 0..<band.width { output[c, row + y, x] = band[c, y, x] } }
-                }
-                row += band.height
-            })
-        precondition(row == output.height, "the engine emitted \(row) of \(output.height) rows")
-        return output
-    }
-
     /// Upscales a 3-channel image of `width` × `height` from `source`, calling `emit` with consecutive
     /// bands of finished output rows (width·scale wide) and `progress` with (tiles done, tiles total).
     public func run(

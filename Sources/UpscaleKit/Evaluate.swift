@@ -156,14 +156,8 @@ struct Evaluate: ParsableCommand {
             nativeScale: generator.scale, options: options,
             run: SelfEnsemble.model({ generator.inference($0) }, enabled: tta))
         return { input in
-            var output = PlanarImage(width: input.width * scale, height: 0, channels: 3)
-            try ImagePipeline.run(
-                source: MemoryRowSource(input), width: input.width, height: input.height, channels: 3,
-                outputWidth: input.width * scale, outputHeight: input.height * scale, method: method,
-                sink: { band in
-                    output = output.appendingRows(of: band)
-                })
-            return output
+            try ImagePipeline.upscale(
+                input, outputWidth: input.width * scale, outputHeight: input.height * scale, method: method)
         }
     }
 }

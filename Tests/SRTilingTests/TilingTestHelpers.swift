@@ -41,7 +41,9 @@ extension XCTestCase {
     func tiled(
         _ image: PlanarImage, scale s: Int, options: TilingOptions, model: @escaping TiledUpscaler.Model
     ) throws -> PlanarImage {
-        try TiledUpscaler(scale: s, options: options, model: model).upscale(image)
+        try ImagePipeline.upscale(
+            image, outputWidth: image.width * s, outputHeight: image.height * s,
+            method: .model(nativeScale: s, options: options, run: model))
     }
 
     func maxDifference(_ a: PlanarImage, _ b: PlanarImage) -> Float {

@@ -71,10 +71,11 @@ final class ShippedModelTests: XCTestCase {
         let whole = PlanarImage(tensor: generator.inference(Tensor(image: truth)))
         var worst: [Int: Float] = [:]
         for overlap in [2, 4, 8] {
-            let image = try TiledUpscaler(
-                scale: 4, options: TilingOptions(tileSize: 24, overlap: overlap, blend: 2),
-                model: { generator.inference($0) }
-            ).upscale(truth)
+            let image = try ImagePipeline.upscale(
+                truth, outputWidth: whole.width, outputHeight: whole.height,
+                method: .model(
+                    nativeScale: 4, options: TilingOptions(tileSize: 24, overlap: overlap, blend: 2),
+                    run: { generator.inference($0) }))
             let out = zip(image.pixels, whole.pixels).map { abs($0.0 - $0.1) }
             worst[overlap] = out.max() ?? 0
         }
