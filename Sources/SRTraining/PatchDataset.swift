@@ -7,6 +7,10 @@ import SRTiling
 
 /// High-resolution training images and random paired crops from them.
 ///
+/// Inputs are made from each crop by a `Degradation`, or, with an input folder, read from it: the file at the
+/// same relative path, ⌊width/scale⌋ × ⌊height/scale⌋ of its target (e.g. a degraded photo and a teacher
+/// model's output for it, or a real low/high-resolution pair); crops then come at the same place of both.
+///
 /// Every PNG/JPEG under the folder (recursively) is opened once at the start to read its size; images
 /// are decoded when a crop needs them and kept, as RGB floats, in a cache of bounded size (least
 /// recently used out first), so a folder of 10,000 photos trains in bounded memory. Unreadable files
@@ -21,6 +25,8 @@ public final class PatchDataset: @unchecked Sendable {
     public let scale: Int
     /// How each crop's input is made.
     public let degradation: Degradation
+    /// The input partner of each of `names` (nil: inputs are made by `degradation`).
+    public let inputNames: [String]?
     private let cache: ImageCache
     private let warn: (String) -> Void
 
@@ -30,18 +36,22 @@ public final class PatchDataset: @unchecked Sendable {
     /// Decoded images kept by default: a quarter of the machine's memory, at most 4 GB.
     public static var defaultCacheBytes: Int { min(Int(ProcessInfo.processInfo.physicalMemory / 4), 4_000_000_000) }
 
-    /// - Parameter cacheBytes: memory for decoded images (at least one image is always kept).
-    /// - Throws: `ImageError` when the folder is missing or holds no usable image.
+    /// - Parameters:
+    ///   - inputFolder: where each image's input is, at the same relative path (nil: made by `degradation`).
+    ///     A missing partner, or one whose size is not the image's divided by `scale` (rounded down), skips
+    ///     the image with a warning.
+    ///   - cacheBytes: memory for decoded images (at least one image is always kept).
+    /// - Throws: `ImageError` when a folder is missing or holds no usable image (or pair).
     public init(
-        folder: String, patchSize: Int, scale: Int, degradation: Degradation = .bicubic,
+        folder: String, inputFolder: String? = nil, patchSize: Int, scale: Int, degradation: Degradation = .bicubic,
         cacheBytes: Int = PatchDataset.defaultCacheBytes, warn: @escaping (String) -> Void = { _ in }
     ) throws {
         precondition(patchSize % scale == 0, "patch size must be a multiple of the scale")
-        guard FileSystem.isDirectory(folder) else {
-            throw ImageError(path: folder, reason: "training folder does not exist")
+        for path in [folder] + (inputFolder.map { [$0] } ?? []) where !FileSystem.isDirectory(path) {
+            throw ImageError(path: path, reason: "training folder does not exist")
         }
         let files = PatchDataset.imageFiles(under: folder)
-        var names: [String] = [], sizes: [(Int, Int)] = [], skipped: [String] = []
+        var names: [String] = [], sizes: [(Int, Int)] = [], skipped: [String] = [], inputs: [String] = []
         for file in files {
             do {
                 let description = try ImageReader(path: file).description
@@ -51,6 +61,20 @@ public final class PatchDataset: @unchecked Sendable {
                         "skipping \(file): \(description.width)x\(description.height) is smaller than the "
                             + "\(patchSize)-pixel crop")
                     continue
+                }
+                if let inputFolder {
+                    let partner = inputFolder + file.dropFirst(folder.count)
+                    guard FileSystem.exists(partner) else {
+                        throw ImageError(path: file, reason: "has no input at \(partner)")
+                    }
+                    let small = try ImageReader(path: partner).description
+                    guard small.width == description.width / scale, small.height == description.height / scale else {
+                        throw ImageError(
+                            path: partner,
+                            reason: "is \(small.width)x\(small.height), not 1/\(scale) of \(file)'s "
+                                + "\(description.width)x\(description.height)")
+                    }
+                    inputs.append(partner)
                 }
                 names.append(file)
                 sizes.append((description.width, description.height))
@@ -70,28 +94,39 @@ public final class PatchDataset: @unchecked Sendable {
         self.patchSize = patchSize
         self.scale = scale
         self.degradation = degradation
+        self.inputNames = inputFolder == nil ? nil : inputs
         self.warn = warn
         cache = ImageCache(capacityBytes: cacheBytes)
     }
 
-    /// The decoded RGB image `index`, from the cache or the file; nil (with one warning) when the file
-    /// can no longer be decoded or changed size since the start.
-    func image(at index: Int) -> PlanarImage? {
-        if let image = cache.image(at: index) { return image }
+    /// The decoded RGB image `index` and its input partner (nil without an input folder), from the cache or
+    /// the files; nil (with one warning) when a file can no longer be decoded or changed size since the start.
+    func images(at index: Int) -> (image: PlanarImage, input: PlanarImage?)? {
         if cache.isBad(index) { return nil }
         do {
-            let image = try ImageFile.read(names[index]).image.rgb()
-            guard image.width == sizes[index].width, image.height == sizes[index].height else {
-                throw ImageError(path: names[index], reason: "changed size since training started")
-            }
-            cache.insert(image, at: index)
-            return image
+            let (width, height) = sizes[index]
+            let image = try decoded(names[index], key: index, width: width, height: height)
+            guard let inputNames else { return (image, nil) }
+            let input = try decoded(inputNames[index], key: count + index, width: width / scale, height: height / scale)
+            return (image, input)
         } catch {
             cache.markBad(index)
             warn("skipping \(error)")
             return nil
         }
     }
+
+    /// The RGB image at `path` (cached under `key`), which must still be `width` × `height`.
+    private func decoded(_ path: String, key: Int, width: Int, height: Int) throws -> PlanarImage {
+        if let image = cache.image(at: key) { return image }
+        let image = try ImageFile.read(path).image.rgb()
+        guard image.width == width, image.height == height else {
+            throw ImageError(path: path, reason: "changed size since training started")
+        }
+        cache.insert(image, at: key)
+        return image
+    }
+
     /// PNG/JPEG files under `folder`, recursively, sorted by path.
     public static func imageFiles(under folder: String) -> [String] {
         let entries = (try? FileSystem.walk(folder, recursive: true)) ?? []
@@ -102,25 +137,33 @@ public final class PatchDataset: @unchecked Sendable {
         }.map { folder + "/" + $0 }.sorted()
     }
 
-    /// One random pair: a crop with a random flip/rotation and its degraded input (bicubic: downscaled
-    /// and rounded to 8 bits as a saved image would be). Returns (lr [3, p/s, p/s], hr [3, p, p]) planes.
+    /// One random pair: a crop with a random flip/rotation and its input, either degraded from it (bicubic:
+    /// downscaled and rounded to 8 bits as a saved image would be) or, with an input folder, the partner's
+    /// crop at the same place under the same flip/rotation. Returns (lr [3, p/s, p/s], hr [3, p, p]) planes.
     /// - Throws: `ImageError` when no file of the folder can be decoded any more.
     public func samplePair(generator: inout SeededGenerator) throws -> (lr: PlanarImage, hr: PlanarImage) {
-        var decoded: PlanarImage?
-        while decoded == nil {
+        var found: (image: PlanarImage, input: PlanarImage?)?
+        while found == nil {
             guard cache.badCount < count else {
                 throw ImageError(
                     path: FileSystem.parentFolder(of: names[0]), reason: "no training image can be decoded")
             }
-            decoded = self.image(at: generator.nextInt(below: count))
+            found = images(at: generator.nextInt(below: count))
         }
-        let image = decoded!
-        let x = generator.nextInt(below: image.width - patchSize + 1)
-        let y = generator.nextInt(below: image.height - patchSize + 1)
+        let (image, input) = found!
+        let small = patchSize / scale
+        // With an input, crops start on its pixel grid, so the input's crop covers exactly the target's.
+        let step = input == nil ? 1 : scale
+        let x = generator.nextInt(below: (image.width - patchSize) / step + 1) * step
+        let y = generator.nextInt(below: (image.height - patchSize) / step + 1) * step
         var crop = image.cropped(x: x, y: y, width: patchSize, height: patchSize)
+        var inputCrop = input?.cropped(x: x / scale, y: y / scale, width: small, height: small)
         let transform = generator.nextInt(below: 8)
-        if transform != 0 { crop = Orientation.apply(transform + 1, to: crop) }
-        let lr = degradation.degrade(crop, scale: scale, generator: &generator)
+        if transform != 0 {
+            crop = Orientation.apply(transform + 1, to: crop)
+            inputCrop = inputCrop.map { Orientation.apply(transform + 1, to: $0) }
+        }
+        let lr = inputCrop ?? degradation.degrade(crop, scale: scale, generator: &generator)
         return (lr, crop)
     }
 

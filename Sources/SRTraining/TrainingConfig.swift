@@ -60,6 +60,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var batchSize = 16
     /// How inputs are made from the crops (bicubic for faithful models, realistic for photos).
     public var degradation = Degradation.bicubic
+    /// Fixed inputs paired with `dataFolder`'s images by relative path (`PatchDataset`); `degradation` is
+    /// then unused.
+    public var inputFolder: String?
     public var steps = 100_000
     public var learningRate: Float = 2e-4
     public var schedule = LearningRateSchedule.cosine(totalSteps: 100_000, minimum: 1e-7)
@@ -91,7 +94,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     // Bookkeeping.
     public var logEvery = 50
     public var validateEvery = 1000
-    public var checkpointEvery = 1000
+    public var checkpointEvery = 500
 
     public init() {}
 
@@ -99,7 +102,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var perceptualTerms: [PerceptualTerm] { perceptualLayers ?? [PerceptualTerm(layer: vggLayer, weight: 1)] }
 
     enum CodingKeys: String, CodingKey {
-        case stage, degradation, dataFolder, validationFolder, outputFolder, seed, pixelWeight, generator, patchSize,
+        case stage, degradation, inputFolder, dataFolder, validationFolder, outputFolder, seed, pixelWeight, generator,
+            patchSize,
             batchSize,
             steps, learningRate, schedule, pixelLoss, gradientClip, emaDecay, initialGenerator, perceptualWeight,
             ganWeight, ganLoss, vggLayer, perceptualLayers, discriminatorKind, sharpenTarget, perceptualFeatureScale,
@@ -113,6 +117,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         stage = try container.decodeIfPresent(type(of: stage), forKey: .stage) ?? stage
         degradation = try container.decodeIfPresent(type(of: degradation), forKey: .degradation) ?? degradation
+        inputFolder = try container.decodeIfPresent(String.self, forKey: .inputFolder)
         dataFolder = try container.decodeIfPresent(type(of: dataFolder), forKey: .dataFolder) ?? dataFolder
         validationFolder =
             try container.decodeIfPresent(type(of: validationFolder), forKey: .validationFolder) ?? validationFolder

@@ -64,7 +64,8 @@ public final class TrainingSession {
             _ = try Evaluation.checkedGroundTruths(in: validation, scale: config.generator.scale)
         }
         dataset = try PatchDataset(
-            folder: config.dataFolder, patchSize: config.patchSize, scale: config.generator.scale,
+            folder: config.dataFolder, inputFolder: config.inputFolder, patchSize: config.patchSize,
+            scale: config.generator.scale,
             degradation: config.degradation, warn: { report("warning: \($0)") })
         try FileManager.default.createDirectory(atPath: config.outputFolder, withIntermediateDirectories: true)
     }
@@ -80,7 +81,7 @@ public final class TrainingSession {
         report(
             "training \(config.stage.rawValue) stage: \(dataset.count) images (\(dataset.skipped.count) "
                 + "skipped), "
-                + "\(config.degradation.name) inputs, "
+                + (config.inputFolder.map { "inputs from \($0), " } ?? "\(config.degradation.name) inputs, ")
                 + "\(trainer.generator.config.architecture.rawValue) \(trainer.generator.config.features) features × \(trainer.generator.config.blocks) "
                 + "blocks ×\(trainer.generator.config.scale) "
                 + "(\(trainer.generator.parameterCount) parameters), batch \(config.batchSize) × "

@@ -26,8 +26,10 @@ struct Train: ParsableCommand {
     @Option(help: "Folder of training images (PNG/JPEG, searched recursively).") var data: String?
     @Option(help: "Folder of validation ground truths, scored like `upscale eval` (e.g. ../shared/data/bench/Set5).")
     var val: String?
-    @Option(help: "Run folder: checkpoint/, log.jsonl and chart.png go here. (default: runs/train)") var output: String?
-    @Option(help: "Training stage: psnr (pixel loss) or gan. (default: psnr)") var stage: TrainingConfig.Stage?
+    @Option(help: "Run folder: checkpoint/, log.jsonl and chart.png go here. (default: \(Train.defaults.outputFolder))")
+    var output: String?
+    @Option(help: "Training stage: psnr (pixel loss) or gan. (default: \(Train.defaults.stage.rawValue))") var stage:
+        TrainingConfig.Stage?
     @Option(help: "Stage-1 generator to start the GAN stage from.") var initialize: String?
     @Option(name: .customLong("init"), help: .hidden) var initAlias: String?
     @Option(help: "Generator layout. (default: compact, the shipped models' layout)")
@@ -38,37 +40,57 @@ struct Train: ParsableCommand {
             blur/resize/noise/JPEG pipeline, for photos from the wild) or a JSON file overriding its settings. \
             (default: bicubic)
             """, transform: { try Degradation(argument: $0) }) var degradation: Degradation?
-    @Option(help: "Generator features (1-512). (default: 48, as x4-psnr)") var features: Int?
-    @Option(help: "Generator residual blocks (0-256). (default: 8, as x4-psnr)") var blocks: Int?
-    @Option(help: "Upscaling factor of the generator (2, 3 or 4). (default: 4)") var scale: Int?
-    @Option(help: "High-resolution crop size in pixels (a multiple of --scale, 8-1024). (default: 96)")
+    @Option(
+        help: """
+            Folder of fixed inputs paired with --data's images instead of degrading crops: the file at the same \
+            relative path, 1/scale of its partner's size (rounded down). For real low/high-resolution pairs, or \
+            to distil a teacher: its outputs in --data for degraded photos in --inputs \
+            (weights/recipes/make_distillation_pairs.sh). Not with --degradation.
+            """) var inputs: String?
+    @Option(help: "Generator features (1-512). (default: \(Train.defaultGenerator.features), as x4-psnr)") var features:
+        Int?
+    @Option(help: "Generator residual blocks (0-256). (default: \(Train.defaultGenerator.blocks), as x4-psnr)")
+    var blocks: Int?
+    @Option(help: "Upscaling factor of the generator (2, 3 or 4). (default: \(Train.defaultGenerator.scale))")
+    var scale: Int?
+    @Option(
+        help:
+            "High-resolution crop size in pixels (a multiple of --scale, 8-1024). (default: \(Train.defaults.patchSize))"
+    )
     var patchSize: Int?
-    @Option(help: "Crops per step (1-1024). (default: 16)") var batchSize: Int?
-    @Option(help: "Total steps (default 100000; with --resume, a new total extends the run).") var steps: Int?
+    @Option(help: "Crops per step (1-1024). (default: \(Train.defaults.batchSize))") var batchSize: Int?
+    @Option(help: "Total steps (default \(Train.defaults.steps); with --resume, a new total extends the run).")
+    var steps: Int?
     @Option(
         help: """
             Base learning rate: cosine decay to 1e-7 over --steps for the psnr stage, halved at half-way for the gan \
-            stage. (default: 2e-4, 1e-4 for the gan stage)
+            stage. (default: \(Train.psnrLearningRate), \(Train.ganLearningRate) for the gan stage)
             """) var learningRate: Float?
-    @Option(help: "Pixel loss: l1, mse or charbonnier. (default: l1)") var pixelLoss: TrainingConfig.PixelLoss?
+    @Option(help: "Pixel loss: l1, mse or charbonnier. (default: \(Train.defaults.pixelLoss.rawValue))") var pixelLoss:
+        TrainingConfig.PixelLoss?
     @Option(
         help: """
             GAN-stage recipe: esrgan (pixel 1e-2, perceptual 1 on conv5_3, GAN 5e-3, relativistic, VGG-style D) \
             or realesrgan (pixel 1, perceptual 1 on conv1_2..conv5_3 weighted 0.1/0.1/1/1/1, GAN 0.1, vanilla, \
             U-Net D with spectral norm). The options below override single parts.
             """) var losses: TrainingConfig.LossPreset?
-    @Option(help: "GAN loss: relativistic (ESRGAN) or vanilla (SRGAN). (default: relativistic)") var ganLoss: GANLoss?
+    @Option(help: "GAN loss: relativistic (ESRGAN) or vanilla (SRGAN). (default: \(Train.defaults.ganLoss.rawValue))")
+    var ganLoss: GANLoss?
     @Flag(
         inversion: .prefixedNo,
         help: "Unsharp-mask the ground truth for the pixel and perceptual losses (on in the realesrgan recipe).")
     var sharpenTarget: Bool?
-    @Option(help: "Discriminator: vgg (one logit per image) or unet (per pixel, spectral norm). (default: vgg)")
+    @Option(
+        help:
+            "Discriminator: vgg (one logit per image) or unet (per pixel, spectral norm). (default: \(Train.defaults.discriminatorKind.rawValue))"
+    )
     var discriminator: TrainingConfig.DiscriminatorKind?
     @Option(
         help:
             ArgumentHelp(
                 "VGG16 layer for the perceptual loss: convB_L (before ReLU, ESRGAN-style) or reluB_L "
-                    + "(relu2_2 is SRGAN's VGG22); the shipped weights reach conv5_3. (default: conv3_3)")
+                    + "(relu2_2 is SRGAN's VGG22); the shipped weights reach conv5_3. (default: \(Train.defaults.vggLayer))"
+            )
     ) var vggLayer: String?
     @Option(
         help: "Several weighted VGG16 layers instead of --vgg-layer, e.g. conv3_3:1,conv4_3:1,conv5_3:1.",
@@ -84,11 +106,13 @@ struct Train: ParsableCommand {
     var pixelWeight: Float?
     @Option var perceptualWeight: Float?
     @Option var ganWeight: Float?
-    @Option(help: "Discriminator base width (GAN stage). (default: 64)") var discriminatorFeatures: Int?
-    @Option(help: "Random seed: the same seed and data give the same weights. (default: 0)") var seed: UInt64?
-    @Option(help: "Print a progress line every N steps. (default: 50)") var logEvery: Int?
-    @Option(help: "Validate every N steps. (default: 1000)") var validateEvery: Int?
-    @Option(help: "Checkpoint every N steps. (default: 500)") var checkpointEvery: Int?
+    @Option(help: "Discriminator base width (GAN stage). (default: \(Train.defaults.discriminatorFeatures))")
+    var discriminatorFeatures: Int?
+    @Option(help: "Random seed: the same seed and data give the same weights. (default: \(Train.defaults.seed))")
+    var seed: UInt64?
+    @Option(help: "Print a progress line every N steps. (default: \(Train.defaults.logEvery))") var logEvery: Int?
+    @Option(help: "Validate every N steps. (default: \(Train.defaults.validateEvery))") var validateEvery: Int?
+    @Option(help: "Checkpoint every N steps. (default: \(Train.defaults.checkpointEvery))") var checkpointEvery: Int?
     @Option(help: "BLAS threads (default: all cores).") var threads: Int?
     @Option(
         help: """
@@ -119,7 +143,10 @@ struct Train: ParsableCommand {
                         + "and the --*-every intervals)")
             }
         }
-        let scale = self.scale ?? 4, patchSize = self.patchSize ?? 96
+        if inputs != nil && degradation != nil {
+            throw ValidationError("--inputs gives the inputs; --degradation would make them: use one of the two")
+        }
+        let scale = self.scale ?? Train.defaultGenerator.scale, patchSize = self.patchSize ?? Train.defaults.patchSize
         guard [2, 3, 4].contains(scale) else { throw ValidationError("--scale must be 2, 3 or 4") }
         // A resumed run's scale is its checkpoint's; `ResumeChanges` checks a new crop size against it.
         let patchStep = resume == nil ? scale : 1
@@ -161,7 +188,8 @@ struct Train: ParsableCommand {
         let given: [(String, Bool)] = [
             ("--data", data != nil), ("--val", val != nil), ("--output", output != nil), ("--stage", stage != nil),
             ("--init", initialize != nil || initAlias != nil), ("--architecture", architecture != nil),
-            ("--degradation", degradation != nil), ("--features", features != nil), ("--blocks", blocks != nil),
+            ("--degradation", degradation != nil), ("--inputs", inputs != nil), ("--features", features != nil),
+            ("--blocks", blocks != nil),
             ("--scale", scale != nil),
             ("--learning-rate", learningRate != nil), ("--pixel-loss", pixelLoss != nil), ("--losses", losses != nil),
             ("--gan-loss", ganLoss != nil), ("--sharpen-target", sharpenTarget != nil),
@@ -206,25 +234,27 @@ struct Train: ParsableCommand {
 
     /// The configuration of a new run: `TrainingConfig`'s defaults with the given options applied.
     func newRunConfig() throws -> TrainingConfig {
-        var config = TrainingConfig()
-        config.stage = stage ?? .psnr
+        var config = Train.defaults
+        if let stage { config.stage = stage }
         config.dataFolder = data ?? ""
         config.validationFolder = val
-        config.outputFolder = output ?? "runs/train"
+        if let output { config.outputFolder = output }
         config.initialGenerator = initialize ?? initAlias
         if let initial = config.initialGenerator {
             config.generator = try SRModels.Generator.load(path: initial).config
         } else {
+            let base = Train.defaultGenerator
             config.generator = GeneratorConfig(
-                features: features ?? 48, blocks: blocks ?? 8, scale: scale ?? 4,
-                architecture: architecture ?? .compact)
+                features: features ?? base.features, blocks: blocks ?? base.blocks, scale: scale ?? base.scale,
+                architecture: architecture ?? base.architecture)
         }
         if let patchSize { config.patchSize = patchSize }
         if let batchSize { config.batchSize = batchSize }
         if let degradation { config.degradation = degradation }
-        let steps = self.steps ?? 100_000
-        config.steps = steps
-        config.learningRate = learningRate ?? (config.stage == .gan ? 1e-4 : 2e-4)
+        config.inputFolder = inputs
+        if let steps { config.steps = steps }
+        let steps = config.steps
+        config.learningRate = learningRate ?? (config.stage == .gan ? Train.ganLearningRate : Train.psnrLearningRate)
         config.schedule =
             config.stage == .gan
             ? .multiStep(milestones: [steps / 2], gamma: 0.5) : .cosine(totalSteps: steps, minimum: 1e-7)
@@ -246,9 +276,9 @@ struct Train: ParsableCommand {
         if let ganWeight { config.ganWeight = ganWeight }
         if let discriminatorFeatures { config.discriminatorFeatures = discriminatorFeatures }
         if let seed { config.seed = seed }
-        config.logEvery = logEvery ?? 50
-        config.validateEvery = validateEvery ?? 1000
-        config.checkpointEvery = checkpointEvery ?? 500
+        if let logEvery { config.logEvery = logEvery }
+        if let validateEvery { config.validateEvery = validateEvery }
+        if let checkpointEvery { config.checkpointEvery = checkpointEvery }
         if config.stage == .gan && config.initialGenerator == nil {
             printError("warning: --stage gan without --init starts from random weights")
         }
@@ -256,6 +286,15 @@ struct Train: ParsableCommand {
     }
 
     static let shippedVGGWeights = "vgg16_caffe_conv1_1-conv5_3_f16.safetensors"
+
+    /// A new run's settings where no option is given (the help texts quote them): `TrainingConfig`'s
+    /// BasicSR-derived defaults, with the shipped models' generator.
+    static let defaults = TrainingConfig()
+    /// The generator of a new run without --init: CompactResNet 48×8 ×4, the layout of `x4-psnr`.
+    static let defaultGenerator = GeneratorConfig(features: 48, blocks: 8, scale: 4, architecture: .compact)
+    /// The base learning rate of each stage (BasicSR's MSRResNet and ESRGAN settings).
+    static let psnrLearningRate = defaults.learningRate
+    static let ganLearningRate: Float = 1e-4
 }
 
 extension TrainingConfig.Stage: ExpressibleByArgument {}

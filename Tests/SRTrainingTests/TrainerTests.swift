@@ -270,6 +270,55 @@ final class TrainerTests: XCTestCase {
         XCTAssertTrue(first.lr.scalars.allSatisfy { abs($0 * 255 - ($0 * 255).rounded()) < 1e-3 })
     }
 
+    /// With an input folder, each image's input is its partner at the same relative path, and a crop pair is
+    /// the same place of both under the same flip or rotation: here the partners are 3 × 3 block means of the
+    /// images (sizes not multiples of 3 round down), so every sampled input must equal its target's block
+    /// means to 8 bits, which a crop off by one input pixel or turned differently fails. A missing or
+    /// wrongly sized partner skips its image with a warning naming the file.
+    func testPairedInputsAreCroppedAtTheSamePlace() throws {
+        let inputs = folder + "/inputs"
+        func blockMeans(_ image: PlanarImage) -> PlanarImage {
+            var small = PlanarImage(width: image.width / 3, height: image.height / 3, channels: 3)
+            for c in 0..<3 {
+                for y in 0..<small.height {
+                    for x in 0..<small.width {
+                        var sum: Float = 0
+                        for dy in 0..<3 { for dx in 0..<3 { sum += image[c, 3 * y + dy, 3 * x + dx] } }
+                        small[c, y, x] = sum / 9
+                    }
+                }
+            }
+            return small.quantized(bits: 8)
+        }
+        for name in ["img0.png", "img1.png", "nested/img2.png"] {
+            let image = try ImageFile.read(folder + "/data/" + name).image
+            try FileManager.default.createDirectory(atPath: inputs + "/nested", withIntermediateDirectories: true)
+            try ImageFile.write(blockMeans(image), to: inputs + "/" + name)
+        }
+        let extra = PlanarImage(width: 40, height: 40, channels: 3)
+        try ImageFile.write(extra, to: folder + "/data/unpaired.png")
+        try ImageFile.write(extra, to: folder + "/data/wrong.png")
+        try ImageFile.write(PlanarImage(width: 14, height: 13, channels: 3), to: inputs + "/wrong.png")
+        var warnings: [String] = []
+        let dataset = try PatchDataset(
+            folder: folder + "/data", inputFolder: inputs, patchSize: 24, scale: 3, warn: { warnings.append($0) })
+        XCTAssertEqual(dataset.count, 3)
+        XCTAssertTrue(warnings.contains { $0.contains("unpaired.png") && $0.contains("has no input") }, "\(warnings)")
+        XCTAssertTrue(warnings.contains { $0.contains("wrong.png") && $0.contains("14x13") }, "\(warnings)")
+        var generator = SeededGenerator(seed: 2)
+        let (lr, hr) = try dataset.sampleBatch(size: 24, generator: &generator)
+        XCTAssertEqual(lr.shape, [24, 3, 8, 8])
+        XCTAssertEqual(hr.shape, [24, 3, 24, 24])
+        for index in 0..<24 {
+            let expected = blockMeans(PlanarImage(tensor: hr, index: index))
+            let got = PlanarImage(tensor: lr, index: index)
+            let worst = zip(expected.pixels, got.pixels).map { abs($0 - $1) }.max() ?? 1
+            XCTAssertLessThan(worst, 0.6 / 255, "pair \(index)")
+        }
+        XCTAssertThrowsError(
+            try PatchDataset(folder: folder + "/data", inputFolder: folder + "/none", patchSize: 24, scale: 3))
+    }
+
     /// Images are decoded on demand into a bounded cache: a budget of one byte still trains (the newest
     /// image is kept) and gives the same batches as an unbounded cache; a file corrupted after the start
     /// is skipped with one warning; when none can be decoded, sampling throws instead of spinning.

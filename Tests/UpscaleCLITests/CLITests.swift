@@ -344,6 +344,9 @@ final class CLITests: BinaryTestCase {
         XCTAssertNotEqual(try run(["train"]).status, 0)
         let resume = try run(["train", "--resume", folder + "/nothing-here"])
         XCTAssertTrue(resume.error.contains("no checkpoint here"), resume.error)
+        let both = try run(["train", "--data", empty, "--inputs", empty, "--degradation", "realistic"])
+        XCTAssertNotEqual(both.status, 0)
+        XCTAssertTrue(both.error.contains("--inputs"), both.error)
     }
 
     /// A new run defaults to the shipped models' layout (CompactResNet 48×8, ×4), and a run started from a
