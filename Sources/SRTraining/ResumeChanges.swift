@@ -36,18 +36,10 @@ public struct ResumeChanges: Sendable, Equatable {
     public func apply(to config: inout TrainingConfig) throws -> [String] {
         var changed: [String] = []
         if let patchSize, patchSize != config.patchSize {
-            let scale = config.generator.scale
-            guard patchSize % scale == 0 else {
-                throw ResumeError("the crop size must be a multiple of the run's scale, \(scale)")
-            }
-            if config.stage == .gan {
-                guard config.discriminatorKind == .unet else {
-                    throw ResumeError(
-                        "the VGG-style discriminator is built for \(config.patchSize)-pixel crops; its run keeps them")
-                }
-                guard patchSize % 8 == 0 else {
-                    throw ResumeError("the U-Net discriminator needs crops in multiples of 8")
-                }
+            if let problem = config.cropProblem(patchSize) { throw ResumeError(problem) }
+            guard config.stage != .gan || config.discriminatorKind == .unet else {
+                throw ResumeError(
+                    "the VGG-style discriminator is built for \(config.patchSize)-pixel crops; its run keeps them")
             }
             changed.append("crop \(config.patchSize) px -> \(patchSize) px")
             config.patchSize = patchSize

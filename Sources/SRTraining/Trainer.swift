@@ -39,6 +39,7 @@ public final class Trainer {
     /// discriminator and the VGG extractor.
     public init(config: TrainingConfig) throws {
         self.config = config
+        if let problem = config.cropProblem(config.patchSize) { throw ModelError(problem) }
         var random = SeededGenerator(seed: config.seed)
         if let path = config.initialGenerator {
             generator = try Generator.load(path: path)
@@ -56,16 +57,10 @@ public final class Trainer {
             let discriminator: any Layer
             switch config.discriminatorKind {
             case .vgg:
-                guard config.patchSize % 32 == 0 else {
-                    throw ModelError("the VGG-style discriminator needs a patch size that is a multiple of 32")
-                }
                 let vgg = Discriminator(features: config.discriminatorFeatures, inputSize: config.patchSize)
                 vgg.initialize(generator: &random)
                 discriminator = vgg
             case .unet:
-                guard config.patchSize % 8 == 0 else {
-                    throw ModelError("the U-Net discriminator needs a patch size that is a multiple of 8")
-                }
                 let unet = UNetDiscriminator(features: config.discriminatorFeatures)
                 unet.initialize(generator: &random)
                 discriminator = unet

@@ -98,6 +98,19 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
 
     public init() {}
 
+    /// Why this run cannot take crops of `patchSize` pixels, or nil: they must be a multiple of the scale and,
+    /// in the GAN stage, of what the discriminator halves them by (32 for the VGG-style one, 8 for the U-Net).
+    public func cropProblem(_ patchSize: Int) -> String? {
+        let scale = generator.scale
+        if patchSize % scale != 0 { return "the crop size \(patchSize) must be a multiple of the scale, \(scale)" }
+        guard stage == .gan else { return nil }
+        let (multiple, name) = discriminatorKind == .vgg ? (32, "VGG-style") : (8, "U-Net")
+        if patchSize % multiple != 0 {
+            return "the \(name) discriminator needs a crop size that is a multiple of \(multiple), not \(patchSize)"
+        }
+        return nil
+    }
+
     /// The perceptual loss's terms: `perceptualLayers`, or `vggLayer` with weight 1.
     public var perceptualTerms: [PerceptualTerm] { perceptualLayers ?? [PerceptualTerm(layer: vggLayer, weight: 1)] }
 

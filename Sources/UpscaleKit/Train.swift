@@ -146,18 +146,17 @@ struct Train: ParsableCommand {
         if inputs != nil && degradation != nil {
             throw ValidationError("--inputs gives the inputs; --degradation would make them: use one of the two")
         }
-        let scale = self.scale ?? Train.defaultGenerator.scale, patchSize = self.patchSize ?? Train.defaults.patchSize
-        guard [2, 3, 4].contains(scale) else { throw ValidationError("--scale must be 2, 3 or 4") }
-        // A resumed run's scale is its checkpoint's; `ResumeChanges` checks a new crop size against it.
-        let patchStep = resume == nil ? scale : 1
+        if let scale, ![2, 3, 4].contains(scale) { throw ValidationError("--scale must be 2, 3 or 4") }
         if let features, !(1...GeneratorConfig.maximumFeatures).contains(features) {
             throw ValidationError("--features must be between 1 and \(GeneratorConfig.maximumFeatures)")
         }
         if let blocks, !(0...GeneratorConfig.maximumBlocks).contains(blocks) {
             throw ValidationError("--blocks must be between 0 and \(GeneratorConfig.maximumBlocks)")
         }
-        guard (8...1024).contains(patchSize), patchSize % patchStep == 0 else {
-            throw ValidationError("--patch-size must be a multiple of --scale between 8 and 1024")
+        // Whether the run's scale (perhaps --init's) and discriminator divide the crop is checked with the
+        // run's configuration (`TrainingConfig.cropProblem`), also before any file is created.
+        if let patchSize, !(8...1024).contains(patchSize) {
+            throw ValidationError("--patch-size must be between 8 and 1024")
         }
         if let batchSize, !(1...1024).contains(batchSize) {
             throw ValidationError("--batch-size must be between 1 and 1024")

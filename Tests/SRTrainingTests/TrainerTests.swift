@@ -155,8 +155,8 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual([stored.step, stored.config.patchSize, stored.config.batchSize], [3, 40, 2])
 
         for (changes, expected) in [
-            (ResumeChanges(patchSize: 41), "multiple of the run's scale"),
-            (ResumeChanges(patchSize: 36), "multiples of 8"),
+            (ResumeChanges(patchSize: 41), "multiple of the scale, 2"),
+            (ResumeChanges(patchSize: 36), "U-Net discriminator needs a crop size that is a multiple of 8"),
         ] {
             XCTAssertThrowsError(try Trainer.resume(folder: folder + "/unet/checkpoint", changes: changes)) { error in
                 XCTAssertTrue("\(error)".contains(expected) && "\(error)".contains("unet/checkpoint"), "\(error)")
@@ -174,6 +174,25 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(
             try Trainer.resume(folder: folder + "/vgg/checkpoint", changes: ResumeChanges(batchSize: 1))
                 .trainer.config.batchSize, 1, "the VGG-style discriminator takes any batch")
+    }
+
+    /// A new run checks its crop against its own scale and discriminator before it writes anything (the
+    /// scale may come from an --init file, which the command line cannot see).
+    func testNewRunRefusesACropItsScaleOrDiscriminatorCannotTake() throws {
+        var pixel = config()
+        pixel.generator = GeneratorConfig(features: 8, blocks: 1, scale: 3)
+        pixel.patchSize = 32
+        var vgg = config(stage: .gan)
+        vgg.patchSize = 48
+        for (config, expected) in [
+            (pixel, "multiple of the scale, 3"),
+            (vgg, "VGG-style discriminator needs a crop size that is a multiple of 32"),
+        ] {
+            XCTAssertThrowsError(try TrainingSession(config: config, resumeFolder: nil, report: { _ in })) { error in
+                XCTAssertTrue("\(error)".contains(expected), "\(error)")
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: config.outputFolder))
+        }
     }
 
     func testSameSeedSameWeights() throws {

@@ -398,6 +398,6 @@ final class HardeningTests: BinaryTestCase {
         // The crop size may change on resume, to a size this ×4 run can take.
         let odd = try run(["train", "--resume", runFolder, "--steps", "4", "--patch-size", "30"])
         XCTAssertEqual(odd.status, 1)
-        XCTAssertTrue(odd.error.contains("multiple of the run's scale, 4") && odd.error.contains(runFolder), odd.error)
+        XCTAssertTrue(odd.error.contains("multiple of the scale, 4") && odd.error.contains(runFolder), odd.error)
     }
 }
