@@ -24,6 +24,15 @@ enum DetailControl {
         return nil
     }
 
+    /// Why `name` cannot name a partner (nil when it can): it must be a plain file name, found beside the GAN
+    /// file or in the weights folders, never a path.
+    static func partnerNameProblem(_ name: String) -> String? {
+        guard !name.isEmpty, !name.contains("/"), name != "..", name != "." else {
+            return "must be a plain file name, not '\(name)'"
+        }
+        return nil
+    }
+
     /// The model at `path`, blended toward its faithful partner when `detail` is given.
     static func model(path: String, detail: Float?) throws -> any SuperResolutionModel {
         guard let detail else { return try ModelFile.load(path: path) }
@@ -40,8 +49,8 @@ enum DetailControl {
                 "\(path): --detail needs a GAN model that names the faithful model it was trained from "
                     + "(metadata \"\(partnerKey)\"); this one does not")
         }
-        guard !name.isEmpty, !name.contains("/"), name != "..", name != "." else {
-            throw CLIError("\(path): its \"\(partnerKey)\" metadata must be a plain file name, not '\(name)'")
+        if let problem = partnerNameProblem(name) {
+            throw CLIError("\(path): its \"\(partnerKey)\" metadata \(problem)")
         }
         let beside = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(name).path
         guard let partnerPath = FileManager.default.fileExists(atPath: beside) ? beside : ModelCatalog.locate(name)

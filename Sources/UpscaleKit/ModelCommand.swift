@@ -23,10 +23,18 @@ struct ModelCommand: ParsableCommand {
         @Argument(help: "Generator A (.safetensors).") var first: String
         @Argument(help: "Generator B (.safetensors), same architecture.") var second: String
         @Option(help: "Weight of A, 0...1.") var alpha: Float = 0.5
+        @Option(
+            help: """
+                The faithful model `--detail` blends OUT toward, as a file name looked up beside OUT, then in the \
+                weights folders (default: B when B is a psnr-stage model, else A's partner).
+                """) var faithful: String?
         @Argument(help: "Output .safetensors file.") var output: String
 
         func validate() throws {
             guard (0...1).contains(alpha) else { throw ValidationError("--alpha must be between 0 and 1") }
+            if let faithful, let problem = DetailControl.partnerNameProblem(faithful) {
+                throw ValidationError("--faithful: \(problem)")
+            }
         }
 
         func run() throws {
@@ -45,7 +53,9 @@ struct ModelCommand: ParsableCommand {
                         + "\(Self.weight(1 - alpha)) × \(URL(fileURLWithPath: second).lastPathComponent)",
                 ]
                 // A GAN blended with a faithful model keeps that model as its `--detail` partner.
-                if metadataB["kind"] == "psnr" {
+                if let faithful {
+                    metadata[DetailControl.partnerKey] = faithful
+                } else if metadataB["kind"] == "psnr" {
                     metadata[DetailControl.partnerKey] = URL(fileURLWithPath: second).lastPathComponent
                 } else if let partner = metadataA[DetailControl.partnerKey] {
                     metadata[DetailControl.partnerKey] = partner

@@ -301,6 +301,15 @@ final class CLITests: BinaryTestCase {
         // The blend names its faithful partner too, so --detail works on it.
         XCTAssertEqual(try SafeTensors.read(path: mix).metadata["faithful"], "x4-psnr-msrresnet.safetensors")
         XCTAssertEqual(try upscaled(["--model", mix, "--detail", "0"], "mix0"), faithfulOutput)
+        // --faithful names the partner itself (here, against the default, the GAN file, so --detail 0 gives it).
+        let named = folder + "/named.safetensors"
+        let nameIt = ["model", "interpolate", gan, mix, "--alpha", "0.5", named]
+        XCTAssertEqual(try run(nameIt + ["--faithful", "x4-gan.safetensors"]).status, 0)
+        XCTAssertEqual(try SafeTensors.read(path: named).metadata["faithful"], "x4-gan.safetensors")
+        XCTAssertEqual(try upscaled(["--model", named, "--detail", "0"], "named0"), ganOutput)
+        let refusedName = try run(nameIt + ["--faithful", "../x.safetensors"])
+        XCTAssertEqual(refusedName.status, 64)
+        XCTAssertTrue(refusedName.error.contains("plain file name"), refusedName.error)
 
         for (arguments, status) in [
             (["--model", faithful, "--detail", "0.5"], Int32(1)), (["--model", gan, "--detail", "1.5"], 64),
