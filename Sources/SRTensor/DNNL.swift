@@ -106,6 +106,20 @@ public final class DNNLMemory {
         }
     }
 
+    /// Whether a 4-D descriptor is dense channels-last (NHWC), which oneDNN picks for some convolutions of
+    /// few channels on AVX-512 hosts.
+    public static func isChannelsLast(_ descriptor: dnnl_memory_desc_t) -> Bool {
+        guard descriptor.ndims == 4, descriptor.format_kind == dnnl_blocked,
+            descriptor.format_desc.blocking.inner_nblks == 0
+        else { return false }
+        let dims = dimensions(of: descriptor)
+        let strides = withUnsafeBytes(of: descriptor.format_desc.blocking.strides) {
+            Array($0.bindMemory(to: Int64.self).prefix(4)).map(Int.init)
+        }
+        return strides[1] == 1 && strides[3] == dims[1] && strides[2] == dims[3] * dims[1]
+            && strides[0] == dims[1] * dims[2] * dims[3]
+    }
+
     /// Floats a buffer of this layout needs.
     public static func floats(in descriptor: dnnl_memory_desc_t) -> Int {
         var md = descriptor

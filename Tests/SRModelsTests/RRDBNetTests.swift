@@ -32,7 +32,10 @@ final class RRDBNetTests: XCTestCase {
         XCTAssertEqual(joined.splittingChannels([3, 2]), [a, b])
     }
 
-    /// With LeakyReLU slopes of 1 the network is linear, so the check is exact through every dense connection.
+    /// With LeakyReLU slopes of 1 the network is linear, so the check is exact through every dense connection,
+    /// and so are finite differences of any step: a large one (0.5) keeps the float32 rounding of outputs in
+    /// the thousands out of them (with 1e-2 it was a 20 % error on AVX-512 hosts, whose kernels round
+    /// differently).
     func testGradients() {
         for scale in [4, 2] {
             let network = RRDBNet(features: 4, growth: 2, blocks: 1, scale: scale, slope: 1)
@@ -42,7 +45,7 @@ final class RRDBNetTests: XCTestCase {
                     shape: parameter.value.shape, standardDeviation: 0.4, generator: &random)
             }
             checkGradients(
-                network, input: randomTensor([1, 3, 4, 4], seed: 3, low: 0, high: 1), epsilon: 1e-2, tolerance: 1e-2)
+                network, input: randomTensor([1, 3, 4, 4], seed: 3, low: 0, high: 1), epsilon: 0.5, tolerance: 1e-2)
         }
     }
 }

@@ -365,12 +365,16 @@ final class NCNNGraphPlan {
         }
     }
 
-    /// A PReLU action for `source`'s layout (plain or channel-blocked), slopes padded to whole blocks.
+    /// A PReLU action for `source`'s layout (plain, channel-blocked, or channels-last, which is one block of
+    /// all the channels), slopes padded to whole blocks.
     private static func prelu(slopes: [Float], source: DNNLMemory, destination: DNNLMemory) throws -> Action {
-        guard let block = DNNLMemory.channelBlock(of: source.descriptor) else {
+        let dims = DNNLMemory.dimensions(of: source.descriptor)
+        guard
+            let block = DNNLMemory.channelBlock(of: source.descriptor)
+                ?? (DNNLMemory.isChannelsLast(source.descriptor) ? dims[1] : nil)
+        else {
             throw ModelError("PReLU on an unexpected layout")
         }
-        let dims = DNNLMemory.dimensions(of: source.descriptor)
         let padded = (dims[1] + block - 1) / block * block
         let perChannel = (0..<padded).map { c in c < dims[1] ? (slopes.count == 1 ? slopes[0] : slopes[c]) : 0 }
         return .prelu(
