@@ -7,6 +7,15 @@ import SRTensor
 protocol GeneratorInferencePlan: AnyObject {
     /// Runs on `input` [1, 3, H, W] (the plan's size) → [1, 3, H·s, W·s], intermediates in `scratch`.
     func run(_ input: Tensor, scratch: ScratchBuffers) throws -> Tensor
+    /// The plan's convolutions that run by Winograd, and all its convolutions.
+    var winogradCount: (winograd: Int, convolutions: Int) { get }
+}
+
+extension Array where Element == BlockedConvolution {
+    /// How many of these run by Winograd, and how many there are.
+    var winogradCount: (winograd: Int, convolutions: Int) {
+        (filter { if case .winograd = $0 { true } else { false } }.count, count)
+    }
 }
 
 /// CompactResNet's inference for one tile size on oneDNN: every convolution runs in oneDNN's blocked
@@ -35,15 +44,7 @@ final class CompactGeneratorPlan: GeneratorInferencePlan {
         self.height = height
         self.width = width
         scale = g.config.scale
-        func convolution(
-            _ layer: Conv2d, _ postOp: DNNLConvolution.PostOp, source: dnnl_memory_desc_t? = nil,
-            destination: dnnl_memory_desc_t? = nil
-        ) throws -> DNNLConvolution {
-            try DNNLConvolution(
-                weight: layer.weight.value, bias: layer.bias?.value, height: height, width: width, postOp: postOp,
-                source: source, destination: destination)
-        }
-        first = try convolution(g.convFirst, .leakyReLU(slope: 0.1))
+        first = try BlockedConvolution.first(g.convFirst, height: height, width: width, postOp: .leakyReLU(slope: 0.1))
         inputPlain = try DNNLMemory.plainDescriptor([1, g.config.inputChannels, height, width])
         inputReorder = try DNNLReorder(from: inputPlain, to: first.sourceDescriptor)
         let body = first.destinationDescriptor
@@ -67,6 +68,11 @@ final class CompactGeneratorPlan: GeneratorInferencePlan {
         upPlain = try DNNLMemory.plainDescriptor([1, upLayer.outputChannels, height, width])
         upReorder = try DNNLReorder(from: convUp.destinationDescriptor, to: upPlain)
         base = g.base
+    }
+
+    var winogradCount: (winograd: Int, convolutions: Int) {
+        let blocked = blocks.flatMap { [$0.0, $0.1] } + [convBody, convUp]
+        return (blocked.winogradCount.winograd, blocked.count + 1)
     }
 
     func run(_ input: Tensor, scratch: ScratchBuffers) throws -> Tensor {

@@ -213,6 +213,16 @@ public final class Generator: Layer {
         return (try? oneDNNInference(input)) ?? referenceInference(input)
     }
 
+    /// How many of the convolutions of the oneDNN plan for a `height` × `width` input run by Winograd, and how
+    /// many convolutions it has (nil where oneDNN does not run this generator).
+    public func winogradCount(height: Int, width: Int) -> (winograd: Int, convolutions: Int)? {
+        guard usesOneDNN else { return nil }
+        if config.architecture == .compact {
+            return (try? CompactGeneratorPlan(generator: self, height: height, width: width))?.winogradCount
+        }
+        return (try? GeneratorPlan(generator: self, height: height, width: width))?.winogradCount
+    }
+
     /// Inference on oneDNN through a plan for this input size (made on first use, kept for later
     /// tiles of the same size). [1, 3, H, W] → [1, 3, H·s, W·s].
     /// - Throws: `DNNL.Failure` when oneDNN cannot run a layer, `ModelError` for PReLU generators.

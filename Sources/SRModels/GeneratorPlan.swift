@@ -57,19 +57,11 @@ final class GeneratorPlan: GeneratorInferencePlan {
         let config = g.config
         features = config.features
         scale = config.scale
-        func convolution(
-            _ layer: Conv2d, _ h: Int, _ w: Int, _ postOp: DNNLConvolution.PostOp,
-            source: dnnl_memory_desc_t? = nil, destination: dnnl_memory_desc_t? = nil
-        ) throws -> DNNLConvolution {
-            try DNNLConvolution(
-                weight: layer.weight.value, bias: layer.bias?.value, height: h, width: w, postOp: postOp,
-                source: source, destination: destination)
-        }
         guard let upconv1 = g.upconv1, let convHR = g.convHR, let convLast = g.convLast else {
             throw ModelError("not an MSRResNet generator")
         }
         let leaky = DNNLConvolution.PostOp.leakyReLU(slope: 0.1)
-        first = try convolution(g.convFirst, height, width, leaky)
+        first = try BlockedConvolution.first(g.convFirst, height: height, width: width, postOp: leaky)
         inputPlain = try DNNLMemory.plainDescriptor([1, config.inputChannels, height, width])
         inputReorder = try DNNLReorder(from: inputPlain, to: first.sourceDescriptor)
         let body = first.destinationDescriptor
@@ -121,6 +113,12 @@ final class GeneratorPlan: GeneratorInferencePlan {
     }
 
     /// Runs the plan on `input` [1, 3, height, width], using `scratch` for every intermediate buffer.
+    var winogradCount: (winograd: Int, convolutions: Int) {
+        let blocked = blocks.flatMap { [$0.0, $0.1] } + stages.map(\.convolution) + [hr]
+        // The first and the last convolutions run on oneDNN and our direct kernel.
+        return (blocked.winogradCount.winograd, blocked.count + 2)
+    }
+
     func run(_ input: Tensor, scratch: ScratchBuffers) throws -> Tensor {
         func view(_ role: String, _ descriptor: dnnl_memory_desc_t) throws -> DNNLMemory {
             try DNNLMemory(

@@ -209,9 +209,11 @@ struct ModelCommand: ParsableCommand {
                 let backend =
                     (generator as? NCNNModel)?.inferencePath
                     ?? (generator.usesOneDNN ? "oneDNN" : "reference path (im2col + sgemm)")
+                let tile = 128  // the default tile
                 let winograd =
-                    generator.usesOneDNN && WinogradConvolution.isEnabled
-                    ? "; Winograd F(2×2, 3×3) for 3×3 convolutions of 8k channels (AVX2)" : ""
+                    ((generator as? Generator)?.winogradCount(height: tile, width: tile)).map {
+                        "; Winograd F(2×2, 3×3) for \($0.winograd) of its \($0.convolutions) convolutions (\(tile)² tiles)"
+                    } ?? ""
                 print("inference:        " + backend + winograd)
                 for key in ["kind", "description", "steps"] {
                     if let value = metadata[key] {

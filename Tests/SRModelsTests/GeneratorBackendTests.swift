@@ -78,6 +78,20 @@ final class GeneratorBackendTests: XCTestCase {
         }
     }
 
+    /// Where Winograd runs at all, it takes every 3×3 convolution of 8k channels of the shipped models, also on
+    /// AVX-512 hosts, where oneDNN would keep the maps in 16-channel blocks unless asked for nChw8c (x4-psnr:
+    /// all but conv_first, 3 → 48; x2-psnr: also not conv_up, 32 → 12; x4-gan: all but conv_first and the 64 → 3 conv_last).
+    func testShippedModelsRunWinogradWhereItIsEnabled() throws {
+        try XCTSkipUnless(DNNL.isAvailable && WinogradConvolution.isEnabled, "Winograd does not run here")
+        var weights = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { weights.deleteLastPathComponent() }
+        for (name, expected) in [("x4-psnr", (18, 19)), ("x2-psnr", (17, 19)), ("x4-gan", (15, 17))] {
+            let generator = try Generator.load(path: weights.appendingPathComponent("weights/\(name).safetensors").path)
+            let count = try XCTUnwrap(generator.winogradCount(height: 64, width: 48), name)
+            XCTAssertEqual([count.winograd, count.convolutions], [expected.0, expected.1], name)
+        }
+    }
+
     func testShapesWithoutFastKernelsFallBackToTheReference() {
         // 6 channels: where oneDNN has only its (slow) reference code for them (AVX2 hosts), the plan is
         // refused and inference takes the reference path; elsewhere the plan must match it.
