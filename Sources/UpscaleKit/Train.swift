@@ -32,13 +32,15 @@ struct Train: ParsableCommand {
         TrainingConfig.Stage?
     @Option(help: "Stage-1 generator to start the GAN stage from.") var initialize: String?
     @Option(name: .customLong("init"), help: .hidden) var initAlias: String?
-    @Option(help: "Generator layout. (default: compact, the shipped models' layout)")
+    @Option(
+        help: "Generator layout. (default: \(Train.defaultGenerator.architecture.argument), the shipped models' layout)"
+    )
     var architecture: GeneratorConfig.Architecture?
     @Option(
         help: """
             How inputs are made from the crops: bicubic (clean, for faithful models), realistic (Real-ESRGAN's \
             blur/resize/noise/JPEG pipeline, for photos from the wild) or a JSON file overriding its settings. \
-            (default: bicubic)
+            (default: \(Train.defaults.degradation.name))
             """, transform: { try Degradation(argument: $0) }) var degradation: Degradation?
     @Option(
         help: """
