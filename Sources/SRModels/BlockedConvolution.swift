@@ -4,8 +4,9 @@ import SRTensor
 
 /// A convolution inside an inference plan, between buffers in oneDNN's blocked layouts: oneDNN's
 /// direct convolution, or Winograd F(2×2, 3×3) (`WinogradConvolution`) for 3×3 layers of 8k channels
-/// when the plan keeps its maps in nChw8c (oneDNN's own choice on AVX2 machines, asked for on AVX-512 ones). Both are checked
-/// against the reference path; Winograd made CompactResNet 48×8's forward 1.47× faster on Zen 3.
+/// when the plan keeps its maps in nChw8c (oneDNN's own choice on AVX2 machines, asked for on AVX-512 ones).
+/// Both are checked against the reference path; Winograd made CompactResNet 48×8's forward 1.47× faster on
+/// Zen 3.
 enum BlockedConvolution {
     case oneDNN(DNNLConvolution)
     case winograd(WinogradConvolution, source: dnnl_memory_desc_t, destination: dnnl_memory_desc_t)
@@ -67,28 +68,26 @@ enum BlockedConvolution {
     }
 }
 
-extension BlockedConvolution {
-    /// A plan's first convolution, whose output layout the body's maps keep. Winograd runs on nChw8c maps,
-    /// oneDNN's own choice on AVX2 hosts; on AVX-512 hosts it picks 16-channel blocks, so where Winograd is
-    /// enabled and the channels are a multiple of 8 the output is asked for in nChw8c (oneDNN runs its AVX2
-    /// code there), and left to oneDNN's choice when it has no fast code for that.
-    static func first(
-        _ layer: Conv2d, height: Int, width: Int, postOp: DNNLConvolution.PostOp
-    ) throws
-        -> DNNLConvolution
-    {
-        func convolution(destination: dnnl_memory_desc_t?) throws -> DNNLConvolution {
-            try DNNLConvolution(
-                weight: layer.weight.value, bias: layer.bias?.value, height: height, width: width, postOp: postOp,
-                destination: destination)
-        }
-        if WinogradConvolution.isEnabled, layer.outputChannels % 8 == 0,
-            let blocked = try? convolution(
-                destination: DNNLMemory.blocked8Descriptor([1, layer.outputChannels, height, width]))
+extension DNNLConvolution {
+    /// A oneDNN convolution whose output feeds Winograd layers where it can: Winograd runs on nChw8c maps,
+    /// oneDNN's own choice on AVX2 hosts, but AVX-512 hosts pick 16-channel blocks. So where Winograd is enabled
+    /// and the output channels are a multiple of 8, the output is asked for in nChw8c (oneDNN runs its AVX2 code
+    /// there), and left to oneDNN's choice when it has no fast code for that.
+    static func feedingWinograd(
+        weight: Tensor, bias: Tensor?, height: Int, width: Int, postOps: [PostOp], preparedWeights: DNNLMemory? = nil
+    ) throws -> DNNLConvolution {
+        let outputs = weight.shape[0]
+        if WinogradConvolution.isEnabled, outputs % 8 == 0,
+            let convolution = try? DNNLConvolution(
+                weight: weight, bias: bias, height: height, width: width, postOps: postOps,
+                destination: DNNLMemory.blocked8Descriptor([1, outputs, height, width]),
+                preparedWeights: preparedWeights)
         {
-            return blocked
+            return convolution
         }
-        return try convolution(destination: nil)
+        return try DNNLConvolution(
+            weight: weight, bias: bias, height: height, width: width, postOps: postOps,
+            preparedWeights: preparedWeights)
     }
 }
 

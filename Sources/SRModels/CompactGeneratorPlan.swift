@@ -44,7 +44,10 @@ final class CompactGeneratorPlan: GeneratorInferencePlan {
         self.height = height
         self.width = width
         scale = g.config.scale
-        first = try BlockedConvolution.first(g.convFirst, height: height, width: width, postOp: .leakyReLU(slope: 0.1))
+        // conv_first's output layout is the body's, so it is the one that lets Winograd run.
+        first = try DNNLConvolution.feedingWinograd(
+            weight: g.convFirst.weight.value, bias: g.convFirst.bias?.value, height: height, width: width,
+            postOps: [.leakyReLU(slope: 0.1)])
         inputPlain = try DNNLMemory.plainDescriptor([1, g.config.inputChannels, height, width])
         inputReorder = try DNNLReorder(from: inputPlain, to: first.sourceDescriptor)
         let body = first.destinationDescriptor

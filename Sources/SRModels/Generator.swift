@@ -217,10 +217,14 @@ public final class Generator: Layer {
     /// many convolutions it has (nil where oneDNN does not run this generator).
     public func winogradCount(height: Int, width: Int) -> (winograd: Int, convolutions: Int)? {
         guard usesOneDNN else { return nil }
-        if config.architecture == .compact {
-            return (try? CompactGeneratorPlan(generator: self, height: height, width: width))?.winogradCount
-        }
-        return (try? GeneratorPlan(generator: self, height: height, width: width))?.winogradCount
+        return (try? makePlan(height: height, width: width))?.winogradCount
+    }
+
+    /// A new oneDNN plan for this architecture at `height` × `width`.
+    private func makePlan(height: Int, width: Int) throws -> any GeneratorInferencePlan {
+        config.architecture == .compact
+            ? try CompactGeneratorPlan(generator: self, height: height, width: width)
+            : try GeneratorPlan(generator: self, height: height, width: width)
     }
 
     /// Inference on oneDNN through a plan for this input size (made on first use, kept for later
@@ -247,10 +251,7 @@ public final class Generator: Layer {
         } else {
             if plans.count >= 8 { plans.removeAll() }
             do {
-                plan =
-                    config.architecture == .compact
-                    ? try CompactGeneratorPlan(generator: self, height: key[0], width: key[1])
-                    : try GeneratorPlan(generator: self, height: key[0], width: key[1])
+                plan = try makePlan(height: key[0], width: key[1])
             } catch {
                 plans[key] = .some(nil)
                 throw error

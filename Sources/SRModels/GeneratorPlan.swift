@@ -61,7 +61,10 @@ final class GeneratorPlan: GeneratorInferencePlan {
             throw ModelError("not an MSRResNet generator")
         }
         let leaky = DNNLConvolution.PostOp.leakyReLU(slope: 0.1)
-        first = try BlockedConvolution.first(g.convFirst, height: height, width: width, postOp: leaky)
+        // conv_first's output layout is the body's, so it is the one that lets Winograd run.
+        first = try DNNLConvolution.feedingWinograd(
+            weight: g.convFirst.weight.value, bias: g.convFirst.bias?.value, height: height, width: width,
+            postOps: [leaky])
         inputPlain = try DNNLMemory.plainDescriptor([1, config.inputChannels, height, width])
         inputReorder = try DNNLReorder(from: inputPlain, to: first.sourceDescriptor)
         let body = first.destinationDescriptor
@@ -112,13 +115,13 @@ final class GeneratorPlan: GeneratorInferencePlan {
         base = g.base
     }
 
-    /// Runs the plan on `input` [1, 3, height, width], using `scratch` for every intermediate buffer.
     var winogradCount: (winograd: Int, convolutions: Int) {
         let blocked = blocks.flatMap { [$0.0, $0.1] } + stages.map(\.convolution) + [hr]
         // The first and the last convolutions run on oneDNN and our direct kernel.
         return (blocked.winogradCount.winograd, blocked.count + 2)
     }
 
+    /// Runs the plan on `input` [1, 3, height, width], using `scratch` for every intermediate buffer.
     func run(_ input: Tensor, scratch: ScratchBuffers) throws -> Tensor {
         func view(_ role: String, _ descriptor: dnnl_memory_desc_t) throws -> DNNLMemory {
             try DNNLMemory(

@@ -87,10 +87,7 @@ public final class DNNLMemory {
     public static func channelBlock(of descriptor: dnnl_memory_desc_t) -> Int? {
         guard descriptor.ndims == 4, descriptor.format_kind == dnnl_blocked else { return nil }
         let blocking = descriptor.format_desc.blocking
-        let dims = dimensions(of: descriptor)
-        let strides = withUnsafeBytes(of: blocking.strides) {
-            Array($0.bindMemory(to: Int64.self).prefix(4)).map(Int.init)
-        }
+        let (dims, strides) = (dimensions(of: descriptor), fourStrides(of: descriptor))
         let plane = dims[2] * dims[3]
         switch blocking.inner_nblks {
         case 0:
@@ -112,12 +109,16 @@ public final class DNNLMemory {
         guard descriptor.ndims == 4, descriptor.format_kind == dnnl_blocked,
             descriptor.format_desc.blocking.inner_nblks == 0
         else { return false }
-        let dims = dimensions(of: descriptor)
-        let strides = withUnsafeBytes(of: descriptor.format_desc.blocking.strides) {
-            Array($0.bindMemory(to: Int64.self).prefix(4)).map(Int.init)
-        }
+        let (dims, strides) = (dimensions(of: descriptor), fourStrides(of: descriptor))
         return strides[1] == 1 && strides[3] == dims[1] && strides[2] == dims[3] * dims[1]
             && strides[0] == dims[1] * dims[2] * dims[3]
+    }
+
+    /// The outer strides of a 4-D blocked descriptor, in floats.
+    private static func fourStrides(of descriptor: dnnl_memory_desc_t) -> [Int] {
+        withUnsafeBytes(of: descriptor.format_desc.blocking.strides) {
+            Array($0.bindMemory(to: Int64.self).prefix(4)).map(Int.init)
+        }
     }
 
     /// Floats a buffer of this layout needs.

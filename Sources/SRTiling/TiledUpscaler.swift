@@ -40,7 +40,12 @@ public struct TilingOptions: Sendable, Equatable {
     /// whole image.
     public var alignment: Int
 
-    public init(tileSize: Int = 128, overlap: Int = 16, blend: Int = 2, workers: Int = 1, alignment: Int = 1) {
+    /// The tile core size used when none is asked for (or chosen from a memory budget).
+    public static let defaultTileSize = 128
+
+    public init(
+        tileSize: Int = defaultTileSize, overlap: Int = 16, blend: Int = 2, workers: Int = 1, alignment: Int = 1
+    ) {
         self.tileSize = tileSize
         self.overlap = overlap
         self.blend = min(blend, tileSize / 2)

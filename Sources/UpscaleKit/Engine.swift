@@ -51,7 +51,7 @@ final class Engine {
         let path = try ModelCatalog.resolve(name, scale: outputSize.modelScale)
         let generator = try DetailControl.model(path: path, detail: detail)
         let options = TilingOptions(
-            tileSize: tile ?? 128, overlap: overlap ?? generator.defaultOverlap, blend: blend,
+            tileSize: tile ?? TilingOptions.defaultTileSize, overlap: overlap ?? generator.defaultOverlap, blend: blend,
             alignment: generator.inputAlignment)
         // oneDNN threads each convolution over all cores itself; the reference path runs one tile per core.
         let run = SelfEnsemble.model({ generator.inference($0) }, enabled: selfEnsemble)

@@ -3,6 +3,7 @@ import Foundation
 import SRFiles
 import SRModels
 import SRTensor
+import SRTiling
 
 struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -209,7 +210,7 @@ struct ModelCommand: ParsableCommand {
                 let backend =
                     (generator as? NCNNModel)?.inferencePath
                     ?? (generator.usesOneDNN ? "oneDNN" : "reference path (im2col + sgemm)")
-                let tile = 128  // the default tile
+                let tile = TilingOptions.defaultTileSize
                 let winograd =
                     ((generator as? Generator)?.winogradCount(height: tile, width: tile)).map {
                         "; Winograd F(2×2, 3×3) for \($0.winograd) of its \($0.convolutions) convolutions (\(tile)² tiles)"

@@ -64,7 +64,10 @@ struct UpscaleImages: ParsableCommand {
             Self-ensemble (TTA): run every tile in all 8 flips and rotations and average them. 8 times slower; \
             a little more faithful for psnr models, smoother texture for GAN models.
             """) var tta = false
-    @Option(help: "Tile core size in input pixels, 8-4096 (default 128, or chosen from --max-memory).") var tile: Int?
+    @Option(
+        help:
+            "Tile core size in input pixels, 8-4096 (default \(TilingOptions.defaultTileSize), or chosen from --max-memory)."
+    ) var tile: Int?
     @Option(help: "Context around each tile in input pixels, 0-512 (default: the model's exact overlap).") var overlap:
         Int?
     @Option(help: "Half-width of the cross-fade between tiles in input pixels, 0 to tile/2.") var blend = 2

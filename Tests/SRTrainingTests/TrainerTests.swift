@@ -55,6 +55,7 @@ final class TrainerTests: XCTestCase {
         config.seed = 99
         config.validationFolder = "v"
         config.gradientClip = 0.5
+        config.inputFolder = "pairs/lr"
         let back = try JSONDecoder().decode(TrainingConfig.self, from: try JSONEncoder().encode(config))
         XCTAssertEqual(back, config)
         XCTAssertEqual(try JSONDecoder().decode(TrainingConfig.self, from: Data("{}".utf8)), TrainingConfig())
@@ -336,6 +337,12 @@ final class TrainerTests: XCTestCase {
         }
         XCTAssertThrowsError(
             try PatchDataset(folder: folder + "/data", inputFolder: folder + "/none", patchSize: 24, scale: 3))
+        // A run's configuration carries the input folder to its dataset.
+        var paired = config()
+        paired.generator = GeneratorConfig(features: 8, blocks: 1, scale: 3)
+        (paired.patchSize, paired.inputFolder) = (24, inputs)
+        let session = try TrainingSession(config: paired, resumeFolder: nil, report: { _ in })
+        XCTAssertEqual(session.dataset.inputNames?.count, 3)
     }
 
     /// Images are decoded on demand into a bounded cache: a budget of one byte still trains (the newest

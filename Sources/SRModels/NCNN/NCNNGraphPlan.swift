@@ -131,21 +131,9 @@ final class NCNNGraphPlan {
                 } else {
                     let convolution: DNNLConvolution
                     let prepared = model.preparedWeights[index]
-                    // Maps of 8k channels are asked for in nChw8c where Winograd runs, so the next 3×3 layer can
-                    // take it (oneDNN's own choice on AVX2 hosts; AVX-512 hosts would pick 16-channel blocks).
-                    let outputs = weight.shape[0]
-                    let blocked =
-                        WinogradConvolution.isEnabled && outputs % 8 == 0
-                        ? try DNNLMemory.blocked8Descriptor([1, outputs, size[2], size[3]]) : nil
+                    // The next 3×3 layer can take Winograd on this output.
                     func make(_ postOps: [DNNLConvolution.PostOp]) throws -> DNNLConvolution {
-                        if let blocked,
-                            let convolution = try? DNNLConvolution(
-                                weight: weight, bias: bias, height: size[2], width: size[3], postOps: postOps,
-                                destination: blocked, preparedWeights: prepared)
-                        {
-                            return convolution
-                        }
-                        return try DNNLConvolution(
+                        try DNNLConvolution.feedingWinograd(
                             weight: weight, bias: bias, height: size[2], width: size[3], postOps: postOps,
                             preparedWeights: prepared)
                     }
