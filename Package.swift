@@ -70,7 +70,8 @@ let package = Package(
         .testTarget(
             name: "SRTrainingTests", dependencies: ["SRDegradation", "SRTraining", "SRModels", "SRImage", "SRTensor"]),
         .testTarget(
-            name: "UpscaleCLITests", dependencies: ["upscale", "UpscaleKit", "SRImage", "SRModels", "SRTensor"],
+            name: "UpscaleCLITests",
+            dependencies: ["upscale", "UpscaleKit", "SRImage", "SRModels", "SRTensor", "SRTraining"],
             exclude: ["Fixtures"]
         ),
     ],

@@ -47,8 +47,11 @@ public final class PatchDataset: @unchecked Sendable {
         cacheBytes: Int = PatchDataset.defaultCacheBytes, warn: @escaping (String) -> Void = { _ in }
     ) throws {
         precondition(patchSize % scale == 0, "patch size must be a multiple of the scale")
-        for path in [folder] + (inputFolder.map { [$0] } ?? []) where !FileSystem.isDirectory(path) {
-            throw ImageError(path: path, reason: "training folder does not exist")
+        if !FileSystem.isDirectory(folder) {
+            throw ImageError(path: folder, reason: "training folder does not exist")
+        }
+        if let inputFolder, !FileSystem.isDirectory(inputFolder) {
+            throw ImageError(path: inputFolder, reason: "input folder (--inputs) does not exist")
         }
         let files = PatchDataset.imageFiles(under: folder)
         var names: [String] = [], sizes: [(Int, Int)] = [], skipped: [String] = [], inputs: [String] = []

@@ -22,7 +22,7 @@ struct Degrade: ParsableCommand {
     @Argument(help: "Output file (.png or .jpg); must not exist as the input.") var output: String
     @Option(help: "Scale factor the input is reduced by (1-16).") var scale = 4
     @Option(
-        help: "bicubic, realistic (Real-ESRGAN's pipeline) or a JSON file of its settings.",
+        help: "bicubic, realistic (Real-ESRGAN's pipeline; the default) or a JSON file of its settings.",
         transform: { try Degradation(argument: $0) }) var degradation = Degradation.realistic(RealisticDegradation())
     @Option(help: "Random seed.") var seed: UInt64 = 0
 

@@ -336,7 +336,11 @@ final class TrainerTests: XCTestCase {
             XCTAssertLessThan(worst, 0.6 / 255, "pair \(index)")
         }
         XCTAssertThrowsError(
-            try PatchDataset(folder: folder + "/data", inputFolder: folder + "/none", patchSize: 24, scale: 3))
+            try PatchDataset(folder: folder + "/data", inputFolder: folder + "/none", patchSize: 24, scale: 3)
+        ) { error in
+            XCTAssertTrue("\(error)".contains("input folder (--inputs) does not exist"), "\(error)")
+            XCTAssertTrue("\(error)".contains(folder + "/none"), "\(error)")
+        }
         // A run's configuration carries the input folder to its dataset.
         var paired = config()
         paired.generator = GeneratorConfig(features: 8, blocks: 1, scale: 3)

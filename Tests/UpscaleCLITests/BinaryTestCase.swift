@@ -27,13 +27,15 @@ class BinaryTestCase: XCTestCase {
         var timedOut: Bool
     }
 
-    /// Runs the binary with `arguments` (each argument as raw bytes) in `folder` (default: the repository).
+    /// Runs the binary (or `executable`) with `arguments` (each argument as raw bytes) in `folder` (default:
+    /// the repository).
     /// - Parameters:
     ///   - signal: sends this signal once `after` seconds have passed (or once `when` becomes true).
     ///   - timeout: the child is killed and `timedOut` set after this many seconds.
     func runBytes(
         _ arguments: [[UInt8]], in folder: String? = nil, environment: [String: String] = [:], signal: Int32? = nil,
-        after delay: Double = 0, when condition: (() -> Bool)? = nil, timeout: Double = 120
+        after delay: Double = 0, when condition: (() -> Bool)? = nil, timeout: Double = 120,
+        executable: String = BinaryTestCase.binary
     ) throws -> Result {
         let outPath = NSTemporaryDirectory() + "upscale-test-\(UUID().uuidString).out"
         let errPath = outPath + ".err"
@@ -49,7 +51,7 @@ class BinaryTestCase: XCTestCase {
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         // The child inherits the working folder (tests run one at a time).
         _ = FileManager.default.changeCurrentDirectoryPath(folder ?? Self.repository)
-        var argv: [UnsafeMutablePointer<CChar>?] = ([Array(Self.binary.utf8)] + arguments).map { bytes in
+        var argv: [UnsafeMutablePointer<CChar>?] = ([Array(executable.utf8)] + arguments).map { bytes in
             let pointer = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
             for (i, byte) in bytes.enumerated() { pointer[i] = CChar(bitPattern: byte) }
             pointer[bytes.count] = 0
@@ -75,7 +77,7 @@ class BinaryTestCase: XCTestCase {
         posix_spawnattr_setsigmask(&attributes, &empty)
         posix_spawnattr_setsigdefault(&attributes, &all)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let spawned = posix_spawn(&pid, Self.binary, &actions, &attributes, argv, variables)
+        let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, variables)
         guard spawned == 0 else { throw NSError(domain: "spawn", code: Int(spawned)) }
         let start = Date()
         var status: Int32 = 0
@@ -114,11 +116,14 @@ class BinaryTestCase: XCTestCase {
 
     @discardableResult
     func run(
-        _ arguments: [String], in folder: String? = nil, environment: [String: String] = [:], timeout: Double = 120
+        _ arguments: [String], in folder: String? = nil, environment: [String: String] = [:], timeout: Double = 120,
+        executable: String = BinaryTestCase.binary
     )
         throws -> Result
     {
-        try runBytes(arguments.map { Array($0.utf8) }, in: folder, environment: environment, timeout: timeout)
+        try runBytes(
+            arguments.map { Array($0.utf8) }, in: folder, environment: environment, timeout: timeout,
+            executable: executable)
     }
 
     var folder = ""
