@@ -3,6 +3,10 @@ import CDNNL
 extension DNNLTrainingConvolution {
     /// The three passes of one convolution shape. A pass is nil when oneDNN offers only its
     /// reference code for it (the caller then uses im2col + sgemm for that pass alone).
+    ///
+    /// Shapes that `suitsWinograd` run oneDNN's Winograd F(4×4, 3×3) code for each pass it offers
+    /// (AVX-512 CPUs: 36 multiplies per 4×4 outputs and channel pair instead of 144), the others — and
+    /// any pass without Winograd code — its direct code.
     final class Plan {
         let forward: Forward?
         let backwardData: BackwardData?
@@ -10,10 +14,37 @@ extension DNNLTrainingConvolution {
 
         init(input: [Int], weight: [Int], stride: Int, padding: Int) throws {
             let geometry = try Geometry(input: input, weight: weight, stride: stride, padding: padding)
-            let hint = try Primitive(forward: geometry)
-            forward = hint.isReference ? nil : try Forward(primitive: hint, geometry: geometry)
-            backwardData = try? BackwardData(geometry: geometry, hint: hint)
-            backwardWeights = try? BackwardWeights(geometry: geometry, hint: hint)
+            let winograd =
+                Plan.suitsWinograd(geometry)
+                ? (try? Primitive(forward: geometry, algorithm: dnnl_convolution_winograd)).flatMap {
+                    $0.isReference ? nil : $0
+                } : nil
+            var directHint: Primitive?
+            func direct() throws -> Primitive {
+                if let directHint { return directHint }
+                let made = try Primitive(forward: geometry, algorithm: dnnl_convolution_direct)
+                directHint = made
+                return made
+            }
+            let forwardPrimitive = try winograd ?? direct()
+            forward = forwardPrimitive.isReference ? nil : try Forward(primitive: forwardPrimitive, geometry: geometry)
+            backwardData =
+                winograd.flatMap {
+                    try? BackwardData(geometry: geometry, hint: $0, algorithm: dnnl_convolution_winograd)
+                }
+                ?? (try? BackwardData(geometry: geometry, hint: direct(), algorithm: dnnl_convolution_direct))
+            backwardWeights =
+                winograd.flatMap {
+                    try? BackwardWeights(geometry: geometry, hint: $0, algorithm: dnnl_convolution_winograd)
+                } ?? (try? BackwardWeights(geometry: geometry, hint: direct(), algorithm: dnnl_convolution_direct))
+        }
+
+        /// 3×3 stride-1 convolutions of at least 16 input and output channels (below that the transforms
+        /// cost more than the multiplies saved), unless `UPSCALE_WINOGRAD=0`.
+        static func suitsWinograd(_ geometry: Geometry) -> Bool {
+            let (outputs, inputs, kernel) = (geometry.weightShape[0], geometry.weightShape[1], geometry.weightShape[2])
+            return WinogradConvolution.isAllowed && kernel == 3 && geometry.strides == [1, 1] && inputs >= 16
+                && outputs >= 16
         }
     }
 
@@ -71,7 +102,7 @@ extension DNNLTrainingConvolution {
             self.primitive = primitive
         }
 
-        convenience init(forward geometry: Geometry) throws {
+        convenience init(forward geometry: Geometry, algorithm: dnnl_alg_kind_t) throws {
             var (src, wt, dst) = (
                 try geometry.any(geometry.inputShape), try geometry.any(geometry.weightShape),
                 try geometry.any(geometry.outputShape)
@@ -80,7 +111,7 @@ extension DNNLTrainingConvolution {
             var operation = dnnl_convolution_desc_t()
             try DNNL.check(
                 dnnl_convolution_forward_desc_init(
-                    &operation, dnnl_forward_training, dnnl_convolution_direct, &src, &wt, &bias, &dst,
+                    &operation, dnnl_forward_training, algorithm, &src, &wt, &bias, &dst,
                     geometry.strides, geometry.paddingLeft, geometry.paddingRight), "forward descriptor")
             try self.init(operation: &operation, hint: nil)
         }
@@ -156,7 +187,7 @@ extension DNNLTrainingConvolution {
 
         var implementation: String { primitive.implementation }
 
-        init(geometry: Geometry, hint: Primitive) throws {
+        init(geometry: Geometry, hint: Primitive, algorithm: dnnl_alg_kind_t) throws {
             var (diffSource, wt, diffDestination) = (
                 try geometry.any(geometry.inputShape), try geometry.any(geometry.weightShape),
                 try geometry.any(geometry.outputShape)
@@ -164,7 +195,7 @@ extension DNNLTrainingConvolution {
             var operation = dnnl_convolution_desc_t()
             try DNNL.check(
                 dnnl_convolution_backward_data_desc_init(
-                    &operation, dnnl_convolution_direct, &diffSource, &wt, &diffDestination, geometry.strides,
+                    &operation, algorithm, &diffSource, &wt, &diffDestination, geometry.strides,
                     geometry.paddingLeft, geometry.paddingRight), "backward-data descriptor")
             primitive = try Primitive(operation: &operation, hint: hint)
             guard !primitive.isReference else {
@@ -212,7 +243,7 @@ extension DNNLTrainingConvolution {
 
         var implementation: String { primitive.implementation }
 
-        init(geometry: Geometry, hint: Primitive) throws {
+        init(geometry: Geometry, hint: Primitive, algorithm: dnnl_alg_kind_t) throws {
             var (source, diffWeights, diffDestination) = (
                 try geometry.any(geometry.inputShape), try geometry.any(geometry.weightShape),
                 try geometry.any(geometry.outputShape)
@@ -221,7 +252,7 @@ extension DNNLTrainingConvolution {
             var operation = dnnl_convolution_desc_t()
             try DNNL.check(
                 dnnl_convolution_backward_weights_desc_init(
-                    &operation, dnnl_convolution_direct, &source, &diffWeights, &diffBias, &diffDestination,
+                    &operation, algorithm, &source, &diffWeights, &diffBias, &diffDestination,
                     geometry.strides, geometry.paddingLeft, geometry.paddingRight), "backward-weights descriptor")
             primitive = try Primitive(operation: &operation, hint: hint)
             guard !primitive.isReference else {

@@ -33,9 +33,12 @@ public final class WinogradConvolution: @unchecked Sendable {
 
     public static var isAvailable: Bool { sr_winograd_available() != 0 }
 
-    /// Whether inference plans use it: where the CPU runs it, unless `UPSCALE_WINOGRAD=0` (for
-    /// comparisons with oneDNN's direct convolutions in `make bench`).
-    public static let isEnabled = isAvailable && ProcessInfo.processInfo.environment["UPSCALE_WINOGRAD"] != "0"
+    /// Whether Winograd convolutions may run at all: yes unless `UPSCALE_WINOGRAD=0` (for comparisons
+    /// with direct convolutions in `make bench`). Covers this kernel and oneDNN's training one.
+    public static let isAllowed = ProcessInfo.processInfo.environment["UPSCALE_WINOGRAD"] != "0"
+
+    /// Whether inference plans use it: where the CPU runs it, unless `isAllowed` is false.
+    public static let isEnabled = isAvailable && isAllowed
 
     /// Whether this kernel takes the shape: 3×3 weights [outputs, inputs, 3, 3], both counts multiples of 8.
     public static func supports(weight shape: [Int]) -> Bool {

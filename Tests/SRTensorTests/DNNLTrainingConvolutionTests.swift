@@ -10,8 +10,9 @@ final class DNNLTrainingConvolutionTests: XCTestCase {
         let channels, outputChannels, kernel, stride, padding: Int
     }
 
-    /// Generators of 16–64 features at ×2/×3/×4 (3×3 and 9×9 outer kernels), VGG16 up to conv5_3,
-    /// the VGG-style discriminator (4×4 stride-2), and 1×1 convolutions.
+    /// Generators of 16–64 features at ×2/×3/×4 (3×3 and 9×9 outer kernels; CompactResNet 48's ×4 tail),
+    /// VGG16 up to conv5_3, the VGG-style and U-Net discriminators, and 1×1 convolutions. On AVX-512 CPUs
+    /// the 3×3 stride-1 shapes of 16+ channels run Winograd (checked below), the others direct code.
     let shapes: [Shape] = [
         // Generators.
         Shape(channels: 3, outputChannels: 16, kernel: 3, stride: 1, padding: 1),
@@ -23,6 +24,9 @@ final class DNNLTrainingConvolutionTests: XCTestCase {
         Shape(channels: 32, outputChannels: 48, kernel: 3, stride: 1, padding: 1),
         Shape(channels: 32, outputChannels: 3, kernel: 3, stride: 1, padding: 1),
         Shape(channels: 64, outputChannels: 3, kernel: 9, stride: 1, padding: 4),
+        Shape(channels: 3, outputChannels: 48, kernel: 3, stride: 1, padding: 1),
+        Shape(channels: 48, outputChannels: 48, kernel: 3, stride: 1, padding: 1),
+        Shape(channels: 48, outputChannels: 768, kernel: 3, stride: 1, padding: 1),
         // VGG16.
         Shape(channels: 3, outputChannels: 64, kernel: 3, stride: 1, padding: 1),
         Shape(channels: 64, outputChannels: 128, kernel: 3, stride: 1, padding: 1),
@@ -33,6 +37,12 @@ final class DNNLTrainingConvolutionTests: XCTestCase {
         Shape(channels: 32, outputChannels: 32, kernel: 4, stride: 2, padding: 1),
         Shape(channels: 128, outputChannels: 256, kernel: 4, stride: 2, padding: 1),
         Shape(channels: 32, outputChannels: 64, kernel: 3, stride: 2, padding: 1),
+        // U-Net discriminator (besides 4×4 stride-2 and 32→32).
+        Shape(channels: 32, outputChannels: 64, kernel: 4, stride: 2, padding: 1),
+        Shape(channels: 256, outputChannels: 128, kernel: 3, stride: 1, padding: 1),
+        Shape(channels: 128, outputChannels: 64, kernel: 3, stride: 1, padding: 1),
+        Shape(channels: 64, outputChannels: 32, kernel: 3, stride: 1, padding: 1),
+        Shape(channels: 32, outputChannels: 1, kernel: 3, stride: 1, padding: 1),
         // 1×1.
         Shape(channels: 32, outputChannels: 16, kernel: 1, stride: 1, padding: 0),
     ]
@@ -51,7 +61,7 @@ final class DNNLTrainingConvolutionTests: XCTestCase {
         XCTAssertTrue(DNNLTrainingConvolution.isEnabled)
         var random = SeededGenerator(seed: 11)
         for shape in shapes {
-            for (batch, height, width) in [(2, 13, 11), (1, 8, 8)] {
+            for (batch, height, width) in [(2, 13, 11), (1, 8, 8), (1, 20, 24)] {
                 let what = "\(shape) at \(batch)×\(height)×\(width)"
                 let input = Tensor.randomUniform(
                     shape: [batch, shape.channels, height, width], low: -1, high: 1, generator: &random)
@@ -102,6 +112,27 @@ final class DNNLTrainingConvolutionTests: XCTestCase {
                 assertClose(
                     Tensor(shape: [shape.outputChannels], scalars: fastBias),
                     Tensor(shape: [shape.outputChannels], scalars: referenceBias), "bias gradient " + what)
+            }
+        }
+    }
+
+    /// On AVX-512 CPUs every pass of a 3×3 stride-1 convolution of 16+ channels runs oneDNN's Winograd
+    /// code, and no other shape does; `UPSCALE_WINOGRAD=0` (read at start-up) would turn it off.
+    func testWinogradRunsWhereItPays() throws {
+        let winogradCPU = CPUFeatures.current.isSuperset(of: .avx512)
+        for shape in shapes {
+            let kinds = DNNLTrainingConvolution.implementations(
+                inputShape: [2, shape.channels, 24, 24],
+                weightShape: [shape.outputChannels, shape.channels, shape.kernel, shape.kernel], stride: shape.stride,
+                padding: shape.padding)
+            let suits =
+                shape.kernel == 3 && shape.stride == 1 && min(shape.channels, shape.outputChannels) >= 16
+            for (pass, name) in [
+                ("forward", kinds.forward), ("data", kinds.backwardData), ("weights", kinds.backwardWeights),
+            ] {
+                let implementation = try XCTUnwrap(name, "\(pass) of \(shape) fell back")
+                XCTAssertEqual(
+                    implementation.contains("wino"), winogradCPU && suits, "\(pass) of \(shape): \(implementation)")
             }
         }
     }
