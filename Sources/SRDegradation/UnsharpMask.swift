@@ -44,26 +44,30 @@ public struct UnsharpMask: Codable, Sendable, Equatable {
             return i
         }
         let (w, h) = (image.width, image.height)
-        let columns = (0..<w).map { x in (-radius...radius).map { reflect(x + $0, w) } }
-        let rows = (0..<h).map { y in (-radius...radius).map { reflect(y + $0, h) } }
-        var horizontal = image
+        // Each row and column is copied once into a buffer padded with its reflection, so the taps
+        // read contiguous memory.
+        var padded = [Float](repeating: 0, count: max(w, h) + 2 * radius)
         var out = image
-        for c in 0..<image.channels {
-            let base = c * w * h
-            for y in 0..<h {
-                for x in 0..<w {
-                    var sum: Float = 0
-                    let index = columns[x]
-                    for k in 0..<weights.count { sum += weights[k] * image.pixels[base + y * w + index[k]] }
-                    horizontal.pixels[base + y * w + x] = sum
+        padded.withUnsafeMutableBufferPointer { line in
+            out.pixels.withUnsafeMutableBufferPointer { pixels in
+                func blur(count: Int, read: (Int) -> Float, write: (Int, Float) -> Void) {
+                    for i in 0..<(count + 2 * radius) { line[i] = read(reflect(i - radius, count)) }
+                    for i in 0..<count {
+                        var sum: Float = 0
+                        for k in 0..<weights.count { sum += weights[k] * line[i + k] }
+                        write(i, sum)
+                    }
                 }
-            }
-            for y in 0..<h {
-                let index = rows[y]
-                for x in 0..<w {
-                    var sum: Float = 0
-                    for k in 0..<weights.count { sum += weights[k] * horizontal.pixels[base + index[k] * w + x] }
-                    out.pixels[base + y * w + x] = sum
+                for c in 0..<image.channels {
+                    let base = c * w * h
+                    for y in 0..<h {
+                        let row = base + y * w
+                        blur(count: w, read: { pixels[row + $0] }, write: { pixels[row + $0] = $1 })
+                    }
+                    for x in 0..<w {
+                        let column = base + x
+                        blur(count: h, read: { pixels[column + $0 * w] }, write: { pixels[column + $0 * w] = $1 })
+                    }
                 }
             }
         }

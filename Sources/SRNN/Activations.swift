@@ -12,7 +12,7 @@ public final class ReLU: Layer {
                 var dx = gradient
                 dx.scalars.withUnsafeMutableBufferPointer { g in
                     input.scalars.withUnsafeBufferPointer { x in
-                        for i in 0..<g.count where x[i] <= 0 { g[i] = 0 }
+                        for i in 0..<g.count { g[i] = x[i] > 0 ? g[i] : 0 }
                     }
                 }
                 return dx
@@ -39,7 +39,7 @@ public final class LeakyReLU: Layer {
                 var dx = gradient
                 dx.scalars.withUnsafeMutableBufferPointer { g in
                     input.scalars.withUnsafeBufferPointer { x in
-                        for i in 0..<g.count where x[i] <= 0 { g[i] *= slope }
+                        for i in 0..<g.count { g[i] = x[i] > 0 ? g[i] : g[i] * slope }
                     }
                 }
                 return dx
@@ -49,7 +49,7 @@ public final class LeakyReLU: Layer {
     public func inference(_ input: Tensor) -> Tensor {
         var y = input
         let slope = self.slope
-        y.scalars.withUnsafeMutableBufferPointer { p in for i in 0..<p.count where p[i] < 0 { p[i] *= slope } }
+        y.scalars.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] = p[i] < 0 ? p[i] * slope : p[i] } }
         return y
     }
 }

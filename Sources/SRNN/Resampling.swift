@@ -177,17 +177,31 @@ public final class Upsample: Layer {
             }
             return dx
         }
+        // Separable: each output row's gradient is first gathered onto the input columns, then split
+        // between the two input rows it came from.
         let ty = Upsample.taps(inputLength: h, factor: s), tx = Upsample.taps(inputLength: w, factor: s)
-        for p in 0..<(n * c) {
-            for y in 0..<oh {
-                let (y0, y1, ly) = ty[y]
-                for x in 0..<ow {
-                    let (x0, x1, lx) = tx[x]
-                    let g = gradient.scalars[(p * oh + y) * ow + x]
-                    dx.scalars[(p * h + y0) * w + x0] += g * (1 - ly) * (1 - lx)
-                    dx.scalars[(p * h + y0) * w + x1] += g * (1 - ly) * lx
-                    dx.scalars[(p * h + y1) * w + x0] += g * ly * (1 - lx)
-                    dx.scalars[(p * h + y1) * w + x1] += g * ly * lx
+        var columns = [Float](repeating: 0, count: w)
+        gradient.scalars.withUnsafeBufferPointer { g in
+            dx.scalars.withUnsafeMutableBufferPointer { d in
+                columns.withUnsafeMutableBufferPointer { row in
+                    for p in 0..<(n * c) {
+                        let plane = d.baseAddress! + p * h * w
+                        for y in 0..<oh {
+                            let source = g.baseAddress! + (p * oh + y) * ow
+                            row.update(repeating: 0)
+                            for x in 0..<ow {
+                                let (x0, x1, lx) = tx[x]
+                                row[x0] += source[x] * (1 - lx)
+                                row[x1] += source[x] * lx
+                            }
+                            let (y0, y1, ly) = ty[y]
+                            let (top, bottom) = (plane + y0 * w, plane + y1 * w)
+                            for x in 0..<w {
+                                top[x] += row[x] * (1 - ly)
+                                bottom[x] += row[x] * ly
+                            }
+                        }
+                    }
                 }
             }
         }

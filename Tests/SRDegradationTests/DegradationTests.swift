@@ -186,4 +186,55 @@ final class DegradationTests: XCTestCase {
         XCTAssertGreaterThan(sharpened[0, 4, 128], 0.7 + 0.01, "bright side brighter at the edge")
         XCTAssertTrue(sharpened.pixels.allSatisfy { (0...1).contains($0) })
     }
+
+    /// The documented formula, with the blur written as a plain 2-D sum over OpenCV's reflected borders,
+    /// on an image smaller than the kernel (borders reflected more than once) and on a larger one.
+    func testUnsharpMaskMatchesItsFormula() {
+        var random = SeededGenerator(seed: 5)
+        for (width, height, radius) in [(9, 5, 6), (23, 17, 3)] {
+            var image = PlanarImage(width: width, height: height, channels: 2)
+            for i in image.pixels.indices { image.pixels[i] = Float.random(in: 0...1, using: &random) }
+            var mask = UnsharpMask()
+            (mask.radius, mask.threshold, mask.weight) = (radius, 60, 0.7)
+            let sigma = 0.3 * (Double(radius) - 1) + 0.8
+            let raw = (-radius...radius).map { exp(-Double($0 * $0) / (2 * sigma * sigma)) }
+            let taps = raw.map { $0 / raw.reduce(0, +) }
+            func reflect(_ i: Int, _ n: Int) -> Int {
+                var i = i
+                while i < 0 || i >= n { i = i < 0 ? -i : 2 * (n - 1) - i }
+                return i
+            }
+            func blur(_ p: PlanarImage) -> PlanarImage {
+                var out = p
+                for c in 0..<p.channels {
+                    for y in 0..<height {
+                        for x in 0..<width {
+                            var sum = 0.0
+                            for dy in -radius...radius {
+                                for dx in -radius...radius {
+                                    sum +=
+                                        taps[dy + radius] * taps[dx + radius]
+                                        * Double(p[c, reflect(y + dy, height), reflect(x + dx, width)])
+                                }
+                            }
+                            out[c, y, x] = Float(sum)
+                        }
+                    }
+                }
+                return out
+            }
+            let blurred = blur(image)
+            var edges = image
+            for i in edges.pixels.indices {
+                edges.pixels[i] = abs(image.pixels[i] - blurred.pixels[i]) * 255 > 60 ? 1 : 0
+            }
+            let soft = blur(edges)
+            let got = mask.apply(image)
+            for i in image.pixels.indices {
+                let sharpened = min(max(image.pixels[i] + 0.7 * (image.pixels[i] - blurred.pixels[i]), 0), 1)
+                let expected = soft.pixels[i] * sharpened + (1 - soft.pixels[i]) * image.pixels[i]
+                XCTAssertEqual(got.pixels[i], expected, accuracy: 2e-5, "\(width)×\(height) pixel \(i)")
+            }
+        }
+    }
 }
