@@ -44,29 +44,33 @@ public struct UnsharpMask: Codable, Sendable, Equatable {
             return i
         }
         let (w, h) = (image.width, image.height)
-        // Each row and column is copied once into a buffer padded with its reflection, so the taps
-        // read contiguous memory.
-        var padded = [Float](repeating: 0, count: max(w, h) + 2 * radius)
+        // Both passes accumulate one tap at a time over a whole row (vectorisable, contiguous): along a
+        // row from a copy padded with its reflection, down the columns from the reflected source rows.
+        var horizontal = image
         var out = image
-        padded.withUnsafeMutableBufferPointer { line in
-            out.pixels.withUnsafeMutableBufferPointer { pixels in
-                func blur(count: Int, read: (Int) -> Float, write: (Int, Float) -> Void) {
-                    for i in 0..<(count + 2 * radius) { line[i] = read(reflect(i - radius, count)) }
-                    for i in 0..<count {
-                        var sum: Float = 0
-                        for k in 0..<weights.count { sum += weights[k] * line[i + k] }
-                        write(i, sum)
-                    }
-                }
-                for c in 0..<image.channels {
-                    let base = c * w * h
-                    for y in 0..<h {
-                        let row = base + y * w
-                        blur(count: w, read: { pixels[row + $0] }, write: { pixels[row + $0] = $1 })
-                    }
-                    for x in 0..<w {
-                        let column = base + x
-                        blur(count: h, read: { pixels[column + $0 * w] }, write: { pixels[column + $0 * w] = $1 })
+        var padded = [Float](repeating: 0, count: w + 2 * radius)
+        let rows = (0..<(h + 2 * radius)).map { reflect($0 - radius, h) }
+        horizontal.pixels.withUnsafeMutableBufferPointer { across in
+            out.pixels.withUnsafeMutableBufferPointer { down in
+                padded.withUnsafeMutableBufferPointer { line in
+                    for c in 0..<image.channels {
+                        let plane = c * w * h
+                        for y in 0..<h {
+                            let row = across.baseAddress! + plane + y * w
+                            for i in 0..<(w + 2 * radius) { line[i] = row[reflect(i - radius, w)] }
+                            row.update(repeating: 0, count: w)
+                            for (k, weight) in weights.enumerated() {
+                                for x in 0..<w { row[x] += weight * line[x + k] }
+                            }
+                        }
+                        for y in 0..<h {
+                            let row = down.baseAddress! + plane + y * w
+                            row.update(repeating: 0, count: w)
+                            for (k, weight) in weights.enumerated() {
+                                let source = across.baseAddress! + plane + rows[y + k] * w
+                                for x in 0..<w { row[x] += weight * source[x] }
+                            }
+                        }
                     }
                 }
             }
