@@ -1,5 +1,6 @@
 import Foundation
 import SRImage
+import SRTensor
 import SRTraining
 import XCTest
 
@@ -48,5 +49,55 @@ final class RecipeTests: BinaryTestCase {
         XCTAssertEqual(again.status, 0, again.error)
         XCTAssertTrue(again.output.contains("pass 0 written: 4 pairs"), again.output)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/stage-0"))
+    }
+
+    /// `blend_with_partner.sh RUN DATA OUT ALPHA FAITHFUL` exports the run's EMA, fine-tunes its partner with
+    /// L1 alone from it, and writes ALPHA · EMA + (1 − ALPHA) · partner naming FAITHFUL for `--detail`.
+    func testBlendWithPartnerWeighsTheEMAAgainstItsOwnL1FineTune() throws {
+        let data = folder + "/data"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        for name in ["bird-lr.png", "gray.png"] {
+            try FileManager.default.copyItem(atPath: sample(name), toPath: data + "/" + name)
+        }
+        let gan = folder + "/gan-run"
+        let trained = try run([
+            "train", "--stage", "gan", "--init", model, "--data", data, "--output", gan, "--steps", "2",
+            "--patch-size", "32", "--batch-size", "1", "--validate-every", "100000",
+        ])
+        XCTAssertEqual(trained.status, 0, trained.error)
+        try FileManager.default.copyItem(atPath: model, toPath: folder + "/faithful-x4.safetensors")
+        let out = folder + "/blend.safetensors"
+        let script = Self.repository + "/weights/recipes/blend_with_partner.sh"
+        let blended = try run(
+            [script, gan, data, out, "0.6", "faithful-x4.safetensors"],
+            environment: ["UPSCALE": Self.binary, "PARTNER_STEPS": "3", "PARTNER_PATCH": "32", "PARTNER_BATCH": "2"],
+            executable: "/bin/bash")
+        XCTAssertEqual(blended.status, 0, blended.error)
+
+        let stem = folder + "/blend"
+        let ema = try SafeTensors.read(path: stem + "-ema.safetensors")
+        let partner = try SafeTensors.read(path: stem + "-partner.safetensors")
+        let blend = try SafeTensors.read(path: out)
+        let partnerState = try String(contentsOfFile: stem + "-partner-run/checkpoint/state.json", encoding: .utf8)
+        XCTAssertTrue(partnerState.contains("\"step\" : 3"), "the partner trained its 3 steps")
+        XCTAssertTrue(partnerState.contains("\"psnr\""), "the partner is an L1 (psnr-stage) fine-tune")
+        XCTAssertEqual(blend.metadata["faithful"], "faithful-x4.safetensors")
+        var changed = 0
+        for (name, value) in blend.tensors {
+            let (a, b) = (try XCTUnwrap(ema.tensors[name]), try XCTUnwrap(partner.tensors[name]))
+            if a.scalars != b.scalars { changed += 1 }
+            for i in value.scalars.indices {
+                XCTAssertEqual(value.scalars[i], 0.6 * a.scalars[i] + 0.4 * b.scalars[i], accuracy: 1e-6, name)
+            }
+        }
+        XCTAssertGreaterThan(changed, 0, "the partner moved away from the EMA")
+        // `--detail 0` reaches the named faithful model beside the blend.
+        let detail = try run([sample("bird-lr.png"), folder + "/d0.png", "--model", out, "--detail", "0", "--quiet"])
+        XCTAssertEqual(detail.status, 0, detail.error)
+        let faithful = try run([
+            sample("bird-lr.png"), folder + "/f.png", "--model", folder + "/faithful-x4.safetensors", "--quiet",
+        ])
+        XCTAssertEqual(faithful.status, 0, faithful.error)
+        XCTAssertEqual(try pixels(folder + "/d0.png"), try pixels(folder + "/f.png"))
     }
 }

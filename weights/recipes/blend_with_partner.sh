@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The shipped GAN's last step: blend a GAN run's EMA generator with its own L1 partner.
+#
+# The partner is the EMA after a short L1-only fine-tune on clean bicubic inputs: it stays in the GAN's basin,
+# so a blend keeps more invented texture for the same fidelity than a blend with the faithful model the GAN
+# started from (weights/README.md, "partner" table). The blend names FAITHFUL as its `--detail` partner.
+#
+# Usage: weights/recipes/blend_with_partner.sh RUN DATA OUT [ALPHA] [FAITHFUL]
+#   RUN       a GAN training run folder (its checkpoint is read, not changed)
+#   DATA      the training images for the partner's fine-tune
+#   OUT       the blended generator (.safetensors); the EMA and the partner are written beside it
+#             as OUT-ema.safetensors and OUT-partner.safetensors, the partner's run in OUT-partner-run/
+#   ALPHA     weight of the GAN EMA (default 0.75, the shipped value)
+#   FAITHFUL  the model `--detail 0` gives (default x4-psnr.safetensors, found in weights/)
+# Environment: PARTNER_STEPS (250), PARTNER_PATCH (128), PARTNER_BATCH (8), THREADS (all cores),
+# UPSCALE (.build/release/upscale).
+set -euo pipefail
+run=$1 data=$2 out=$3 alpha=${4:-0.75} faithful=${5:-x4-psnr.safetensors}
+upscale=${UPSCALE:-.build/release/upscale}
+stem=${out%.safetensors}
+threads=()
+[ -n "${THREADS:-}" ] && threads=(--threads "$THREADS")
+
+"$upscale" train --export "$run" "$stem-ema.safetensors"
+rm -rf "$stem-partner-run"
+"$upscale" train --data "$data" --init "$stem-ema.safetensors" --output "$stem-partner-run" \
+    --patch-size "${PARTNER_PATCH:-128}" --batch-size "${PARTNER_BATCH:-8}" --learning-rate 1e-4 \
+    --steps "${PARTNER_STEPS:-250}" --validate-every 100000 "${threads[@]}"
+"$upscale" train --export "$stem-partner-run" "$stem-partner.safetensors"
+"$upscale" model interpolate "$stem-ema.safetensors" "$stem-partner.safetensors" --alpha "$alpha" \
+    --faithful "$faithful" "$out"
