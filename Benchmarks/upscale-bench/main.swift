@@ -120,7 +120,7 @@ if let index = CommandLine.arguments.firstIndex(of: "--quality-chart"), index + 
     for model in models {
         let method = model.path.isEmpty ? ["--method", "bicubic"] : ["--model", model.path]
         let json = scratch + "/eval.json"
-        FileManager.default.createFile(atPath: json, contents: nil)
+        _ = FileManager.default.createFile(atPath: json, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["eval", "--data", "../shared/data/bench/Set5", "--scale", "4", "--json"] + method

@@ -96,7 +96,7 @@ struct Train: ParsableCommand {
     ) var vggLayer: String?
     @Option(
         help: "Several weighted VGG16 layers instead of --vgg-layer, e.g. conv3_3:1,conv4_3:1,conv5_3:1.",
-        transform: Train.parsePerceptualLayers) var perceptualLayers: [TrainingConfig.PerceptualTerm]?
+        transform: { try Train.parsePerceptualLayers($0) }) var perceptualLayers: [TrainingConfig.PerceptualTerm]?
     @Option(
         help: "VGG16 weights (Caffe convention, safetensors). (default: the shipped \(Train.shippedVGGWeights))")
     var vggWeights: String?

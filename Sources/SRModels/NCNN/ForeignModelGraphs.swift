@@ -67,7 +67,7 @@ extension RRDBNet {
         for conv in [convUp1, convUp2] {
             x = g.convolution(g.layer("Interp", [x], "0=1 1=2.0 2=2.0"), conv, leakySlope: slope)
         }
-        g.convolution(g.convolution(x, convHR, leakySlope: slope), convLast, output: "output")
+        _ = g.convolution(g.convolution(x, convHR, leakySlope: slope), convLast, output: "output")
         return try g.model(inputChannels: 3 * unshuffle * unshuffle)
     }
 }
