@@ -39,8 +39,9 @@ extension DNNLTrainingConvolution {
                 } ?? (try? BackwardWeights(geometry: geometry, hint: direct(), algorithm: dnnl_convolution_direct))
         }
 
-        /// 3×3 stride-1 convolutions of at least 16 input and output channels (below that the transforms
-        /// cost more than the multiplies saved), unless `UPSCALE_WINOGRAD=0`.
+        /// 3×3 stride-1 convolutions of at least 16 input and output channels, unless `UPSCALE_WINOGRAD=0`
+        /// (the few-channel ones gained nothing: the GAN recipe ran 0.74 steps/s with them on Winograd too,
+        /// 0.76 without; `Benchmarks/results/training-winograd-zen4.txt`).
         static func suitsWinograd(_ geometry: Geometry) -> Bool {
             let (outputs, inputs, kernel) = (geometry.weightShape[0], geometry.weightShape[1], geometry.weightShape[2])
             return WinogradConvolution.isAllowed && kernel == 3 && geometry.strides == [1, 1] && inputs >= 16
