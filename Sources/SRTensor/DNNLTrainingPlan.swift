@@ -19,24 +19,18 @@ extension DNNLTrainingConvolution {
                 ? (try? Primitive(forward: geometry, algorithm: dnnl_convolution_winograd)).flatMap {
                     $0.isReference ? nil : $0
                 } : nil
-            var directHint: Primitive?
-            func direct() throws -> Primitive {
-                if let directHint { return directHint }
-                let made = try Primitive(forward: geometry, algorithm: dnnl_convolution_direct)
-                directHint = made
-                return made
+            // Each pass on Winograd where it has that code, else on the direct code (whose forward primitive,
+            // the later passes' hint, is made only when some pass needs it).
+            var directForward: Primitive?
+            func pass<Pass>(_ make: (_ hint: Primitive, _ algorithm: dnnl_alg_kind_t) throws -> Pass) throws -> Pass {
+                if let winograd, let made = try? make(winograd, dnnl_convolution_winograd) { return made }
+                let direct = try directForward ?? Primitive(forward: geometry, algorithm: dnnl_convolution_direct)
+                directForward = direct
+                return try make(direct, dnnl_convolution_direct)
             }
-            let forwardPrimitive = try winograd ?? direct()
-            forward = forwardPrimitive.isReference ? nil : try Forward(primitive: forwardPrimitive, geometry: geometry)
-            backwardData =
-                winograd.flatMap {
-                    try? BackwardData(geometry: geometry, hint: $0, algorithm: dnnl_convolution_winograd)
-                }
-                ?? (try? BackwardData(geometry: geometry, hint: direct(), algorithm: dnnl_convolution_direct))
-            backwardWeights =
-                winograd.flatMap {
-                    try? BackwardWeights(geometry: geometry, hint: $0, algorithm: dnnl_convolution_winograd)
-                } ?? (try? BackwardWeights(geometry: geometry, hint: direct(), algorithm: dnnl_convolution_direct))
+            forward = try pass { hint, _ in hint.isReference ? nil : try Forward(primitive: hint, geometry: geometry) }
+            backwardData = try? pass { try BackwardData(geometry: geometry, hint: $0, algorithm: $1) }
+            backwardWeights = try? pass { try BackwardWeights(geometry: geometry, hint: $0, algorithm: $1) }
         }
 
         /// 3×3 stride-1 convolutions of at least 16 input and output channels, unless `UPSCALE_WINOGRAD=0`
