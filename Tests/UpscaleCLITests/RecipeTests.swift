@@ -100,4 +100,35 @@ final class RecipeTests: BinaryTestCase {
         XCTAssertEqual(faithful.status, 0, faithful.error)
         XCTAssertEqual(try pixels(folder + "/d0.png"), try pixels(folder + "/f.png"))
     }
+
+    /// Bad arguments to `blend_with_partner.sh` are refused in one line before anything is written or trained.
+    func testBlendWithPartnerRefusesBadArgumentsUpFront() throws {
+        let data = folder + "/data", gan = folder + "/gan-run"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: sample("bird-lr.png"), toPath: data + "/bird.png")
+        let trained = try run([
+            "train", "--stage", "gan", "--init", model, "--data", data, "--output", gan, "--steps", "1",
+            "--patch-size", "32", "--batch-size", "1", "--validate-every", "100000",
+        ])
+        XCTAssertEqual(trained.status, 0, trained.error)
+        let script = Self.repository + "/weights/recipes/blend_with_partner.sh"
+        let out = folder + "/out/blend.safetensors"
+        try FileManager.default.createDirectory(atPath: folder + "/out", withIntermediateDirectories: true)
+        let cases: [([String], String)] = [
+            ([gan, data, out, "1.5"], "ALPHA must be between 0 and 1"),
+            ([gan, data, out, "abc"], "ALPHA must be between 0 and 1"),
+            ([folder + "/nothing", data, out], "no training checkpoint here"),
+            ([gan, folder + "/none", out], "training folder does not exist"),
+            ([gan, data, folder + "/out/blend.bin"], "must be a .safetensors file"),
+            ([gan, data, folder + "/missing/blend.safetensors"], "output folder"),
+            ([gan, data, out, "0.7", "../x.safetensors"], "FAITHFUL must be a file name"),
+        ]
+        for (arguments, message) in cases {
+            let result = try run([script] + arguments, environment: ["UPSCALE": Self.binary], executable: "/bin/bash")
+            XCTAssertEqual(result.status, 1, "\(arguments)")
+            XCTAssertTrue(result.error.hasPrefix("error: ") && result.error.contains(message), result.error)
+            XCTAssertEqual(result.error.split(separator: "\n").count, 1, result.error)
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder + "/out"), [], "\(arguments)")
+        }
+    }
 }

@@ -15,9 +15,21 @@
 # Environment: PARTNER_STEPS (250), PARTNER_PATCH (128), PARTNER_BATCH (8), THREADS (all cores),
 # UPSCALE (.build/release/upscale).
 set -euo pipefail
+if [ $# -lt 3 ] || [ $# -gt 5 ]; then
+    echo "usage: $0 RUN DATA OUT [ALPHA] [FAITHFUL]" >&2
+    exit 64
+fi
 run=$1 data=$2 out=$3 alpha=${4:-0.75} faithful=${5:-x4-psnr.safetensors}
 upscale=${UPSCALE:-.build/release/upscale}
 stem=${out%.safetensors}
+# Everything is checked before anything is written or trained.
+fail() { echo "error: $1" >&2; exit 1; }
+[ -f "$run/checkpoint/state.json" ] || fail "$run: no training checkpoint here"
+[ -d "$data" ] || fail "$data: training folder does not exist"
+[ "$stem" != "$out" ] || fail "$out: the blend must be a .safetensors file"
+[ -d "$(dirname "$out")" ] || fail "$out: output folder $(dirname "$out") does not exist"
+awk -v a="$alpha" 'BEGIN { exit !(a ~ /^[0-9]*\.?[0-9]+$/ && a + 0 <= 1) }' || fail "ALPHA must be between 0 and 1, not $alpha"
+case $faithful in */*) fail "FAITHFUL must be a file name (looked up beside OUT, then in weights/), not $faithful" ;; esac
 threads=()
 [ -n "${THREADS:-}" ] && threads=(--threads "$THREADS")
 
