@@ -344,7 +344,7 @@ int sr_reader_open(const char *path, int64_t max_pixels, int64_t max_whole_bytes
         reader->format = SR_FORMAT_JPEG;
         status = open_jpeg(reader, out_info);
     } else {
-        set_message(message, message_capacity, got == 0 ? "empty file" : "not a PNG or JPEG file (unknown magic bytes)");
+        set_message(message, message_capacity, got == 0 ? "empty file" : "not a PNG, JPEG or GIF file (unknown magic bytes)");
         status = 1;
     }
     if (status != 0) {

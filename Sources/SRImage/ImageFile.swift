@@ -7,13 +7,27 @@ public enum ImageFile {
     /// with a clear message instead of running out of memory; `upscale` itself streams any size.
     public static var wholeImageBytes: Int { min(Int(ProcessInfo.processInfo.physicalMemory / 4), 8_000_000_000) }
 
-    /// Decodes a whole image (after EXIF orientation) and describes it.
+    /// Decodes a whole image (after EXIF orientation; a GIF's first frame as shown) and describes it.
     /// - Throws: `ImageError` for unreadable files and for images over `maximumBytes` as float planes.
     public static func read(
         _ path: String, maximumBytes: Int = ImageFile.wholeImageBytes
     ) throws -> (
         image: PlanarImage, description: ImageDescription
     ) {
+        if GIFReader.isGIF(path: path) {
+            let reader = try GIFReader(path: path)
+            guard reader.width * reader.height * 4 * MemoryLayout<Float>.size <= maximumBytes else {
+                throw ImageError(
+                    path: path, reason: "is \(reader.width)x\(reader.height): too large to hold whole here")
+            }
+            let image = try reader.nextFrame()!.planarImage()
+            return (
+                image,
+                ImageDescription(
+                    format: .gif, width: image.width, height: image.height, channels: image.channels, bitDepth: 8,
+                    orientation: 1, metadata: ImageMetadata(), isStreaming: false)
+            )
+        }
         let reader = try ImageReader(path: path)
         let d = reader.description
         let bytes = d.width * d.height * d.channels * MemoryLayout<Float>.size
@@ -28,12 +42,18 @@ public enum ImageFile {
     }
 
     /// Writes an image atomically; the format comes from the path's extension.
-    /// JPEG output drops alpha and is always 8-bit.
+    /// JPEG output drops alpha and is always 8-bit; GIF output is a still 8-bit palette image without metadata.
     public static func write(
         _ image: PlanarImage, to path: String, bitDepth: Int = 8, quality: Int = 95,
         metadata: ImageMetadata = ImageMetadata()
     ) throws {
         let format = try ImageFormat(forOutputPath: path)
+        if format == .gif {
+            let writer = try GIFWriter(path: path, width: image.width, height: image.height, loopCount: nil)
+            try writer.write(image, delay: 0)
+            try writer.finish()
+            return
+        }
         let prepared = format == .jpeg ? image.forJPEG() : image
         let writer = try ImageWriter(
             path: path, format: format, width: image.width, height: image.height,

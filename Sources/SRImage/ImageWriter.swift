@@ -41,6 +41,7 @@ public final class ImageWriter {
         quality: Int = 95, pngCompression: Int = 1, metadata: ImageMetadata = ImageMetadata(), threads: Int = 1
     ) throws {
         precondition(threads >= 1, "threads must be at least 1")
+        precondition(format != .gif, "GIF output is written by GIFWriter")
         self.threads = threads
         self.path = path
         self.format = format
@@ -48,15 +49,7 @@ public final class ImageWriter {
         self.height = height
         self.channels = channels
         self.bitDepth = bitDepth
-        let folder = FileSystem.parentFolder(of: path)
-        guard FileSystem.isDirectory(folder) else {
-            throw ImageError(path: path, reason: "output folder \(PathEncoding.displayed(folder)) does not exist")
-        }
-        if FileSystem.isDirectory(path) {
-            throw ImageError(path: path, reason: "is a folder; cannot write an image there")
-        }
-        TemporaryFiles.removeStale(inFolderOnce: folder)
-        temporaryPath = TemporaryFiles.create(for: path)
+        temporaryPath = try ImageWriter.temporaryFile(for: path)
         var message = [CChar](repeating: 0, count: 512)
         var writer: OpaquePointer?
         let (icc, exif, xmp) = (metadata.iccProfile ?? [], metadata.exif ?? [], metadata.xmp ?? [])
@@ -85,6 +78,20 @@ public final class ImageWriter {
     }
 
     deinit { abort() }
+
+    /// A fresh temporary file name beside `path`, once the output folder is known to exist and `path` is not
+    /// a folder (stale temporaries of killed runs in that folder are removed first).
+    static func temporaryFile(for path: String) throws -> String {
+        let folder = FileSystem.parentFolder(of: path)
+        guard FileSystem.isDirectory(folder) else {
+            throw ImageError(path: path, reason: "output folder \(PathEncoding.displayed(folder)) does not exist")
+        }
+        if FileSystem.isDirectory(path) {
+            throw ImageError(path: path, reason: "is a folder; cannot write an image there")
+        }
+        TemporaryFiles.removeStale(inFolderOnce: folder)
+        return TemporaryFiles.create(for: path)
+    }
 
     /// Abandons the write: frees the encoder and removes the temporary file.
     public func abort() {

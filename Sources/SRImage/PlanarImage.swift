@@ -2,8 +2,10 @@
 public enum ImageFormat: String, Sendable, CaseIterable {
     case png
     case jpeg
+    /// Written by `GIFWriter` (still or animated), never by `ImageWriter`.
+    case gif
 
-    /// The format a path's extension asks for (`.png`, `.jpg`, `.jpeg`, any case).
+    /// The format a path's extension asks for (`.png`, `.jpg`, `.jpeg`, `.gif`, any case).
     /// - Throws: `ImageError` for any other extension.
     public init(forOutputPath path: String) throws {
         let lower = path.lowercased()
@@ -11,13 +13,15 @@ public enum ImageFormat: String, Sendable, CaseIterable {
             self = .png
         } else if lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg") {
             self = .jpeg
+        } else if lower.hasSuffix(".gif") {
+            self = .gif
         } else {
-            throw ImageError(path: path, reason: "unknown output format: use a .png, .jpg or .jpeg file name")
+            throw ImageError(path: path, reason: "unknown output format: use a .png, .jpg, .jpeg or .gif file name")
         }
     }
 
     /// The usual file extension, without the dot.
-    public var fileExtension: String { self == .png ? "png" : "jpg" }
+    public var fileExtension: String { self == .jpeg ? "jpg" : rawValue }
 }
 
 /// A float image stored plane by plane: sample (c, y, x) is `pixels[(c * height + y) * width + x]`,

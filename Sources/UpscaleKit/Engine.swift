@@ -146,33 +146,114 @@ final class Engine {
         let workers: Int?
     }
 
-    /// Upscales one file.
+    /// Upscales one file. GIF inputs go frame by frame (`upscaleGIF`); a GIF output is held whole, since
+    /// its palette needs every pixel; everything else streams.
     func upscale(input: String, output: String, reporter: Reporter, label: String) throws -> Run {
         let start = Date()
         let format = try ImageFormat(forOutputPath: output)
+        if GIFReader.isGIF(path: input) {
+            return try upscaleGIF(input: input, output: output, format: format, reporter: reporter, label: label)
+        }
         let reader = try ImageReader(path: input, limits: limits)
         let d = reader.description
         let (width, height) = try outputSize.outputSize(width: d.width, height: d.height, path: input)
         let method = try method(width: d.width, channels: d.channels, path: input)
-        let colorChannels = d.hasAlpha ? d.channels - 1 : d.channels
-        let outChannels = format == .jpeg ? colorChannels : d.channels
+        // Decoding runs ahead on its own thread.
+        let source = PrefetchingRowSource(source: reader, height: d.height)
+        let progress = { (done: Int, total: Int) in
+            reporter.progress(label: label, done: done, total: total, start: start)
+        }
+        if format == .gif {
+            try requireWholeOutputFits(width: width, height: height, channels: d.channels, path: input)
+            let writer = try GIFWriter(path: output, width: width, height: height, loopCount: nil)
+            do {
+                try writer.write(
+                    try upscaleWhole(
+                        source: source, width: d.width, height: d.height, channels: d.channels, outputWidth: width,
+                        outputHeight: height, method: method, progress: progress), delay: 0)
+                try writer.finish()
+            } catch {
+                writer.abort()
+                throw error
+            }
+        } else {
+            try stream(
+                source: source, width: d.width, height: d.height, channels: d.channels, bitDepth: d.bitDepth,
+                metadata: d.metadata.forOutput(
+                    width: width, height: height, resettingOrientation: d.orientation != 1,
+                    strippingDescriptive: !keepsMetadata),
+                to: output, format: format, outputWidth: width, outputHeight: height, method: method, progress: progress
+            )
+        }
+        return Run(method: method, start: start)
+    }
+
+    /// Upscales a GIF: every frame, as displayed, into a GIF output (keeping each frame's delay, the loop
+    /// count and binary transparency), or a still GIF into any format.
+    private func upscaleGIF(
+        input: String, output: String, format: ImageFormat, reporter: Reporter, label: String
+    )
+        throws -> Run
+    {
+        let start = Date()
+        let reader = try GIFReader(path: input, limits: limits)
+        let frames = reader.frameCount
+        if format != .gif && frames > 1 {
+            throw ImageError(
+                path: input,
+                reason: "is an animated GIF (\(frames) frames): write it to a .gif file (or --format gif) "
+                    + "to keep every frame")
+        }
+        let (width, height) = try outputSize.outputSize(width: reader.width, height: reader.height, path: input)
+        let method = try method(width: reader.width, channels: 4, path: input)
+        var frameNumber = 0
+        let progress = { (done: Int, total: Int) in
+            reporter.progress(label: label, done: frameNumber * total + done, total: frames * total, start: start)
+        }
+        guard format == .gif else {
+            let image = try reader.nextFrame()!.planarImage()
+            try stream(
+                source: MemoryRowSource(image), width: image.width, height: image.height, channels: image.channels,
+                bitDepth: 8, metadata: ImageMetadata(), to: output, format: format, outputWidth: width,
+                outputHeight: height, method: method, progress: progress)
+            return Run(method: method, start: start)
+        }
+        try requireWholeOutputFits(width: width, height: height, channels: 4, path: input)
+        let writer = try GIFWriter(path: output, width: width, height: height, loopCount: reader.loopCount)
+        do {
+            while let frame = try reader.nextFrame() {
+                let image = frame.planarImage()
+                let result = try upscaleWhole(
+                    source: MemoryRowSource(image), width: image.width, height: image.height, channels: image.channels,
+                    outputWidth: width, outputHeight: height, method: method, progress: progress)
+                try writer.write(result, delay: frame.delay)
+                frameNumber += 1
+            }
+            try writer.finish()
+        } catch {
+            writer.abort()
+            throw error
+        }
+        return Run(method: method, start: start)
+    }
+
+    /// Streams rows from `source` through `method` into a PNG or JPEG encoder running on its own thread.
+    private func stream(
+        source: RowSource, width: Int, height: Int, channels: Int, bitDepth: Int, metadata: ImageMetadata,
+        to output: String, format: ImageFormat, outputWidth: Int, outputHeight: Int, method: UpscaleMethod,
+        progress: (Int, Int) -> Void
+    ) throws {
+        let colorChannels = channels == 2 || channels == 4 ? channels - 1 : channels
         let writer = try ImageWriter(
-            path: output, format: format, width: width, height: height, channels: outChannels,
-            bitDepth: format == .jpeg ? 8 : d.bitDepth, quality: quality,
-            pngCompression: pngCompression,
-            metadata: d.metadata.forOutput(
-                width: width, height: height, resettingOrientation: d.orientation != 1,
-                strippingDescriptive: !keepsMetadata),
-            threads: cores)
-        // Encoding runs on its own thread, overlapping with the tiles being computed.
+            path: output, format: format, width: outputWidth, height: outputHeight,
+            channels: format == .jpeg ? colorChannels : channels, bitDepth: format == .jpeg ? 8 : bitDepth,
+            quality: quality, pngCompression: pngCompression, metadata: metadata, threads: cores)
+        // Encoding overlaps with the tiles being computed.
         let encoder = BackgroundSink { band in try writer.writeRows(format == .jpeg ? band.forJPEG() : band) }
         do {
-            // Decoding runs ahead on its own thread too.
-            let source = PrefetchingRowSource(source: reader, height: d.height)
             try ImagePipeline.run(
-                source: source, width: d.width, height: d.height, channels: d.channels, outputWidth: width,
-                outputHeight: height, method: method, sink: { try encoder.write($0) },
-                progress: { done, total in reporter.progress(label: label, done: done, total: total, start: start) })
+                source: source, width: width, height: height, channels: channels, outputWidth: outputWidth,
+                outputHeight: outputHeight, method: method, sink: { try encoder.write($0) }, progress: progress)
             try encoder.finish()
             try writer.finish()
         } catch {
@@ -180,10 +261,52 @@ final class Engine {
             writer.abort()
             throw error
         }
-        if case .model(_, let options, _) = method {
-            return Run(seconds: Date().timeIntervalSince(start), tile: options.tileSize, workers: options.workers)
+    }
+
+    /// The whole output of `method` over `source`, for outputs that cannot stream.
+    private func upscaleWhole(
+        source: RowSource, width: Int, height: Int, channels: Int, outputWidth: Int, outputHeight: Int,
+        method: UpscaleMethod, progress: (Int, Int) -> Void
+    ) throws -> PlanarImage {
+        var result = PlanarImage(width: outputWidth, height: outputHeight, channels: channels)
+        var row = 0
+        try ImagePipeline.run(
+            source: source, width: width, height: height, channels: channels, outputWidth: outputWidth,
+            outputHeight: outputHeight, method: method,
+            sink: { band in
+                let count = band.height * outputWidth
+                for c in 0..<channels {
+                    let to = (c * outputHeight + row) * outputWidth
+                    result.pixels.replaceSubrange(
+                        to..<(to + count), with: band.pixels[(c * count)..<((c + 1) * count)])
+                }
+                row += band.height
+            }, progress: progress)
+        return result
+    }
+
+    /// A GIF output frame is held whole (float planes, then bytes for the palette): it must fit the budget.
+    private func requireWholeOutputFits(width: Int, height: Int, channels: Int, path: String) throws {
+        let bytes = width * height * (channels * MemoryLayout<Float>.size + 5)
+        guard bytes <= memoryBudget / 2 else {
+            throw ImageError(
+                path: path,
+                reason: "a GIF output frame is held whole: \(width)x\(height) needs \(bytes / 1_000_000 + 1) MB, over "
+                    + "half the memory budget (\(memoryBudget / 1_000_000) MB); write a .png, choose a smaller size or "
+                    + "raise --max-memory")
         }
-        return Run(seconds: Date().timeIntervalSince(start), tile: nil, workers: nil)
+    }
+}
+
+extension Engine.Run {
+    /// A finished run of `method` that began at `start`.
+    init(method: UpscaleMethod, start: Date) {
+        let seconds = Date().timeIntervalSince(start)
+        if case .model(_, let options, _) = method {
+            self.init(seconds: seconds, tile: options.tileSize, workers: options.workers)
+        } else {
+            self.init(seconds: seconds, tile: nil, workers: nil)
+        }
     }
 }
 
@@ -295,7 +418,8 @@ public struct Upscaler {
             keepsMetadata: keepsMetadata, cores: threads ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 
-    /// Upscales `input` (PNG or JPEG) into `output` (`.png`, `.jpg` or `.jpeg`); returns the seconds taken.
+    /// Upscales `input` (PNG, JPEG or GIF) into `output` (`.png`, `.jpg`, `.jpeg` or `.gif`; an animated GIF
+    /// only into `.gif`); returns the seconds taken.
     /// The output is written to a temporary file beside it and renamed into place; on an error nothing is left.
     @discardableResult
     public func upscale(input: String, output: String) throws -> Double {

@@ -15,7 +15,9 @@ struct UpscaleImages: ParsableCommand {
             native model at or above it (else the largest) and resamples its output with antialiased bicubic. Alpha \
             is upscaled separately with bicubic; gray stays gray; 16-bit PNG input gives 16-bit PNG output; EXIF \
             orientation is applied, the ICC profile and resolution copied, and the EXIF and XMP metadata kept (upright, with the \
-            new pixel size) unless --strip-metadata. Outputs are written to a temporary file, flushed to \
+            new pixel size) unless --strip-metadata. An animated GIF is upscaled frame by frame into an animated GIF (the \
+            delays, the loop count and on/off transparency kept; each frame gets its own 256-colour palette); a still \
+            GIF may be written as PNG or JPEG. Outputs are written to a temporary file, flushed to \
             the disk and renamed into place; an input is never overwritten. Ctrl-C or SIGTERM removes the unfinished \
             output and prints what a batch has done so far.
 
@@ -34,6 +36,7 @@ struct UpscaleImages: ParsableCommand {
               upscale scan.png scan-x3.png --scale 3 --model psnr
               upscale photo.jpg wallpaper.png --width 3840       # height follows the aspect ratio
               upscale photos/ bigger/ --scale 4 --recursive --format png --skip-existing
+              upscale sprite.gif sprite-x4.gif --model psnr      # every frame of an animation
               upscale photos/ bigger/ --shard 2/8        # the 2nd of 8 deterministic slices (cluster arrays)
             """)
 
@@ -73,7 +76,7 @@ struct UpscaleImages: ParsableCommand {
     @Option(help: "Half-width of the cross-fade between tiles in input pixels, 0 to tile/2.") var blend = 2
     @Option(help: "Memory budget in MB; picks the largest tile that fits each image's width.") var maxMemory: Int?
     @Option(help: "Largest image accepted, in megapixels (checked before decoding).") var maxPixels = 1000
-    @Option(help: "Batch output format: png, jpg or same (as the input).") var format: OutputFormatChoice = .same
+    @Option(help: "Batch output format: png, jpg, gif or same (as the input).") var format: OutputFormatChoice = .same
     @Option(parsing: .unconditional, help: "Text added to each output file name before the extension (e.g. -x4).")
     var suffix = ""
     @Option(help: "JPEG quality (1-100).") var quality = 95

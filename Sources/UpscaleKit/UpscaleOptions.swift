@@ -12,6 +12,8 @@ public enum UpscaleMethodChoice: String, CaseIterable, ExpressibleByArgument, Se
 /// The file format of batch outputs.
 public enum OutputFormatChoice: String, CaseIterable, ExpressibleByArgument, Sendable {
     case png, jpg, jpeg
+    /// Still or animated GIF (every frame of an animated input; 256 colours per frame).
+    case gif
     /// The input's own format.
     case same
 

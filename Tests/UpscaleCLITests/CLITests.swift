@@ -74,7 +74,7 @@ final class CLITests: BinaryTestCase {
         let result = try run([input, output, "--model", model, "--recursive", "--format", "png", "--suffix", "-x4"])
         XCTAssertEqual(result.status, 1)
         XCTAssertTrue(result.error.contains("3 upscaled, 0 skipped, 1 failed"), result.error)
-        XCTAssertTrue(result.error.contains("broken.png: not a PNG or JPEG file"), result.error)
+        XCTAssertTrue(result.error.contains("broken.png: not a PNG, JPEG or GIF file"), result.error)
         for name in ["bird-lr-x4.png", "gray-x4.png", "sub/butterfly-x4.png"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: output + "/" + name), name)
         }
@@ -131,6 +131,71 @@ final class CLITests: BinaryTestCase {
         let badModel = try run([sample("gray.png"), folder + "/o.png", "--model", sample("gray.png")])
         XCTAssertEqual(badModel.status, 1)
         XCTAssertTrue(badModel.error.contains("safetensors"), badModel.error)
+    }
+
+    func testAnimatedGIFsKeepEveryFrameTheirTimingAndTransparency() throws {
+        // Three 12x10 frames: a transparent left column in the second, delays 5/20/70, loop count 2.
+        let input = folder + "/anim.gif"
+        let writer = try GIFWriter(path: input, width: 12, height: 10, loopCount: 2)
+        for (index, delay) in [5, 20, 70].enumerated() {
+            var frame = PlanarImage(width: 12, height: 10, channels: 4)
+            for y in 0..<10 {
+                for x in 0..<12 {
+                    frame[0, y, x] = Float(x) / 11
+                    frame[1, y, x] = Float(y) / 9
+                    frame[2, y, x] = Float(index) / 2
+                    frame[3, y, x] = index == 1 && x < 4 ? 0 : 1
+                }
+            }
+            try writer.write(frame, delay: delay)
+        }
+        try writer.finish()
+        for arguments in [["--method", "bicubic"], ["--model", model]] {
+            let output = folder + "/anim-x4.gif"
+            let result = try run([input, output, "--quiet"] + arguments)
+            XCTAssertEqual(result.status, 0, result.error)
+            let reader = try GIFReader(path: output)
+            XCTAssertEqual([reader.width, reader.height, reader.frameCount], [48, 40, 3])
+            XCTAssertEqual(reader.loopCount, 2)
+            var delays: [Int] = []
+            var alphas: [[UInt8]] = []
+            var lastBlue: UInt8 = 0
+            while let frame = try reader.nextFrame() {
+                delays.append(frame.delay)
+                alphas.append(stride(from: 3, to: frame.rgba.count, by: 4).map { frame.rgba[$0] })
+                lastBlue = frame.rgba[4 * (20 * 48 + 24) + 2]
+            }
+            XCTAssertEqual(delays, [5, 20, 70])
+            XCTAssertEqual(Set(alphas[0] + alphas[2]), [255], "opaque frames stay opaque")
+            // The second frame: transparent well inside the left four columns (×4), opaque well right of them.
+            for y in 0..<40 {
+                XCTAssertEqual(alphas[1][y * 48 + 4], 0)
+                XCTAssertEqual(alphas[1][y * 48 + 30], 255)
+            }
+            // The last frame's blue (1.0 in the input) survives the palette.
+            XCTAssertGreaterThan(lastBlue, 230)
+            try FileManager.default.removeItem(atPath: output)
+        }
+        // An animation cannot become one PNG: a one-line error naming the file, and nothing written.
+        let png = try run([input, folder + "/anim.png", "--method", "bicubic"])
+        XCTAssertEqual(png.status, 1)
+        XCTAssertEqual(png.error.split(separator: "\n").count, 1, png.error)
+        XCTAssertTrue(png.error.contains("anim.gif: is an animated GIF (3 frames)"), png.error)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/anim.png"))
+        XCTAssertEqual(leftoverTemporaries(in: folder), [])
+        // A still GIF becomes any format; a batch with --format same writes GIFs as GIFs.
+        let still = folder + "/still.gif"
+        try ImageFile.write(
+            PlanarImage(width: 6, height: 4, channels: 3, pixels: (0..<72).map { Float($0) / 71 }), to: still)
+        let stillResult = try run([still, folder + "/still-x2.png", "--scale", "2", "--method", "bicubic"])
+        XCTAssertEqual(stillResult.status, 0, stillResult.error)
+        let (image, description) = try ImageFile.read(folder + "/still-x2.png")
+        XCTAssertEqual([image.width, image.height, description.channels], [12, 8, 3])
+        let batch = folder + "/batch"
+        let batchResult = try run([folder, batch, "--method", "bicubic", "--scale", "2", "--quiet"])
+        XCTAssertEqual(batchResult.status, 0, batchResult.error)
+        XCTAssertEqual(try GIFReader(path: batch + "/anim.gif").frameCount, 3)
+        XCTAssertEqual(try GIFReader(path: batch + "/still.gif").frameCount, 1)
     }
 
     func testInterpolateBlendsWeights() throws {
