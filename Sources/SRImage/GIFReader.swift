@@ -16,53 +16,15 @@ public struct GIFFrame: Sendable {
         (self.width, self.height, self.rgba, self.delay) = (width, height, rgba, delay)
     }
 
-    /// The frame as planes in [0, 1]: RGB when every pixel is opaque, else RGBA. Under transparent pixels
-    /// the colour is taken from the nearest opaque pixel in the row (else in the column), so an upscaler's
-    /// filters do not pull the hidden colour of the transparent index into the visible edges.
+    /// The frame as planes in [0, 1]: RGB when every pixel is opaque, else RGBA.
     public func planarImage() -> PlanarImage {
         let plane = width * height
-        let opaque = (0..<plane).map { rgba[4 * $0 + 3] >= 128 }
-        let transparent = opaque.contains(false)
+        let transparent = stride(from: 3, to: rgba.count, by: 4).contains { rgba[$0] < 255 }
         var image = PlanarImage(width: width, height: height, channels: transparent ? 4 : 3)
-        let source = transparent ? GIFFrame.bleedingColour(rgba, opaque: opaque, width: width, height: height) : rgba
         for i in 0..<plane {
-            for c in 0..<3 { image.pixels[c * plane + i] = Float(source[4 * i + c]) / 255 }
-            if transparent { image.pixels[3 * plane + i] = opaque[i] ? 1 : 0 }
+            for c in 0..<(transparent ? 4 : 3) { image.pixels[c * plane + i] = Float(rgba[4 * i + c]) / 255 }
         }
         return image
-    }
-
-    /// `rgba` with each transparent pixel's colour replaced by the nearest opaque one along its row, and
-    /// rows without any opaque pixel filled from the nearest row that has one.
-    static func bleedingColour(_ rgba: [UInt8], opaque: [Bool], width: Int, height: Int) -> [UInt8] {
-        var out = rgba
-        var rowHasOpaque = [Bool](repeating: false, count: height)
-        for y in 0..<height {
-            let opaqueColumns = (0..<width).filter { opaque[y * width + $0] }
-            guard !opaqueColumns.isEmpty else { continue }
-            rowHasOpaque[y] = true
-            var k = 0
-            for x in 0..<width where !opaque[y * width + x] {
-                while k + 1 < opaqueColumns.count && abs(opaqueColumns[k + 1] - x) < abs(opaqueColumns[k] - x) {
-                    k += 1
-                }
-                let from = 4 * (y * width + opaqueColumns[k])
-                let to = 4 * (y * width + x)
-                for c in 0..<3 { out[to + c] = rgba[from + c] }
-            }
-        }
-        let filledRows = (0..<height).filter { rowHasOpaque[$0] }
-        guard !filledRows.isEmpty else { return out }
-        var k = 0
-        for y in 0..<height where !rowHasOpaque[y] {
-            while k + 1 < filledRows.count && abs(filledRows[k + 1] - y) < abs(filledRows[k] - y) { k += 1 }
-            for x in 0..<width {
-                let from = 4 * (filledRows[k] * width + x)
-                let to = 4 * (y * width + x)
-                for c in 0..<3 { out[to + c] = out[from + c] }
-            }
-        }
-        return out
     }
 }
 

@@ -40,6 +40,15 @@ struct RowQueue {
     }
 }
 
+/// What an image's alpha channel holds.
+public enum AlphaMeaning: String, CaseIterable, Sendable {
+    /// Coverage (transparency): the colour under alpha 0 is never shown, so it is replaced by that of the
+    /// visible pixels nearby before anything is resized (`TransparentColorFill`).
+    case coverage
+    /// Other data (a game texture's mask, height or specular map): every colour is upscaled as stored.
+    case data
+}
+
 /// How to upscale: with a model through the tiled engine, or with the bicubic resampler alone.
 public enum UpscaleMethod {
     /// `model` maps [1, 3, h, w] to [1, 3, h·nativeScale, w·nativeScale].
@@ -48,7 +57,8 @@ public enum UpscaleMethod {
 }
 
 /// The whole path from decoded rows to encoded rows, for any image a user has:
-/// colour goes through the method (gray is fed as R = G = B and comes back as the channel mean),
+/// colour goes through the method (gray is fed as R = G = B and comes back as the channel mean), after
+/// the hidden colour under alpha 0 is replaced by that of the visible pixels nearby (`TransparentColorFill`),
 /// alpha is resized on its own with the antialiased bicubic resampler, and scales the model does not
 /// have natively are reached by resampling the model's output. Everything streams.
 public enum ImagePipeline {
@@ -62,9 +72,23 @@ public enum ImagePipeline {
     /// channel layout.
     public static func run(
         source: RowSource, width: Int, height: Int, channels: Int, outputWidth: Int, outputHeight: Int,
-        method: UpscaleMethod, sink: (PlanarImage) throws -> Void,
+        method: UpscaleMethod, alpha alphaMeaning: AlphaMeaning = .coverage, sink: (PlanarImage) throws -> Void,
         progress: (Int, Int) -> Void = { _, _ in }
     ) throws {
+        var source = source
+        if (channels == 2 || channels == 4) && alphaMeaning == .coverage {
+            // Far enough for the bicubic kernel (wider when shrinking), or for the model's context around a tile
+            // plus the 2 input pixels by which the bicubic-resized alpha reaches past the visible pixels, and 1
+            // for resampling the model's output at non-native scales.
+            let kernelReach = 2 * Int((Double(width) / Double(outputWidth)).rounded(.up)) + 1
+            let reach: Int
+            switch method {
+            case .bicubic: reach = kernelReach
+            case .model(_, let options, _): reach = options.overlap + kernelReach
+            }
+            source = TransparentColorFill(
+                source: source, width: width, height: height, channels: channels, radius: max(4, reach))
+        }
         switch method {
         case .bicubic:
             let resizer = StreamingResizer(
@@ -126,13 +150,14 @@ public enum ImagePipeline {
     /// `run` on an image held in memory: [C, H, W] → [C, outputHeight, outputWidth], the bands copied into
     /// one output (for evaluation and tests; files stream through `run` instead).
     public static func upscale(
-        _ image: PlanarImage, outputWidth: Int, outputHeight: Int, method: UpscaleMethod
+        _ image: PlanarImage, outputWidth: Int, outputHeight: Int, method: UpscaleMethod,
+        alpha: AlphaMeaning = .coverage
     ) throws -> PlanarImage {
         var output = PlanarImage(width: outputWidth, height: outputHeight, channels: image.channels)
         var row = 0
         try run(
             source: MemoryRowSource(image), width: image.width, height: image.height, channels: image.channels,
-            outputWidth: outputWidth, outputHeight: outputHeight, method: method,
+            outputWidth: outputWidth, outputHeight: outputHeight, method: method, alpha: alpha,
             sink: { band in
                 for c in 0..<band.channels {
                     for y in 0..<band.height {

@@ -20,6 +20,8 @@ final class Engine {
     let selfEnsemble: Bool
     /// Whether outputs carry the input's EXIF and XMP (made upright and resized by `ImageMetadata.forOutput`).
     let keepsMetadata: Bool
+    /// Whether alpha is transparency (hidden colours are filled in from visible ones) or other data.
+    let alphaMeaning: AlphaMeaning
     let cores: Int
     /// Bytes one image may use; without --max-memory, half the machine's memory (at most 8 GB), so a
     /// very wide image gets smaller tiles instead of exhausting memory.
@@ -30,9 +32,10 @@ final class Engine {
     init(
         method: UpscaleMethodChoice, model name: String?, detail: Float? = nil, outputSize: OutputSize, tile: Int?,
         overlap: Int?, blend: Int, maxMemoryMB: Int?, maxPixels: Int, quality: Int, pngCompression: Int = 1,
-        selfEnsemble: Bool = false, keepsMetadata: Bool = true, cores: Int
+        selfEnsemble: Bool = false, keepsMetadata: Bool = true, alphaMeaning: AlphaMeaning = .coverage, cores: Int
     ) throws {
         self.selfEnsemble = selfEnsemble
+        self.alphaMeaning = alphaMeaning
         self.outputSize = outputSize
         self.quality = quality
         self.pngCompression = pngCompression
@@ -253,7 +256,8 @@ final class Engine {
         do {
             try ImagePipeline.run(
                 source: source, width: width, height: height, channels: channels, outputWidth: outputWidth,
-                outputHeight: outputHeight, method: method, sink: { try encoder.write($0) }, progress: progress)
+                outputHeight: outputHeight, method: method, alpha: alphaMeaning, sink: { try encoder.write($0) },
+                progress: progress)
             try encoder.finish()
             try writer.finish()
         } catch {
@@ -272,7 +276,7 @@ final class Engine {
         var row = 0
         try ImagePipeline.run(
             source: source, width: width, height: height, channels: channels, outputWidth: outputWidth,
-            outputHeight: outputHeight, method: method,
+            outputHeight: outputHeight, method: method, alpha: alphaMeaning,
             sink: { band in
                 let count = band.height * outputWidth
                 for c in 0..<channels {

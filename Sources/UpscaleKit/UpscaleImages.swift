@@ -91,6 +91,12 @@ struct UpscaleImages: ParsableCommand {
             are copied, with the orientation set upright and the pixel size set to the output's. The colour profile \
             and the resolution are always kept.
             """) var stripMetadata = false
+    @Option(
+        help: """
+            What alpha holds: coverage (default: transparency; the colour hidden under fully transparent pixels is \
+            replaced by the nearby visible colour first, so it cannot fringe the edges) or data (a texture's mask \
+            or height map: every colour is upscaled as stored).
+            """) var alpha: AlphaMeaning = .coverage
     @Flag(help: "Process subfolders too, keeping the folder structure.") var recursive = false
     @Flag(help: "Skip files whose output already exists (resume an interrupted batch).") var skipExisting = false
     @Option(help: "Process only slice K of N (1-based, by sorted relative path), e.g. 3/8.") var shard: Shard?
@@ -205,7 +211,7 @@ struct UpscaleImages: ParsableCommand {
             tile: tile, overlap: overlap, blend: blend,
             maxMemoryMB: maxMemory,
             maxPixels: maxPixels * 1_000_000, quality: quality, pngCompression: pngCompression,
-            selfEnsemble: tta, keepsMetadata: !stripMetadata,
+            selfEnsemble: tta, keepsMetadata: !stripMetadata, alphaMeaning: alpha,
             cores: threads ?? ProcessInfo.processInfo.activeProcessorCount
         )
     }

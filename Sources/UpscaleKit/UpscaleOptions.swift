@@ -1,5 +1,6 @@
 import ArgumentParser
 import SRImage
+import SRTiling
 
 /// How images are upscaled.
 public enum UpscaleMethodChoice: String, CaseIterable, ExpressibleByArgument, Sendable {
@@ -43,3 +44,5 @@ public struct Shard: ExpressibleByArgument, Sendable, Equatable {
         items.enumerated().filter { $0.offset % count == index - 1 }.map(\.element)
     }
 }
+
+extension AlphaMeaning: ExpressibleByArgument {}

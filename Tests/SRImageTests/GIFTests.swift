@@ -200,30 +200,6 @@ final class GIFTests: XCTestCase {
         }
     }
 
-    func testTransparentPixelsTakeTheNearestOpaqueColour() throws {
-        // Row 0: opaque red at x = 0 and blue at x = 4; row 1 all transparent; row 2 opaque green at x = 2.
-        var rgba = [UInt8](repeating: 0, count: 5 * 3 * 4)
-        func set(_ x: Int, _ y: Int, _ color: [UInt8]) {
-            for c in 0..<3 { rgba[4 * (y * 5 + x) + c] = color[c] }
-            rgba[4 * (y * 5 + x) + 3] = 255
-        }
-        set(0, 0, [255, 0, 0])
-        set(4, 0, [0, 0, 255])
-        set(2, 2, [0, 255, 0])
-        let image = GIFFrame(width: 5, height: 3, rgba: rgba, delay: 0).planarImage()
-        XCTAssertEqual(image.channels, 4)
-        let red: [Float] = [1, 0, 0], blue: [Float] = [0, 0, 1], green: [Float] = [0, 1, 0]
-        let expected: [[[Float]]] = [
-            [red, red, red, blue, blue], [red, red, red, blue, blue], [green, green, green, green, green],
-        ]
-        for y in 0..<3 {
-            for x in 0..<5 {
-                XCTAssertEqual((0..<3).map { image[$0, y, x] }, expected[y][x], "(\(x), \(y))")
-            }
-        }
-        XCTAssertEqual(image.selectingChannels(3..<4).pixels.filter { $0 == 1 }.count, 3)
-    }
-
     func testDamagedFilesFailWithTheirNameOrDecodeWhatIsThere() throws {
         let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: try fixtures + "/animated.gif")))
         let path = folder + "/damaged.gif"

@@ -141,3 +141,77 @@ final class TiledUpscalerTests: XCTestCase {
         }
     }
 }
+
+/// The colour hidden under alpha 0 (straight alpha) must not reach visible output pixels.
+final class TransparentColorFillTests: XCTestCase {
+    func testHiddenColourTakesTheNearestVisibleColourAcrossBands() throws {
+        // A 9 × 300 RGBA image, transparent and green but for four visible pixels; bicubic at scale 1 is the
+        // identity, so the output shows the filled colours. The bicubic reach at scale 1 is 4 pixels: every
+        // pixel within 4 (Chebyshev distance) of one visible pixel takes its colour, the rest stay green. The
+        // pixel in row 62 is filled across the pipeline's 64-row bands.
+        let (width, height) = (9, 300)
+        var image = PlanarImage(width: width, height: height, channels: 4)
+        for y in 0..<height { for x in 0..<width { image[1, y, x] = 1 } }
+        let visible: [(x: Int, y: Int, color: [Float])] = [
+            (4, 3, [1, 0.5, 0]), (2, 62, [0.25, 0, 1]), (8, 130, [0.5, 0.5, 0.5]), (0, 297, [0, 0.75, 0.25]),
+        ]
+        for pixel in visible {
+            for c in 0..<3 { image[c, pixel.y, pixel.x] = pixel.color[c] }
+            image[3, pixel.y, pixel.x] = 1
+        }
+        let output = try ImagePipeline.upscale(image, outputWidth: width, outputHeight: height, method: .bicubic)
+        for y in 0..<height {
+            for x in 0..<width {
+                let near = visible.first { max(abs($0.x - x), abs($0.y - y)) <= 4 }
+                XCTAssertEqual((0..<3).map { output[$0, y, x] }, near?.color ?? [0, 1, 0], "(\(x), \(y))")
+            }
+        }
+    }
+
+    func testHiddenColourDoesNotReachVisibleOutput() throws {
+        // A disk with a soft edge; outside it alpha is 0 over black in one copy and over noise in the other.
+        let (width, height) = (40, 150)
+        var generator = SeededGenerator(seed: 9)
+        var black = PlanarImage(width: width, height: height, channels: 4)
+        for y in 0..<height {
+            for x in 0..<width {
+                let distance = (Float(x - 20) * Float(x - 20) + Float(y - 75) * Float(y - 75)).squareRoot()
+                black[3, y, x] = min(1, max(0, (14 - distance) / 3))
+                for c in 0..<3 { black[c, y, x] = black[3, y, x] > 0 ? Float(generator.nextUniform()) : 0 }
+            }
+        }
+        var noisy = black
+        for y in 0..<height {
+            for x in 0..<width where black[3, y, x] == 0 {
+                for c in 0..<3 { noisy[c, y, x] = Float(generator.nextUniform()) }
+            }
+        }
+        let generatorModel = tinyGenerator(scale: 2, architecture: .compact)
+        let methods: [(String, UpscaleMethod, Int)] = [
+            ("bicubic ×3", .bicubic, 3),
+            (
+                "model ×2",
+                .model(
+                    nativeScale: 2,
+                    options: TilingOptions(tileSize: 16, overlap: generatorModel.config.exactOverlap, blend: 0),
+                    run: { generatorModel.inference($0) }), 2
+            ),
+        ]
+        for (name, method, scale) in methods {
+            func visibleColour(_ image: PlanarImage, _ alpha: AlphaMeaning) throws -> [Float] {
+                let out = try ImagePipeline.upscale(
+                    image, outputWidth: width * scale, outputHeight: height * scale, method: method, alpha: alpha)
+                let plane = out.width * out.height
+                return (0..<plane).filter { out.pixels[3 * plane + $0] > 0.001 }.flatMap { i in
+                    (0..<3).map { out.pixels[$0 * plane + i] }
+                }
+            }
+            let (a, b) = (try visibleColour(black, .coverage), try visibleColour(noisy, .coverage))
+            XCTAssertGreaterThan(a.count, 1000, name)
+            XCTAssertLessThanOrEqual(zip(a, b).map { abs($0 - $1) }.max()!, 1e-5, name)
+            // Alpha as data keeps every colour as stored, so there the hidden colour shows.
+            let (c, d) = (try visibleColour(black, .data), try visibleColour(noisy, .data))
+            XCTAssertGreaterThan(zip(c, d).map { abs($0 - $1) }.max()!, 0.05, name)
+        }
+    }
+}
