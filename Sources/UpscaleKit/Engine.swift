@@ -372,8 +372,19 @@ struct MemoryModel {
         let overhead = workers > 1 ? Double(workers) * Self.parallelWorkerBytes : Self.singleWorkerBytes
         // Per input column: about 3.1 copies of the tile's output rows (accumulation, finished band,
         // queues), alpha, and the decode-ahead bands.
-        let alpha = imageChannels == 2 || imageChannels == 4 ? 2.0 : 0
-        let perColumn = Double(tile) * s * s * 4 * (3 * 3.1 + alpha) + 64 * 10 * Double(imageChannels)
+        let hasAlpha = imageChannels == 2 || imageChannels == 4
+        let alpha = hasAlpha ? 2.0 : 0
+        // With alpha, output rows also wait in the colour and alpha queues while the alpha resizer and the
+        // model catch up with each other: about three planes of 64 input rows at output resolution (with the
+        // terms around it, the 18-21 KB more per input column than RGB measured at ×4, tiles 32 and 128, widths
+        // 6 000-12 000).
+        let alphaQueues = hasAlpha ? 64 * s * s * 4 * 3 : 0
+        // Filling the colour under transparent pixels holds a strip plus its context twice, with a byte and
+        // an index per pixel (`TransparentColorFill`).
+        let fillRows = Double(tile + 2 * (options.overlap + 3) + 64)
+        let fill = hasAlpha ? fillRows * Double(imageChannels * 4 * 2 + 5) : 0
+        let perColumn =
+            Double(tile) * s * s * 4 * (3 * 3.1 + alpha) + 64 * 10 * Double(imageChannels) + alphaQueues + fill
         // The weights as loaded, a prepared copy for oneDNN, and Winograd's transformed copy (16/9 of the
         // 3×3 weights) where it runs.
         let weights = Double(parameterCount) * 4 * (WinogradConvolution.isEnabled ? 2 + 16.0 / 9 : 2)
