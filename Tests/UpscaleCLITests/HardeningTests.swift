@@ -25,13 +25,17 @@ final class HardeningTests: BinaryTestCase {
     }
 
     /// An image `width` × `height` written band by band.
-    func writeImage(_ path: String, width: Int, height: Int) throws {
-        let writer = try ImageWriter(path: path, format: .png, width: width, height: height, channels: 3)
+    /// A patterned PNG; with 4 channels every third pixel is fully transparent.
+    func writeImage(_ path: String, width: Int, height: Int, channels: Int = 3) throws {
+        let writer = try ImageWriter(path: path, format: .png, width: width, height: height, channels: channels)
         var y = 0
         while y < height {
             let rows = min(64, height - y)
-            var band = PlanarImage(width: width, height: rows, channels: 3)
+            var band = PlanarImage(width: width, height: rows, channels: channels)
             for i in 0..<band.pixels.count { band.pixels[i] = Float((i * 7919 + y) % 251) / 250 }
+            if channels == 4 {
+                for i in 0..<(rows * width) { band.pixels[3 * rows * width + i] = i % 3 == 0 ? 0 : 1 }
+            }
             try writer.writeRows(band)
             y += rows
         }
@@ -262,10 +266,11 @@ final class HardeningTests: BinaryTestCase {
 
     // Row 11: --max-memory is kept on narrow and wide images, or the image is refused with the budget it needs.
     func testMaxMemoryIsKept() throws {
-        let wide = folder + "/wide.png", square = folder + "/square.png"
+        let wide = folder + "/wide.png", square = folder + "/square.png", cutout = folder + "/cutout.png"
         try writeImage(wide, width: 16000, height: 48)
         try writeImage(square, width: 160, height: 160)
-        for (input, budget) in [(wide, 300), (square, 120)] {
+        try writeImage(cutout, width: 12000, height: 48, channels: 4)
+        for (input, budget) in [(wide, 300), (square, 120), (cutout, 500)] {
             let result = try run(
                 [input, folder + "/o.png", "--model", model, "--max-memory", "\(budget)", "--quiet"], timeout: 300)
             XCTAssertEqual(result.status, 0, result.error)
@@ -278,6 +283,13 @@ final class HardeningTests: BinaryTestCase {
         XCTAssertEqual(shipped.status, 0, shipped.error)
         XCTAssertLessThan(shipped.peakMB, 200)
         XCTAssertGreaterThan(shipped.peakMB, 20)
+        // Near the smallest budget an RGBA image can run under, the run either keeps it or is refused.
+        let tight = try run([cutout, folder + "/o.png", "--model", model, "--max-memory", "400", "--quiet"])
+        if tight.status == 0 {
+            XCTAssertLessThan(tight.peakMB, 400)
+        } else {
+            XCTAssertTrue(tight.error.contains("needs at least"), tight.error)
+        }
         let tooSmall = try run([wide, folder + "/o.png", "--model", model, "--max-memory", "150", "--quiet"])
         XCTAssertEqual(tooSmall.status, 1)
         XCTAssertTrue(tooSmall.error.contains("needs at least"), tooSmall.error)
