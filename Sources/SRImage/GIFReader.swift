@@ -95,6 +95,13 @@ public final class GIFReader {
                 path: path,
                 reason: "is \(screen.width)x\(screen.height), over the limit of \(limits.maximumPixels) pixels")
         }
+        // Frames are composed whole: two RGBA canvases and one frame as float planes.
+        guard screen.width * screen.height * (8 + 16) <= limits.maximumWholeDecodeBytes else {
+            throw ImageError(
+                path: path,
+                reason: "is \(screen.width)x\(screen.height): GIF frames are decoded whole, and that needs more than "
+                    + "the \(limits.maximumWholeDecodeBytes / 1_000_000) MB allowed")
+        }
         width = screen.width
         height = screen.height
         var frames: [Frame] = []
@@ -132,6 +139,12 @@ public final class GIFReader {
                 frame.top = try parser.word()
                 frame.width = try parser.word()
                 frame.height = try parser.word()
+                // A frame's indices are held whole while it is drawn; a tiny file can claim a huge one.
+                guard frame.width * frame.height <= min(limits.maximumPixels, limits.maximumWholeDecodeBytes) else {
+                    throw ImageError(
+                        path: path,
+                        reason: "GIF frame \(frames.count + 1) is \(frame.width)x\(frame.height), over the limit")
+                }
                 let packed = try parser.byte()
                 frame.interlaced = packed & 0x40 != 0
                 if packed & 0x80 != 0 {

@@ -235,5 +235,13 @@ final class GIFTests: XCTestCase {
         XCTAssertThrowsError(try GIFReader(path: path, limits: DecodeLimits(maximumPixels: 1_000_000))) {
             XCTAssertTrue("\($0)".contains("65535x65535"), "\($0)")
         }
+        // So is a frame far larger than its small canvas (its indices would be allocated whole).
+        var bomb = original
+        let descriptor = try XCTUnwrap((13 + 48..<original.count).first { original[$0] == 0x2C })
+        bomb[(descriptor + 5)...(descriptor + 8)] = [0xFF, 0xFF, 0xFF, 0xFF]
+        try Data(bomb).write(to: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try GIFReader(path: path, limits: DecodeLimits(maximumPixels: 1_000_000))) {
+            XCTAssertTrue("\($0)".contains("GIF frame 1 is 65535x65535, over the limit"), "\($0)")
+        }
     }
 }
