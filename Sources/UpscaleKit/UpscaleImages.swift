@@ -16,13 +16,14 @@ struct UpscaleImages: ParsableCommand {
             is upscaled separately with bicubic; gray stays gray; 16-bit PNG input gives 16-bit PNG output; EXIF \
             orientation is applied, the ICC profile and resolution copied, and the EXIF and XMP metadata kept (upright, with the \
             new pixel size) unless --strip-metadata. An animated GIF is upscaled frame by frame into an animated GIF (the \
-            delays, the loop count and on/off transparency kept; each frame gets its own 256-colour palette); a still \
-            GIF may be written as PNG or JPEG. Outputs are written to a temporary file, flushed to \
+            delays, the loop count and on/off transparency kept; 256 colours per frame, the previous frame's palette \
+            kept while it fits, so still areas do not shimmer); a still GIF may be written as PNG or JPEG. The colour \
+            hidden under fully transparent pixels is replaced by the nearby visible colour first (see --alpha). Outputs are written to a temporary file, flushed to \
             the disk and renamed into place; an input is never overwritten. Ctrl-C or SIGTERM removes the unfinished \
             output and prints what a batch has done so far.
 
             Tiling: images stream through in strips of tiles, so memory grows with width × tile size, never with \
-            height. The default overlap is the model's exact overlap (see `upscale model info`): tiled output then \
+            height (GIF frames are held whole: a GIF's palette needs every pixel). The default overlap is the model's exact overlap (see `upscale model info`): tiled output then \
             equals the whole-image output. Larger tiles run a little faster and need more memory; --max-memory picks \
             the largest tile whose working set fits the budget, for each image's width, and refuses an image that \
             cannot fit.
