@@ -15,7 +15,27 @@ public struct ColorQuantizer {
     /// Palette index for each of the 32 768 histogram cells that occurs.
     private var indexOfCell = [UInt8](repeating: 0, count: 32_768)
 
-    private struct Cell {
+    /// The occupied 5-bit cells of an image's opaque pixels (alpha ≥ 128), with their pixel counts and colour
+    /// sums: made once per image, shared by every quantizer tried on it.
+    public struct Histogram {
+        fileprivate let cells: [Cell]
+
+        public init(rgba: [UInt8]) {
+            var cells = [Cell?](repeating: nil, count: 32_768)
+            for i in stride(from: 0, to: rgba.count, by: 4) where rgba[i + 3] >= 128 {
+                let key = ColorQuantizer.cellKey(rgba[i], rgba[i + 1], rgba[i + 2])
+                var cell = cells[key] ?? Cell(key: key, count: 0, sum: (0, 0, 0))
+                cell.count += 1
+                cell.sum.0 += Int(rgba[i])
+                cell.sum.1 += Int(rgba[i + 1])
+                cell.sum.2 += Int(rgba[i + 2])
+                cells[key] = cell
+            }
+            self.cells = cells.compactMap { $0 }
+        }
+    }
+
+    fileprivate struct Cell {
         var key: Int
         var count: Int
         var sum: (Int, Int, Int)
@@ -32,11 +52,10 @@ public struct ColorQuantizer {
     /// Rounds of k-means after median cut.
     static let refinementRounds = 4
 
-    /// Builds a palette of at most `maximumColors` (1-256) for the pixels of `rgba` (4 bytes each) whose
-    /// alpha is at least 128.
-    public init(rgba: [UInt8], maximumColors: Int) {
+    /// Builds a palette of at most `maximumColors` (1-256) for the pixels `histogram` counts.
+    public init(histogram: Histogram, maximumColors: Int) {
         precondition((1...256).contains(maximumColors), "a palette holds 1-256 colours")
-        var occupied = ColorQuantizer.histogram(rgba)
+        var occupied = histogram.cells
         guard !occupied.isEmpty else {
             palette = [(0, 0, 0)]
             return
@@ -99,32 +118,17 @@ public struct ColorQuantizer {
         }
     }
 
-    /// Maps the pixels of `rgba` whose alpha is at least 128 to the nearest colours of a given `palette`
-    /// (1-256 colours), e.g. the previous frame's, so that areas that do not change keep their colours.
-    public init(palette: [Color], rgba: [UInt8]) {
+    /// Maps the pixels `histogram` counts to the nearest colours of a given `palette` (1-256 colours), e.g. the
+    /// previous frame's, so that areas that do not change keep their colours.
+    public init(palette: [Color], histogram: Histogram) {
         precondition((1...256).contains(palette.count), "a palette holds 1-256 colours")
         self.palette = palette
-        _ = assign(ColorQuantizer.histogram(rgba))
+        _ = assign(histogram.cells)
     }
 
     /// The palette index of a colour that was among the pixels the quantizer was made for.
     public func index(red: UInt8, green: UInt8, blue: UInt8) -> UInt8 {
         indexOfCell[ColorQuantizer.cellKey(red, green, blue)]
-    }
-
-    /// The occupied 5-bit cells of the opaque pixels, with their pixel counts and colour sums.
-    private static func histogram(_ rgba: [UInt8]) -> [Cell] {
-        var cells = [Cell?](repeating: nil, count: 32_768)
-        for i in stride(from: 0, to: rgba.count, by: 4) where rgba[i + 3] >= 128 {
-            let key = ColorQuantizer.cellKey(rgba[i], rgba[i + 1], rgba[i + 2])
-            var cell = cells[key] ?? Cell(key: key, count: 0, sum: (0, 0, 0))
-            cell.count += 1
-            cell.sum.0 += Int(rgba[i])
-            cell.sum.1 += Int(rgba[i + 1])
-            cell.sum.2 += Int(rgba[i + 2])
-            cells[key] = cell
-        }
-        return cells.compactMap { $0 }
     }
 
     /// Gives each cell the palette colour nearest its mean; sets `meanError` and returns, per palette colour,

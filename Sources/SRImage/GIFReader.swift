@@ -216,16 +216,20 @@ public final class GIFReader {
             throw ImageError(path: path, reason: "GIF frame \(nextIndex): \(error)")
         }
         let colors = frame.colorTable.count / 3
-        for (position, index) in indices.enumerated() {
-            let value = Int(index)
-            if value == frame.transparentIndex { continue }
-            let row = GIFReader.storedRow(position / frame.width, height: frame.height, interlaced: frame.interlaced)
-            let (x, y) = (frame.left + position % frame.width, frame.top + row)
-            guard x < width, y < height else { continue }
-            let at = 4 * (y * width + x)
-            // An index past the table shows black, as in browsers.
-            for c in 0..<3 { canvas[at + c] = value < colors ? frame.colorTable[3 * value + c] : 0 }
-            canvas[at + 3] = 255
+        // Stored rows in order (data cut short fills fewer); columns past the canvas are skipped.
+        let storedRows = frame.width > 0 ? (indices.count + frame.width - 1) / frame.width : 0
+        let columns = 0..<max(0, min(frame.width, width - frame.left))
+        for order in 0..<storedRows {
+            let y = frame.top + GIFReader.storedRow(order, height: frame.height, interlaced: frame.interlaced)
+            guard y < height else { continue }
+            for column in columns where order * frame.width + column < indices.count {
+                let value = Int(indices[order * frame.width + column])
+                if value == frame.transparentIndex { continue }
+                let at = 4 * (y * width + frame.left + column)
+                // An index past the table shows black, as in browsers.
+                for c in 0..<3 { canvas[at + c] = value < colors ? frame.colorTable[3 * value + c] : 0 }
+                canvas[at + 3] = 255
+            }
         }
         return GIFFrame(width: width, height: height, rgba: canvas, delay: frame.delay)
     }

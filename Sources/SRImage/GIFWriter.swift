@@ -63,9 +63,10 @@ public final class GIFWriter {
             if image.hasAlpha { rgba[4 * i + 3] = image.pixels[image.colorChannels * plane + i] >= 0.5 ? 255 : 0 }
         }
         let transparent = image.hasAlpha && stride(from: 3, to: rgba.count, by: 4).contains { rgba[$0] == 0 }
-        var quantizer = ColorQuantizer(rgba: rgba, maximumColors: transparent ? 255 : 256)
+        let histogram = ColorQuantizer.Histogram(rgba: rgba)
+        var quantizer = ColorQuantizer(histogram: histogram, maximumColors: transparent ? 255 : 256)
         if let previousPalette, !transparent || previousPalette.count < 256 {
-            let reused = ColorQuantizer(palette: previousPalette, rgba: rgba)
+            let reused = ColorQuantizer(palette: previousPalette, histogram: histogram)
             if reused.meanError <= GIFWriter.paletteReuseTolerance * quantizer.meanError + 1 { quantizer = reused }
         }
         previousPalette = quantizer.palette

@@ -93,7 +93,9 @@ final class TransparentColorFill: RowSource {
                     }
                     count += 1
                 }
-                colours += [sum.0 / count, sum.1 / count, sum.2 / count]
+                colours.append(sum.0 / count)
+                colours.append(sum.1 / count)
+                colours.append(sum.2 / count)
             }
             for (k, index) in frontier.enumerated() {
                 for c in 0..<colors { out.pixels[c * plane + index] = colours[3 * k + c] }
