@@ -19,7 +19,7 @@ let package = Package(
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
         // oneDNN (Debian's libdnnl-dev ships no pkg-config file; `make deps` checks for its header).
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
-        .target(name: "CImageCodec", dependencies: ["CPNG", "CJPEG"]),
+        .target(name: "CImageCodec", dependencies: ["CPNG", "CJPEG"], linkerSettings: [.linkedLibrary("z")]),
         .target(name: "CKernels"),
         // Byte-exact paths, regular-file checks, atomic outputs and their temporaries.
         .target(name: "SRFiles"),

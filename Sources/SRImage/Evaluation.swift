@@ -38,11 +38,9 @@ public enum Evaluation {
     public static func imageFiles(in folder: String) throws -> [String] {
         guard FileSystem.isDirectory(folder) else { throw ImageError(path: folder, reason: "not a folder") }
         let images = try FileSystem.listDirectory(folder).filter { name in
-            let lower = name.lowercased()
-            return !name.hasPrefix(".")
-                && (lower.hasSuffix(".png") || lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg"))
+            !name.hasPrefix(".") && ImageFormat.isStillImageName(name)
         }.sorted()
-        if images.isEmpty { throw ImageError(path: folder, reason: "no PNG or JPEG images in the folder") }
+        if images.isEmpty { throw ImageError(path: folder, reason: "no PNG, JPEG or TIFF images in the folder") }
         return images.map { folder + "/" + $0 }
     }
 

@@ -12,10 +12,11 @@ public struct ImageDescription: Sendable {
     public var channels: Int
     /// 8 or 16: the depth of the delivered samples (1/2/4-bit PNGs are widened to 8).
     public var bitDepth: Int
-    /// EXIF orientation found in the file (1 when there is none).
+    /// EXIF (JPEG) or TIFF orientation found in the file (1 when there is none).
     public var orientation: Int
     /// Colour profile, EXIF, XMP and resolution, for the outputs (`ImageMetadata.forOutput`). Only a
-    /// JPEG's EXIF orientation is applied (PNG viewers disagree about eXIf orientation).
+    /// JPEG's EXIF orientation and a TIFF's orientation tag are applied (PNG viewers disagree about eXIf
+    /// orientation).
     public var metadata: ImageMetadata
     /// Whether rows are decoded on demand (false for interlaced PNGs and rotated JPEGs).
     public var isStreaming: Bool
@@ -39,7 +40,8 @@ public struct DecodeLimits: Sendable, Equatable {
 
 /// Reads an image as consecutive bands of rows, so memory stays proportional to width × band height.
 ///
-/// JPEGs whose EXIF orientation rotates or flips vertically (3-8) cannot be decoded top-down in display
+/// PNG and JPEG go through the C codec, TIFF through `TIFFReader`.
+/// JPEGs and TIFFs whose orientation rotates or flips vertically (3-8) cannot be decoded top-down in display
 /// order; those are decoded whole when opened (as 8- or 16-bit samples, not floats) and served in bands.
 /// Interlaced PNGs are decoded whole by the codec and served from its buffer.
 public final class ImageReader {
@@ -48,7 +50,12 @@ public final class ImageReader {
     /// Rows delivered so far.
     public private(set) var rowsRead = 0
 
-    private var handle: OpaquePointer?
+    /// The decoder: the C codec (PNG, JPEG) or the TIFF reader; nil once every row is read.
+    private enum Decoder {
+        case codec(OpaquePointer)
+        case tiff(TIFFReader)
+    }
+    private var decoder: Decoder?
     private let storedWidth: Int
     private let storedHeight: Int
     private let storedChannels: Int
@@ -59,51 +66,68 @@ public final class ImageReader {
     private var raw: [UInt8] = []
 
     /// Opens `path` and reads its header.
-    /// - Throws: `ImageError` naming the file when it is missing, not a regular file, not PNG/JPEG,
+    /// - Throws: `ImageError` naming the file when it is missing, not a regular file, not PNG/JPEG/TIFF,
     ///   corrupt, or over the `limits`.
     public init(path: String, limits: DecodeLimits = DecodeLimits()) throws {
         self.path = path
         try FileSystem.requireRegularFile(path)
-        var info = sr_image_info()
-        var reader: OpaquePointer?
-        var message = [CChar](repeating: 0, count: 512)
-        let status = PathEncoding.withCString(path) { cPath in
-            sr_reader_open(
-                cPath, Int64(limits.maximumPixels), Int64(limits.maximumWholeDecodeBytes), &reader, &info,
-                &message, message.count)
+        let format: ImageFormat
+        let metadata: ImageMetadata
+        let interlaced: Bool
+        if TIFFReader.isTIFF(path: path) {
+            let tiff: TIFFReader
+            do {
+                tiff = try TIFFReader(path: path, maximumPixels: limits.maximumPixels)
+            } catch let error as TIFFFormatError {
+                throw ImageError(path: path, reason: error.reason)
+            }
+            decoder = .tiff(tiff)
+            (format, metadata, interlaced) = (.tiff, tiff.metadata, false)
+            (storedWidth, storedHeight, storedChannels) = (tiff.width, tiff.height, tiff.channels)
+            bytesPerSample = tiff.bitDepth / 8
+            orientation = tiff.orientation
+        } else {
+            var info = sr_image_info()
+            var reader: OpaquePointer?
+            var message = [CChar](repeating: 0, count: 512)
+            let status = PathEncoding.withCString(path) { cPath in
+                sr_reader_open(
+                    cPath, Int64(limits.maximumPixels), Int64(limits.maximumWholeDecodeBytes), &reader, &info,
+                    &message, message.count)
+            }
+            guard status == 0, let reader else {
+                throw ImageError(path: path, reason: String(cString: message))
+            }
+            decoder = .codec(reader)
+            let icc = info.icc.map { Array(UnsafeBufferPointer(start: $0, count: info.icc_length)) }
+            let exif = info.exif.map { Array(UnsafeBufferPointer(start: $0, count: info.exif_length)) }
+            let xmp = info.xmp.map { Array(UnsafeBufferPointer(start: $0, count: info.xmp_length)) }
+            orientation = info.format == SR_FORMAT_JPEG ? exif.map(Orientation.value(fromExif:)) ?? 1 : 1
+            format = info.format == SR_FORMAT_PNG ? .png : .jpeg
+            metadata = ImageMetadata(
+                iccProfile: icc, exif: exif, xmp: xmp,
+                resolution: info.x_pixels_per_inch > 0 && info.y_pixels_per_inch > 0
+                    ? Resolution(x: info.x_pixels_per_inch, y: info.y_pixels_per_inch) : nil)
+            interlaced = info.interlaced != 0
+            storedWidth = Int(info.width)
+            storedHeight = Int(info.height)
+            storedChannels = Int(info.channels)
+            bytesPerSample = Int(info.bit_depth) / 8
         }
-        guard status == 0, let reader else {
-            throw ImageError(path: path, reason: String(cString: message))
-        }
-        handle = reader
-        let icc = info.icc.map { Array(UnsafeBufferPointer(start: $0, count: info.icc_length)) }
-        let exif = info.exif.map { Array(UnsafeBufferPointer(start: $0, count: info.exif_length)) }
-        let xmp = info.xmp.map { Array(UnsafeBufferPointer(start: $0, count: info.xmp_length)) }
-        let orientation = info.format == SR_FORMAT_JPEG ? exif.map(Orientation.value(fromExif:)) ?? 1 : 1
-        self.orientation = orientation
-        storedWidth = Int(info.width)
-        storedHeight = Int(info.height)
-        storedChannels = Int(info.channels)
-        bytesPerSample = Int(info.bit_depth) / 8
         let swapped = Orientation.swapsAxes(orientation)
         let streams = Orientation.isStreamable(orientation)
         description = ImageDescription(
-            format: info.format == SR_FORMAT_PNG ? .png : .jpeg,
-            width: Int(swapped ? info.height : info.width),
-            height: Int(swapped ? info.width : info.height),
-            channels: Int(info.channels), bitDepth: Int(info.bit_depth), orientation: orientation,
-            metadata: ImageMetadata(
-                iccProfile: icc, exif: exif, xmp: xmp,
-                resolution: info.x_pixels_per_inch > 0 && info.y_pixels_per_inch > 0
-                    ? Resolution(x: info.x_pixels_per_inch, y: info.y_pixels_per_inch) : nil),
-            isStreaming: streams && info.interlaced == 0)
+            format: format, width: swapped ? storedHeight : storedWidth, height: swapped ? storedWidth : storedHeight,
+            channels: storedChannels, bitDepth: bytesPerSample * 8, orientation: orientation, metadata: metadata,
+            isStreaming: streams && !interlaced)
         if !streams {
             let bytes = storedWidth * storedHeight * storedChannels * bytesPerSample
             guard bytes <= limits.maximumWholeDecodeBytes else {
                 close()
                 throw ImageError(
                     path: path,
-                    reason: "rotated (EXIF orientation \(orientation)) \(storedWidth)x\(storedHeight) image "
+                    reason:
+                        "rotated (\(format == .tiff ? "TIFF" : "EXIF") orientation \(orientation)) \(storedWidth)x\(storedHeight) image "
                         + "must be decoded whole: needs \(bytes / 1_000_000) MB, over the "
                         + "\(limits.maximumWholeDecodeBytes / 1_000_000) MB allowed"
                 )
@@ -126,8 +150,8 @@ public final class ImageReader {
     }
 
     private func close() {
-        if let handle { sr_reader_close(handle) }
-        handle = nil
+        if case .codec(let handle) = decoder { sr_reader_close(handle) }
+        decoder = nil
     }
 
     /// Reads the next `count` rows (fewer at the end of the image) as a band.
@@ -156,13 +180,23 @@ public final class ImageReader {
     public func readAll() throws -> PlanarImage { try readRows(description.height - rowsRead) }
 
     private func readStored(rows: Int, into buffer: UnsafeMutableRawPointer) throws {
-        guard let handle else { throw ImageError(path: path, reason: "reader already closed") }
-        var message = [CChar](repeating: 0, count: 512)
-        let status = sr_reader_read_rows(
-            handle, buffer.assumingMemoryBound(to: UInt8.self), Int32(rows), &message, message.count)
-        if status != 0 {
-            close()
-            throw ImageError(path: path, reason: String(cString: message))
+        switch decoder {
+        case nil: throw ImageError(path: path, reason: "reader already closed")
+        case .tiff(let tiff):
+            do {
+                try tiff.readRows(rows, into: buffer)
+            } catch let error as TIFFFormatError {
+                close()
+                throw ImageError(path: path, reason: error.reason)
+            }
+        case .codec(let handle):
+            var message = [CChar](repeating: 0, count: 512)
+            let status = sr_reader_read_rows(
+                handle, buffer.assumingMemoryBound(to: UInt8.self), Int32(rows), &message, message.count)
+            if status != 0 {
+                close()
+                throw ImageError(path: path, reason: String(cString: message))
+            }
         }
     }
 

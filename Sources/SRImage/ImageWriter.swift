@@ -15,7 +15,9 @@ public final class ImageWriter {
     public let bitDepth: Int
     public private(set) var rowsWritten = 0
 
+    /// The C encoder (PNG, JPEG), or the TIFF writer.
     private var handle: OpaquePointer?
+    private var tiff: TIFFWriter?
     private let temporaryPath: String
     private var raw: [UInt8] = []
     /// Bands are split into parts of at least this many bytes.
@@ -27,13 +29,13 @@ public final class ImageWriter {
     /// Starts an encoder.
     /// - Parameters:
     ///   - path: destination; its extension does not matter here (`format` decides).
-    ///   - channels: 1-4 for PNG; JPEG takes 1 or 3 (alpha must be removed by the caller).
-    ///   - bitDepth: 8 or 16 (PNG only).
+    ///   - channels: 1-4 for PNG and TIFF; JPEG takes 1 or 3 (alpha must be removed by the caller).
+    ///   - bitDepth: 8 or 16 (PNG and TIFF).
     ///   - quality: JPEG quality 1-100.
     ///   - pngCompression: 0-9 for PNG: 1 (fast) is the Paeth filter with run-length deflate, the
     ///     others zlib's levels with adaptive filters.
     ///   - metadata: colour profile, EXIF, XMP and resolution to embed (`ImageMetadata.forOutput` makes
-    ///     them from the input's).
+    ///     them from the input's); TIFF leaves out EXIF.
     ///   - threads: threads converting and (PNG level 1) compressing each band.
     /// - Throws: `ImageError` when the folder is not writable or the combination is invalid.
     public init(
@@ -50,6 +52,17 @@ public final class ImageWriter {
         self.channels = channels
         self.bitDepth = bitDepth
         temporaryPath = try ImageWriter.temporaryFile(for: path)
+        if format == .tiff {
+            do {
+                tiff = try TIFFWriter(
+                    path: temporaryPath, width: width, height: height, channels: channels, bitDepth: bitDepth,
+                    metadata: metadata)
+            } catch let error as FileError {
+                TemporaryFiles.discard(temporaryPath)
+                throw ImageError(path: path, reason: error.reason)
+            }
+            return
+        }
         var message = [CChar](repeating: 0, count: 512)
         var writer: OpaquePointer?
         let (icc, exif, xmp) = (metadata.iccProfile ?? [], metadata.exif ?? [], metadata.xmp ?? [])
@@ -99,7 +112,12 @@ public final class ImageWriter {
             sr_writer_abort(handle)
             TemporaryFiles.discard(temporaryPath)
         }
+        if let tiff {
+            tiff.abort()
+            TemporaryFiles.discard(temporaryPath)
+        }
         handle = nil
+        tiff = nil
     }
 
     /// Encodes the next rows. `band` must have this writer's width and channel count; values are
@@ -107,12 +125,12 @@ public final class ImageWriter {
     /// PNG level 1) the filtering and compression run on that many threads, each on its own rows.
     public func writeRows(_ band: PlanarImage) throws {
         precondition(band.width == width && band.channels == channels, "band does not match the writer")
-        guard let handle else { throw ImageError(path: path, reason: "writer already closed") }
+        guard handle != nil || tiff != nil else { throw ImageError(path: path, reason: "writer already closed") }
         let rows = band.height
         guard rows > 0 else { return }
         let rowBytes = width * channels * bitDepth / 8
         if raw.count < rows * rowBytes { raw = [UInt8](repeating: 0, count: rows * rowBytes) }
-        let inPieces = sr_writer_takes_pieces(handle) != 0
+        let inPieces = handle.map { sr_writer_takes_pieces($0) != 0 } ?? false
         // Each part compresses on its own (a fresh deflate state of a few hundred KB), so parts stay large.
         let parts = max(1, min(rows, threads, rows * rowBytes / ImageWriter.minimumPartBytes))
         func part(_ k: Int) -> Range<Int> { (k * rows / parts)..<((k + 1) * rows / parts) }
@@ -128,6 +146,17 @@ public final class ImageWriter {
                 }
             }
         }
+        if let tiff {
+            do {
+                try raw.withUnsafeBytes { try tiff.write($0, count: rows, threads: threads) }
+            } catch {
+                abort()
+                throw ImageError(path: path, reason: Self.reason(error))
+            }
+            rowsWritten += rows
+            return
+        }
+        guard let handle else { throw ImageError(path: path, reason: "writer already closed") }
         var message = [CChar](repeating: 0, count: 512)
         var status: Int32 = 0
         if inPieces {
@@ -177,6 +206,18 @@ public final class ImageWriter {
     /// Completes the file, flushes it to the disk and renames it into place.
     /// - Throws: `ImageError` if rows are missing, encoding fails or the rename fails.
     public func finish() throws {
+        if let tiff {
+            self.tiff = nil
+            do {
+                try tiff.finish()
+            } catch {
+                tiff.abort()
+                TemporaryFiles.discard(temporaryPath)
+                throw ImageError(path: path, reason: Self.reason(error))
+            }
+            try TemporaryFiles.commit(temporaryPath, to: path)
+            return
+        }
         guard let handle else { throw ImageError(path: path, reason: "writer already closed") }
         self.handle = nil
         var message = [CChar](repeating: 0, count: 512)
@@ -185,5 +226,14 @@ public final class ImageWriter {
             throw ImageError(path: path, reason: String(cString: message))
         }
         try TemporaryFiles.commit(temporaryPath, to: path)
+    }
+
+    /// The reason of a TIFF writer's error, without the temporary file's name.
+    private static func reason(_ error: Error) -> String {
+        switch error {
+        case let error as TIFFFormatError: error.reason
+        case let error as FileError: error.reason
+        default: "\(error)"
+        }
     }
 }

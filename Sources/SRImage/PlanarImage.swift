@@ -4,8 +4,10 @@ public enum ImageFormat: String, Sendable, CaseIterable {
     case jpeg
     /// Written by `GIFWriter` (still or animated), never by `ImageWriter`.
     case gif
+    /// Baseline TIFF with Deflate strips, 8 or 16 bits, with alpha (`.tif`, `.tiff`).
+    case tiff
 
-    /// The format a path's extension asks for (`.png`, `.jpg`, `.jpeg`, `.gif`, any case).
+    /// The format a path's extension asks for (`.png`, `.jpg`, `.jpeg`, `.gif`, `.tif`, `.tiff`, any case).
     /// - Throws: `ImageError` for any other extension.
     public init(forOutputPath path: String) throws {
         let lower = path.lowercased()
@@ -15,13 +17,29 @@ public enum ImageFormat: String, Sendable, CaseIterable {
             self = .jpeg
         } else if lower.hasSuffix(".gif") {
             self = .gif
+        } else if lower.hasSuffix(".tif") || lower.hasSuffix(".tiff") {
+            self = .tiff
         } else {
-            throw ImageError(path: path, reason: "unknown output format: use a .png, .jpg, .jpeg or .gif file name")
+            throw ImageError(
+                path: path, reason: "unknown output format: use a .png, .jpg, .jpeg, .gif, .tif or .tiff file name")
         }
     }
 
+    /// Whether a file name ends in an extension of a still image format the readers take whole (PNG, JPEG,
+    /// TIFF; any case): the images `eval` scores and `train` learns from.
+    public static func isStillImageName(_ name: String) -> Bool {
+        let lower = name.lowercased()
+        return [".png", ".jpg", ".jpeg", ".tif", ".tiff"].contains { lower.hasSuffix($0) }
+    }
+
     /// The usual file extension, without the dot.
-    public var fileExtension: String { self == .jpeg ? "jpg" : rawValue }
+    public var fileExtension: String {
+        switch self {
+        case .jpeg: "jpg"
+        case .tiff: "tif"
+        default: rawValue
+        }
+    }
 }
 
 /// A float image stored plane by plane: sample (c, y, x) is `pixels[(c * height + y) * width + x]`,

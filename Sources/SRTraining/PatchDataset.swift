@@ -130,13 +130,11 @@ public final class PatchDataset: @unchecked Sendable {
         return image
     }
 
-    /// PNG/JPEG files under `folder`, recursively, sorted by path.
+    /// PNG, JPEG and TIFF files under `folder`, recursively, sorted by path.
     public static func imageFiles(under folder: String) -> [String] {
         let entries = (try? FileSystem.walk(folder, recursive: true)) ?? []
         return entries.filter { item in
-            let lower = item.lowercased()
-            return !FileSystem.fileName(of: item).hasPrefix(".")
-                && (lower.hasSuffix(".png") || lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg"))
+            !FileSystem.fileName(of: item).hasPrefix(".") && ImageFormat.isStillImageName(item)
         }.map { folder + "/" + $0 }.sorted()
     }
 

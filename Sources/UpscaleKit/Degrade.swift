@@ -18,8 +18,8 @@ struct Degrade: ParsableCommand {
               upscale degrade photo.png photo-lr.png --scale 4 --degradation my-settings.json
             """)
 
-    @Argument(help: "High-resolution image (PNG or JPEG).") var input: String
-    @Argument(help: "Output file (.png or .jpg); must not exist as the input.") var output: String
+    @Argument(help: "High-resolution image (PNG, JPEG or TIFF).") var input: String
+    @Argument(help: "Output file (.png, .jpg or .tif); must not exist as the input.") var output: String
     @Option(help: "Scale factor the input is reduced by (1-16).") var scale = 4
     @Option(
         help: "bicubic, realistic (Real-ESRGAN's pipeline; the default) or a JSON file of its settings.",

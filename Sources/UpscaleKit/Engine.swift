@@ -240,7 +240,7 @@ final class Engine {
         return Run(method: method, start: start)
     }
 
-    /// Streams rows from `source` through `method` into a PNG or JPEG encoder running on its own thread.
+    /// Streams rows from `source` through `method` into a PNG, JPEG or TIFF encoder running on its own thread.
     private func stream(
         source: RowSource, width: Int, height: Int, channels: Int, bitDepth: Int, metadata: ImageMetadata,
         to output: String, format: ImageFormat, outputWidth: Int, outputHeight: Int, method: UpscaleMethod,
@@ -433,7 +433,7 @@ public struct Upscaler {
             keepsMetadata: keepsMetadata, cores: threads ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 
-    /// Upscales `input` (PNG, JPEG or GIF) into `output` (`.png`, `.jpg`, `.jpeg` or `.gif`; an animated GIF
+    /// Upscales `input` (PNG, JPEG, GIF or TIFF) into `output` (`.png`, `.jpg`, `.jpeg`, `.gif`, `.tif` or `.tiff`; an animated GIF
     /// only into `.gif`); returns the seconds taken.
     /// The output is written to a temporary file beside it and renamed into place; on an error nothing is left.
     @discardableResult

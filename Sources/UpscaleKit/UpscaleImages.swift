@@ -13,11 +13,14 @@ struct UpscaleImages: ParsableCommand {
         discussion: """
             Native model scales: ×4 (gan, gan-clean, psnr) and ×2 (psnr). Any other factor (3, 2.5, 8, …) runs the nearest \
             native model at or above it (else the largest) and resamples its output with antialiased bicubic. Alpha \
-            is upscaled separately with bicubic; gray stays gray; 16-bit PNG input gives 16-bit PNG output; EXIF \
-            orientation is applied, the ICC profile and resolution copied, and the EXIF and XMP metadata kept (upright, with the \
+            is upscaled separately with bicubic; gray stays gray; 16-bit PNG or TIFF input gives 16-bit PNG or TIFF \
+            output; EXIF and TIFF orientation is applied, the ICC profile and resolution copied, and the EXIF and XMP metadata kept (upright, with the \
             new pixel size) unless --strip-metadata. An animated GIF is upscaled frame by frame into an animated GIF (the \
             delays, the loop count and on/off transparency kept; 256 colours per frame, the previous frame's palette \
-            kept while it fits, so still areas do not shimmer); a still GIF may be written as PNG or JPEG. The colour \
+            kept while it fits, so still areas do not shimmer); a still GIF may be written as PNG or JPEG. TIFF: strips \
+            or tiles, uncompressed, LZW, Deflate or PackBits, 1-16-bit gray, palette, RGB and alpha are read (the \
+            first page); TIFF is written with Deflate, keeping 16 bits, alpha, the profile, XMP and the resolution \
+            (not EXIF). The colour \
             hidden under fully transparent pixels is replaced by the nearby visible colour first (see --alpha). Outputs are written to a temporary file, flushed to \
             the disk and renamed into place; an input is never overwritten. Ctrl-C or SIGTERM removes the unfinished \
             output and prints what a batch has done so far.
@@ -77,7 +80,8 @@ struct UpscaleImages: ParsableCommand {
     @Option(help: "Half-width of the cross-fade between tiles in input pixels, 0 to tile/2.") var blend = 2
     @Option(help: "Memory budget in MB; picks the largest tile that fits each image's width.") var maxMemory: Int?
     @Option(help: "Largest image accepted, in megapixels (checked before decoding).") var maxPixels = 1000
-    @Option(help: "Batch output format: png, jpg, gif or same (as the input).") var format: OutputFormatChoice = .same
+    @Option(help: "Batch output format: png, jpg, gif, tiff or same (as the input).") var format: OutputFormatChoice =
+        .same
     @Option(parsing: .unconditional, help: "Text added to each output file name before the extension (e.g. -x4).")
     var suffix = ""
     @Option(help: "JPEG quality (1-100).") var quality = 95

@@ -167,10 +167,11 @@ final class CodecTests: XCTestCase {
         }
     }
 
-    func testUnknownExtensionAndMissingFolderAreClearErrors() {
-        XCTAssertThrowsError(try ImageFormat(forOutputPath: "out.tiff")) { error in
-            XCTAssertTrue("\(error)".contains("out.tiff"))
+    func testUnknownExtensionAndMissingFolderAreClearErrors() throws {
+        XCTAssertThrowsError(try ImageFormat(forOutputPath: "out.webp")) { error in
+            XCTAssertTrue("\(error)".contains("out.webp") && "\(error)".contains(".tif or .tiff"), "\(error)")
         }
+        XCTAssertEqual(try ImageFormat(forOutputPath: "SCAN.TIF"), .tiff)
         XCTAssertThrowsError(
             try ImageFile.write(PlanarImage(width: 1, height: 1, channels: 3), to: "/nonexistent-folder/x.png")
         ) { error in

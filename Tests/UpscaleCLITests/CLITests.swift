@@ -127,7 +127,7 @@ final class CLITests: BinaryTestCase {
         XCTAssertEqual(result.status, 1)
         XCTAssertTrue(result.error.hasPrefix("error: \(truncated): "), result.error)
         XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/cut-x4.png"), "no half-written output")
-        XCTAssertNotEqual(try run([sample("gray.png"), folder + "/o.tiff", "--method", "bicubic"]).status, 0)
+        XCTAssertNotEqual(try run([sample("gray.png"), folder + "/o.webp", "--method", "bicubic"]).status, 0)
         let badModel = try run([sample("gray.png"), folder + "/o.png", "--model", sample("gray.png")])
         XCTAssertEqual(badModel.status, 1)
         XCTAssertTrue(badModel.error.contains("safetensors"), badModel.error)
@@ -196,6 +196,48 @@ final class CLITests: BinaryTestCase {
         XCTAssertEqual(batchResult.status, 0, batchResult.error)
         XCTAssertEqual(try GIFReader(path: batch + "/anim.gif").frameCount, 3)
         XCTAssertEqual(try GIFReader(path: batch + "/still.gif").frameCount, 1)
+    }
+
+    func testTIFFKeepsDepthAlphaProfileAndResolution() throws {
+        // A 16-bit RGBA TIFF with a colour profile and 300 dpi: ramps, and a transparent left column.
+        let input = folder + "/scan.tif"
+        var image = PlanarImage(width: 20, height: 16, channels: 4)
+        for y in 0..<16 {
+            for x in 0..<20 {
+                (image[0, y, x], image[1, y, x], image[2, y, x]) = (Float(x) / 19, Float(y) / 15, 0.5)
+                image[3, y, x] = x < 3 ? 0 : 1
+            }
+        }
+        let metadata = ImageMetadata(
+            iccProfile: Array(repeating: 9, count: 300), resolution: Resolution(x: 300, y: 300))
+        try ImageFile.write(image, to: input, bitDepth: 16, metadata: metadata)
+        for arguments in [["--method", "bicubic"], ["--model", model]] {
+            let output = folder + "/scan-x4.tiff"
+            let result = try run([input, output, "--quiet"] + arguments)
+            XCTAssertEqual(result.status, 0, result.error)
+            let (upscaled, description) = try ImageFile.read(output)
+            XCTAssertEqual(description.format, .tiff)
+            XCTAssertEqual(
+                [upscaled.width, upscaled.height, description.channels, description.bitDepth], [80, 64, 4, 16])
+            XCTAssertEqual(description.metadata.iccProfile, metadata.iccProfile)
+            XCTAssertEqual(description.metadata.resolution, metadata.resolution)
+            // 16 bits survive: most of the upscaled ramp falls between the steps of 8 bits.
+            let offGrid = (0..<(80 * 64)).filter {
+                abs(upscaled.pixels[$0] * 255 - (upscaled.pixels[$0] * 255).rounded()) > 0.01
+            }
+            XCTAssertGreaterThan(offGrid.count, 80 * 64 / 2)
+            XCTAssertEqual(upscaled[3, 30, 2], 0)
+            XCTAssertEqual(upscaled[3, 30, 40], 1)
+            try FileManager.default.removeItem(atPath: output)
+        }
+        // A batch takes .tif inputs and writes TIFFs on request.
+        try ImageFile.write(image.rgb(), to: folder + "/photo.png")
+        let batch = folder + "/batch"
+        let result = try run([folder, batch, "--method", "bicubic", "--scale", "2", "--format", "tiff", "--quiet"])
+        XCTAssertEqual(result.status, 0, result.error)
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: batch).sorted(), ["photo.tiff", "scan.tiff"])
+        XCTAssertEqual(try ImageFile.read(batch + "/photo.tiff").description.channels, 3)
     }
 
     func testInterpolateBlendsWeights() throws {

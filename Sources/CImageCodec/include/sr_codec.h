@@ -106,4 +106,20 @@ void sr_writer_abort(sr_writer *writer);
 int sr_jpeg_roundtrip(const uint8_t *pixels, int32_t width, int32_t height, int32_t channels, int32_t quality,
                       uint8_t *out, char *message, size_t message_capacity);
 
+/* ---------------------------------------------------------------- zlib streams (TIFF Deflate strips) */
+
+typedef struct sr_inflater sr_inflater;
+/// A zlib-format (RFC 1950) decompressor; NULL when out of memory.
+sr_inflater *sr_inflater_create(void);
+/// Decompresses from `input` into `output`, reporting the bytes consumed and produced. Returns 0 while the
+/// stream goes on, 1 at its end, -1 when the data is corrupt (never longjmps).
+int sr_inflater_run(sr_inflater *inflater, const uint8_t *input, size_t input_length, size_t *consumed,
+                    uint8_t *output, size_t output_length, size_t *produced);
+void sr_inflater_free(sr_inflater *inflater);
+/// The largest zlib-format stream `length` bytes can compress into.
+size_t sr_deflate_bound(size_t length);
+/// Compresses `input` as one zlib-format stream at `level` (0-9) into `output` (at least
+/// `sr_deflate_bound(input_length)` bytes); returns its length, or 0 when out of memory.
+size_t sr_deflate(const uint8_t *input, size_t input_length, int32_t level, uint8_t *output, size_t output_capacity);
+
 #endif

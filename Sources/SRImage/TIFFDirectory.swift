@@ -1,0 +1,172 @@
+import SRFiles
+
+/// The TIFF tags this reader and writer use (TIFF 6.0, plus XMP and ICC).
+enum TIFFTag {
+    static let imageWidth = 256
+    static let imageLength = 257
+    static let bitsPerSample = 258
+    static let compression = 259
+    static let photometric = 262
+    static let stripOffsets = 273
+    static let orientation = 274
+    static let samplesPerPixel = 277
+    static let rowsPerStrip = 278
+    static let stripByteCounts = 279
+    static let xResolution = 282
+    static let yResolution = 283
+    static let planarConfiguration = 284
+    static let resolutionUnit = 296
+    static let software = 305
+    static let predictor = 317
+    static let colorMap = 320
+    static let tileWidth = 322
+    static let tileLength = 323
+    static let tileOffsets = 324
+    static let tileByteCounts = 325
+    static let extraSamples = 338
+    static let sampleFormat = 339
+    static let xmp = 700
+    static let iccProfile = 34675
+}
+
+/// A TIFF problem found while reading: the reader adds the file's name.
+struct TIFFFormatError: Error {
+    let reason: String
+}
+
+/// The byte order a TIFF file declares ("II" little-endian, "MM" big-endian).
+struct TIFFByteOrder {
+    let littleEndian: Bool
+
+    func unsigned(_ bytes: [UInt8], at offset: Int, size: Int) -> Int {
+        var value = 0
+        for k in 0..<size {
+            let byte = Int(bytes[offset + (littleEndian ? size - 1 - k : k)])
+            value = value << 8 | byte
+        }
+        return value
+    }
+}
+
+/// The first image file directory (IFD) of a classic TIFF or a BigTIFF: the tags describing the first
+/// page. Values are read from the file on demand, each checked against the file's size.
+struct TIFFDirectory {
+    struct Entry {
+        let type: Int
+        let count: Int
+        /// Where the values are: inside the entry or at the offset it holds.
+        let valueOffset: Int
+    }
+
+    let file: PositionedReader
+    let order: TIFFByteOrder
+    let isBigTIFF: Bool
+    private var entries: [Int: Entry] = [:]
+
+    /// The header's magic: "II*\0", "MM\0*" (classic) or "II+\0", "MM\0+" (BigTIFF).
+    static func hasSignature(_ start: [UInt8]) -> Bool {
+        guard start.count >= 4 else { return false }
+        return (start[0] == 0x49 && start[1] == 0x49 && (start[2] == 42 || start[2] == 43) && start[3] == 0)
+            || (start[0] == 0x4D && start[1] == 0x4D && start[2] == 0 && (start[3] == 42 || start[3] == 43))
+    }
+
+    /// Reads the header and the first directory.
+    init(file: PositionedReader) throws {
+        self.file = file
+        let header = try file.bytes(at: 0, count: min(16, file.size))
+        guard Self.hasSignature(header) else { throw TIFFFormatError(reason: "not a TIFF file") }
+        order = TIFFByteOrder(littleEndian: header[0] == 0x49)
+        isBigTIFF = order.unsigned(header, at: 2, size: 2) == 43
+        let directoryOffset: Int
+        if isBigTIFF {
+            guard header.count == 16, order.unsigned(header, at: 4, size: 2) == 8 else {
+                throw TIFFFormatError(reason: "has a damaged BigTIFF header")
+            }
+            directoryOffset = order.unsigned(header, at: 8, size: 8)
+        } else {
+            guard header.count >= 8 else { throw TIFFFormatError(reason: "is cut short in its header") }
+            directoryOffset = order.unsigned(header, at: 4, size: 4)
+        }
+        let countSize = isBigTIFF ? 8 : 2
+        let entrySize = isBigTIFF ? 20 : 12
+        guard directoryOffset >= 8, directoryOffset <= file.size - countSize else {
+            throw TIFFFormatError(reason: "points to an image directory past its end")
+        }
+        let count = order.unsigned(try file.bytes(at: directoryOffset, count: countSize), at: 0, size: countSize)
+        guard count > 0, count <= (file.size - directoryOffset - countSize) / entrySize, count < 65_536 else {
+            throw TIFFFormatError(reason: "has a damaged image directory (\(count) entries)")
+        }
+        let table = try file.bytes(at: directoryOffset + countSize, count: count * entrySize)
+        let inlineSize = isBigTIFF ? 8 : 4
+        for k in 0..<count {
+            let at = k * entrySize
+            let tag = order.unsigned(table, at: at, size: 2)
+            let type = order.unsigned(table, at: at + 2, size: 2)
+            let valueCount = order.unsigned(table, at: at + 4, size: isBigTIFF ? 8 : 4)
+            let valueField = at + (isBigTIFF ? 12 : 8)
+            guard let size = Self.typeSize(type), valueCount >= 0, valueCount <= file.size else { continue }
+            let total = size * valueCount
+            let valueOffset =
+                total <= inlineSize
+                ? directoryOffset + countSize + valueField : order.unsigned(table, at: valueField, size: inlineSize)
+            guard valueOffset <= file.size, total <= file.size - valueOffset else {
+                throw TIFFFormatError(reason: "has tag \(tag) pointing past the end of the file")
+            }
+            entries[tag] = Entry(type: type, count: valueCount, valueOffset: valueOffset)
+        }
+    }
+
+    /// Bytes per value of a TIFF field type; nil for unknown types (those entries are skipped).
+    static func typeSize(_ type: Int) -> Int? {
+        switch type {
+        case 1, 2, 6, 7: return 1
+        case 3, 8: return 2
+        case 4, 9, 11, 13: return 4
+        case 5, 10, 12, 16, 17, 18: return 8
+        default: return nil
+        }
+    }
+
+    func has(_ tag: Int) -> Bool { entries[tag] != nil }
+
+    /// How many values a tag holds (nil when absent), to check before reading them.
+    func count(_ tag: Int) -> Int? { entries[tag]?.count }
+
+    /// An unsigned integer tag's values (BYTE, SHORT, LONG, LONG8), or nil when the tag is absent.
+    func integers(_ tag: Int) throws -> [Int]? {
+        guard let entry = entries[tag] else { return nil }
+        let size: Int
+        switch entry.type {
+        case 1, 7: size = 1
+        case 3: size = 2
+        case 4, 13: size = 4
+        case 16, 18: size = 8
+        default: throw TIFFFormatError(reason: "has tag \(tag) stored as type \(entry.type), not an integer")
+        }
+        let bytes = try file.bytes(at: entry.valueOffset, count: entry.count * size)
+        return (0..<entry.count).map { order.unsigned(bytes, at: $0 * size, size: size) }
+    }
+
+    /// The single value of an integer tag, or `fallback` when it is absent.
+    func integer(_ tag: Int, default fallback: Int) throws -> Int {
+        guard let values = try integers(tag) else { return fallback }
+        guard let first = values.first else { throw TIFFFormatError(reason: "has tag \(tag) with no value") }
+        return first
+    }
+
+    /// A tag's raw bytes (ICC profile, XMP packet), or nil when absent or larger than `maximumBytes`.
+    func bytes(_ tag: Int, maximumBytes: Int = 64 << 20) throws -> [UInt8]? {
+        guard let entry = entries[tag], let size = Self.typeSize(entry.type) else { return nil }
+        let count = entry.count * size
+        guard count <= maximumBytes else { return nil }
+        return try file.bytes(at: entry.valueOffset, count: count)
+    }
+
+    /// A RATIONAL tag's first value, or nil when absent, of another type or with a zero denominator.
+    func rational(_ tag: Int) throws -> Double? {
+        guard let entry = entries[tag], entry.type == 5, entry.count >= 1 else { return nil }
+        let bytes = try file.bytes(at: entry.valueOffset, count: 8)
+        let denominator = order.unsigned(bytes, at: 4, size: 4)
+        return denominator == 0 ? nil : Double(order.unsigned(bytes, at: 0, size: 4)) / Double(denominator)
+    }
+}

@@ -1,0 +1,309 @@
+import SRFiles
+
+/// Reads the first page of a TIFF (classic or BigTIFF, either byte order) front to back, row by row, so
+/// memory stays proportional to the width whatever the image's height and however it is cut into strips
+/// or tiles.
+///
+/// Supported: strips and tiles, chunky and planar samples; no compression, LZW, Deflate and PackBits,
+/// with or without horizontal differencing (predictor 2); gray (black or white is zero), RGB and palette
+/// images; 1, 2, 4, 8 and 16 bits per sample; an extra sample as alpha (associated alpha is converted to
+/// straight alpha). Rows are delivered interleaved like `sr_reader_read_rows`: gray, gray + alpha, RGB or
+/// RGBA, 8-bit, or 16-bit in host byte order for 16-bit gray and RGB files.
+final class TIFFReader {
+    let width: Int
+    let height: Int
+    /// Delivered samples per pixel (1-4) and bits per sample (8 or 16).
+    let channels: Int
+    let bitDepth: Int
+    /// TIFF orientation (tag 274, 1-8; 1 when absent or invalid).
+    let orientation: Int
+    let metadata: ImageMetadata
+
+    private let file: PositionedReader
+    private let order: TIFFByteOrder
+    private let compression: Int
+    private let photometric: Int
+    private let bitsPerSample: Int
+    private let samplesPerPixel: Int
+    /// 1 (gray or palette) or 3 (RGB) colour samples, then the extra samples.
+    private let colorSamples: Int
+    private let hasAlpha: Bool
+    private let associatedAlpha: Bool
+    private let predictor: Int
+    private let colorMap: [UInt16]
+    /// Planar configuration 2 stores each sample in its own strips or tiles.
+    private let planes: Int
+    private let chunkWidth: Int
+    private let chunkHeight: Int
+    private let chunksAcross: Int
+    private let chunksDown: Int
+    private let offsets: [Int]
+    private let byteCounts: [Int]
+
+    private var row = 0
+    private var chunkRow = -1
+    private var decoders: [TIFFChunkDecoder] = []
+    private var chunkBytes: [UInt8] = []
+    /// One image row: `samplesPerPixel` values per pixel, as stored (after the predictor).
+    private var samples: [UInt16]
+
+    /// Whether the file starts with a TIFF or BigTIFF signature.
+    static func isTIFF(path: String) -> Bool {
+        guard let file = try? PositionedReader(path: path), let start = try? file.bytes(at: 0, count: 4) else {
+            return false
+        }
+        return TIFFDirectory.hasSignature(start)
+    }
+
+    /// Opens `path` and checks everything the decoding needs before any pixel is read.
+    /// - Throws: `TIFFFormatError` for a damaged or unsupported file, `FileError` when it cannot be read.
+    init(path: String, maximumPixels: Int) throws {
+        file = try PositionedReader(path: path)
+        let directory = try TIFFDirectory(file: file)
+        order = directory.order
+        width = try directory.integer(TIFFTag.imageWidth, default: 0)
+        height = try directory.integer(TIFFTag.imageLength, default: 0)
+        guard width > 0, height > 0, width < 1 << 31, height < 1 << 31 else {
+            throw TIFFFormatError(reason: "has no valid image size (\(width)x\(height))")
+        }
+        guard width * height <= maximumPixels else {
+            throw TIFFFormatError(
+                reason:
+                    "image is \(width)x\(height) (\(Self.megapixels(width * height)) megapixels), over the limit of "
+                    + "\(Self.megapixels(maximumPixels)) megapixels (raise it with --max-pixels)")
+        }
+        compression = try directory.integer(TIFFTag.compression, default: 1)
+        switch compression {
+        case 1, 5, 8, 32946, 32773: break
+        case 6, 7:
+            throw TIFFFormatError(
+                reason:
+                    "is a JPEG-compressed TIFF, which is not supported (save it with LZW, Deflate or no compression)")
+        default: throw TIFFFormatError(reason: "uses TIFF compression scheme \(compression), which is not supported")
+        }
+        samplesPerPixel = try directory.integer(TIFFTag.samplesPerPixel, default: 1)
+        guard (1...16).contains(samplesPerPixel) else {
+            throw TIFFFormatError(reason: "has \(samplesPerPixel) samples per pixel")
+        }
+        let bits = try directory.integers(TIFFTag.bitsPerSample) ?? [1]
+        guard let firstBits = bits.first, bits.allSatisfy({ $0 == firstBits }) else {
+            throw TIFFFormatError(reason: "has samples of different sizes (\(bits)), which is not supported")
+        }
+        bitsPerSample = firstBits
+        let sampleFormat = try directory.integer(TIFFTag.sampleFormat, default: 1)
+        guard sampleFormat == 1 else {
+            throw TIFFFormatError(
+                reason: "has \(sampleFormat == 3 ? "floating-point" : "signed") samples; only unsigned 8- and "
+                    + "16-bit samples are supported")
+        }
+        photometric = try directory.integer(TIFFTag.photometric, default: samplesPerPixel >= 3 ? 2 : 1)
+        switch photometric {
+        case 0, 1, 3: colorSamples = 1
+        case 2: colorSamples = 3
+        case 5: throw TIFFFormatError(reason: "is a CMYK TIFF, which is not supported (convert it to RGB first)")
+        default:
+            throw TIFFFormatError(
+                reason: "uses TIFF colour model \(photometric), which is not supported (gray, RGB and palette are)")
+        }
+        guard samplesPerPixel >= colorSamples else {
+            throw TIFFFormatError(reason: "has \(samplesPerPixel) samples per pixel for its colour model")
+        }
+        let subByte = [1, 2, 4].contains(bitsPerSample)
+        guard bitsPerSample == 8 || bitsPerSample == 16 || (subByte && samplesPerPixel == 1 && photometric != 2) else {
+            throw TIFFFormatError(
+                reason:
+                    "has \(bitsPerSample)-bit samples; 8 and 16 bits are supported (1, 2 and 4 for one-sample gray or palette images)"
+            )
+        }
+        if photometric == 3 {
+            guard bitsPerSample <= 8, let map = try directory.integers(TIFFTag.colorMap),
+                map.count == 3 << bitsPerSample
+            else { throw TIFFFormatError(reason: "is a palette image without a valid colour map") }
+            colorMap = map.map { UInt16($0 & 0xFFFF) }
+        } else {
+            colorMap = []
+        }
+        let extraKind = try directory.integers(TIFFTag.extraSamples)?.first ?? 0
+        hasAlpha = samplesPerPixel > colorSamples
+        associatedAlpha = hasAlpha && extraKind == 1
+        channels = (photometric == 3 ? 3 : colorSamples) + (hasAlpha ? 1 : 0)
+        bitDepth = bitsPerSample == 16 ? 16 : 8
+        predictor = try directory.integer(TIFFTag.predictor, default: 1)
+        guard predictor == 1 || (predictor == 2 && !subByte) else {
+            throw TIFFFormatError(reason: "uses TIFF predictor \(predictor), which is not supported")
+        }
+        let planar = try directory.integer(TIFFTag.planarConfiguration, default: 1)
+        planes = planar == 2 ? samplesPerPixel : 1
+        let value = try directory.integer(TIFFTag.orientation, default: 1)
+        orientation = (1...8).contains(value) ? value : 1
+
+        let offsetsTag: Int
+        let countsTag: Int
+        if directory.has(TIFFTag.tileWidth) {
+            chunkWidth = try directory.integer(TIFFTag.tileWidth, default: 0)
+            chunkHeight = try directory.integer(TIFFTag.tileLength, default: 0)
+            guard chunkWidth > 0, chunkHeight > 0, chunkWidth <= 1 << 16, chunkHeight <= 1 << 16 else {
+                throw TIFFFormatError(reason: "has an invalid tile size (\(chunkWidth)x\(chunkHeight))")
+            }
+            (offsetsTag, countsTag) = (TIFFTag.tileOffsets, TIFFTag.tileByteCounts)
+        } else {
+            chunkWidth = width
+            chunkHeight = max(1, min(try directory.integer(TIFFTag.rowsPerStrip, default: height), height))
+            (offsetsTag, countsTag) = (TIFFTag.stripOffsets, TIFFTag.stripByteCounts)
+        }
+        chunksAcross = (width + chunkWidth - 1) / chunkWidth
+        chunksDown = (height + chunkHeight - 1) / chunkHeight
+        let chunks = chunksAcross * chunksDown * planes
+        let kind = chunkWidth == width && offsetsTag == TIFFTag.stripOffsets ? "strip" : "tile"
+        guard let offsetCount = directory.count(offsetsTag), offsetCount >= chunks else {
+            throw TIFFFormatError(
+                reason: "has \(directory.count(offsetsTag) ?? 0) \(kind) offsets for its \(chunks) \(kind)s")
+        }
+        offsets = Array(try directory.integers(offsetsTag)!.prefix(chunks))
+        let storedSize = (chunkWidth * (samplesPerPixel / planes) * bitsPerSample + 7) / 8 * chunkHeight
+        if let countCount = directory.count(countsTag) {
+            guard countCount >= chunks else {
+                throw TIFFFormatError(reason: "has \(countCount) \(kind) sizes for its \(chunks) \(kind)s")
+            }
+            byteCounts = Array(try directory.integers(countsTag)!.prefix(chunks))
+        } else if compression == 1 {
+            byteCounts = Array(repeating: storedSize, count: chunks)
+        } else {
+            throw TIFFFormatError(reason: "has no \(kind) sizes")
+        }
+        samples = [UInt16](repeating: 0, count: chunksAcross * chunkWidth * samplesPerPixel)
+
+        let unit = try directory.integer(TIFFTag.resolutionUnit, default: 2)
+        let perInch = unit == 3 ? 2.54 : 1
+        let resolution =
+            unit == 1
+            ? nil
+            : try directory.rational(TIFFTag.xResolution).flatMap { x in
+                try directory.rational(TIFFTag.yResolution).map { Resolution(x: x * perInch, y: $0 * perInch) }
+            }
+        metadata = ImageMetadata(
+            iccProfile: try directory.bytes(TIFFTag.iccProfile), xmp: try directory.bytes(TIFFTag.xmp),
+            resolution: resolution)
+    }
+
+    /// Megapixels with one decimal, as the PNG and JPEG reader prints them.
+    private static func megapixels(_ pixels: Int) -> String { String((Double(pixels) / 1e5).rounded() / 10) }
+
+    /// Bytes one delivered row takes.
+    var rowBytes: Int { width * channels * bitDepth / 8 }
+
+    /// Decodes the next `count` rows into `buffer` (`count × rowBytes` bytes).
+    /// - Throws: `TIFFFormatError` when the data is corrupt or ends early.
+    func readRows(_ count: Int, into buffer: UnsafeMutableRawPointer) throws {
+        precondition(row + count <= height, "reading past the last row")
+        for k in 0..<count {
+            try decodeRow()
+            deliver(into: buffer + k * rowBytes)
+            row += 1
+        }
+    }
+
+    /// Decodes image row `row` into `samples`.
+    private func decodeRow() throws {
+        let current = row / chunkHeight
+        if current != chunkRow {
+            chunkRow = current
+            decoders = []
+            for plane in 0..<planes {
+                for across in 0..<chunksAcross {
+                    let index = (plane * chunksDown + current) * chunksAcross + across
+                    let input = TIFFChunkInput(file: file, offset: offsets[index], length: byteCounts[index])
+                    switch compression {
+                    case 1: decoders.append(TIFFUncompressedDecoder(input: input))
+                    case 5: decoders.append(try TIFFLZWDecoder(input: input))
+                    case 32773: decoders.append(TIFFPackBitsDecoder(input: input))
+                    default: decoders.append(try TIFFDeflateDecoder(input: input))
+                    }
+                }
+            }
+        }
+        let planeSamples = samplesPerPixel / planes
+        let chunkRowBytes = (chunkWidth * planeSamples * bitsPerSample + 7) / 8
+        if chunkBytes.count < chunkRowBytes { chunkBytes = [UInt8](repeating: 0, count: chunkRowBytes) }
+        for plane in 0..<planes {
+            for across in 0..<chunksAcross {
+                try chunkBytes.withUnsafeMutableBufferPointer {
+                    try decoders[plane * chunksAcross + across].read(into: .init(rebasing: $0[0..<chunkRowBytes]))
+                }
+                unpack(
+                    firstPixel: across * chunkWidth, pixels: min(chunkWidth, width - across * chunkWidth),
+                    firstSample: plane * planeSamples, count: planeSamples)
+            }
+        }
+    }
+
+    /// Spreads one chunk row's stored bytes into `samples` (pixels `firstPixel...`, samples
+    /// `firstSample..<firstSample + count` of each), undoing horizontal differencing.
+    private func unpack(firstPixel: Int, pixels: Int, firstSample: Int, count: Int) {
+        let bits = bitsPerSample
+        let little = order.littleEndian
+        chunkBytes.withUnsafeBufferPointer { stored in
+            samples.withUnsafeMutableBufferPointer { samples in
+                for x in 0..<pixels {
+                    let target = (firstPixel + x) * samplesPerPixel + firstSample
+                    for s in 0..<count {
+                        let index = x * count + s
+                        var value: UInt16
+                        switch bits {
+                        case 16:
+                            let (a, b) = (UInt16(stored[2 * index]), UInt16(stored[2 * index + 1]))
+                            value = little ? a | b << 8 : a << 8 | b
+                        case 8: value = UInt16(stored[index])
+                        default:
+                            let bit = index * bits
+                            value = UInt16(stored[bit >> 3] >> UInt8(8 - bits - bit & 7)) & UInt16((1 << bits) - 1)
+                        }
+                        if predictor == 2 && x > 0 {
+                            value = value &+ samples[target + s - samplesPerPixel]
+                            if bits == 8 { value &= 0xFF }
+                        }
+                        samples[target + s] = value
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes `samples` as one delivered row.
+    private func deliver(into target: UnsafeMutableRawPointer) {
+        let maximum = (1 << bitsPerSample) - 1
+        let paletteSize = colorMap.count / 3
+        var pixel = [Int](repeating: 0, count: 4)
+        samples.withUnsafeBufferPointer { samples in
+            for x in 0..<width {
+                let base = x * samplesPerPixel
+                var value = Int(samples[base])
+                if photometric == 3 {
+                    for c in 0..<3 { pixel[c] = Int(colorMap[c * paletteSize + value] >> 8) }
+                } else {
+                    if photometric == 0 { value = maximum - value }
+                    pixel[0] = value
+                    for c in 1..<colorSamples { pixel[c] = Int(samples[base + c]) }
+                    if bitsPerSample < 8 { pixel[0] = pixel[0] * 255 / maximum }
+                }
+                let colors = channels - (hasAlpha ? 1 : 0)
+                if hasAlpha {
+                    let alpha = Int(samples[base + colorSamples])
+                    pixel[colors] = alpha
+                    if associatedAlpha {
+                        for c in 0..<colors {
+                            pixel[c] = alpha == 0 ? 0 : min(maximum, (pixel[c] * maximum + alpha / 2) / alpha)
+                        }
+                    }
+                }
+                if bitDepth == 16 {
+                    let out = target.assumingMemoryBound(to: UInt16.self) + x * channels
+                    for c in 0..<channels { out[c] = UInt16(pixel[c]) }
+                } else {
+                    let out = target.assumingMemoryBound(to: UInt8.self) + x * channels
+                    for c in 0..<channels { out[c] = UInt8(pixel[c]) }
+                }
+            }
+        }
+    }
+}

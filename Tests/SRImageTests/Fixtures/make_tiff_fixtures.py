@@ -1,0 +1,251 @@
+"""Writes TIFF fixtures for SRImageTests.TIFFTests (run from this folder; needs numpy, Pillow with libtiff).
+
+Each file is assembled here byte by byte (header, strips or tiles, image directory) so that every layout the
+reader claims occurs: strips and tiles (cropped at the right and bottom edges), chunky and planar samples,
+both byte orders, classic TIFF and BigTIFF, no compression, PackBits, LZW (an encoder written here, with
+table clears) and Deflate (zlib), horizontal differencing on 8- and 16-bit samples, gray (black or white is
+zero), 1-, 4-, 8- and 16-bit samples, palette, RGB, associated and unassociated alpha, and an orientation
+tag. Pillow (libtiff) decodes every file whose layout it can hold and must agree with the pixels written.
+A few files the reader must refuse (CMYK, JPEG compression, float samples) carry the expected message.
+
+tiff_expected.json: per file, the display size, channels and bit depth the reader must deliver and the
+pixels (interleaved, display order), or the message it must fail with."""
+import io, json, struct, zlib
+import numpy as np
+from PIL import Image
+
+rng = np.random.default_rng(5)
+TYPES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 7: 1, 16: 8}
+
+
+def lzw(data):
+    """TIFF LZW: MSB-first codes, 9-12 bits (the encoder widens at 512, 1024, 2048 codes; the decoder, a code
+    behind, one code early); a clear code first and whenever the table reaches 4094, an end code last."""
+    out, acc, nacc = bytearray(), 0, 0
+
+    def put(code, width):
+        nonlocal acc, nacc
+        acc = (acc << width) | code
+        nacc += width
+        while nacc >= 8:
+            out.append((acc >> (nacc - 8)) & 255)
+            nacc -= 8
+
+    table = {bytes([i]): i for i in range(256)}
+    width, nxt = 9, 258
+    put(256, width)
+    w = b""
+    for byte in data:
+        wc = w + bytes([byte])
+        if wc in table:
+            w = wc
+            continue
+        put(table[w], width)
+        table[wc] = nxt
+        nxt += 1
+        if nxt >= (1 << width) and width < 12:
+            width += 1
+        if nxt >= 4094:
+            put(256, width)
+            table = {bytes([i]): i for i in range(256)}
+            width, nxt = 9, 258
+        w = bytes([byte])
+    if w:
+        put(table[w], width)
+        nxt += 1
+        if nxt >= (1 << width) and width < 12:
+            width += 1
+    put(257, width)
+    if nacc:
+        out.append((acc << (8 - nacc)) & 255)
+    return bytes(out)
+
+
+def packbits(data):
+    out, i = bytearray(), 0
+    while i < len(data):
+        run = 1
+        while i + run < len(data) and run < 128 and data[i + run] == data[i]:
+            run += 1
+        if run >= 3:
+            out += bytes([257 - run, data[i]])
+            i += run
+            continue
+        j = i
+        while j < len(data) and j - i < 128 and not (j + 2 < len(data) and data[j] == data[j + 1] == data[j + 2]):
+            j += 1
+        out += bytes([j - i - 1]) + bytes(data[i:j])
+        i = j
+    return bytes(out)
+
+
+def compress(raw, scheme):
+    return {1: lambda d: d, 5: lzw, 8: zlib.compress, 32773: packbits}[scheme](raw)
+
+
+def chunk_bytes(samples, bits, big, predictor):
+    """One strip or tile (rows, columns, samples) as stored bytes, rows padded to whole bytes."""
+    s = samples.astype(np.int64)
+    if predictor == 2:
+        d = s.copy()
+        d[:, 1:] = s[:, 1:] - s[:, :-1]
+        s = d % (1 << bits)
+    if bits == 16:
+        return s.astype(">u2" if big else "<u2").tobytes()
+    if bits == 8:
+        return s.astype(np.uint8).tobytes()
+    rows = []
+    for row in s.reshape(s.shape[0], -1):
+        value, n = 0, 0
+        for v in row:
+            value = (value << bits) | int(v)
+            n += bits
+        pad = (-n) % 8
+        rows.append((value << pad).to_bytes((n + pad) // 8, "big"))
+    return b"".join(rows)
+
+
+def tiff(stored, bits, photometric, scheme=1, predictor=1, big=False, bigtiff=False, tile=None, rows_per_strip=None,
+         planar=False, extra=None, colormap=None, orientation=None, extra_tags=()):
+    """A TIFF of `stored` (height, width, samples) as described."""
+    h, w, spp = stored.shape
+    planes = [stored[:, :, k:k + 1] for k in range(spp)] if planar else [stored]
+    chunks = []
+    for plane in planes:
+        if tile:
+            tw, tl = tile
+            padded = np.zeros((-(-h // tl) * tl, -(-w // tw) * tw, plane.shape[2]), np.int64)
+            padded[:h, :w] = plane
+            for ty in range(0, h, tl):
+                for tx in range(0, w, tw):
+                    chunks.append(chunk_bytes(padded[ty:ty + tl, tx:tx + tw], bits, big, predictor))
+        else:
+            for y in range(0, h, rows_per_strip):
+                chunks.append(chunk_bytes(plane[y:y + rows_per_strip], bits, big, predictor))
+    chunks = [compress(c, scheme) for c in chunks]
+    e = ">" if big else "<"
+    off_type, off_fmt = (16, "Q") if bigtiff else (4, "I")
+    header = (b"MM" if big else b"II") + (struct.pack(e + "HHHQ", 43, 8, 0, 0) if bigtiff else struct.pack(e + "HI", 42, 0))
+    body = bytearray(header)
+    offsets = []
+    for c in chunks:
+        body += b"\0" * (len(body) % 2)
+        offsets.append(len(body))
+        body += c
+    tags = {256: (4, [w]), 257: (4, [h]), 258: (3, [bits] * spp), 259: (3, [scheme]), 262: (3, [photometric]),
+            277: (3, [spp]), 284: (3, [2 if planar else 1])}
+    if tile:
+        tags.update({322: (3, [tile[0]]), 323: (3, [tile[1]]), 324: (off_type, offsets),
+                     325: (off_type, [len(c) for c in chunks])})
+    else:
+        tags.update({273: (off_type, offsets), 278: (3, [rows_per_strip]), 279: (off_type, [len(c) for c in chunks])})
+    if predictor != 1:
+        tags[317] = (3, [predictor])
+    if extra is not None:
+        tags[338] = (3, [extra])
+    if colormap is not None:
+        tags[320] = (3, list(colormap.T.ravel()))
+    if orientation:
+        tags[274] = (3, [orientation])
+    for tag, typ, values in extra_tags:
+        tags[tag] = (typ, values)
+    fmt = {1: "B", 3: "H", 4: "I", 7: "B", 16: "Q"}
+    inline = 8 if bigtiff else 4
+    entries = []
+    for tag in sorted(tags):
+        typ, values = tags[tag]
+        if typ == 5:
+            data = struct.pack(e + "II" * len(values), *[v for pair in values for v in pair])
+        else:
+            data = struct.pack(e + fmt[typ] * len(values), *values)
+        if len(data) > inline:
+            body += b"\0" * (len(body) % 2)
+            field = struct.pack(e + ("Q" if bigtiff else "I"), len(body))
+            body += data
+        else:
+            field = data + b"\0" * (inline - len(data))
+        entries.append(struct.pack(e + ("HHQ" if bigtiff else "HHI"), tag, typ, len(values)) + field)
+    body += b"\0" * (len(body) % 2)
+    ifd = len(body)
+    body += struct.pack(e + ("Q" if bigtiff else "H"), len(entries)) + b"".join(entries)
+    body += struct.pack(e + ("Q" if bigtiff else "I"), 0)
+    body[(8 if bigtiff else 4):(16 if bigtiff else 8)] = struct.pack(e + ("Q" if bigtiff else "I"), ifd)
+    return bytes(body)
+
+
+def noise(h, w, spp, bits):
+    return rng.integers(0, 1 << bits, size=(h, w, spp)).astype(np.int64)
+
+
+def smooth(h, w, spp, bits):
+    """Gradients with a little noise (what differencing is for), spanning the whole range."""
+    y, x = np.mgrid[0:h, 0:w]
+    planes = [(x * (k + 1) * 7 + y * (5 - k) * 3) for k in range(spp)]
+    base = np.stack(planes, -1).astype(np.float64)
+    base = base / base.max() * ((1 << bits) - 1) * 0.9
+    return np.clip(base + rng.integers(0, 1 << max(1, bits - 6), size=base.shape), 0, (1 << bits) - 1).astype(np.int64)
+
+
+cases = {}
+
+
+def case(name, data, display, bits_out, pillow=None):
+    open(name, "wb").write(data)
+    h, w, c = display.shape
+    cases[name] = {"width": w, "height": h, "channels": c, "bitDepth": bits_out,
+                   "pixels": [int(v) for v in display.ravel()]}
+    if pillow is not None:
+        im = np.asarray(Image.open(name).convert(pillow)).astype(np.int64).reshape(h, w, -1)
+        assert np.array_equal(im, display.reshape(h, w, -1)), name
+
+
+W, H = 23, 19
+a = smooth(H, W, 3, 8)
+case("strips-lzw-predictor-rgb8.tif", tiff(a, 8, 2, scheme=5, predictor=2, rows_per_strip=4), a, 8, "RGB")
+b = noise(48, 64, 3, 8)  # 9 KB of noise: the LZW table fills and is cleared several times
+case("strips-lzw-noise-rgb8.tif", tiff(b, 8, 2, scheme=5, rows_per_strip=48), b, 8, "RGB")
+c = smooth(H, W, 4, 16)
+case("tiles-deflate-predictor-rgba16-bigendian.tif",
+     tiff(c, 16, 2, scheme=8, predictor=2, big=True, tile=(16, 16), extra=2), c, 16)
+d = smooth(H, W, 3, 16)
+case("planar-strips-uncompressed-rgb16.tif", tiff(d, 16, 2, rows_per_strip=5, planar=True), d, 16)
+e = smooth(H, W, 1, 16)
+case("bigtiff-deflate-gray16-bigendian.tif", tiff(e, 16, 1, scheme=8, big=True, bigtiff=True, rows_per_strip=7),
+     e, 16)
+f = noise(H, W, 1, 4)
+palette = rng.integers(0, 65536, size=(16, 3))
+case("palette4-lzw.tif", tiff(f, 4, 3, scheme=5, rows_per_strip=H, colormap=palette), (palette[f[:, :, 0]] >> 8), 8,
+     "RGB")
+g = noise(H, W, 1, 1)
+case("bilevel-white-is-zero.tif", tiff(g, 1, 0, rows_per_strip=3), (1 - g) * 255, 8, "L")
+# Gray + associated (premultiplied) alpha, PackBits: straight colour = round(stored * 255 / alpha), at most 255.
+alpha = noise(H, W, 1, 8)
+alpha[:4] = 0
+alpha[4:8] = 255
+gray = (smooth(H, W, 1, 8) * alpha + 127) // 255
+straight = np.where(alpha == 0, 0, np.minimum(255, (gray * 255 + alpha // 2) // np.maximum(alpha, 1)))
+case("gray-associated-alpha-packbits.tif", tiff(np.concatenate([gray, alpha], -1), 8, 1, scheme=32773, rows_per_strip=6,
+                                                extra=1), np.concatenate([straight, alpha], -1), 8)
+o = smooth(H, W, 3, 8)
+case("orientation6-tiles-planar-deflate.tif",
+     tiff(o, 8, 2, scheme=8, predictor=2, tile=(16, 16), planar=True, orientation=6), np.rot90(o, -1), 8, None)
+r = smooth(H, W, 3, 8)
+# 300 by 150 pixels per centimetre: 762 by 381 per inch.
+case("resolution-icc-xmp.tif",
+     tiff(r, 8, 2, rows_per_strip=H, extra_tags=[(282, 5, [(300, 1)]), (283, 5, [(300, 2)]), (296, 3, [3]),
+                                                 (700, 1, list(b"<x:xmpmeta/>")), (34675, 7, list(range(40)))]),
+     r, 8, "RGB")
+
+# Files the reader must refuse, with the message it must give.
+refusals = {
+    "cmyk.tif": (tiff(noise(4, 4, 4, 8), 8, 5, rows_per_strip=4), "CMYK"),
+    "jpeg-compressed.tif": (tiff(noise(4, 4, 3, 8), 8, 2, rows_per_strip=4).replace(
+        struct.pack("<HHIH", 259, 3, 1, 1), struct.pack("<HHIH", 259, 3, 1, 7)), "JPEG-compressed"),
+    "float32.tif": (tiff(noise(4, 4, 1, 16), 16, 1, rows_per_strip=4, extra_tags=[(339, 3, [3])]), "floating-point"),
+}
+for name, (data, message) in refusals.items():
+    open(name, "wb").write(data)
+    cases[name] = {"error": message}
+assert b"\x03\x01\x03\x00\x01\x00\x00\x00\x07\x00" in open("jpeg-compressed.tif", "rb").read()
+
+json.dump(cases, open("tiff_expected.json", "w"), separators=(",", ":"))

@@ -1,0 +1,150 @@
+import Foundation
+import SRImage
+import SRTensor
+import XCTest
+
+/// TIFF reading against pixels written independently (Fixtures/make_tiff_fixtures.py, which builds every
+/// layout byte by byte and checks Pillow decodes the same pixels where it can), writing by round trip, and
+/// damaged files.
+final class TIFFTests: XCTestCase {
+    var folder = ""
+
+    override func setUpWithError() throws {
+        folder = NSTemporaryDirectory() + "tiff-tests-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: folder) }
+
+    private var fixtures: String {
+        get throws { try XCTUnwrap(Bundle.module.url(forResource: "Fixtures", withExtension: nil)).path }
+    }
+
+    /// Interleaved integer samples of a planar image at `bitDepth`.
+    private func samples(_ image: PlanarImage, bitDepth: Int) -> [Int] {
+        let maximum = Float((1 << bitDepth) - 1)
+        let plane = image.width * image.height
+        return (0..<plane).flatMap { i in
+            (0..<image.channels).map { Int((image.pixels[$0 * plane + i] * maximum).rounded()) }
+        }
+    }
+
+    func testEveryLayoutDecodesToTheIndependentPixels() throws {
+        let folder = try fixtures
+        let expected = try XCTUnwrap(
+            JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/tiff_expected.json")))
+                as? [String: [String: Any]])
+        XCTAssertEqual(expected.count, 13)
+        for (name, entry) in expected {
+            let path = folder + "/" + name
+            if let message = entry["error"] as? String {
+                XCTAssertThrowsError(try ImageReader(path: path), name) { error in
+                    XCTAssertTrue("\(error)".contains(name) && "\(error)".contains(message), "\(error)")
+                }
+                continue
+            }
+            let reader = try ImageReader(path: path)
+            let d = reader.description
+            XCTAssertEqual(d.format, .tiff)
+            XCTAssertEqual(
+                [d.width, d.height, d.channels, d.bitDepth],
+                [entry["width"], entry["height"], entry["channels"], entry["bitDepth"]].map { $0 as? Int }, name)
+            // Bands of 3 rows cross every strip and tile boundary at a different place.
+            var values: [Int] = []
+            while reader.rowsRead < d.height { values += samples(try reader.readRows(3), bitDepth: d.bitDepth) }
+            XCTAssertEqual(values, entry["pixels"] as? [Int], name)
+        }
+        let tagged = try ImageReader(path: folder + "/resolution-icc-xmp.tif").description
+        XCTAssertEqual(tagged.metadata.resolution, Resolution(x: 762, y: 381))
+        XCTAssertEqual(tagged.metadata.iccProfile, Array(0..<40))
+        XCTAssertEqual(tagged.metadata.xmp, Array("<x:xmpmeta/>".utf8))
+        XCTAssertEqual(
+            try ImageReader(path: folder + "/orientation6-tiles-planar-deflate.tif").description.orientation, 6)
+    }
+
+    func testWriterRoundTripsDepthsChannelsAndMetadata() throws {
+        var generator = SeededGenerator(seed: 3)
+        for channels in 1...4 {
+            for bitDepth in [8, 16] {
+                // 1 000 px of 16-bit RGBA is 8 000 bytes a row: 32 rows a strip, so bands of 7, 90, 3 and 50 rows
+                // leave partial strips waiting for the next band, or fill one and hold whole strips, and the
+                // last strip is short.
+                let (width, height) = (1000, 150)
+                let maximum = Float((1 << bitDepth) - 1)
+                let image = PlanarImage(
+                    width: width, height: height, channels: channels,
+                    pixels: (0..<(width * height * channels)).map { i in
+                        // Smooth ramps with noise, over the whole range.
+                        let ramp = Float(i % width) / Float(width) * 0.95
+                        return ((ramp + Float.random(in: 0...0.002, using: &generator)) * maximum).rounded() / maximum
+                    })
+                let metadata = ImageMetadata(
+                    iccProfile: Array(repeating: 7, count: 5000), xmp: Array("<x:xmpmeta a='1'/>".utf8),
+                    resolution: Resolution(x: 300, y: 150.5))
+                let path = folder + "/round-\(channels)-\(bitDepth).tiff"
+                let writer = try ImageWriter(
+                    path: path, format: .tiff, width: width, height: height, channels: channels, bitDepth: bitDepth,
+                    metadata: metadata, threads: 2)
+                var start = 0
+                for band in [7, 90, 3, 50] {
+                    try writer.writeRows(image.rows(start..<(start + band)))
+                    start += band
+                }
+                try writer.finish()
+                let (read, description) = try ImageFile.read(path)
+                XCTAssertEqual(description.format, .tiff)
+                XCTAssertEqual([description.channels, description.bitDepth], [channels, bitDepth])
+                XCTAssertEqual(read, image, "\(channels) channels, \(bitDepth) bits")
+                XCTAssertEqual(description.metadata.iccProfile, metadata.iccProfile)
+                XCTAssertEqual(description.metadata.xmp, metadata.xmp)
+                XCTAssertEqual(description.metadata.resolution, metadata.resolution)
+                // Deflate with differencing: the ramps compress.
+                let size = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+                XCTAssertLessThan(size, width * height * channels * bitDepth / 8 * 3 / 4)
+            }
+        }
+    }
+
+    func testDamagedFilesFailWithTheirName() throws {
+        for name in ["strips-lzw-predictor-rgb8.tif", "tiles-deflate-predictor-rgba16-bigendian.tif"] {
+            let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: try fixtures + "/" + name)))
+            let path = folder + "/damaged.tif"
+            var failures = 0
+            func attempt(_ bytes: [UInt8]) throws {
+                try Data(bytes).write(to: URL(fileURLWithPath: path))
+                do {
+                    let reader = try ImageReader(path: path)
+                    let image = try reader.readAll()
+                    XCTAssertEqual(image.width * image.height, reader.description.width * reader.description.height)
+                } catch let error as ImageError {
+                    XCTAssertTrue("\(error)".contains("damaged.tif"), "\(error)")
+                    XCTAssertFalse("\(error)".contains("\n"))
+                    failures += 1
+                }
+            }
+            // Every truncation fails (the directory is at the end) but those that only cut the last 4 bytes,
+            // the pointer to a next page that is never read.
+            for length in 0..<original.count { try attempt(Array(original[0..<length])) }
+            XCTAssertEqual(failures, original.count - 4, name)
+            // Every single byte set to 0xFF: never a crash or a hang; every failure is one line naming the file.
+            for position in 0..<original.count {
+                var bytes = original
+                bytes[position] = 0xFF
+                try attempt(bytes)
+            }
+            XCTAssertGreaterThan(failures, original.count + 20, name)
+        }
+        // A huge size is refused before anything is allocated.
+        let original = [UInt8](
+            try Data(contentsOf: URL(fileURLWithPath: try fixtures + "/strips-lzw-predictor-rgb8.tif")))
+        let directory = Int(original[4]) | Int(original[5]) << 8 | Int(original[6]) << 16 | Int(original[7]) << 24
+        var huge = original
+        // The first entry is ImageWidth (LONG): its value field starts 10 bytes into the directory.
+        huge[(directory + 10)...(directory + 13)] = [0xFF, 0xFF, 0x00, 0x00]
+        let path = folder + "/huge.tif"
+        try Data(huge).write(to: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try ImageReader(path: path, limits: DecodeLimits(maximumPixels: 1_000_000))) {
+            XCTAssertTrue("\($0)".contains("huge.tif: image is 65535x19"), "\($0)")
+        }
+    }
+}
