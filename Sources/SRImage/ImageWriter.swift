@@ -35,7 +35,7 @@ public final class ImageWriter {
     ///   - pngCompression: 0-9 for PNG: 1 (fast) is the Paeth filter with run-length deflate, the
     ///     others zlib's levels with adaptive filters.
     ///   - metadata: colour profile, EXIF, XMP and resolution to embed (`ImageMetadata.forOutput` makes
-    ///     them from the input's); TIFF leaves out EXIF.
+    ///     them from the input's).
     ///   - threads: threads converting and (PNG level 1) compressing each band.
     /// - Throws: `ImageError` when the folder is not writable or the combination is invalid.
     public init(

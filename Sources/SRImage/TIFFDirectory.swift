@@ -61,6 +61,8 @@ struct TIFFDirectory {
     let file: PositionedReader
     let order: TIFFByteOrder
     let isBigTIFF: Bool
+    /// Where the directory starts in the file.
+    let offset: Int
     private var entries: [Int: Entry] = [:]
 
     /// The header's magic: "II*\0", "MM\0*" (classic) or "II+\0", "MM\0+" (BigTIFF).
@@ -87,6 +89,7 @@ struct TIFFDirectory {
             guard header.count >= 8 else { throw TIFFFormatError(reason: "is cut short in its header") }
             directoryOffset = order.unsigned(header, at: 4, size: 4)
         }
+        offset = directoryOffset
         let countSize = isBigTIFF ? 8 : 2
         let entrySize = isBigTIFF ? 20 : 12
         guard directoryOffset >= 8, directoryOffset <= file.size - countSize else {

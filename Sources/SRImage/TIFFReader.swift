@@ -8,7 +8,8 @@ import SRFiles
 /// with or without horizontal differencing (predictor 2); gray (black or white is zero), RGB and palette
 /// images; 1, 2, 4, 8 and 16 bits per sample; an extra sample as alpha (associated alpha is converted to
 /// straight alpha). Rows are delivered interleaved like `sr_reader_read_rows`: gray, gray + alpha, RGB or
-/// RGBA, 8-bit, or 16-bit in host byte order for 16-bit gray and RGB files.
+/// RGBA, 8-bit, or 16-bit in host byte order for 16-bit gray and RGB files. The descriptive tags (date,
+/// camera, artist, copyright, orientation) and the Exif and GPS directories become an EXIF block.
 final class TIFFReader {
     let width: Int
     let height: Int
@@ -181,9 +182,14 @@ final class TIFFReader {
             : try directory.rational(TIFFTag.xResolution).flatMap { x in
                 try directory.rational(TIFFTag.yResolution).map { Resolution(x: x * perInch, y: $0 * perInch) }
             }
+        let file = file
+        let exif = TIFFTagTree.read(
+            at: directory.offset, order: order, isBigTIFF: directory.isBigTIFF,
+            keep: TIFFTagTree.descriptiveTags.contains
+        ) { try? file.bytes(at: $0, count: $1) }
         metadata = ImageMetadata(
-            iccProfile: try directory.bytes(TIFFTag.iccProfile), xmp: try directory.bytes(TIFFTag.xmp),
-            resolution: resolution)
+            iccProfile: try directory.bytes(TIFFTag.iccProfile), exif: exif.isEmpty ? nil : exif.exifBlock,
+            xmp: try directory.bytes(TIFFTag.xmp), resolution: resolution)
     }
 
     /// Megapixels with one decimal, as the PNG and JPEG reader prints them.

@@ -7,8 +7,8 @@ import SRFiles
 /// of pending rows plus the compressed strips of the band being written. Files that could pass 4 GB are BigTIFF.
 ///
 /// Rows come interleaved in host byte order (`sr_pack_samples`): gray, gray + alpha, RGB or RGBA, 8- or
-/// 16-bit. Alpha is written as unassociated (straight) alpha. The ICC profile, the XMP packet and the
-/// resolution are embedded; EXIF is not.
+/// 16-bit. Alpha is written as unassociated (straight) alpha. The ICC profile, the XMP packet, the
+/// resolution and EXIF (its descriptive tags with the Exif and GPS sub-directories) are embedded.
 final class TIFFWriter {
     let width: Int
     let height: Int
@@ -186,6 +186,21 @@ final class TIFFWriter {
         if alpha { entries.append((TIFFTag.extraSamples, 3, 1, integers([2], size: 2))) }
         if let xmp = metadata.xmp { entries.append((TIFFTag.xmp, 1, xmp.count, xmp)) }
         if let icc = metadata.iccProfile { entries.append((TIFFTag.iccProfile, 7, icc.count, icc)) }
+        // EXIF: the descriptive first-directory tags join this directory; the Exif and GPS sub-directories are
+        // laid out here and pointed to.
+        if let exif = metadata.exif.flatMap(TIFFTagTree.init(exifBlock:)) {
+            for entry in exif.entries {
+                if let child = entry.child {
+                    if file.length % 2 == 1 { try file.append([0]) }
+                    let offset = file.length
+                    try file.append(child.laidOut(at: offset, isBigTIFF: isBigTIFF))
+                    entries.append((entry.tag, offsetType, 1, integers([offset], size: offsetSize)))
+                } else {
+                    entries.append((entry.tag, entry.type, entry.count, entry.values))
+                }
+            }
+            entries.sort { $0.tag < $1.tag }
+        }
 
         let inlineSize = isBigTIFF ? 8 : 4
         var fields: [[UInt8]] = []

@@ -105,8 +105,32 @@ def chunk_bytes(samples, bits, big, predictor):
     return b"".join(rows)
 
 
+def directory(tags, e, bigtiff, start):
+    """An image file directory placed at `start`: its entries, the next-directory offset 0, then the values
+    that do not fit in their entries."""
+    fmt = {1: "B", 2: "B", 3: "H", 4: "I", 7: "B", 16: "Q"}
+    inline = 8 if bigtiff else 4
+    size = (8 if bigtiff else 2) + len(tags) * (20 if bigtiff else 12) + inline
+    entries, data = [], bytearray()
+    for tag in sorted(tags):
+        typ, values = tags[tag]
+        if typ == 5:
+            raw = struct.pack(e + "II" * len(values), *[v for pair in values for v in pair])
+        else:
+            raw = struct.pack(e + fmt[typ] * len(values), *values)
+        if len(raw) > inline:
+            data += b"\0" * (len(data) % 2)
+            field = struct.pack(e + ("Q" if bigtiff else "I"), start + size + len(data))
+            data += raw
+        else:
+            field = raw + b"\0" * (inline - len(raw))
+        entries.append(struct.pack(e + ("HHQ" if bigtiff else "HHI"), tag, typ, len(values)) + field)
+    return (struct.pack(e + ("Q" if bigtiff else "H"), len(entries)) + b"".join(entries)
+            + struct.pack(e + ("Q" if bigtiff else "I"), 0) + bytes(data))
+
+
 def tiff(stored, bits, photometric, scheme=1, predictor=1, big=False, bigtiff=False, tile=None, rows_per_strip=None,
-         planar=False, extra=None, colormap=None, orientation=None, extra_tags=()):
+         planar=False, extra=None, colormap=None, orientation=None, extra_tags=(), sub_ifds=None):
     """A TIFF of `stored` (height, width, samples) as described."""
     h, w, spp = stored.shape
     planes = [stored[:, :, k:k + 1] for k in range(spp)] if planar else [stored]
@@ -149,26 +173,15 @@ def tiff(stored, bits, photometric, scheme=1, predictor=1, big=False, bigtiff=Fa
         tags[274] = (3, [orientation])
     for tag, typ, values in extra_tags:
         tags[tag] = (typ, values)
-    fmt = {1: "B", 3: "H", 4: "I", 7: "B", 16: "Q"}
-    inline = 8 if bigtiff else 4
-    entries = []
-    for tag in sorted(tags):
-        typ, values = tags[tag]
-        if typ == 5:
-            data = struct.pack(e + "II" * len(values), *[v for pair in values for v in pair])
-        else:
-            data = struct.pack(e + fmt[typ] * len(values), *values)
-        if len(data) > inline:
-            body += b"\0" * (len(body) % 2)
-            field = struct.pack(e + ("Q" if bigtiff else "I"), len(body))
-            body += data
-        else:
-            field = data + b"\0" * (inline - len(data))
-        entries.append(struct.pack(e + ("HHQ" if bigtiff else "HHI"), tag, typ, len(values)) + field)
+    # Sub-directories (Exif, GPS): {pointer tag: {tag: (type, values)}}, written before the first directory.
+    for pointer, sub in (sub_ifds or {}).items():
+        body += b"\0" * (len(body) % 2)
+        start = len(body)
+        body += directory(sub, e, bigtiff, start)
+        tags[pointer] = (16 if bigtiff else 4, [start])
     body += b"\0" * (len(body) % 2)
     ifd = len(body)
-    body += struct.pack(e + ("Q" if bigtiff else "H"), len(entries)) + b"".join(entries)
-    body += struct.pack(e + ("Q" if bigtiff else "I"), 0)
+    body += directory(tags, e, bigtiff, ifd)
     body[(8 if bigtiff else 4):(16 if bigtiff else 8)] = struct.pack(e + ("Q" if bigtiff else "I"), ifd)
     return bytes(body)
 
@@ -235,6 +248,17 @@ case("resolution-icc-xmp.tif",
      tiff(r, 8, 2, rows_per_strip=H, extra_tags=[(282, 5, [(300, 1)]), (283, 5, [(300, 2)]), (296, 3, [3]),
                                                  (700, 1, list(b"<x:xmpmeta/>")), (34675, 7, list(range(40)))]),
      r, 8, "RGB")
+
+# EXIF in a big-endian TIFF: camera and date in the first directory, an Exif and a GPS sub-directory.
+x = smooth(4, 6, 1, 8)
+exif_ifd = {36867: (2, list(b"2020:01:02 03:04:05\0")), 40962: (3, [6]), 40963: (3, [4]), 33434: (5, [(1, 250)])}
+gps_ifd = {0: (1, [2, 3, 0, 0]), 2: (5, [(52, 1), (30, 1), (15, 2)])}
+case("exif-bigendian.tif", tiff(x, 8, 1, big=True, rows_per_strip=4, extra_tags=[
+    (271, 2, list(b"Nikon\0")), (306, 2, list(b"2020:01:02 03:04:06\0")), (33432, 2, list(b"Someone\0"))],
+    sub_ifds={34665: exif_ifd, 34853: gps_ifd}), x, 8, "L")
+read_exif = Image.open("exif-bigendian.tif").getexif()
+assert read_exif[271] == "Nikon" and read_exif.get_ifd(34665)[36867] == "2020:01:02 03:04:05"
+assert read_exif.get_ifd(34853)[2] == (52.0, 30.0, 7.5)
 
 # Files the reader must refuse, with the message it must give.
 refusals = {
