@@ -77,7 +77,7 @@ public final class ImageReader {
         if TIFFReader.isTIFF(path: path) {
             let tiff: TIFFReader
             do {
-                tiff = try TIFFReader(path: path, maximumPixels: limits.maximumPixels)
+                tiff = try TIFFReader(path: path, limits: limits)
             } catch let error as TIFFFormatError {
                 throw ImageError(path: path, reason: error.reason)
             }

@@ -57,8 +57,10 @@ final class TIFFReader {
     }
 
     /// Opens `path` and checks everything the decoding needs before any pixel is read.
-    /// - Throws: `TIFFFormatError` for a damaged or unsupported file, `FileError` when it cannot be read.
-    init(path: String, maximumPixels: Int) throws {
+    /// - Throws: `TIFFFormatError` for a damaged or unsupported file, or one over the `limits` (pixels, and
+    ///   the row buffers against the whole-decode bytes); `FileError` when it cannot be read.
+    init(path: String, limits: DecodeLimits) throws {
+        let maximumPixels = limits.maximumPixels
         file = try PositionedReader(path: path)
         let directory = try TIFFDirectory(file: file)
         order = directory.order
@@ -171,6 +173,13 @@ final class TIFFReader {
             byteCounts = Array(repeating: storedSize, count: chunks)
         } else {
             throw TIFFFormatError(reason: "has no \(kind) sizes")
+        }
+        // One row of samples, one decoded chunk row and a read block per strip or tile across.
+        let rowBuffers = chunksAcross * (chunkWidth * samplesPerPixel * 3 + planes * 65_536)
+        guard rowBuffers <= limits.maximumWholeDecodeBytes else {
+            throw TIFFFormatError(
+                reason: "needs \(rowBuffers / 1_000_000) MB for one row of its \(width)-pixel width, over the "
+                    + "\(limits.maximumWholeDecodeBytes / 1_000_000) MB allowed")
         }
         samples = [UInt16](repeating: 0, count: chunksAcross * chunkWidth * samplesPerPixel)
 

@@ -184,5 +184,13 @@ final class TIFFTests: XCTestCase {
         XCTAssertThrowsError(try ImageReader(path: path, limits: DecodeLimits(maximumPixels: 1_000_000))) {
             XCTAssertTrue("\($0)".contains("huge.tif: image is 65535x19"), "\($0)")
         }
+        // So is a row longer than the memory allowed for decoding (a 1 000 000 000 x 1 image fits the pixel limit).
+        var wide = original
+        wide[(directory + 10)...(directory + 13)] = [0x00, 0xCA, 0x9A, 0x3B]
+        wide[(directory + 22)...(directory + 25)] = [1, 0, 0, 0]
+        try Data(wide).write(to: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try ImageReader(path: path)) {
+            XCTAssertTrue("\($0)".contains("huge.tif: needs 9000 MB for one row"), "\($0)")
+        }
     }
 }
