@@ -7,6 +7,7 @@ enum TIFFTag {
     static let bitsPerSample = 258
     static let compression = 259
     static let photometric = 262
+    static let fillOrder = 266
     static let stripOffsets = 273
     static let orientation = 274
     static let samplesPerPixel = 277
@@ -17,6 +18,7 @@ enum TIFFTag {
     static let planarConfiguration = 284
     static let resolutionUnit = 296
     static let software = 305
+    static let t4Options = 292
     static let predictor = 317
     static let colorMap = 320
     static let tileWidth = 322

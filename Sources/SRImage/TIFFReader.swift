@@ -5,7 +5,8 @@ import SRFiles
 /// or tiles.
 ///
 /// Supported: strips and tiles, chunky and planar samples; no compression, LZW, Deflate and PackBits,
-/// with or without horizontal differencing (predictor 2); gray (black or white is zero), RGB and palette
+/// with or without horizontal differencing (predictor 2), and CCITT fax compression of 1-bit images
+/// (modified Huffman, T.4 one- and two-dimensional, T.6); gray (black or white is zero), RGB and palette
 /// images; 1, 2, 4, 8 and 16 bits per sample; an extra sample as alpha (associated alpha is converted to
 /// straight alpha). Rows are delivered interleaved like `sr_reader_read_rows`: gray, gray + alpha, RGB or
 /// RGBA, 8-bit, or 16-bit in host byte order for 16-bit gray and RGB files. The descriptive tags (date,
@@ -31,6 +32,9 @@ final class TIFFReader {
     private let hasAlpha: Bool
     private let associatedAlpha: Bool
     private let predictor: Int
+    private let faxCoding: TIFFFaxDecoder.Coding
+    /// FillOrder 2: fax data with the bits of each byte stored least significant first.
+    private let reversedBits: Bool
     private let colorMap: [UInt16]
     /// Planar configuration 2 stores each sample in its own strips or tiles.
     private let planes: Int
@@ -77,7 +81,7 @@ final class TIFFReader {
         }
         compression = try directory.integer(TIFFTag.compression, default: 1)
         switch compression {
-        case 1, 5, 8, 32946, 32773: break
+        case 1, 2, 3, 4, 5, 8, 32946, 32773: break
         case 6, 7:
             throw TIFFFormatError(
                 reason:
@@ -135,6 +139,21 @@ final class TIFFReader {
         guard predictor == 1 || (predictor == 2 && !subByte) else {
             throw TIFFFormatError(reason: "uses TIFF predictor \(predictor), which is not supported")
         }
+        let t4Options = try directory.integer(TIFFTag.t4Options, default: 0)
+        switch compression {
+        case 2, 3, 4:
+            guard bitsPerSample == 1 && samplesPerPixel == 1 else {
+                throw TIFFFormatError(reason: "uses fax compression on samples that are not 1-bit")
+            }
+            guard compression != 3 || t4Options & 2 == 0 else {
+                throw TIFFFormatError(reason: "uses uncompressed fax mode, which is not supported")
+            }
+        default: break
+        }
+        faxCoding =
+            compression == 2
+            ? .modifiedHuffman : compression == 4 ? .group4 : .group3(twoDimensional: t4Options & 1 == 1)
+        reversedBits = try directory.integer(TIFFTag.fillOrder, default: 1) == 2
         let planar = try directory.integer(TIFFTag.planarConfiguration, default: 1)
         planes = planar == 2 ? samplesPerPixel : 1
         let value = try directory.integer(TIFFTag.orientation, default: 1)
@@ -232,6 +251,9 @@ final class TIFFReader {
                     case 1: decoders.append(TIFFUncompressedDecoder(input: input))
                     case 5: decoders.append(try TIFFLZWDecoder(input: input))
                     case 32773: decoders.append(TIFFPackBitsDecoder(input: input))
+                    case 2, 3, 4:
+                        decoders.append(
+                            TIFFFaxDecoder(input: input, width: chunkWidth, coding: faxCoding, reversed: reversedBits))
                     default: decoders.append(try TIFFDeflateDecoder(input: input))
                     }
                 }

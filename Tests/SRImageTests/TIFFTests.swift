@@ -34,13 +34,20 @@ final class TIFFTests: XCTestCase {
         let expected = try XCTUnwrap(
             JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/tiff_expected.json")))
                 as? [String: [String: Any]])
-        XCTAssertEqual(expected.count, 14)
+        XCTAssertEqual(expected.count, 17)
         for (name, entry) in expected {
             let path = folder + "/" + name
             if let message = entry["error"] as? String {
                 XCTAssertThrowsError(try ImageReader(path: path), name) { error in
                     XCTAssertTrue("\(error)".contains(name) && "\(error)".contains(message), "\(error)")
                 }
+                continue
+            }
+            if let png = entry["expected"] as? String {
+                // Fax pages: the same pixels as the PNG written beside them.
+                let (page, description) = try ImageFile.read(path)
+                XCTAssertEqual([description.channels, description.bitDepth], [1, 8], name)
+                XCTAssertEqual(page, try ImageFile.read(folder + "/" + png).image, name)
                 continue
             }
             let reader = try ImageReader(path: path)
@@ -145,7 +152,8 @@ final class TIFFTests: XCTestCase {
     }
 
     func testDamagedFilesFailWithTheirName() throws {
-        for name in ["strips-lzw-predictor-rgb8.tif", "tiles-deflate-predictor-rgba16-bigendian.tif"] {
+        for name in ["strips-lzw-predictor-rgb8.tif", "tiles-deflate-predictor-rgba16-bigendian.tif", "fax-group4.tif"]
+        {
             let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: try fixtures + "/" + name)))
             let path = folder + "/damaged.tif"
             var failures = 0
@@ -161,9 +169,10 @@ final class TIFFTests: XCTestCase {
                     failures += 1
                 }
             }
-            // Every truncation fails (the directory and the values it points to are at the end), never crashes.
+            // Every truncation fails (the directory and the values it points to are at the end), never crashes;
+            // libtiff's file ends in the 4-byte pointer to a next page, which is never read.
             for length in 0..<original.count { try attempt(Array(original[0..<length])) }
-            XCTAssertEqual(failures, original.count, name)
+            XCTAssertGreaterThanOrEqual(failures, original.count - 4, name)
             // Every single byte set to 0xFF: never a crash or a hang; every failure is one line naming the file.
             for position in 0..<original.count {
                 var bytes = original

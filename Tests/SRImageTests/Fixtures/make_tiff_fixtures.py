@@ -260,6 +260,34 @@ read_exif = Image.open("exif-bigendian.tif").getexif()
 assert read_exif[271] == "Nikon" and read_exif.get_ifd(34665)[36867] == "2020:01:02 03:04:05"
 assert read_exif.get_ifd(34853)[2] == (52.0, 30.0, 7.5)
 
+# Fax-compressed bilevel pages, encoded by libtiff (through Pillow): T.6 (with bits stored least significant
+# first and white as zero), T.4 two-dimensional with fill bits, and modified Huffman. Marks, a 2-pixel rule,
+# a 2 600-pixel bar (make-up codes past 2 560) and rows of noise; the expected pixels are a PNG.
+from PIL import ImageDraw, TiffImagePlugin
+
+page = Image.new("1", (2700, 24), 1)
+draw = ImageDraw.Draw(page)
+for _ in range(120):
+    px, py = int(rng.integers(0, 2680)), int(rng.integers(0, 16))
+    draw.rectangle([px, py, px + int(rng.integers(1, 15)), py + int(rng.integers(1, 6))], fill=0)
+draw.line([0, 10, 2699, 11], fill=0, width=2)
+draw.rectangle([5, 16, 2605, 18], fill=0)
+bits = np.array(page)
+bits[20:23] = rng.random((3, 2700)) < 0.5
+page = Image.fromarray(bits)
+page.save("fax-expected.png")
+for name, compression, tags in [("fax-group4.tif", "group4", {266: 2, 262: 0}),
+                                ("fax-group3-2d.tif", "group3", {292: 5}),
+                                ("fax-modified-huffman.tif", "tiff_ccitt", {})]:
+    info = TiffImagePlugin.ImageFileDirectory_v2()
+    for tag, value in tags.items():
+        info[tag] = value
+    page.save(name, compression=compression, tiffinfo=info)
+    stored = Image.open(name)
+    assert all(stored.tag_v2.get(tag) == value for tag, value in tags.items()), name
+    assert np.array_equal(np.array(stored), bits), name
+    cases[name] = {"expected": "fax-expected.png"}
+
 # Files the reader must refuse, with the message it must give.
 refusals = {
     "cmyk.tif": (tiff(noise(4, 4, 4, 8), 8, 5, rows_per_strip=4), "CMYK"),
