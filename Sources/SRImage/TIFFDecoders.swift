@@ -13,8 +13,9 @@ final class TIFFChunkInput {
 
     init(file: PositionedReader, offset: Int, length: Int, blockSize: Int = 65_536) {
         self.file = file
-        position = min(offset, file.size)
-        end = min(offset + length, file.size)
+        // Offsets and lengths come from the file: clamped to it (negative ones read as nothing).
+        position = offset < 0 ? file.size : min(offset, file.size)
+        end = length < 0 || length > file.size - position ? file.size : position + length
         block = [UInt8](repeating: 0, count: max(1, min(blockSize, end - position)))
     }
 

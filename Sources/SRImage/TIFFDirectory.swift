@@ -114,7 +114,7 @@ struct TIFFDirectory {
             let valueOffset =
                 total <= inlineSize
                 ? directoryOffset + countSize + valueField : order.unsigned(table, at: valueField, size: inlineSize)
-            guard valueOffset <= file.size, total <= file.size - valueOffset else {
+            guard valueOffset >= 0, valueOffset <= file.size, total <= file.size - valueOffset else {
                 throw TIFFFormatError(reason: "has tag \(tag) pointing past the end of the file")
             }
             entries[tag] = Entry(type: type, count: valueCount, valueOffset: valueOffset)

@@ -50,7 +50,9 @@ struct TIFFTagTree: Equatable {
             let type = order.unsigned(table, at: at + 2, size: 2)
             let valueCount = order.unsigned(table, at: at + 4, size: isBigTIFF ? 8 : 4)
             let field = at + (isBigTIFF ? 12 : 8)
-            guard keep(tag), let size = TIFFDirectory.typeSize(type), valueCount <= maximumValueBytes / size else {
+            guard keep(tag), let size = TIFFDirectory.typeSize(type), valueCount >= 0,
+                valueCount <= maximumValueBytes / size
+            else {
                 continue
             }
             if pointerTags.contains(tag) {

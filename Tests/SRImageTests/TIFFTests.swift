@@ -152,8 +152,10 @@ final class TIFFTests: XCTestCase {
     }
 
     func testDamagedFilesFailWithTheirName() throws {
-        for name in ["strips-lzw-predictor-rgb8.tif", "tiles-deflate-predictor-rgba16-bigendian.tif", "fax-group4.tif"]
-        {
+        for name in [
+            "strips-lzw-predictor-rgb8.tif", "tiles-deflate-predictor-rgba16-bigendian.tif", "fax-group4.tif",
+            "bigtiff-deflate-gray16-bigendian.tif", "exif-bigendian.tif",
+        ] {
             let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: try fixtures + "/" + name)))
             let path = folder + "/damaged.tif"
             var failures = 0
