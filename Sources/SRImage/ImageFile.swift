@@ -7,7 +7,8 @@ public enum ImageFile {
     /// with a clear message instead of running out of memory; `upscale` itself streams any size.
     public static var wholeImageBytes: Int { min(Int(ProcessInfo.processInfo.physicalMemory / 4), 8_000_000_000) }
 
-    /// Decodes a whole image (after EXIF orientation; a GIF's first frame as shown) and describes it.
+    /// Decodes a whole image (after EXIF orientation; a GIF's first frame as shown, a TIFF's first page) and
+    /// describes it.
     /// - Throws: `ImageError` for unreadable files and for images over `maximumBytes` as float planes.
     public static func read(
         _ path: String, maximumBytes: Int = ImageFile.wholeImageBytes

@@ -20,6 +20,8 @@ public struct ImageDescription: Sendable {
     public var metadata: ImageMetadata
     /// Whether rows are decoded on demand (false for interlaced PNGs and rotated JPEGs).
     public var isStreaming: Bool
+    /// Pages in the file: a multi-page TIFF's count, else 1.
+    public var pageCount = 1
 
     public var hasAlpha: Bool { channels == 2 || channels == 4 }
 }
@@ -65,24 +67,25 @@ public final class ImageReader {
     private var whole: UnsafeMutableRawBufferPointer?
     private var raw: [UInt8] = []
 
-    /// Opens `path` and reads its header.
+    /// Opens `path` and reads its header (for a TIFF, page `page`'s, 0 the first).
     /// - Throws: `ImageError` naming the file when it is missing, not a regular file, not PNG/JPEG/TIFF,
     ///   corrupt, or over the `limits`.
-    public init(path: String, limits: DecodeLimits = DecodeLimits()) throws {
+    public init(path: String, limits: DecodeLimits = DecodeLimits(), page: Int = 0) throws {
         self.path = path
         try FileSystem.requireRegularFile(path)
         let format: ImageFormat
         let metadata: ImageMetadata
         let interlaced: Bool
+        var pageCount = 1
         if TIFFReader.isTIFF(path: path) {
             let tiff: TIFFReader
             do {
-                tiff = try TIFFReader(path: path, limits: limits)
+                tiff = try TIFFReader(path: path, limits: limits, page: page)
             } catch let error as TIFFFormatError {
                 throw ImageError(path: path, reason: error.reason)
             }
             decoder = .tiff(tiff)
-            (format, metadata, interlaced) = (.tiff, tiff.metadata, false)
+            (format, metadata, interlaced, pageCount) = (.tiff, tiff.metadata, false, tiff.pageCount)
             (storedWidth, storedHeight, storedChannels) = (tiff.width, tiff.height, tiff.channels)
             bytesPerSample = tiff.bitDepth / 8
             orientation = tiff.orientation
@@ -119,7 +122,7 @@ public final class ImageReader {
         description = ImageDescription(
             format: format, width: swapped ? storedHeight : storedWidth, height: swapped ? storedWidth : storedHeight,
             channels: storedChannels, bitDepth: bytesPerSample * 8, orientation: orientation, metadata: metadata,
-            isStreaming: streams && !interlaced)
+            isStreaming: streams && !interlaced, pageCount: pageCount)
         if !streams {
             let bytes = storedWidth * storedHeight * storedChannels * bytesPerSample
             guard bytes <= limits.maximumWholeDecodeBytes else {

@@ -9,10 +9,11 @@ import SRFiles
 public final class ImageWriter {
     public let path: String
     public let format: ImageFormat
-    public let width: Int
-    public let height: Int
-    public let channels: Int
-    public let bitDepth: Int
+    /// The page being written (a multi-page TIFF's pages may differ).
+    public private(set) var width: Int
+    public private(set) var height: Int
+    public private(set) var channels: Int
+    public private(set) var bitDepth: Int
     public private(set) var rowsWritten = 0
 
     /// The C encoder (PNG, JPEG), or the TIFF writer.
@@ -36,11 +37,13 @@ public final class ImageWriter {
     ///     others zlib's levels with adaptive filters.
     ///   - metadata: colour profile, EXIF, XMP and resolution to embed (`ImageMetadata.forOutput` makes
     ///     them from the input's).
-    ///   - threads: threads converting and (PNG level 1) compressing each band.
+    ///   - threads: threads converting and (PNG level 1, TIFF) compressing each band.
+    ///   - pages: for TIFF, how many pages of about this size will be written (`startPage`).
     /// - Throws: `ImageError` when the folder is not writable or the combination is invalid.
     public init(
         path: String, format: ImageFormat, width: Int, height: Int, channels: Int, bitDepth: Int = 8,
-        quality: Int = 95, pngCompression: Int = 1, metadata: ImageMetadata = ImageMetadata(), threads: Int = 1
+        quality: Int = 95, pngCompression: Int = 1, metadata: ImageMetadata = ImageMetadata(), threads: Int = 1,
+        pages: Int = 1
     ) throws {
         precondition(threads >= 1, "threads must be at least 1")
         precondition(format != .gif, "GIF output is written by GIFWriter")
@@ -56,7 +59,7 @@ public final class ImageWriter {
             do {
                 tiff = try TIFFWriter(
                     path: temporaryPath, width: width, height: height, channels: channels, bitDepth: bitDepth,
-                    metadata: metadata)
+                    metadata: metadata, pages: pages)
             } catch let error as FileError {
                 TemporaryFiles.discard(temporaryPath)
                 throw ImageError(path: path, reason: error.reason)
@@ -201,6 +204,23 @@ public final class ImageWriter {
             throw ImageError(path: path, reason: String(cString: message))
         }
         rowsWritten += rows
+    }
+
+    /// Ends the current page of a TIFF and starts the next (every row of the current page must be written).
+    /// - Throws: `ImageError` when rows are missing or writing fails; the output is then abandoned.
+    public func startPage(
+        width: Int, height: Int, channels: Int, bitDepth: Int, metadata: ImageMetadata = ImageMetadata()
+    ) throws {
+        guard let tiff else { throw ImageError(path: path, reason: "only a TIFF holds several pages") }
+        do {
+            try tiff.startPage(width: width, height: height, channels: channels, bitDepth: bitDepth, metadata: metadata)
+        } catch {
+            abort()
+            throw ImageError(path: path, reason: Self.reason(error))
+        }
+        (self.width, self.height, self.channels, self.bitDepth) = (width, height, channels, bitDepth)
+        rowsWritten = 0
+        previousRow = []
     }
 
     /// Completes the file, flushes it to the disk and renames it into place.

@@ -50,8 +50,8 @@ struct TIFFByteOrder {
     }
 }
 
-/// The first image file directory (IFD) of a classic TIFF or a BigTIFF: the tags describing the first
-/// page. Values are read from the file on demand, each checked against the file's size.
+/// One image file directory (IFD) of a classic TIFF or a BigTIFF: the tags describing one page. Values are
+/// read from the file on demand, each checked against the file's size.
 struct TIFFDirectory {
     struct Entry {
         let type: Int
@@ -74,22 +74,62 @@ struct TIFFDirectory {
             || (start[0] == 0x4D && start[1] == 0x4D && start[2] == 0 && (start[3] == 42 || start[3] == 43))
     }
 
-    /// Reads the header and the first directory.
-    init(file: PositionedReader) throws {
-        self.file = file
+    /// The byte order, the kind and the first directory's offset, from the header.
+    private static func header(of file: PositionedReader) throws -> (TIFFByteOrder, isBigTIFF: Bool, first: Int) {
         let header = try file.bytes(at: 0, count: min(16, file.size))
-        guard Self.hasSignature(header) else { throw TIFFFormatError(reason: "not a TIFF file") }
-        order = TIFFByteOrder(littleEndian: header[0] == 0x49)
-        isBigTIFF = order.unsigned(header, at: 2, size: 2) == 43
-        let directoryOffset: Int
-        if isBigTIFF {
+        guard hasSignature(header) else { throw TIFFFormatError(reason: "not a TIFF file") }
+        let order = TIFFByteOrder(littleEndian: header[0] == 0x49)
+        if order.unsigned(header, at: 2, size: 2) == 43 {
             guard header.count == 16, order.unsigned(header, at: 4, size: 2) == 8 else {
                 throw TIFFFormatError(reason: "has a damaged BigTIFF header")
             }
-            directoryOffset = order.unsigned(header, at: 8, size: 8)
-        } else {
-            guard header.count >= 8 else { throw TIFFFormatError(reason: "is cut short in its header") }
-            directoryOffset = order.unsigned(header, at: 4, size: 4)
+            return (order, true, order.unsigned(header, at: 8, size: 8))
+        }
+        guard header.count >= 8 else { throw TIFFFormatError(reason: "is cut short in its header") }
+        return (order, false, order.unsigned(header, at: 4, size: 4))
+    }
+
+    /// The offset of the directory after the one at `offset` (0 when it is the last), or nil when the
+    /// directory cannot be read.
+    private static func nextDirectory(
+        after offset: Int, in file: PositionedReader, order: TIFFByteOrder, isBigTIFF: Bool
+    ) -> Int? {
+        let countSize = isBigTIFF ? 8 : 2
+        guard offset >= 8, let countBytes = try? file.bytes(at: offset, count: countSize) else { return nil }
+        let count = order.unsigned(countBytes, at: 0, size: countSize)
+        guard count > 0, count < 65_536 else { return nil }
+        let at = offset + countSize + count * (isBigTIFF ? 20 : 12)
+        return (try? file.bytes(at: at, count: isBigTIFF ? 8 : 4)).map {
+            order.unsigned($0, at: 0, size: isBigTIFF ? 8 : 4)
+        }
+    }
+
+    /// How many pages (directories) the file chains together: the chain ends at a zero or unreadable
+    /// pointer, a pointer back to an earlier page, or 10 000 pages.
+    static func pageCount(of file: PositionedReader) throws -> Int {
+        let (order, isBigTIFF, first) = try header(of: file)
+        var seen: Set<Int> = [first]
+        var offset = first
+        while seen.count < 10_000,
+            let next = nextDirectory(after: offset, in: file, order: order, isBigTIFF: isBigTIFF), next != 0,
+            seen.insert(next).inserted
+        {
+            offset = next
+        }
+        return seen.count
+    }
+
+    /// Reads the header and the directory of page `page` (0 the first).
+    init(file: PositionedReader, page: Int = 0) throws {
+        self.file = file
+        let first: Int
+        (order, isBigTIFF, first) = try Self.header(of: file)
+        var directoryOffset = first
+        for _ in 0..<page {
+            guard let next = Self.nextDirectory(after: directoryOffset, in: file, order: order, isBigTIFF: isBigTIFF),
+                next != 0
+            else { throw TIFFFormatError(reason: "has no page \(page + 1)") }
+            directoryOffset = next
         }
         offset = directoryOffset
         let countSize = isBigTIFF ? 8 : 2

@@ -1,6 +1,6 @@
 import SRFiles
 
-/// Reads the first page of a TIFF (classic or BigTIFF, either byte order) front to back, row by row, so
+/// Reads one page of a TIFF (classic or BigTIFF, either byte order) front to back, row by row, so
 /// memory stays proportional to the width whatever the image's height and however it is cut into strips
 /// or tiles.
 ///
@@ -19,6 +19,8 @@ final class TIFFReader {
     let bitDepth: Int
     /// TIFF orientation (tag 274, 1-8; 1 when absent or invalid).
     let orientation: Int
+    /// Pages in the file (each read by a reader of its own).
+    let pageCount: Int
     let metadata: ImageMetadata
 
     private let file: PositionedReader
@@ -63,10 +65,11 @@ final class TIFFReader {
     /// Opens `path` and checks everything the decoding needs before any pixel is read.
     /// - Throws: `TIFFFormatError` for a damaged or unsupported file, or one over the `limits` (pixels, and
     ///   the row buffers against the whole-decode bytes); `FileError` when it cannot be read.
-    init(path: String, limits: DecodeLimits) throws {
+    init(path: String, limits: DecodeLimits, page: Int = 0) throws {
         let maximumPixels = limits.maximumPixels
         file = try PositionedReader(path: path)
-        let directory = try TIFFDirectory(file: file)
+        pageCount = try TIFFDirectory.pageCount(of: file)
+        let directory = try TIFFDirectory(file: file, page: page)
         order = directory.order
         width = try directory.integer(TIFFTag.imageWidth, default: 0)
         height = try directory.integer(TIFFTag.imageLength, default: 0)

@@ -3,48 +3,53 @@ import Dispatch
 import SRFiles
 
 /// Writes a TIFF front to back: Deflate-compressed strips with horizontal differencing (predictor 2), as
-/// rows arrive, then the image directory at the end and the header's pointer to it. Memory is one strip
-/// of pending rows plus the compressed strips of the band being written. Files that could pass 4 GB are BigTIFF.
+/// rows arrive, then the page's image directory and the pointer to it; further pages follow the same way.
+/// Memory is one strip of pending rows plus the compressed strips of the band being written. Files that
+/// could pass 4 GB are BigTIFF.
 ///
 /// Rows come interleaved in host byte order (`sr_pack_samples`): gray, gray + alpha, RGB or RGBA, 8- or
 /// 16-bit. Alpha is written as unassociated (straight) alpha. The ICC profile, the XMP packet, the
 /// resolution and EXIF (its descriptive tags with the Exif and GPS sub-directories) are embedded.
 final class TIFFWriter {
-    let width: Int
-    let height: Int
-    let channels: Int
-    let bitDepth: Int
-    private let file: PositionedWriter
-    private let metadata: ImageMetadata
-    private let level: Int
-    private let isBigTIFF: Bool
-    private let rowBytes: Int
-    private let rowsPerStrip: Int
+    /// The page being written.
+    private(set) var width = 0
+    private(set) var height = 0
+    private(set) var channels = 0
+    private(set) var bitDepth = 0
+    private var metadata = ImageMetadata()
+    private var rowBytes = 0
+    private var rowsPerStrip = 0
     private var pending: [UInt8] = []
     private var rowsWritten = 0
     private var stripOffsets: [Int] = []
     private var stripByteCounts: [Int] = []
+    private let file: PositionedWriter
+    private let level: Int
+    private let isBigTIFF: Bool
+    /// Where the pointer to the next directory goes: the header's, then the last directory's.
+    private var pointerOffset: Int
 
     /// Uncompressed bytes per strip aimed at: large enough to compress well, small enough to share out
     /// among threads.
     static let stripBytes = 262_144
 
-    /// Creates `path` (a new file) and writes the header.
-    /// - Parameter level: zlib level, 1 (fast) to 9 (small). At 1, a 10-MP upscaled photo encodes as fast as
-    ///   the PNG default and 26 % larger than at 6, which takes 3 times as long (measured on Zen 4).
+    /// Creates `path` (a new file), writes the header and starts the first page.
+    /// - Parameters:
+    ///   - pages: how many pages of this size are coming (for the choice of BigTIFF; a classic file that
+    ///     would pass 4 GB anyway fails with an error instead of wrapping its offsets).
+    ///   - level: zlib level, 1 (fast) to 9 (small). At 1, a 10-MP upscaled photo encodes as fast as the PNG
+    ///     default and 26 % larger than at 6, which takes 3 times as long (measured on Zen 4).
     init(
-        path: String, width: Int, height: Int, channels: Int, bitDepth: Int, metadata: ImageMetadata, level: Int = 1
+        path: String, width: Int, height: Int, channels: Int, bitDepth: Int, metadata: ImageMetadata,
+        pages: Int = 1, level: Int = 1
     ) throws {
-        precondition((1...4).contains(channels) && (bitDepth == 8 || bitDepth == 16), "unsupported TIFF layout")
-        (self.width, self.height, self.channels, self.bitDepth) = (width, height, channels, bitDepth)
-        (self.metadata, self.level) = (metadata, level)
-        rowBytes = width * channels * bitDepth / 8
-        rowsPerStrip = max(1, min(height, Self.stripBytes / max(rowBytes, 1)))
-        let strips = (height + rowsPerStrip - 1) / rowsPerStrip
+        self.level = level
+        let rowBytes = width * channels * bitDepth / 8
         let worstCase =
-            height * rowBytes + strips * (rowBytes * rowsPerStrip / 1000 + 80)
-            + (metadata.iccProfile?.count ?? 0) + (metadata.xmp?.count ?? 0) + 4096
-        isBigTIFF = worstCase > Int(UInt32.max)
+            height * (rowBytes + rowBytes / 1000 + 80) + (metadata.iccProfile?.count ?? 0)
+            + (metadata.xmp?.count ?? 0) + (metadata.exif?.count ?? 0) + 4096
+        isBigTIFF = worstCase * max(1, pages) > Int(UInt32.max)
+        pointerOffset = isBigTIFF ? 8 : 4
         file = try PositionedWriter(creating: path)
         var header: [UInt8] = [0x49, 0x49]
         if isBigTIFF {
@@ -57,6 +62,23 @@ final class TIFFWriter {
             Self.put(0, size: 4, into: &header)
         }
         try file.append(header)
+        begin(width: width, height: height, channels: channels, bitDepth: bitDepth, metadata: metadata)
+    }
+
+    private func begin(width: Int, height: Int, channels: Int, bitDepth: Int, metadata: ImageMetadata) {
+        precondition((1...4).contains(channels) && (bitDepth == 8 || bitDepth == 16), "unsupported TIFF layout")
+        (self.width, self.height, self.channels, self.bitDepth) = (width, height, channels, bitDepth)
+        self.metadata = metadata
+        rowBytes = width * channels * bitDepth / 8
+        rowsPerStrip = max(1, min(height, Self.stripBytes / max(rowBytes, 1)))
+        (pending, rowsWritten, stripOffsets, stripByteCounts) = ([], 0, [], [])
+    }
+
+    /// Finishes the current page and starts another (a multi-page TIFF).
+    /// - Throws: `TIFFFormatError` when rows of the current page are missing, `FileError` when writing fails.
+    func startPage(width: Int, height: Int, channels: Int, bitDepth: Int, metadata: ImageMetadata) throws {
+        try writeDirectory()
+        begin(width: width, height: height, channels: channels, bitDepth: bitDepth, metadata: metadata)
     }
 
     /// Appends `value` little-endian in `size` bytes.
@@ -105,6 +127,7 @@ final class TIFFWriter {
         }
         for strip in compressed {
             guard let strip else { throw TIFFFormatError(reason: "out of memory compressing a TIFF strip") }
+            try requireClassicRoom(strip.count)
             if file.length % 2 == 1 { try file.append([0]) }
             stripOffsets.append(file.length)
             stripByteCounts.append(strip.count)
@@ -143,9 +166,23 @@ final class TIFFWriter {
         return out
     }
 
-    /// Writes the image directory and points the header at it; the file is complete (not yet flushed).
+    /// A classic TIFF's offsets are 32-bit: writing past 4 GB is an error, never a wrapped offset.
+    private func requireClassicRoom(_ bytes: Int) throws {
+        guard isBigTIFF || file.length + bytes + 2 <= Int(UInt32.max) else {
+            throw TIFFFormatError(reason: "the TIFF grew past 4 GB, which a classic TIFF cannot address")
+        }
+    }
+
+    /// Writes the last page's directory; the file is complete (not yet flushed).
     /// - Throws: `TIFFFormatError` when rows are missing, `FileError` when writing fails.
     func finish() throws {
+        try writeDirectory()
+        file.close()
+    }
+
+    /// Writes the current page's image directory and points the previous pointer (the header's or the last
+    /// page's) at it.
+    private func writeDirectory() throws {
         guard rowsWritten == height else {
             throw TIFFFormatError(reason: "only \(rowsWritten) of \(height) rows were written")
         }
@@ -193,7 +230,9 @@ final class TIFFWriter {
                 if let child = entry.child {
                     if file.length % 2 == 1 { try file.append([0]) }
                     let offset = file.length
-                    try file.append(child.laidOut(at: offset, isBigTIFF: isBigTIFF))
+                    let laidOut = child.laidOut(at: offset, isBigTIFF: isBigTIFF)
+                    try requireClassicRoom(laidOut.count)
+                    try file.append(laidOut)
                     entries.append((entry.tag, offsetType, 1, integers([offset], size: offsetSize)))
                 } else {
                     entries.append((entry.tag, entry.type, entry.count, entry.values))
@@ -207,6 +246,7 @@ final class TIFFWriter {
         for entry in entries {
             var field = entry.value
             if field.count > inlineSize {
+                try requireClassicRoom(field.count)
                 if file.length % 2 == 1 { try file.append([0]) }
                 let offset = file.length
                 try file.append(entry.value)
@@ -225,9 +265,10 @@ final class TIFFWriter {
             directory += field
         }
         Self.put(0, size: offsetSize, into: &directory)
+        try requireClassicRoom(directory.count)
         try file.append(directory)
-        try file.patch(integers([directoryOffset], size: offsetSize), at: isBigTIFF ? 8 : 4)
-        file.close()
+        try file.patch(integers([directoryOffset], size: offsetSize), at: pointerOffset)
+        pointerOffset = file.length - offsetSize
     }
 
     /// Closes the file unfinished (the caller removes it).

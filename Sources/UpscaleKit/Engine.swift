@@ -159,6 +159,10 @@ final class Engine {
         }
         let reader = try ImageReader(path: input, limits: limits)
         let d = reader.description
+        if d.pageCount > 1 {
+            return try upscalePages(
+                first: reader, input: input, output: output, format: format, reporter: reporter, label: label)
+        }
         let (width, height) = try outputSize.outputSize(width: d.width, height: d.height, path: input)
         let method = try method(width: d.width, channels: d.channels, path: input)
         // Decoding runs ahead on its own thread.
@@ -240,6 +244,52 @@ final class Engine {
         return Run(method: method, start: start)
     }
 
+    /// Upscales every page of a multi-page TIFF into a multi-page TIFF, one page streaming after another.
+    private func upscalePages(
+        first: ImageReader, input: String, output: String, format: ImageFormat, reporter: Reporter, label: String
+    ) throws -> Run {
+        let start = Date()
+        let pages = first.description.pageCount
+        guard format == .tiff else {
+            throw ImageError(
+                path: input,
+                reason: "is a multi-page TIFF (\(pages) pages): write it to a .tif file (or --format tiff) to keep "
+                    + "every page")
+        }
+        var writer: ImageWriter?
+        var method = UpscaleMethod.bicubic
+        do {
+            for page in 0..<pages {
+                let reader = page == 0 ? first : try ImageReader(path: input, limits: limits, page: page)
+                let d = reader.description
+                let (width, height) = try outputSize.outputSize(width: d.width, height: d.height, path: input)
+                method = try self.method(width: d.width, channels: d.channels, path: input)
+                let metadata = d.metadata.forOutput(
+                    width: width, height: height, resettingOrientation: d.orientation != 1,
+                    strippingDescriptive: !keepsMetadata)
+                if let writer {
+                    try writer.startPage(
+                        width: width, height: height, channels: d.channels, bitDepth: d.bitDepth, metadata: metadata)
+                } else {
+                    writer = try ImageWriter(
+                        path: output, format: .tiff, width: width, height: height, channels: d.channels,
+                        bitDepth: d.bitDepth, metadata: metadata, threads: cores, pages: pages)
+                }
+                try pipe(
+                    source: PrefetchingRowSource(source: reader, height: d.height), width: d.width, height: d.height,
+                    channels: d.channels, into: writer!, format: .tiff, method: method,
+                    progress: { done, total in
+                        reporter.progress(label: label, done: page * total + done, total: pages * total, start: start)
+                    })
+            }
+            try writer!.finish()
+        } catch {
+            writer?.abort()
+            throw error
+        }
+        return Run(method: method, start: start)
+    }
+
     /// Streams rows from `source` through `method` into a PNG, JPEG or TIFF encoder running on its own thread.
     private func stream(
         source: RowSource, width: Int, height: Int, channels: Int, bitDepth: Int, metadata: ImageMetadata,
@@ -251,18 +301,32 @@ final class Engine {
             path: output, format: format, width: outputWidth, height: outputHeight,
             channels: format == .jpeg ? colorChannels : channels, bitDepth: format == .jpeg ? 8 : bitDepth,
             quality: quality, pngCompression: pngCompression, metadata: metadata, threads: cores)
+        do {
+            try pipe(
+                source: source, width: width, height: height, channels: channels, into: writer, format: format,
+                method: method, progress: progress)
+            try writer.finish()
+        } catch {
+            writer.abort()
+            throw error
+        }
+    }
+
+    /// Runs `method` over `source` into the rows of `writer`'s current page, encoding on its own thread.
+    private func pipe(
+        source: RowSource, width: Int, height: Int, channels: Int, into writer: ImageWriter, format: ImageFormat,
+        method: UpscaleMethod, progress: (Int, Int) -> Void
+    ) throws {
         // Encoding overlaps with the tiles being computed.
         let encoder = BackgroundSink { band in try writer.writeRows(format == .jpeg ? band.forJPEG() : band) }
         do {
             try ImagePipeline.run(
-                source: source, width: width, height: height, channels: channels, outputWidth: outputWidth,
-                outputHeight: outputHeight, method: method, alpha: alphaMeaning, sink: { try encoder.write($0) },
+                source: source, width: width, height: height, channels: channels, outputWidth: writer.width,
+                outputHeight: writer.height, method: method, alpha: alphaMeaning, sink: { try encoder.write($0) },
                 progress: progress)
             try encoder.finish()
-            try writer.finish()
         } catch {
             try? encoder.finish()
-            writer.abort()
             throw error
         }
     }

@@ -34,12 +34,31 @@ final class TIFFTests: XCTestCase {
         let expected = try XCTUnwrap(
             JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/tiff_expected.json")))
                 as? [String: [String: Any]])
-        XCTAssertEqual(expected.count, 17)
+        XCTAssertEqual(expected.count, 18)
         for (name, entry) in expected {
             let path = folder + "/" + name
             if let message = entry["error"] as? String {
                 XCTAssertThrowsError(try ImageReader(path: path), name) { error in
                     XCTAssertTrue("\(error)".contains(name) && "\(error)".contains(message), "\(error)")
+                }
+                continue
+            }
+            if let pages = entry["pages"] as? [[String: Any]] {
+                XCTAssertEqual(try ImageReader(path: path).description.pageCount, pages.count)
+                for (page, expected) in pages.enumerated() {
+                    let reader = try ImageReader(path: path, page: page)
+                    let d = reader.description
+                    XCTAssertEqual(
+                        [d.width, d.height, d.channels, d.bitDepth],
+                        [expected["width"], expected["height"], expected["channels"], expected["bitDepth"]].map {
+                            $0 as? Int
+                        }, "\(name) page \(page)")
+                    XCTAssertEqual(
+                        samples(try reader.readAll(), bitDepth: 8), expected["pixels"] as? [Int], "\(name) page \(page)"
+                    )
+                }
+                XCTAssertThrowsError(try ImageReader(path: path, page: pages.count)) {
+                    XCTAssertTrue("\($0)".contains("has no page 4"), "\($0)")
                 }
                 continue
             }
@@ -110,6 +129,44 @@ final class TIFFTests: XCTestCase {
                 XCTAssertLessThan(size, width * height * channels * bitDepth / 8 * 3 / 4)
             }
         }
+    }
+
+    func testWriterChainsPagesOfDifferentSizesAndDepths() throws {
+        let path = folder + "/pages.tif"
+        let layouts: [(width: Int, height: Int, channels: Int, bitDepth: Int)] = [
+            (300, 200, 3, 8), (70, 3, 1, 16), (40, 90, 4, 8),
+        ]
+        var generator = SeededGenerator(seed: 9)
+        let images = layouts.map { layout in
+            PlanarImage(
+                width: layout.width, height: layout.height, channels: layout.channels,
+                pixels: (0..<(layout.width * layout.height * layout.channels)).map { _ in
+                    Float(Int.random(in: 0...255, using: &generator)) / 255
+                })
+        }
+        let writer = try ImageWriter(
+            path: path, format: .tiff, width: 300, height: 200, channels: 3,
+            metadata: ImageMetadata(xmp: Array("page 1".utf8)), pages: 3)
+        for (index, (image, layout)) in zip(images, layouts).enumerated() {
+            if index > 0 {
+                try writer.startPage(
+                    width: layout.width, height: layout.height, channels: layout.channels, bitDepth: layout.bitDepth,
+                    metadata: ImageMetadata(xmp: Array("page \(index + 1)".utf8)))
+            }
+            try writer.writeRows(image)
+        }
+        try writer.finish()
+        for (index, (image, layout)) in zip(images, layouts).enumerated() {
+            let reader = try ImageReader(path: path, page: index)
+            XCTAssertEqual(reader.description.pageCount, 3)
+            XCTAssertEqual(reader.description.bitDepth, layout.bitDepth)
+            XCTAssertEqual(reader.description.metadata.xmp, Array("page \(index + 1)".utf8))
+            XCTAssertEqual(try reader.readAll(), image, "page \(index + 1)")
+        }
+        // Only a TIFF holds pages.
+        let png = try ImageWriter(path: folder + "/one.png", format: .png, width: 1, height: 1, channels: 1)
+        try png.writeRows(PlanarImage(width: 1, height: 1, channels: 1))
+        XCTAssertThrowsError(try png.startPage(width: 1, height: 1, channels: 1, bitDepth: 8))
     }
 
     func testEXIFMovesBetweenTIFFAndOtherFormats() throws {

@@ -240,6 +240,44 @@ final class CLITests: BinaryTestCase {
         XCTAssertEqual(try ImageFile.read(batch + "/photo.tiff").description.channels, 3)
     }
 
+    func testMultiPageTIFFsKeepEveryPage() throws {
+        // Three pages: RGB, 16-bit gray, RGBA; each upscaled page equals that page upscaled on its own.
+        let input = folder + "/pages.tif"
+        let pages = [
+            PlanarImage(width: 20, height: 12, channels: 3, pixels: (0..<720).map { Float($0 % 97) / 96 }),
+            PlanarImage(width: 9, height: 14, channels: 1, pixels: (0..<126).map { Float($0) / 125 }),
+            PlanarImage(width: 16, height: 16, channels: 4, pixels: (0..<1024).map { Float($0 % 31) / 30 }),
+        ]
+        let writer = try ImageWriter(path: input, format: .tiff, width: 20, height: 12, channels: 3, pages: 3)
+        for (index, page) in pages.enumerated() {
+            if index > 0 {
+                try writer.startPage(
+                    width: page.width, height: page.height, channels: page.channels, bitDepth: index == 1 ? 16 : 8)
+            }
+            try writer.writeRows(page)
+        }
+        try writer.finish()
+        let output = folder + "/pages-x4.tif"
+        let result = try run([input, output, "--model", model, "--quiet"])
+        XCTAssertEqual(result.status, 0, result.error)
+        for (index, page) in pages.enumerated() {
+            let single = folder + "/page\(index).tif"
+            try ImageFile.write(page, to: single, bitDepth: index == 1 ? 16 : 8)
+            XCTAssertEqual(try run([single, folder + "/page\(index)-x4.tif", "--model", model, "--quiet"]).status, 0)
+            let alone = try ImageFile.read(folder + "/page\(index)-x4.tif").image
+            let reader = try ImageReader(path: output, page: index)
+            XCTAssertEqual(reader.description.pageCount, 3)
+            XCTAssertEqual(reader.description.bitDepth, index == 1 ? 16 : 8)
+            XCTAssertEqual(try reader.readAll(), alone, "page \(index + 1)")
+        }
+        // Pages cannot become one PNG: one line naming the file, nothing written.
+        let png = try run([input, folder + "/pages.png", "--method", "bicubic"])
+        XCTAssertEqual(png.status, 1)
+        XCTAssertTrue(png.error.contains("pages.tif: is a multi-page TIFF (3 pages)"), png.error)
+        XCTAssertEqual(png.error.split(separator: "\n").count, 1, png.error)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/pages.png"))
+    }
+
     func testInterpolateBlendsWeights() throws {
         let other = folder + "/other.safetensors", mix = folder + "/mix.safetensors"
         XCTAssertEqual(

@@ -288,6 +288,14 @@ for name, compression, tags in [("fax-group4.tif", "group4", {266: 2, 262: 0}),
     assert np.array_equal(np.array(stored), bits), name
     cases[name] = {"expected": "fax-expected.png"}
 
+# Three pages of different sizes and colour models, written by libtiff (through Pillow), LZW.
+pages = [rng.integers(0, 256, size=(4, 5, 3)), rng.integers(0, 256, size=(3, 3, 1)),
+         rng.integers(0, 256, size=(2, 4, 4))]
+images = [Image.fromarray(page.astype(np.uint8).squeeze()) for page in pages]
+images[0].save("pages-pillow.tif", save_all=True, append_images=images[1:], compression="tiff_lzw")
+cases["pages-pillow.tif"] = {"pages": [{"width": pg.shape[1], "height": pg.shape[0], "channels": pg.shape[2],
+                                        "bitDepth": 8, "pixels": [int(v) for v in pg.ravel()]} for pg in pages]}
+
 # Files the reader must refuse, with the message it must give.
 refusals = {
     "cmyk.tif": (tiff(noise(4, 4, 4, 8), 8, 5, rows_per_strip=4), "CMYK"),
