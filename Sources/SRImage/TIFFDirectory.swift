@@ -144,11 +144,7 @@ struct TIFFDirectory {
         let table = try file.bytes(at: directoryOffset + countSize, count: count * entrySize)
         let inlineSize = isBigTIFF ? 8 : 4
         for k in 0..<count {
-            let at = k * entrySize
-            let tag = order.unsigned(table, at: at, size: 2)
-            let type = order.unsigned(table, at: at + 2, size: 2)
-            let valueCount = order.unsigned(table, at: at + 4, size: isBigTIFF ? 8 : 4)
-            let valueField = at + (isBigTIFF ? 12 : 8)
+            let (tag, type, valueCount, valueField) = Self.entry(k, of: table, order: order, isBigTIFF: isBigTIFF)
             guard let size = Self.typeSize(type), valueCount >= 0, valueCount <= file.size else { continue }
             let total = size * valueCount
             let valueOffset =
@@ -159,6 +155,20 @@ struct TIFFDirectory {
             }
             entries[tag] = Entry(type: type, count: valueCount, valueOffset: valueOffset)
         }
+    }
+
+    /// Entry `index` of a directory's entry table: its tag, field type, value count and where in the table its
+    /// value (or the offset of its values) starts.
+    static func entry(
+        _ index: Int, of table: [UInt8], order: TIFFByteOrder, isBigTIFF: Bool
+    ) -> (
+        tag: Int, type: Int, count: Int, field: Int
+    ) {
+        let at = index * (isBigTIFF ? 20 : 12)
+        return (
+            order.unsigned(table, at: at, size: 2), order.unsigned(table, at: at + 2, size: 2),
+            order.unsigned(table, at: at + 4, size: isBigTIFF ? 8 : 4), at + (isBigTIFF ? 12 : 8)
+        )
     }
 
     /// Bytes per value of a TIFF field type; nil for unknown types (those entries are skipped).

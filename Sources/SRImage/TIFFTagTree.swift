@@ -45,11 +45,7 @@ struct TIFFTagTree: Equatable {
         }
         var entries: [Entry] = []
         for k in 0..<count {
-            let at = k * entrySize
-            let tag = order.unsigned(table, at: at, size: 2)
-            let type = order.unsigned(table, at: at + 2, size: 2)
-            let valueCount = order.unsigned(table, at: at + 4, size: isBigTIFF ? 8 : 4)
-            let field = at + (isBigTIFF ? 12 : 8)
+            let (tag, type, valueCount, field) = TIFFDirectory.entry(k, of: table, order: order, isBigTIFF: isBigTIFF)
             guard keep(tag), let size = TIFFDirectory.typeSize(type), valueCount >= 0,
                 valueCount <= maximumValueBytes / size
             else {
