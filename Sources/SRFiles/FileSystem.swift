@@ -163,25 +163,8 @@ public enum FileSystem {
         guard size <= maximumBytes else {
             throw FileError(path: path, reason: "is \(size) bytes, more than the \(maximumBytes) allowed")
         }
-        // O_NONBLOCK: if the path was swapped for a FIFO since the check, opening must not hang.
-        let descriptor = PathEncoding.withCString(path) { open($0, O_RDONLY | O_NONBLOCK) }
-        guard descriptor >= 0 else {
-            throw FileError(path: path, reason: "cannot open: \(String(cString: strerror(errno)))")
-        }
-        defer { close(descriptor) }
-        var info = stat()
-        guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
-            throw FileError(path: path, reason: "is not a regular file")
-        }
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-        var done = 0
-        while done < bytes.count {
-            let count = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + done, $0.count - done) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { throw FileError(path: path, reason: "read failed after \(done) bytes") }
-            done += count
-        }
-        return bytes
+        let file = try PositionedReader(path: path)
+        return try file.bytes(at: 0, count: file.size)
     }
 
     /// Creates a new file (it must not exist) holding `bytes`.

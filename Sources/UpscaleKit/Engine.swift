@@ -186,9 +186,7 @@ final class Engine {
         } else {
             try stream(
                 source: source, width: d.width, height: d.height, channels: d.channels, bitDepth: d.bitDepth,
-                metadata: d.metadata.forOutput(
-                    width: width, height: height, resettingOrientation: d.orientation != 1,
-                    strippingDescriptive: !keepsMetadata),
+                metadata: outputMetadata(d, width: width, height: height),
                 to: output, format: format, outputWidth: width, outputHeight: height, method: method, progress: progress
             )
         }
@@ -244,6 +242,14 @@ final class Engine {
         return Run(method: method, start: start)
     }
 
+    /// The metadata of an output of `width` × `height` made from an input described by `d`: upright, resized,
+    /// and without the descriptive EXIF and XMP unless they are kept.
+    private func outputMetadata(_ d: ImageDescription, width: Int, height: Int) -> ImageMetadata {
+        d.metadata.forOutput(
+            width: width, height: height, resettingOrientation: d.orientation != 1,
+            strippingDescriptive: !keepsMetadata)
+    }
+
     /// Upscales every page of a multi-page TIFF into a multi-page TIFF, one page streaming after another.
     private func upscalePages(
         first: ImageReader, input: String, output: String, format: ImageFormat, reporter: Reporter, label: String
@@ -264,9 +270,7 @@ final class Engine {
                 let d = reader.description
                 let (width, height) = try outputSize.outputSize(width: d.width, height: d.height, path: input)
                 method = try self.method(width: d.width, channels: d.channels, path: input)
-                let metadata = d.metadata.forOutput(
-                    width: width, height: height, resettingOrientation: d.orientation != 1,
-                    strippingDescriptive: !keepsMetadata)
+                let metadata = outputMetadata(d, width: width, height: height)
                 if let writer {
                     try writer.startPage(
                         width: width, height: height, channels: d.channels, bitDepth: d.bitDepth, metadata: metadata)
