@@ -338,17 +338,35 @@ public final class Generator: Layer {
 
     /// ESRGAN's network interpolation: `weight` · self + (1 − `weight`) · `other`, tensor by tensor. Blending a
     /// GAN generator with the faithful one it was fine-tuned from trades invented texture for fidelity.
-    /// - Throws: `ModelError` when the two architectures differ.
-    public func interpolated(with other: Generator, weight: Float) throws -> Generator {
+    /// `layerWeights` gives some layers their own weight: a tensor takes the weight of the longest layer name
+    /// that is its own name or a dotted prefix of it ("body.7" covers "body.7.conv1.weight", not
+    /// "body.70.conv1.weight"), else `weight`.
+    /// - Throws: `ModelError` when the two architectures differ or a layer name matches no tensor.
+    public func interpolated(
+        with other: Generator, weight: Float, layerWeights: [String: Float] = [:]
+    ) throws
+        -> Generator
+    {
         guard config == other.config else {
             throw ModelError(
                 "the architectures differ (\(config.architecture.rawValue) \(config.features)×\(config.blocks) "
                     + "×\(config.scale) and \(other.config.architecture.rawValue) \(other.config.features)×"
                     + "\(other.config.blocks) ×\(other.config.scale))")
         }
-        let otherState = other.stateDictionary()
+        let (state, otherState) = (stateDictionary(), other.stateDictionary())
+        func covers(_ layer: String, _ name: String) -> Bool { name == layer || name.hasPrefix(layer + ".") }
+        if let unknown = layerWeights.keys.sorted().first(where: { layer in !state.keys.contains { covers(layer, $0) } }
+        ) {
+            let layers = Set(state.keys.map { $0.split(separator: ".").dropLast().joined(separator: ".") })
+            throw ModelError(
+                "no layer \"\(unknown)\" in this network (its layers: \(layers.sorted().joined(separator: ", ")))")
+        }
         var blended: [String: Tensor] = [:]
-        for (name, tensor) in stateDictionary() { blended[name] = tensor * weight + otherState[name]! * (1 - weight) }
+        for (name, tensor) in state {
+            let layer = layerWeights.keys.filter { covers($0, name) }.max { $0.count < $1.count }
+            let share = layer.map { layerWeights[$0]! } ?? weight
+            blended[name] = tensor * share + otherState[name]! * (1 - share)
+        }
         let result = Generator(config: config)
         try result.loadStateDictionary(blended)
         return result

@@ -18,12 +18,22 @@ struct ModelCommand: ParsableCommand {
             discussion: """
                 OUT = alpha · A + (1 − alpha) · B for every tensor. Blending a GAN model (A) with its faithful PSNR
                 model (B) trades invented texture against fidelity without retraining; alpha = 1 is the GAN model.
-                Example: upscale model interpolate weights/x4-gan.safetensors weights/x4-psnr-msrresnet.safetensors \
-                --alpha 0.6 x4-mix.safetensors
+                --layer-alpha gives single layers their own alpha (`model info` does not list layers; an unknown
+                name is an error that lists them), e.g. the GAN's body with the faithful model's last layers.
+                Examples:
+                  upscale model interpolate weights/x4-gan.safetensors weights/x4-psnr-msrresnet.safetensors \
+                    --alpha 0.6 x4-mix.safetensors
+                  upscale model interpolate gan.safetensors partner.safetensors --alpha 1 --layer-alpha body.7=0 \
+                    --layer-alpha conv_body=0 --layer-alpha conv_up=0 x4-graft.safetensors
                 """)
         @Argument(help: "Generator A (.safetensors).") var first: String
         @Argument(help: "Generator B (.safetensors), same architecture.") var second: String
         @Option(help: "Weight of A, 0...1.") var alpha: Float = 0.5
+        @Option(
+            help: """
+                LAYER=ALPHA: the weight of A in one layer and its sublayers (BasicSR names: conv_first, body.3, \
+                body.3.conv1, conv_up, ...), instead of --alpha. Repeatable; the longest matching name wins.
+                """) var layerAlpha: [String] = []
         @Option(
             help: """
                 The faithful model `--detail` blends OUT toward, as a file name looked up beside OUT, then in the \
@@ -33,6 +43,7 @@ struct ModelCommand: ParsableCommand {
 
         func validate() throws {
             guard (0...1).contains(alpha) else { throw ValidationError("--alpha must be between 0 and 1") }
+            _ = try layerWeights()
             if let faithful, let problem = DetailControl.partnerNameProblem(faithful) {
                 throw ValidationError("--faithful: \(problem)")
             }
@@ -43,16 +54,20 @@ struct ModelCommand: ParsableCommand {
                 let fileA = try SafeTensors.read(path: first), fileB = try SafeTensors.read(path: second)
                 let a = try Generator.load(file: fileA, path: first), b = try Generator.load(file: fileB, path: second)
                 let blended: Generator
-                do { blended = try a.interpolated(with: b, weight: alpha) } catch {
-                    throw CLIError("\(second): \(error) from \(first)")
+                let layers = try layerWeights()
+                do { blended = try a.interpolated(with: b, weight: alpha, layerWeights: layers) } catch {
+                    throw CLIError("\(first) and \(second): \(error)")
                 }
                 let (metadataA, metadataB) = (fileA.metadata, fileB.metadata)
-                var metadata = [
-                    "kind": metadataA["kind"] ?? "mix",
-                    "description":
-                        "interpolation \(Self.weight(alpha)) × \(URL(fileURLWithPath: first).lastPathComponent) + "
-                        + "\(Self.weight(1 - alpha)) × \(URL(fileURLWithPath: second).lastPathComponent)",
-                ]
+                let names = (
+                    URL(fileURLWithPath: first).lastPathComponent, URL(fileURLWithPath: second).lastPathComponent
+                )
+                var description =
+                    "interpolation \(Self.weight(alpha)) × \(names.0) + \(Self.weight(1 - alpha)) × \(names.1)"
+                for (layer, share) in layers.sorted(by: { $0.key < $1.key }) {
+                    description += "; \(layer) \(Self.weight(share)) × A + \(Self.weight(1 - share)) × B"
+                }
+                var metadata = ["kind": metadataA["kind"] ?? "mix", "description": description]
                 // A GAN blended with a faithful model keeps that model as its `--detail` partner.
                 if let faithful {
                     metadata[DetailControl.partnerKey] = faithful
@@ -64,6 +79,23 @@ struct ModelCommand: ParsableCommand {
                 try blended.save(path: output, extraMetadata: metadata)
                 print("wrote \(output)")
             }
+        }
+
+        /// The `--layer-alpha` options by layer name.
+        /// - Throws: `ValidationError` for a malformed option, an alpha outside 0...1 or a layer given twice.
+        func layerWeights() throws -> [String: Float] {
+            var weights: [String: Float] = [:]
+            for option in layerAlpha {
+                let parts = option.split(separator: "=", omittingEmptySubsequences: false)
+                guard parts.count == 2, !parts[0].isEmpty, let share = Float(parts[1]), (0...1).contains(share) else {
+                    throw ValidationError(
+                        "--layer-alpha takes LAYER=ALPHA with ALPHA between 0 and 1, not \"\(option)\"")
+                }
+                guard weights.updateValue(share, forKey: String(parts[0])) == nil else {
+                    throw ValidationError("--layer-alpha gives layer \(parts[0]) twice")
+                }
+            }
+            return weights
         }
 
         /// A blend weight as people write it (0.2, not Float's 0.19999999 for 1 − 0.8).

@@ -311,6 +311,53 @@ final class CLITests: BinaryTestCase {
         XCTAssertNotEqual(try run(["model", "interpolate", model, compact, mix]).status, 0)
     }
 
+    func testInterpolateGivesLayersTheirOwnAlpha() throws {
+        let other = folder + "/other.safetensors", mix = folder + "/graft.safetensors"
+        XCTAssertEqual(
+            try run(["model", "new", "--features", "4", "--blocks", "1", "--scale", "4", "--seed", "9", other]).status,
+            0)
+        let result = try run([
+            "model", "interpolate", model, other, "--alpha", "1", "--layer-alpha", "body.0=0", "--layer-alpha",
+            "body.0.conv2=0.5", mix,
+        ])
+        XCTAssertEqual(result.status, 0, result.error)
+        let a = try SafeTensors.read(path: model).tensors, b = try SafeTensors.read(path: other).tensors
+        let m = try SafeTensors.read(path: mix).tensors
+        XCTAssertEqual(Set(m.keys), Set(a.keys))
+        var seen = Set<Float>()
+        for (name, tensor) in m {
+            // The longest matching layer wins; names outside body.0 keep --alpha.
+            let share: Float = name.hasPrefix("body.0.conv2.") ? 0.5 : name.hasPrefix("body.0.") ? 0 : 1
+            seen.insert(share)
+            for i in 0..<tensor.count {
+                XCTAssertEqual(
+                    tensor.scalars[i], share * a[name]!.scalars[i] + (1 - share) * b[name]!.scalars[i],
+                    accuracy: 1e-6, name)
+            }
+        }
+        XCTAssertEqual(seen, [0, 0.5, 1])
+        let description = try SafeTensors.read(path: mix).metadata["description"] ?? ""
+        XCTAssertTrue(description.hasSuffix("; body.0 0 × A + 1 × B; body.0.conv2 0.5 × A + 0.5 × B"), description)
+        // A name that is no layer (a partial word included) fails with the layers listed, and writes nothing.
+        for layer in ["body.9", "bod", "body.0.conv"] {
+            let target = folder + "/none.safetensors"
+            let refused = try run(["model", "interpolate", model, other, "--layer-alpha", layer + "=0", target])
+            XCTAssertEqual(refused.status, 1, layer)
+            XCTAssertTrue(
+                refused.error.contains("no layer \"\(layer)\"") && refused.error.contains("conv_first"), refused.error)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: target))
+        }
+        for malformed in ["body.0", "=0.5", "body.0=1.5", "body.0=x"] {
+            let refused = try run(["model", "interpolate", model, other, "--layer-alpha", malformed, mix])
+            XCTAssertNotEqual(refused.status, 0, malformed)
+            XCTAssertTrue(refused.error.contains("--layer-alpha"), refused.error)
+        }
+        let twice = try run([
+            "model", "interpolate", model, other, "--layer-alpha", "body.0=0", "--layer-alpha", "body.0=1", mix,
+        ])
+        XCTAssertTrue(twice.error.contains("gives layer body.0 twice"), twice.error)
+    }
+
     /// The 8-bit pixels of `bird-lr.png` upscaled with `arguments` into `name`.png (which must succeed).
     private func upscaled(_ arguments: [String], _ name: String) throws -> [UInt8] {
         let output = folder + "/" + name + ".png"
