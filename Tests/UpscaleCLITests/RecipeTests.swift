@@ -70,7 +70,10 @@ final class RecipeTests: BinaryTestCase {
         let script = Self.repository + "/weights/recipes/blend_with_partner.sh"
         let blended = try run(
             [script, gan, data, out, "0.6", "faithful-x4.safetensors"],
-            environment: ["UPSCALE": Self.binary, "PARTNER_STEPS": "3", "PARTNER_PATCH": "32", "PARTNER_BATCH": "2"],
+            environment: [
+                "UPSCALE": Self.binary, "PARTNER_STEPS": "3", "PARTNER_PATCH": "32", "PARTNER_BATCH": "2",
+                "LAYER_ALPHAS": "body.0=1 conv_first=0",
+            ],
             executable: "/bin/bash")
         XCTAssertEqual(blended.status, 0, blended.error)
 
@@ -86,8 +89,11 @@ final class RecipeTests: BinaryTestCase {
         for (name, value) in blend.tensors {
             let (a, b) = (try XCTUnwrap(ema.tensors[name]), try XCTUnwrap(partner.tensors[name]))
             if a.scalars != b.scalars { changed += 1 }
+            // LAYER_ALPHAS: body.0 is the EMA's, conv_first the partner's, the rest ALPHA's blend.
+            let share: Float = name.hasPrefix("body.0.") ? 1 : name.hasPrefix("conv_first.") ? 0 : 0.6
             for i in value.scalars.indices {
-                XCTAssertEqual(value.scalars[i], 0.6 * a.scalars[i] + 0.4 * b.scalars[i], accuracy: 1e-6, name)
+                XCTAssertEqual(
+                    value.scalars[i], share * a.scalars[i] + (1 - share) * b.scalars[i], accuracy: 1e-6, name)
             }
         }
         XCTAssertGreaterThan(changed, 0, "the partner moved away from the EMA")
@@ -114,17 +120,21 @@ final class RecipeTests: BinaryTestCase {
         let script = Self.repository + "/weights/recipes/blend_with_partner.sh"
         let out = folder + "/out/blend.safetensors"
         try FileManager.default.createDirectory(atPath: folder + "/out", withIntermediateDirectories: true)
-        let cases: [([String], String)] = [
-            ([gan, data, out, "1.5"], "ALPHA must be between 0 and 1"),
-            ([gan, data, out, "abc"], "ALPHA must be between 0 and 1"),
-            ([folder + "/nothing", data, out], "no training checkpoint here"),
-            ([gan, folder + "/none", out], "training folder does not exist"),
-            ([gan, data, folder + "/out/blend.bin"], "must be a .safetensors file"),
-            ([gan, data, folder + "/missing/blend.safetensors"], "output folder"),
-            ([gan, data, out, "0.7", "../x.safetensors"], "FAITHFUL must be a file name"),
+        let cases: [([String], String, String)] = [
+            ([gan, data, out, "1.5"], "ALPHA must be between 0 and 1", ""),
+            ([gan, data, out], "LAYER_ALPHAS takes LAYER=ALPHA pairs", "body.0=0 conv_up"),
+            ([gan, data, out], "LAYER_ALPHAS takes LAYER=ALPHA pairs", "body.0=2"),
+            ([gan, data, out, "abc"], "ALPHA must be between 0 and 1", ""),
+            ([folder + "/nothing", data, out], "no training checkpoint here", ""),
+            ([gan, folder + "/none", out], "training folder does not exist", ""),
+            ([gan, data, folder + "/out/blend.bin"], "must be a .safetensors file", ""),
+            ([gan, data, folder + "/missing/blend.safetensors"], "output folder", ""),
+            ([gan, data, out, "0.7", "../x.safetensors"], "FAITHFUL must be a file name", ""),
         ]
-        for (arguments, message) in cases {
-            let result = try run([script] + arguments, environment: ["UPSCALE": Self.binary], executable: "/bin/bash")
+        for (arguments, message, layers) in cases {
+            let result = try run(
+                [script] + arguments, environment: ["UPSCALE": Self.binary, "LAYER_ALPHAS": layers],
+                executable: "/bin/bash")
             XCTAssertEqual(result.status, 1, "\(arguments)")
             XCTAssertTrue(result.error.hasPrefix("error: ") && result.error.contains(message), result.error)
             XCTAssertEqual(result.error.split(separator: "\n").count, 1, result.error)

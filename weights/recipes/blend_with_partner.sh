@@ -13,7 +13,9 @@
 #   ALPHA     weight of the GAN EMA (default 0.75, the shipped value)
 #   FAITHFUL  the model `--detail 0` gives (default x4-psnr.safetensors, found in weights/)
 # Environment: PARTNER_STEPS (250), PARTNER_PATCH (128), PARTNER_BATCH (8), THREADS (all cores),
-# UPSCALE (.build/release/upscale).
+# UPSCALE (.build/release/upscale), LAYER_ALPHAS (space-separated LAYER=ALPHA: layers that take their own weight
+# of the EMA instead of ALPHA, `upscale model interpolate --layer-alpha`; the shipped default uses
+# "body.7=0 conv_body=0 conv_up=0", the GAN's body with the partner's last block and tail).
 set -euo pipefail
 if [ $# -lt 3 ] || [ $# -gt 5 ]; then
     echo "usage: $0 RUN DATA OUT [ALPHA] [FAITHFUL]" >&2
@@ -32,6 +34,12 @@ awk -v a="$alpha" 'BEGIN { exit !(a ~ /^[0-9]*\.?[0-9]+$/ && a + 0 <= 1) }' || f
 case $faithful in */*) fail "FAITHFUL must be a file name (looked up beside OUT, then in weights/), not $faithful" ;; esac
 threads=()
 [ -n "${THREADS:-}" ] && threads=(--threads "$THREADS")
+layers=()
+for pair in ${LAYER_ALPHAS:-}; do
+    awk -v p="$pair" 'BEGIN { n = split(p, f, "="); exit !(n == 2 && f[1] ~ /^[A-Za-z0-9_.]+$/ && f[2] ~ /^[0-9]*\.?[0-9]+$/ && f[2] + 0 <= 1) }' ||
+        fail "LAYER_ALPHAS takes LAYER=ALPHA pairs with ALPHA between 0 and 1, not $pair"
+    layers+=(--layer-alpha "$pair")
+done
 
 "$upscale" train --export "$run" "$stem-ema.safetensors"
 rm -rf "$stem-partner-run"
@@ -40,4 +48,4 @@ rm -rf "$stem-partner-run"
     --steps "${PARTNER_STEPS:-250}" --validate-every 100000 "${threads[@]}"
 "$upscale" train --export "$stem-partner-run" "$stem-partner.safetensors"
 "$upscale" model interpolate "$stem-ema.safetensors" "$stem-partner.safetensors" --alpha "$alpha" \
-    --faithful "$faithful" "$out"
+    "${layers[@]}" --faithful "$faithful" "$out"
