@@ -63,6 +63,9 @@ public final class ImageReader {
     private let storedChannels: Int
     private let bytesPerSample: Int
     private let orientation: Int
+    private let limits: DecodeLimits
+    /// A TIFF's page directory offsets, for `openingPage(_:)`.
+    private let tiffPageOffsets: [Int]?
     /// The whole stored image, for orientations that cannot stream.
     private var whole: UnsafeMutableRawBufferPointer?
     private var raw: [UInt8] = []
@@ -70,8 +73,20 @@ public final class ImageReader {
     /// Opens `path` and reads its header (for a TIFF, page `page`'s, 0 the first).
     /// - Throws: `ImageError` naming the file when it is missing, not a regular file, not PNG/JPEG/TIFF,
     ///   corrupt, or over the `limits`.
-    public init(path: String, limits: DecodeLimits = DecodeLimits(), page: Int = 0) throws {
+    public convenience init(path: String, limits: DecodeLimits = DecodeLimits(), page: Int = 0) throws {
+        try self.init(path: path, limits: limits, page: page, tiffPageOffsets: nil)
+    }
+
+    /// Opens page `page` (0 the first) of the same multi-page TIFF with the same limits, reusing the page
+    /// chain this reader found, so that walking every page reads the chain once.
+    /// - Throws: `ImageError` as `init(path:limits:page:)` does.
+    public func openingPage(_ page: Int) throws -> ImageReader {
+        try ImageReader(path: path, limits: limits, page: page, tiffPageOffsets: tiffPageOffsets)
+    }
+
+    private init(path: String, limits: DecodeLimits, page: Int, tiffPageOffsets knownOffsets: [Int]?) throws {
         self.path = path
+        self.limits = limits
         try FileSystem.requireRegularFile(path)
         let format: ImageFormat
         let metadata: ImageMetadata
@@ -80,12 +95,13 @@ public final class ImageReader {
         if TIFFReader.isTIFF(path: path) {
             let tiff: TIFFReader
             do {
-                tiff = try TIFFReader(path: path, limits: limits, page: page)
+                tiff = try TIFFReader(path: path, limits: limits, page: page, pageOffsets: knownOffsets)
             } catch let error as TIFFFormatError {
                 throw ImageError(path: path, reason: error.reason)
             }
             decoder = .tiff(tiff)
             (format, metadata, interlaced, pageCount) = (.tiff, tiff.metadata, false, tiff.pageCount)
+            tiffPageOffsets = tiff.pageOffsets
             (storedWidth, storedHeight, storedChannels) = (tiff.width, tiff.height, tiff.channels)
             bytesPerSample = tiff.bitDepth / 8
             orientation = tiff.orientation
@@ -102,6 +118,7 @@ public final class ImageReader {
                 throw ImageError(path: path, reason: String(cString: message))
             }
             decoder = .codec(reader)
+            tiffPageOffsets = nil
             let icc = info.icc.map { Array(UnsafeBufferPointer(start: $0, count: info.icc_length)) }
             let exif = info.exif.map { Array(UnsafeBufferPointer(start: $0, count: info.exif_length)) }
             let xmp = info.xmp.map { Array(UnsafeBufferPointer(start: $0, count: info.xmp_length)) }

@@ -104,33 +104,25 @@ struct TIFFDirectory {
         }
     }
 
-    /// How many pages (directories) the file chains together: the chain ends at a zero or unreadable
-    /// pointer, a pointer back to an earlier page, or 10 000 pages.
-    static func pageCount(of file: PositionedReader) throws -> Int {
+    /// Where the directories (pages) the file chains together start, first to last: the chain ends at a zero
+    /// or unreadable pointer, a pointer back to an earlier page, or 10 000 pages.
+    static func pageOffsets(of file: PositionedReader) throws -> [Int] {
         let (order, isBigTIFF, first) = try header(of: file)
+        var offsets = [first]
         var seen: Set<Int> = [first]
-        var offset = first
-        while seen.count < 10_000,
-            let next = nextDirectory(after: offset, in: file, order: order, isBigTIFF: isBigTIFF), next != 0,
+        while offsets.count < 10_000,
+            let next = nextDirectory(after: offsets.last!, in: file, order: order, isBigTIFF: isBigTIFF), next != 0,
             seen.insert(next).inserted
         {
-            offset = next
+            offsets.append(next)
         }
-        return seen.count
+        return offsets
     }
 
-    /// Reads the header and the directory of page `page` (0 the first).
-    init(file: PositionedReader, page: Int = 0) throws {
+    /// Reads the header and the directory starting at `directoryOffset` (one of `pageOffsets(of:)`).
+    init(file: PositionedReader, at directoryOffset: Int) throws {
         self.file = file
-        let first: Int
-        (order, isBigTIFF, first) = try Self.header(of: file)
-        var directoryOffset = first
-        for _ in 0..<page {
-            guard let next = Self.nextDirectory(after: directoryOffset, in: file, order: order, isBigTIFF: isBigTIFF),
-                next != 0
-            else { throw TIFFFormatError(reason: "has no page \(page + 1)") }
-            directoryOffset = next
-        }
+        (order, isBigTIFF, _) = try Self.header(of: file)
         offset = directoryOffset
         let countSize = isBigTIFF ? 8 : 2
         let entrySize = isBigTIFF ? 20 : 12

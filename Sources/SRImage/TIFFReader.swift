@@ -19,8 +19,9 @@ final class TIFFReader {
     let bitDepth: Int
     /// TIFF orientation (tag 274, 1-8; 1 when absent or invalid).
     let orientation: Int
-    /// Pages in the file (each read by a reader of its own).
-    let pageCount: Int
+    /// Where each page's directory starts in the file (each page is read by a reader of its own).
+    let pageOffsets: [Int]
+    var pageCount: Int { pageOffsets.count }
     let metadata: ImageMetadata
 
     private let file: PositionedReader
@@ -65,11 +66,14 @@ final class TIFFReader {
     /// Opens `path` and checks everything the decoding needs before any pixel is read.
     /// - Throws: `TIFFFormatError` for a damaged or unsupported file, or one over the `limits` (pixels, and
     ///   the row buffers against the whole-decode bytes); `FileError` when it cannot be read.
-    init(path: String, limits: DecodeLimits, page: Int = 0) throws {
+    /// `pageOffsets` are the file's directory offsets when a reader of another page found them already
+    /// (`TIFFReader.pageOffsets`), so that walking N pages reads the chain once, not N times.
+    init(path: String, limits: DecodeLimits, page: Int = 0, pageOffsets knownOffsets: [Int]? = nil) throws {
         let maximumPixels = limits.maximumPixels
         file = try PositionedReader(path: path)
-        pageCount = try TIFFDirectory.pageCount(of: file)
-        let directory = try TIFFDirectory(file: file, page: page)
+        pageOffsets = try knownOffsets ?? TIFFDirectory.pageOffsets(of: file)
+        guard pageOffsets.indices.contains(page) else { throw TIFFFormatError(reason: "has no page \(page + 1)") }
+        let directory = try TIFFDirectory(file: file, at: pageOffsets[page])
         order = directory.order
         width = try directory.integer(TIFFTag.imageWidth, default: 0)
         height = try directory.integer(TIFFTag.imageLength, default: 0)

@@ -266,7 +266,7 @@ final class Engine {
         var method = UpscaleMethod.bicubic
         do {
             for page in 0..<pages {
-                let reader = page == 0 ? first : try ImageReader(path: input, limits: limits, page: page)
+                let reader = page == 0 ? first : try first.openingPage(page)
                 let d = reader.description
                 let (width, height) = try outputSize.outputSize(width: d.width, height: d.height, path: input)
                 method = try self.method(width: d.width, channels: d.channels, path: input)

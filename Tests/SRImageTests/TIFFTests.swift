@@ -44,20 +44,27 @@ final class TIFFTests: XCTestCase {
                 continue
             }
             if let pages = entry["pages"] as? [[String: Any]] {
-                XCTAssertEqual(try ImageReader(path: path).description.pageCount, pages.count)
+                let first = try ImageReader(path: path)
+                XCTAssertEqual(first.description.pageCount, pages.count)
                 for (page, expected) in pages.enumerated() {
-                    let reader = try ImageReader(path: path, page: page)
-                    let d = reader.description
-                    XCTAssertEqual(
-                        [d.width, d.height, d.channels, d.bitDepth],
-                        [expected["width"], expected["height"], expected["channels"], expected["bitDepth"]].map {
-                            $0 as? Int
-                        }, "\(name) page \(page)")
-                    XCTAssertEqual(
-                        samples(try reader.readAll(), bitDepth: 8), expected["pixels"] as? [Int], "\(name) page \(page)"
-                    )
+                    // Opened on its own, or from the first page's reader (which reuses its page chain).
+                    for reader in [try ImageReader(path: path, page: page), try first.openingPage(page)] {
+                        let d = reader.description
+                        XCTAssertEqual(
+                            [d.width, d.height, d.channels, d.bitDepth, d.pageCount],
+                            [
+                                expected["width"], expected["height"], expected["channels"], expected["bitDepth"],
+                                pages.count,
+                            ].map { $0 as? Int }, "\(name) page \(page)")
+                        XCTAssertEqual(
+                            samples(try reader.readAll(), bitDepth: 8), expected["pixels"] as? [Int],
+                            "\(name) page \(page)")
+                    }
                 }
                 XCTAssertThrowsError(try ImageReader(path: path, page: pages.count)) {
+                    XCTAssertTrue("\($0)".contains("has no page 4"), "\($0)")
+                }
+                XCTAssertThrowsError(try first.openingPage(pages.count)) {
                     XCTAssertTrue("\($0)".contains("has no page 4"), "\($0)")
                 }
                 continue
