@@ -171,17 +171,12 @@ final class Engine {
             reporter.progress(label: label, done: done, total: total, start: start)
         }
         if format == .gif {
-            try requireWholeOutputFits(width: width, height: height, channels: d.channels, path: input)
-            let writer = try GIFWriter(path: output, width: width, height: height, loopCount: nil)
-            do {
+            try writingGIF(to: output, width: width, height: height, channels: d.channels, loopCount: nil, input: input)
+            { writer in
                 try writer.write(
                     try upscaleWhole(
                         source: source, width: d.width, height: d.height, channels: d.channels, outputWidth: width,
                         outputHeight: height, method: method, progress: progress), delay: 0)
-                try writer.finish()
-            } catch {
-                writer.abort()
-                throw error
             }
         } else {
             try stream(
@@ -223,9 +218,8 @@ final class Engine {
                 outputHeight: height, method: method, progress: progress)
             return Run(method: method, start: start)
         }
-        try requireWholeOutputFits(width: width, height: height, channels: 4, path: input)
-        let writer = try GIFWriter(path: output, width: width, height: height, loopCount: reader.loopCount)
-        do {
+        try writingGIF(to: output, width: width, height: height, channels: 4, loopCount: reader.loopCount, input: input)
+        { writer in
             while let frame = try reader.nextFrame() {
                 let image = frame.planarImage()
                 let result = try upscaleWhole(
@@ -234,12 +228,25 @@ final class Engine {
                 try writer.write(result, delay: frame.delay)
                 frameNumber += 1
             }
+        }
+        return Run(method: method, start: start)
+    }
+
+    /// Writes a `width` × `height` GIF into `output` with the frames `writeFrames` gives it, after checking that
+    /// a whole frame fits the memory limits (GIF frames are held whole); on failure nothing is left behind.
+    private func writingGIF(
+        to output: String, width: Int, height: Int, channels: Int, loopCount: Int?, input: String,
+        _ writeFrames: (GIFWriter) throws -> Void
+    ) throws {
+        try requireWholeOutputFits(width: width, height: height, channels: channels, path: input)
+        let writer = try GIFWriter(path: output, width: width, height: height, loopCount: loopCount)
+        do {
+            try writeFrames(writer)
             try writer.finish()
         } catch {
             writer.abort()
             throw error
         }
-        return Run(method: method, start: start)
     }
 
     /// The metadata of an output of `width` × `height` made from an input described by `d`: upright, resized,
