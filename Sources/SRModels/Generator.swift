@@ -336,6 +336,23 @@ public final class Generator: Layer {
         try SafeTensors(tensors: stateDictionary(), metadata: metadata).write(path: path)
     }
 
+    /// Whether tensor or parameter `name` belongs to layer `layer`: it is that name or starts with it and a dot
+    /// ("body.7" holds "body.7.conv1.weight", not "body.70.conv1.weight").
+    public static func layer(_ layer: String, holds name: String) -> Bool {
+        name == layer || name.hasPrefix(layer + ".")
+    }
+
+    /// - Throws: `ModelError` naming the first of `layers` that holds none of this network's tensors, with the
+    ///   network's layer names (BasicSR's: "conv_first", "body.0.conv1", …).
+    public func checkLayerNames(_ layers: some Collection<String>) throws {
+        let names = namedParameters.map(\.name)
+        guard let unknown = layers.sorted().first(where: { layer in !names.contains { Self.layer(layer, holds: $0) } })
+        else { return }
+        let all = Set(names.map { $0.split(separator: ".").dropLast().joined(separator: ".") })
+        throw ModelError(
+            "no layer \"\(unknown)\" in this network (its layers: \(all.sorted().joined(separator: ", ")))")
+    }
+
     /// ESRGAN's network interpolation: `weight` · self + (1 − `weight`) · `other`, tensor by tensor. Blending a
     /// GAN generator with the faithful one it was fine-tuned from trades invented texture for fidelity.
     /// `layerWeights` gives some layers their own weight: a tensor takes the weight of the longest layer name
@@ -353,17 +370,11 @@ public final class Generator: Layer {
                     + "×\(config.scale) and \(other.config.architecture.rawValue) \(other.config.features)×"
                     + "\(other.config.blocks) ×\(other.config.scale))")
         }
+        try checkLayerNames(layerWeights.keys)
         let (state, otherState) = (stateDictionary(), other.stateDictionary())
-        func covers(_ layer: String, _ name: String) -> Bool { name == layer || name.hasPrefix(layer + ".") }
-        if let unknown = layerWeights.keys.sorted().first(where: { layer in !state.keys.contains { covers(layer, $0) } }
-        ) {
-            let layers = Set(state.keys.map { $0.split(separator: ".").dropLast().joined(separator: ".") })
-            throw ModelError(
-                "no layer \"\(unknown)\" in this network (its layers: \(layers.sorted().joined(separator: ", ")))")
-        }
         var blended: [String: Tensor] = [:]
         for (name, tensor) in state {
-            let layer = layerWeights.keys.filter { covers($0, name) }.max { $0.count < $1.count }
+            let layer = layerWeights.keys.filter { Self.layer($0, holds: name) }.max { $0.count < $1.count }
             let share = layer.map { layerWeights[$0]! } ?? weight
             blended[name] = tensor * share + otherState[name]! * (1 - share)
         }

@@ -144,10 +144,11 @@ public final class ExponentialMovingAverage {
         min(decay, Float(1 + step) / Float(10 + step))
     }
 
-    /// Moves every average towards its parameter, with the warm-up decay of update number `step`.
+    /// Moves every average towards its parameter, with the warm-up decay of update number `step`. Frozen
+    /// parameters (other than state) do not move, so their averages are left exactly as they are.
     public func update(_ parameters: [(name: String, parameter: Parameter)], step: Int) {
         let decay = effectiveDecay(step: step)
-        for (name, parameter) in parameters {
+        for (name, parameter) in parameters where parameter.isState || !parameter.isFrozen {
             guard var average = averages[name] else { continue }
             average.scale(by: decay)
             average.add(parameter.value, scale: 1 - decay)

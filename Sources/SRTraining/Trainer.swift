@@ -51,6 +51,13 @@ public final class Trainer {
             generator = Generator(config: config.generator)
             generator.initialize(generator: &random)
         }
+        if let layers = config.trainableLayers {
+            // The other layers keep their weights: no weight gradients, no updates.
+            try generator.checkLayerNames(layers)
+            for (name, parameter) in generator.namedParameters {
+                parameter.isFrozen = !layers.contains { Generator.layer($0, holds: name) }
+            }
+        }
         generatorOptimizer = Adam(parameters: generator.namedParameters, learningRate: config.learningRate)
         ema = ExponentialMovingAverage(parameters: generator.namedParameters, decay: config.emaDecay)
         if config.stage == .gan {

@@ -70,6 +70,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var gradientClip: Float?
     public var seed: UInt64 = 0
     public var emaDecay: Float = 0.999
+    /// The generator layers that learn (BasicSR names, e.g. ["body.7", "conv_body", "conv_up"], each with its
+    /// sublayers); the others keep their initial weights. nil: every layer learns.
+    public var trainableLayers: [String]?
 
     // Stage 2.
     public var initialGenerator: String?
@@ -122,7 +125,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
             ganWeight, ganLoss, vggLayer, perceptualLayers, discriminatorKind, sharpenTarget, perceptualFeatureScale,
             vggWeights,
             discriminatorFeatures,
-            discriminatorLearningRate, logEvery, validateEvery, checkpointEvery
+            discriminatorLearningRate, logEvery, validateEvery, checkpointEvery, trainableLayers
     }
 
     /// Decodes a stored config; keys it lacks (from an older version) keep their defaults.
@@ -146,6 +149,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         pixelLoss = try container.decodeIfPresent(type(of: pixelLoss), forKey: .pixelLoss) ?? pixelLoss
         gradientClip = try container.decodeIfPresent(type(of: gradientClip), forKey: .gradientClip) ?? gradientClip
         emaDecay = try container.decodeIfPresent(type(of: emaDecay), forKey: .emaDecay) ?? emaDecay
+        trainableLayers = try container.decodeIfPresent([String].self, forKey: .trainableLayers)
         initialGenerator =
             try container.decodeIfPresent(type(of: initialGenerator), forKey: .initialGenerator) ?? initialGenerator
         perceptualWeight =

@@ -33,6 +33,12 @@ struct Train: ParsableCommand {
     @Option(help: "Stage-1 generator to start the GAN stage from.") var initialize: String?
     @Option(name: .customLong("init"), help: .hidden) var initAlias: String?
     @Option(
+        help: """
+            Only these generator layers learn, comma-separated BasicSR names with their sublayers (e.g. \
+            body.7,conv_body,conv_up: the last block and the tail); the others keep --init's weights. \
+            (default: every layer)
+            """) var trainLayers: String?
+    @Option(
         help: "Generator layout. (default: \(Train.defaultGenerator.architecture.argument), the shipped models' layout)"
     )
     var architecture: GeneratorConfig.Architecture?
@@ -148,6 +154,11 @@ struct Train: ParsableCommand {
         if inputs != nil && degradation != nil {
             throw ValidationError("--inputs gives the inputs; --degradation would make them: use one of the two")
         }
+        if let trainLayers,
+            trainLayers.split(separator: ",", omittingEmptySubsequences: false).contains(where: \.isEmpty)
+        {
+            throw ValidationError("--train-layers takes layer names separated by commas, not \"\(trainLayers)\"")
+        }
         if let scale, ![2, 3, 4].contains(scale) { throw ValidationError("--scale must be 2, 3 or 4") }
         if let features, !(1...GeneratorConfig.maximumFeatures).contains(features) {
             throw ValidationError("--features must be between 1 and \(GeneratorConfig.maximumFeatures)")
@@ -189,6 +200,7 @@ struct Train: ParsableCommand {
         let given: [(String, Bool)] = [
             ("--data", data != nil), ("--val", val != nil), ("--output", output != nil), ("--stage", stage != nil),
             ("--init", initialize != nil || initAlias != nil), ("--architecture", architecture != nil),
+            ("--train-layers", trainLayers != nil),
             ("--degradation", degradation != nil), ("--inputs", inputs != nil), ("--features", features != nil),
             ("--blocks", blocks != nil),
             ("--scale", scale != nil),
@@ -241,6 +253,7 @@ struct Train: ParsableCommand {
         config.validationFolder = val
         if let output { config.outputFolder = output }
         config.initialGenerator = initialize ?? initAlias
+        config.trainableLayers = trainLayers.map { $0.split(separator: ",").map(String.init) }
         if let initial = config.initialGenerator {
             config.generator = try SRModels.Generator.load(path: initial).config
         } else {

@@ -572,6 +572,45 @@ final class CLITests: BinaryTestCase {
         XCTAssertTrue(tuned.contains("MSRResNet, scale ×4, features 4, blocks 1"), tuned)
     }
 
+    /// `--train-layers` trains only the named layers: every other tensor of the generator and of its EMA keeps
+    /// --init's exact values, through a resume too; an unknown layer is refused before the run folder exists.
+    func testTrainLayersLeavesTheOtherLayersExactlyAsInitialised() throws {
+        let data = folder + "/data"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: sample("bird-lr.png"), toPath: data + "/a.png")
+        let small = ["--batch-size", "1", "--patch-size", "32", "--learning-rate", "1e-2"]
+        let run1 = try run(
+            [
+                "train", "--data", data, "--output", folder + "/tail", "--init", model, "--train-layers",
+                "body.0.conv2,conv_last", "--steps", "2",
+            ] + small)
+        XCTAssertEqual(run1.status, 0, run1.error)
+        let resumed = try run(["train", "--resume", folder + "/tail", "--steps", "4"])
+        XCTAssertEqual(resumed.status, 0, resumed.error)
+        XCTAssertEqual(try run(["train", "--export", folder + "/tail", folder + "/tail.safetensors"]).status, 0)
+        let start = try SafeTensors.read(path: model).tensors
+        for file in [folder + "/tail.safetensors", folder + "/tail/checkpoint/generator.safetensors"] {
+            var moved: Set<String> = []
+            for (name, tensor) in try SafeTensors.read(path: file).tensors {
+                if tensor.scalars != start[name]!.scalars { moved.insert(name) }
+            }
+            XCTAssertEqual(
+                moved, ["body.0.conv2.weight", "body.0.conv2.bias", "conv_last.weight", "conv_last.bias"], file)
+        }
+        for (layers, message) in [
+            ("body.9", "no layer \"body.9\""), ("conv", "no layer \"conv\""), ("conv_last,", "--train-layers takes"),
+        ] {
+            let refused = try run(
+                [
+                    "train", "--data", data, "--output", folder + "/bad", "--init", model, "--train-layers", layers,
+                    "--steps", "1",
+                ] + small)
+            XCTAssertNotEqual(refused.status, 0, layers)
+            XCTAssertTrue(refused.error.contains(message), refused.error)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/bad"), layers)
+        }
+    }
+
     func testEvalJSONAndModelInfo() throws {
         let set5 = URL(fileURLWithPath: CLITests.repository).deletingLastPathComponent().appendingPathComponent(
             "shared/data/bench/Set5"
