@@ -84,7 +84,9 @@ public final class TrainingSession {
                 + (config.inputFolder.map { "inputs from \($0), " } ?? "\(config.degradation.name) inputs, ")
                 + "\(trainer.generator.config.architecture.rawValue) \(trainer.generator.config.features) features × \(trainer.generator.config.blocks) "
                 + "blocks ×\(trainer.generator.config.scale) "
-                + "(\(trainer.generator.parameterCount) parameters), batch \(config.batchSize) × "
+                + "(\(trainer.generator.parameterCount) parameters"
+                + (config.trainableLayers.map { "; only \($0.joined(separator: ", ")) learn" } ?? "")
+                + "), batch \(config.batchSize) × "
                 + "\(config.patchSize) px, from step \(trainer.step) to \(config.steps)"
         )
         let queue = BatchQueue(

@@ -587,6 +587,9 @@ final class CLITests: BinaryTestCase {
         XCTAssertEqual(run1.status, 0, run1.error)
         let resumed = try run(["train", "--resume", folder + "/tail", "--steps", "4"])
         XCTAssertEqual(resumed.status, 0, resumed.error)
+        for output in [run1.output, resumed.output] {
+            XCTAssertTrue(output.contains("; only body.0.conv2, conv_last learn)"), output)
+        }
         XCTAssertEqual(try run(["train", "--export", folder + "/tail", folder + "/tail.safetensors"]).status, 0)
         let start = try SafeTensors.read(path: model).tensors
         for file in [folder + "/tail.safetensors", folder + "/tail/checkpoint/generator.safetensors"] {
