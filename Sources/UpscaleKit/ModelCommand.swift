@@ -18,8 +18,8 @@ struct ModelCommand: ParsableCommand {
             discussion: """
                 OUT = alpha · A + (1 − alpha) · B for every tensor. Blending a GAN model (A) with its faithful PSNR
                 model (B) trades invented texture against fidelity without retraining; alpha = 1 is the GAN model.
-                --layer-alpha gives single layers their own alpha (`model info` does not list layers; an unknown
-                name is an error that lists them), e.g. the GAN's body with the faithful model's last layers.
+                --layer-alpha gives single layers their own alpha (`upscale model info FILE --layers` lists them),
+                e.g. the GAN's body with the faithful model's last layers.
                 Examples:
                   upscale model interpolate weights/x4-gan.safetensors weights/x4-psnr-msrresnet.safetensors \
                     --alpha 0.6 x4-mix.safetensors
@@ -216,15 +216,23 @@ struct ModelCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
                 "Print a generator's architecture, size, receptive field and the overlap that makes tiling exact.",
-            discussion: "Example: upscale model info weights/x4-psnr.safetensors")
+            discussion: "Example: upscale model info weights/x4-psnr.safetensors --layers")
         @Argument(
             help: "A model file (.safetensors, .pth, ncnn .param) or a shipped model name (gan, gan-clean, psnr).")
         var model: String
+        @Flag(
+            help: """
+                Also list a generator's layers by name with their parameter counts (the names `model interpolate \
+                --layer-alpha` and `train --train-layers` take).
+                """) var layers = false
 
         func run() throws {
             try reportingFailure {
                 let path = try ModelCatalog.resolve(model, scale: 4)
                 let generator = try ModelFile.load(path: path)
+                if layers && !(generator is Generator) {
+                    throw CLIError("\(path): --layers lists the layers of MSRResNet and CompactResNet generators only")
+                }
                 let metadata =
                     PyTorchCheckpoint.looksLikeCheckpoint(path: path) || generator is NCNNModel
                     ? [:] : try SafeTensors.read(path: path).metadata
@@ -255,6 +263,18 @@ struct ModelCommand: ParsableCommand {
                 }
                 if let partner = metadata[DetailControl.partnerKey] {
                     print("faithful partner: \(partner) (what --detail blends toward)")
+                }
+                if layers, let generator = generator as? Generator {
+                    print("layers:")
+                    var order: [String] = [], counts: [String: Int] = [:]
+                    for (name, parameter) in generator.namedParameters {
+                        let layer = name.split(separator: ".").dropLast().joined(separator: ".")
+                        if counts[layer] == nil { order.append(layer) }
+                        counts[layer, default: 0] += parameter.value.count
+                    }
+                    for layer in order {
+                        print("  \(layer.padding(toLength: 16, withPad: " ", startingAt: 0)) \(counts[layer]!)")
+                    }
                 }
             }
         }

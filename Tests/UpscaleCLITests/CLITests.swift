@@ -338,6 +338,18 @@ final class CLITests: BinaryTestCase {
         XCTAssertEqual(seen, [0, 0.5, 1])
         let description = try SafeTensors.read(path: mix).metadata["description"] ?? ""
         XCTAssertTrue(description.hasSuffix("; body.0 0 × A + 1 × B; body.0.conv2 0.5 × A + 0.5 × B"), description)
+        // `model info --layers` lists the names --layer-alpha takes, with parameter counts adding up.
+        let info = try run(["model", "info", model, "--layers"])
+        XCTAssertEqual(info.status, 0, info.error)
+        let listed = info.output.split(separator: "\n").drop { $0 != "layers:" }.dropFirst().map {
+            $0.split(separator: " ").map(String.init)
+        }
+        let total = info.output.split(separator: "\n").first { $0.hasPrefix("parameters:") }?.split(separator: " ").last
+        XCTAssertEqual(listed.map { Int($0[1]) ?? -1 }.reduce(0, +), total.flatMap { Int($0) })
+        XCTAssertEqual(listed.first, ["conv_first", "\(3 * 4 * 9 + 4)"])
+        XCTAssertEqual(listed.map(\.[0]).filter { $0.hasPrefix("body.0.") }, ["body.0.conv1", "body.0.conv2"])
+        let refusal = try run(["model", "interpolate", model, other, "--layer-alpha", "nothing=0", mix]).error
+        XCTAssertTrue(refusal.contains("(its layers: \(listed.map(\.[0]).sorted().joined(separator: ", ")))"), refusal)
         // A name that is no layer (a partial word included) fails with the layers listed, and writes nothing.
         for layer in ["body.9", "bod", "body.0.conv"] {
             let target = folder + "/none.safetensors"
