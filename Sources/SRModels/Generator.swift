@@ -342,15 +342,31 @@ public final class Generator: Layer {
         name == layer || name.hasPrefix(layer + ".")
     }
 
-    /// - Throws: `ModelError` naming the first of `layers` that holds none of this network's tensors, with the
-    ///   network's layer names (BasicSR's: "conv_first", "body.0.conv1", …).
-    public func checkLayerNames(_ layers: some Collection<String>) throws {
-        let names = namedParameters.map(\.name)
-        guard let unknown = layers.sorted().first(where: { layer in !names.contains { Self.layer(layer, holds: $0) } })
+    /// The layers in forward order, by BasicSR name ("conv_first", "body.0.conv1", …), with their parameter
+    /// counts (a layer's tensors are its weight and bias).
+    public var layers: [(name: String, parameterCount: Int)] {
+        var result: [(name: String, parameterCount: Int)] = []
+        for (name, parameter) in namedParameters {
+            let layer = name.split(separator: ".").dropLast().joined(separator: ".")
+            if result.last?.name == layer {
+                result[result.count - 1].parameterCount += parameter.value.count
+            } else {
+                result.append((layer, parameter.value.count))
+            }
+        }
+        return result
+    }
+
+    /// - Throws: `ModelError` naming the first of `names` that holds none of this network's tensors, with the
+    ///   network's layer names.
+    public func checkLayerNames(_ names: some Collection<String>) throws {
+        let parameters = namedParameters.map(\.name)
+        guard
+            let unknown = names.sorted().first(where: { name in !parameters.contains { Self.layer(name, holds: $0) } })
         else { return }
-        let all = Set(names.map { $0.split(separator: ".").dropLast().joined(separator: ".") })
         throw ModelError(
-            "no layer \"\(unknown)\" in this network (its layers: \(all.sorted().joined(separator: ", ")))")
+            "no layer \"\(unknown)\" in this network (its layers: "
+                + "\(layers.map(\.name).sorted().joined(separator: ", ")))")
     }
 
     /// ESRGAN's network interpolation: `weight` · self + (1 − `weight`) · `other`, tensor by tensor. Blending a

@@ -266,14 +266,8 @@ struct ModelCommand: ParsableCommand {
                 }
                 if layers, let generator = generator as? Generator {
                     print("layers:")
-                    var order: [String] = [], counts: [String: Int] = [:]
-                    for (name, parameter) in generator.namedParameters {
-                        let layer = name.split(separator: ".").dropLast().joined(separator: ".")
-                        if counts[layer] == nil { order.append(layer) }
-                        counts[layer, default: 0] += parameter.value.count
-                    }
-                    for layer in order {
-                        print("  \(layer.padding(toLength: 16, withPad: " ", startingAt: 0)) \(counts[layer]!)")
+                    for (name, count) in generator.layers {
+                        print("  \(name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(count)")
                     }
                 }
             }
