@@ -1,7 +1,10 @@
+import SRDegradation
+
 /// What a resumed run may change in the configuration stored in its checkpoint: the total number of steps,
 /// the GAN stage's loss weights (to rebalance a fine-tune part-way), the crop size and crops per step (to go
-/// on with larger crops part-way, as progressive training does) and the logging intervals. Everything else
-/// (data, network, degradations, seed) is the checkpoint's, so a resumed run stays the run it was.
+/// on with larger crops part-way, as progressive training does), how inputs are degraded (to fork a run onto
+/// clean or harsher inputs with its discriminator and optimiser state) and the logging intervals. Everything
+/// else (data, network, seed) is the checkpoint's, so a resumed run stays the run it was.
 public struct ResumeChanges: Sendable, Equatable {
     /// New total steps; a cosine schedule is stretched to end there.
     public var steps: Int?
@@ -12,6 +15,8 @@ public struct ResumeChanges: Sendable, Equatable {
     public var pixelWeight: Float?
     public var perceptualWeight: Float?
     public var ganWeight: Float?
+    /// New degradation for the crops; refused for a run that reads fixed inputs (`--inputs`).
+    public var degradation: Degradation?
     public var logEvery: Int?
     public var validateEvery: Int?
     public var checkpointEvery: Int?
@@ -22,16 +27,18 @@ public struct ResumeChanges: Sendable, Equatable {
     public init(
         steps: Int? = nil, patchSize: Int? = nil, batchSize: Int? = nil, pixelWeight: Float? = nil,
         perceptualWeight: Float? = nil, ganWeight: Float? = nil, logEvery: Int? = nil, validateEvery: Int? = nil,
-        checkpointEvery: Int? = nil
+        checkpointEvery: Int? = nil, degradation: Degradation? = nil
     ) {
+        self.degradation = degradation
         (self.steps, self.patchSize, self.batchSize) = (steps, patchSize, batchSize)
         (self.pixelWeight, self.perceptualWeight, self.ganWeight) = (pixelWeight, perceptualWeight, ganWeight)
         (self.logEvery, self.validateEvery, self.checkpointEvery) = (logEvery, validateEvery, checkpointEvery)
     }
 
     /// Applies the changes to `config`; returns one line per changed crop setting or loss weight
-    /// ("GAN weight 0.1 -> 0.4", "crop 96 px -> 192 px").
-    /// - Throws: `ResumeError` for a crop size this run's network or discriminator cannot take.
+    /// ("GAN weight 0.1 -> 0.4", "crop 96 px -> 192 px", "degradation realistic -> bicubic").
+    /// - Throws: `ResumeError` for a crop size this run's network or discriminator cannot take, or a
+    ///   degradation for a run whose inputs are fixed files.
     @discardableResult
     public func apply(to config: inout TrainingConfig) throws -> [String] {
         var changed: [String] = []
@@ -47,6 +54,14 @@ public struct ResumeChanges: Sendable, Equatable {
         if let batchSize, batchSize != config.batchSize {
             changed.append("batch \(config.batchSize) -> \(batchSize)")
             config.batchSize = batchSize
+        }
+        if let degradation, degradation != config.degradation {
+            if let inputs = config.inputFolder {
+                throw ResumeError("this run reads fixed inputs from \(inputs); it has no degradation to change")
+            }
+            let settings = degradation.name == config.degradation.name ? " (new settings)" : ""
+            changed.append("degradation \(config.degradation.name) -> \(degradation.name)\(settings)")
+            config.degradation = degradation
         }
         if let outputFolder { config.outputFolder = outputFolder }
         if let logEvery { config.logEvery = logEvery }

@@ -46,6 +46,7 @@ struct Train: ParsableCommand {
         help: """
             How inputs are made from the crops: bicubic (clean, for faithful models), realistic (Real-ESRGAN's \
             blur/resize/noise/JPEG pipeline, for photos from the wild) or a JSON file overriding its settings. \
+            With --resume it forks the run onto the new inputs, keeping its discriminator and optimisers. \
             (default: \(Train.defaults.degradation.name))
             """, transform: { try Degradation(argument: $0) }) var degradation: Degradation?
     @Option(
@@ -126,7 +127,7 @@ struct Train: ParsableCommand {
         help: """
             Continue the run in this folder from its checkpoint (a copied run folder continues in the copy), \
             with the settings stored there; only --steps, --patch-size, --batch-size, the three loss weights, \
-            --threads and the --*-every intervals may change them (larger crops part-way: --patch-size 192 \
+            --degradation, --threads and the --*-every intervals may change them (larger crops part-way: --patch-size 192 \
             --batch-size 2 keeps the pixels per step of 96 × 8).
             """) var resume: String?
     @Option(help: "Write the EMA generator of run folder RUN to OUT.safetensors and exit.", transform: { $0 })
@@ -147,8 +148,8 @@ struct Train: ParsableCommand {
                 throw ValidationError(
                     "--resume continues a run with the settings stored in its checkpoint; "
                         + "\(fixed.joined(separator: ", ")) cannot change them (a resumed run takes --steps, "
-                        + "--patch-size, --batch-size, --pixel-weight, --perceptual-weight, --gan-weight, --threads "
-                        + "and the --*-every intervals)")
+                        + "--patch-size, --batch-size, --pixel-weight, --perceptual-weight, --gan-weight, "
+                        + "--degradation, --threads and the --*-every intervals)")
             }
         }
         if inputs != nil && degradation != nil {
@@ -201,7 +202,7 @@ struct Train: ParsableCommand {
             ("--data", data != nil), ("--val", val != nil), ("--output", output != nil), ("--stage", stage != nil),
             ("--init", initialize != nil || initAlias != nil), ("--architecture", architecture != nil),
             ("--train-layers", trainLayers != nil),
-            ("--degradation", degradation != nil), ("--inputs", inputs != nil), ("--features", features != nil),
+            ("--inputs", inputs != nil), ("--features", features != nil),
             ("--blocks", blocks != nil),
             ("--scale", scale != nil),
             ("--learning-rate", learningRate != nil), ("--pixel-loss", pixelLoss != nil), ("--losses", losses != nil),
@@ -234,7 +235,8 @@ struct Train: ParsableCommand {
             let changes = ResumeChanges(
                 steps: steps, patchSize: patchSize, batchSize: batchSize, pixelWeight: pixelWeight,
                 perceptualWeight: perceptualWeight, ganWeight: ganWeight,
-                logEvery: logEvery, validateEvery: validateEvery, checkpointEvery: checkpointEvery)
+                logEvery: logEvery, validateEvery: validateEvery, checkpointEvery: checkpointEvery,
+                degradation: resume == nil ? nil : degradation)
             let session = try TrainingSession(
                 config: resume == nil ? try newRunConfig() : nil, resumeFolder: resume, changes: changes,
                 report: { line in

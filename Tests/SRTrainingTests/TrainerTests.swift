@@ -134,6 +134,43 @@ final class TrainerTests: XCTestCase {
             try Trainer.resume(folder: folder + "/original/checkpoint").trainer.step, 3, "original untouched")
     }
 
+    /// A resumed run can change how its inputs are made (forking onto realistic inputs): the change is
+    /// reported, the data pipeline and the steps after it use the new inputs, and it is stored for later
+    /// resumes. A run reading fixed input files has no degradation to change.
+    func testResumedRunTakesANewDegradation() throws {
+        var first = config(steps: 3)
+        first.outputFolder = folder + "/clean"
+        try TrainingSession(config: first, resumeFolder: nil, report: { _ in }).run(installSignalHandlers: false)
+        try FileManager.default.copyItem(atPath: folder + "/clean", toPath: folder + "/forked")
+        var lines: [String] = []
+        let forked = try TrainingSession(
+            config: nil, resumeFolder: folder + "/forked",
+            changes: ResumeChanges(steps: 5, degradation: .realistic(RealisticDegradation())),
+            report: { lines.append($0) })
+        XCTAssertEqual(lines.filter { $0 == "resumed with degradation bicubic -> realistic" }.count, 1, "\(lines)")
+        XCTAssertEqual(forked.dataset.degradation, .realistic(RealisticDegradation()))
+        try forked.run(installSignalHandlers: false)
+        let same = try TrainingSession(
+            config: nil, resumeFolder: folder + "/clean", changes: ResumeChanges(steps: 5, degradation: .bicubic),
+            report: { lines.append($0) })
+        XCTAssertEqual(
+            lines.count(where: { $0.contains("degradation") }), 1, "an unchanged degradation is not reported")
+        try same.run(installSignalHandlers: false)
+        XCTAssertNotEqual(
+            forked.trainer.generator.stateDictionary()["conv_first.weight"]?.scalars,
+            same.trainer.generator.stateDictionary()["conv_first.weight"]?.scalars,
+            "the forked steps trained on other inputs")
+        let stored = try Trainer.resume(folder: folder + "/forked/checkpoint").trainer
+        XCTAssertEqual(stored.config.degradation.name, "realistic", "stored for later resumes")
+
+        var paired = config()
+        paired.inputFolder = folder + "/inputs"
+        XCTAssertThrowsError(try ResumeChanges(degradation: .realistic(RealisticDegradation())).apply(to: &paired)) {
+            XCTAssertTrue("\($0)".contains("fixed inputs from \(self.folder)/inputs"), "\($0)")
+        }
+        XCTAssertEqual(paired.degradation, .bicubic, "left unchanged")
+    }
+
     /// A GAN run with the U-Net discriminator goes on with larger crops and fewer per step (progressive crops):
     /// the change is reported and stored. Crops the run cannot take are refused, naming the run.
     func testResumedGANRunTakesLargerCropsWhereItsDiscriminatorCan() throws {

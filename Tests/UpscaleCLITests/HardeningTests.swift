@@ -403,12 +403,19 @@ final class HardeningTests: BinaryTestCase {
         XCTAssertTrue(resumed.output.contains("step 3/3"), resumed.output)
         XCTAssertTrue(resumed.output.contains("resumed with GAN weight 0.005 -> 0.3"), resumed.output)
         // Settings that define the run are refused on resume, as a usage error, before anything is written.
-        let refused = try run(["train", "--resume", runFolder, "--features", "8", "--data", data])
+        let refused = try run([
+            "train", "--resume", runFolder, "--features", "8", "--data", data, "--degradation", "realistic",
+        ])
         XCTAssertEqual(refused.status, 64)
         XCTAssertTrue(refused.error.contains("--data, --features cannot change them"), refused.error)
         XCTAssertTrue(refused.error.hasPrefix("Error: --resume continues"), refused.error)
+        // The degradation may change on resume (a fork onto other inputs).
+        let forked = try run(["train", "--resume", runFolder, "--steps", "4", "--degradation", "realistic"])
+        XCTAssertEqual(forked.status, 0, forked.error)
+        XCTAssertTrue(forked.output.contains("resumed with degradation bicubic -> realistic"), forked.output)
+        XCTAssertTrue(forked.output.contains("realistic inputs"), forked.output)
         // The crop size may change on resume, to a size this ×4 run can take.
-        let odd = try run(["train", "--resume", runFolder, "--steps", "4", "--patch-size", "30"])
+        let odd = try run(["train", "--resume", runFolder, "--steps", "5", "--patch-size", "30"])
         XCTAssertEqual(odd.status, 1)
         XCTAssertTrue(odd.error.contains("multiple of the scale, 4") && odd.error.contains(runFolder), odd.error)
     }
