@@ -4,7 +4,7 @@ SWIFT ?= swift
 PACKAGES := libpng-dev libjpeg-dev libopenblas-dev libdnnl-dev zlib1g-dev pkg-config
 SAMPLE ?= samples/photo-q60.jpg
 
-.PHONY: deps build demo test fuzz example lint format bench bench-backends bench-peers bench-ncnn quality-chart clean
+.PHONY: deps build demo test fuzz example lint format bench bench-backends bench-peers bench-train-peer bench-ncnn quality-chart clean
 
 # Idempotent: installs only what pkg-config cannot find.
 deps:
@@ -79,6 +79,11 @@ bench-peers: deps
 		weights/x4-psnr.safetensors weights/x4-gan.safetensors weights/x2-psnr.safetensors \
 		Tests/SRModelsTests/Fixtures/tiny_srvgg_x4.pth Tests/SRModelsTests/Fixtures/tiny_ncnn_x4.param \
 		Tests/SRModelsTests/Fixtures/tiny_rrdb_x4.safetensors Tests/SRModelsTests/Fixtures/tiny_rrdb_x2.safetensors
+
+# Our trainer against PyTorch's (CPU build) on the shipped networks and recipes: steps per second in one run.
+bench-train-peer: deps
+	$(SWIFT) build -c release --product upscale
+	python3 Benchmarks/peers/torch_train_peer.py
 
 # ncnn models (Real-ESRGAN, SPAN, community) through upscale and through ncnn: agreement, speed, peak RSS.
 bench-ncnn: deps
