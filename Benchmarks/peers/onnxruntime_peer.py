@@ -132,7 +132,8 @@ def main():
         session = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
         ours_png = os.path.join(work, "ours.png")
         cli = best(lambda: subprocess.run([upscale, source, ours_png, "--model", path, "--quiet",
-                                           "--threads", str(THREADS)], check=True), repeats=3)
+                                           "--scale", meta["upscale"], "--threads", str(THREADS)], check=True),
+                   repeats=3)
         ort_out = session.run(None, {"input": x})[0]
         ours = np.asarray(Image.open(ours_png).convert("RGB")).astype(np.float32) / 255
         theirs = np.clip(np.round(ort_out[0].transpose(1, 2, 0) * 255), 0, 255) / 255
