@@ -3,7 +3,7 @@ import SRDegradation
 /// What a resumed run may change in the configuration stored in its checkpoint: the total number of steps,
 /// the GAN stage's loss weights (to rebalance a fine-tune part-way), the crop size and crops per step (to go
 /// on with larger crops part-way, as progressive training does), how inputs are degraded (to fork a run onto
-/// clean or harsher inputs with its discriminator and optimiser state) and the logging intervals. Everything
+/// clean or harsher inputs with its discriminator and optimiser state) and the logging intervals and outputs. Everything
 /// else (data, network, seed) is the checkpoint's, so a resumed run stays the run it was.
 public struct ResumeChanges: Sendable, Equatable {
     /// New total steps; a cosine schedule is stretched to end there.
@@ -20,6 +20,7 @@ public struct ResumeChanges: Sendable, Equatable {
     public var logEvery: Int?
     public var validateEvery: Int?
     public var checkpointEvery: Int?
+    public var saveValidationImages: Bool?
     /// Where the run goes on writing checkpoints and logs; `TrainingSession` sets it to the folder it
     /// resumes from, so a copied run folder continues in the copy.
     public var outputFolder: String?
@@ -27,9 +28,9 @@ public struct ResumeChanges: Sendable, Equatable {
     public init(
         steps: Int? = nil, patchSize: Int? = nil, batchSize: Int? = nil, pixelWeight: Float? = nil,
         perceptualWeight: Float? = nil, ganWeight: Float? = nil, logEvery: Int? = nil, validateEvery: Int? = nil,
-        checkpointEvery: Int? = nil, degradation: Degradation? = nil
+        checkpointEvery: Int? = nil, degradation: Degradation? = nil, saveValidationImages: Bool? = nil
     ) {
-        self.degradation = degradation
+        (self.degradation, self.saveValidationImages) = (degradation, saveValidationImages)
         (self.steps, self.patchSize, self.batchSize) = (steps, patchSize, batchSize)
         (self.pixelWeight, self.perceptualWeight, self.ganWeight) = (pixelWeight, perceptualWeight, ganWeight)
         (self.logEvery, self.validateEvery, self.checkpointEvery) = (logEvery, validateEvery, checkpointEvery)
@@ -67,6 +68,7 @@ public struct ResumeChanges: Sendable, Equatable {
         if let logEvery { config.logEvery = logEvery }
         if let validateEvery { config.validateEvery = validateEvery }
         if let checkpointEvery { config.checkpointEvery = checkpointEvery }
+        if let saveValidationImages { config.saveValidationImages = saveValidationImages }
         if let steps {
             config.steps = steps
             if case let .cosine(_, minimum) = config.schedule {

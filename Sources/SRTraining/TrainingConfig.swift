@@ -97,6 +97,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     // Bookkeeping.
     public var logEvery = 50
     public var validateEvery = 1000
+    /// Write each validation output to `validation/step-NNNNNN/NAME.png` in the run folder, to judge by eye
+    /// when a GAN run starts to add artefacts.
+    public var saveValidationImages = true
     public var checkpointEvery = 500
 
     public init() {}
@@ -125,7 +128,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
             ganWeight, ganLoss, vggLayer, perceptualLayers, discriminatorKind, sharpenTarget, perceptualFeatureScale,
             vggWeights,
             discriminatorFeatures,
-            discriminatorLearningRate, logEvery, validateEvery, checkpointEvery, trainableLayers
+            discriminatorLearningRate, logEvery, validateEvery, checkpointEvery, trainableLayers,
+            saveValidationImages
     }
 
     /// Decodes a stored config; keys it lacks (from an older version) keep their defaults.
@@ -176,5 +180,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         validateEvery = try container.decodeIfPresent(type(of: validateEvery), forKey: .validateEvery) ?? validateEvery
         checkpointEvery =
             try container.decodeIfPresent(type(of: checkpointEvery), forKey: .checkpointEvery) ?? checkpointEvery
+        saveValidationImages =
+            try container.decodeIfPresent(Bool.self, forKey: .saveValidationImages) ?? saveValidationImages
     }
 }

@@ -18,14 +18,26 @@ public struct LogRecord: Codable, Sendable {
     public var dataFraction: Double?
     public var validationPSNR: Double?
     public var validationSSIM: Double?
+    /// Mean NIQE of the validation outputs (GAN stage, when a NIQE model was given).
+    public var validationNIQE: Double?
 }
 
-/// Drives a `Trainer`: data queue, progress lines, JSONL log, loss chart, validation, checkpoints,
-/// and a clean stop on Ctrl-C/SIGTERM.
+/// Mean scores of the EMA generator over a validation folder.
+public struct ValidationScores: Sendable {
+    public var psnr: Double
+    public var ssim: Double
+    /// nil outside the GAN stage, without a NIQE model, or when no output is large enough to score.
+    public var niqe: Double?
+}
+
+/// Drives a `Trainer`: data queue, progress lines, JSONL log, loss chart, validation (scores, and each
+/// output saved under `validation/step-NNNNNN/`), checkpoints, and a clean stop on Ctrl-C/SIGTERM.
 public final class TrainingSession {
     public let trainer: Trainer
     public let dataset: PatchDataset
     public var report: (String) -> Void
+    /// Scores GAN-stage validation outputs (no-reference naturalness: texture that PSNR cannot see).
+    public let niqe: NIQE?
     private var dataGenerator: SeededGenerator
     private var records: [LogRecord] = []
 
@@ -33,12 +45,14 @@ public final class TrainingSession {
     public var checkpointFolder: String { folder + "/checkpoint" }
 
     /// Starts a new run (or continues one from `resumeFolder`, which holds `checkpoint/`, with `changes`
-    /// applied to its stored configuration; it goes on writing into `resumeFolder`).
+    /// applied to its stored configuration; it goes on writing into `resumeFolder`). `niqe` scores the
+    /// validation outputs of a GAN-stage run.
     public init(
-        config: TrainingConfig?, resumeFolder: String?, changes: ResumeChanges = ResumeChanges(),
+        config: TrainingConfig?, resumeFolder: String?, changes: ResumeChanges = ResumeChanges(), niqe: NIQE? = nil,
         report: @escaping (String) -> Void
     ) throws {
         self.report = report
+        self.niqe = niqe
         if let resumeFolder {
             var changes = changes
             changes.outputFolder = resumeFolder
@@ -146,9 +160,19 @@ public final class TrainingSession {
                 sums = StepLosses()
             }
             if let validation = config.validationFolder, step % config.validateEvery == 0 || step == config.steps {
-                let (psnr, ssim) = try validate(folder: validation)
-                append(LogRecord(step: step, validationPSNR: psnr, validationSSIM: ssim))
-                report(String(format: "step %d  validation (EMA weights) PSNR %.3f dB  SSIM %.4f", step, psnr, ssim))
+                let saveFolder =
+                    config.saveValidationImages ? folder + String(format: "/validation/step-%06d", step) : nil
+                let scores = try validate(folder: validation, saveFolder: saveFolder)
+                append(
+                    LogRecord(
+                        step: step, validationPSNR: scores.psnr, validationSSIM: scores.ssim,
+                        validationNIQE: scores.niqe))
+                report(
+                    String(
+                        format: "step %d  validation (EMA weights) PSNR %.3f dB  SSIM %.4f", step, scores.psnr,
+                        scores.ssim)
+                        + (scores.niqe.map { String(format: "  NIQE %.3f", $0) } ?? "")
+                        + (saveFolder.map { "  outputs in \($0)" } ?? ""))
                 try? drawChart()
             }
             if step % config.checkpointEvery == 0 || step == config.steps {
@@ -166,19 +190,25 @@ public final class TrainingSession {
         return trainer.step
     }
 
-    /// Mean PSNR/SSIM of the EMA generator over a folder, with the protocol of `upscale eval`.
-    public func validate(folder: String) throws -> (psnr: Double, ssim: Double) {
+    /// Mean PSNR/SSIM of the EMA generator over a folder, with the protocol of `upscale eval`, and in the GAN
+    /// stage mean NIQE. `saveFolder` (created when missing) receives each output as NAME.png.
+    public func validate(folder: String, saveFolder: String? = nil) throws -> ValidationScores {
         let model = trainer.averagedGenerator()
         let scale = model.config.scale
+        if let saveFolder {
+            try FileManager.default.createDirectory(atPath: saveFolder, withIntermediateDirectories: true)
+        }
+        let niqe = trainer.config.stage == .gan ? niqe : nil
         let scores = try Evaluation.imageFiles(in: folder).map { file in
-            try Evaluation.evaluate(file: file, scale: scale) { input in
+            try Evaluation.evaluate(file: file, scale: scale, niqe: niqe, saveFolder: saveFolder) { input in
                 PlanarImage(tensor: model.inference(Tensor(image: input)))
             }
         }
-        return (
-            scores.map(\.psnr).reduce(0, +) / Double(scores.count),
-            scores.map(\.ssim).reduce(0, +) / Double(scores.count)
-        )
+        let niqeScores = scores.compactMap(\.niqe)
+        return ValidationScores(
+            psnr: scores.map(\.psnr).reduce(0, +) / Double(scores.count),
+            ssim: scores.map(\.ssim).reduce(0, +) / Double(scores.count),
+            niqe: niqeScores.isEmpty ? nil : niqeScores.reduce(0, +) / Double(niqeScores.count))
     }
 
     private func append(_ record: LogRecord) {
@@ -200,13 +230,21 @@ public final class TrainingSession {
         return handle
     }
 
-    /// Redraws `chart.png`: training loss (top) and validation PSNR (bottom) against step.
+    /// Redraws `chart.png`: training loss (top), validation PSNR and, once there are NIQE scores, validation
+    /// NIQE (bottom) against step.
     public func drawChart() throws {
         let losses = records.compactMap { r in r.losses.map { (Double(r.step), log10(max($0.total, 1e-12))) } }
         let psnr = records.compactMap { r in r.validationPSNR.map { (Double(r.step), $0) } }
-        let chart = LineChart(width: 800, height: 600)
-        chart.plot(panel: 0, of: 2, title: "log10 training loss", points: losses, color: (0.8, 0.2, 0.1))
-        chart.plot(panel: 1, of: 2, title: "validation PSNR dB", points: psnr, color: (0.1, 0.3, 0.8))
+        let niqe = records.compactMap { r in r.validationNIQE.map { (Double(r.step), $0) } }
+        let panels = niqe.isEmpty ? 2 : 3
+        let chart = LineChart(width: 800, height: 300 * panels)
+        chart.plot(panel: 0, of: panels, title: "log10 training loss", points: losses, color: (0.8, 0.2, 0.1))
+        chart.plot(panel: 1, of: panels, title: "validation PSNR dB", points: psnr, color: (0.1, 0.3, 0.8))
+        if !niqe.isEmpty {
+            chart.plot(
+                panel: 2, of: panels, title: "validation NIQE (lower: more natural)", points: niqe,
+                color: (0.2, 0.6, 0.2))
+        }
         try ImageFile.write(chart.image, to: folder + "/chart.png")
     }
 }

@@ -24,9 +24,21 @@ struct Train: ParsableCommand {
             """)
 
     @Option(help: "Folder of training images (PNG/JPEG, searched recursively).") var data: String?
-    @Option(help: "Folder of validation ground truths, scored like `upscale eval` (e.g. ../shared/data/bench/Set5).")
+    @Option(
+        help: """
+            Folder of validation ground truths, scored like `upscale eval` (e.g. ../shared/data/bench/Set5) every \
+            --validate-every steps: PSNR and SSIM, plus NIQE in the gan stage; each output is saved in the run \
+            folder under validation/step-NNNNNN/.
+            """)
     var val: String?
-    @Option(help: "Run folder: checkpoint/, log.jsonl and chart.png go here. (default: \(Train.defaults.outputFolder))")
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Save each validation output under validation/step-NNNNNN/ in the run folder. (default: on)")
+    var validationImages: Bool?
+    @Option(
+        help:
+            "Run folder: checkpoint/, log.jsonl, chart.png and validation/ go here. (default: \(Train.defaults.outputFolder))"
+    )
     var output: String?
     @Option(help: "Training stage: psnr (pixel loss) or gan. (default: \(Train.defaults.stage.rawValue))") var stage:
         TrainingConfig.Stage?
@@ -127,7 +139,7 @@ struct Train: ParsableCommand {
         help: """
             Continue the run in this folder from its checkpoint (a copied run folder continues in the copy), \
             with the settings stored there; only --steps, --patch-size, --batch-size, the three loss weights, \
-            --degradation, --threads and the --*-every intervals may change them (larger crops part-way: --patch-size 192 \
+            --degradation, --[no-]validation-images, --threads and the --*-every intervals may change them (larger crops part-way: --patch-size 192 \
             --batch-size 2 keeps the pixels per step of 96 × 8).
             """) var resume: String?
     @Option(help: "Write the EMA generator of run folder RUN to OUT.safetensors and exit.", transform: { $0 })
@@ -236,9 +248,10 @@ struct Train: ParsableCommand {
                 steps: steps, patchSize: patchSize, batchSize: batchSize, pixelWeight: pixelWeight,
                 perceptualWeight: perceptualWeight, ganWeight: ganWeight,
                 logEvery: logEvery, validateEvery: validateEvery, checkpointEvery: checkpointEvery,
-                degradation: resume == nil ? nil : degradation)
+                degradation: resume == nil ? nil : degradation, saveValidationImages: validationImages)
+            let niqe = ModelCatalog.locate(Evaluate.niqeFile) == nil ? nil : try Evaluate.loadNIQE()
             let session = try TrainingSession(
-                config: resume == nil ? try newRunConfig() : nil, resumeFolder: resume, changes: changes,
+                config: resume == nil ? try newRunConfig() : nil, resumeFolder: resume, changes: changes, niqe: niqe,
                 report: { line in
                     print(line)
                     fflush(stdout)
@@ -294,6 +307,7 @@ struct Train: ParsableCommand {
         if let seed { config.seed = seed }
         if let logEvery { config.logEvery = logEvery }
         if let validateEvery { config.validateEvery = validateEvery }
+        if let validationImages { config.saveValidationImages = validationImages }
         if let checkpointEvery { config.checkpointEvery = checkpointEvery }
         if config.stage == .gan && config.initialGenerator == nil {
             printError("warning: --stage gan without --init starts from random weights")

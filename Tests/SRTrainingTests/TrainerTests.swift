@@ -407,6 +407,64 @@ final class TrainerTests: XCTestCase {
         XCTAssertThrowsError(try fresh.sampleBatch(size: 64, generator: &b))
     }
 
+    /// Validation saves every output under validation/step-NNNNNN/ and, in the GAN stage, scores them with
+    /// NIQE (logged, reported and charted); a pixel-stage run reports no NIQE, and the images can be turned off.
+    func testValidationSavesItsOutputsAndScoresNIQEInTheGANStage() throws {
+        try FileManager.default.createDirectory(atPath: folder + "/val", withIntermediateDirectories: true)
+        var truth = PlanarImage(width: 192, height: 104, channels: 3)
+        for c in 0..<3 {
+            for y in 0..<truth.height {
+                for x in 0..<truth.width {
+                    truth[c, y, x] = Float(0.5 + 0.3 * sin(Double(x * (c + 1)) * 0.21) * cos(Double(y) * 0.17))
+                }
+            }
+        }
+        try ImageFile.write(truth, to: folder + "/val/wave.png")
+        let niqe = try shippedNIQE()
+        var gan = config(stage: .gan, steps: 2)
+        TrainingConfig.LossPreset.realesrgan.apply(to: &gan)
+        gan.perceptualLayers = [.init(layer: "conv1_2", weight: 1)]
+        gan.vggWeights = try writeTinyVGG()
+        gan.discriminatorFeatures = 4
+        gan.validationFolder = folder + "/val"
+        gan.validateEvery = 1
+        gan.outputFolder = folder + "/gan"
+        var lines: [String] = []
+        try TrainingSession(config: gan, resumeFolder: nil, niqe: niqe, report: { lines.append($0) })
+            .run(installSignalHandlers: false)
+        for step in ["000001", "000002"] {
+            let (saved, _) = try ImageFile.read(folder + "/gan/validation/step-\(step)/wave.png")
+            XCTAssertEqual([saved.width, saved.height], [192, 104])
+        }
+        let records = try String(contentsOfFile: folder + "/gan/log.jsonl", encoding: .utf8).split(separator: "\n")
+            .map { try JSONDecoder().decode(LogRecord.self, from: Data($0.utf8)) }
+        let scores = records.compactMap(\.validationNIQE)
+        XCTAssertEqual(scores.count, 2, "one NIQE per validation")
+        XCTAssertTrue(scores.allSatisfy { $0.isFinite && $0 > 0 }, "\(scores)")
+        XCTAssertEqual(lines.filter { $0.contains("validation (EMA weights)") && $0.contains("NIQE") }.count, 2)
+
+        var pixel = config(steps: 1)
+        pixel.validationFolder = folder + "/val"
+        pixel.saveValidationImages = false
+        pixel.outputFolder = folder + "/pixel"
+        lines = []
+        try TrainingSession(config: pixel, resumeFolder: nil, niqe: niqe, report: { lines.append($0) })
+            .run(installSignalHandlers: false)
+        XCTAssertEqual(lines.filter { $0.contains("validation (EMA weights) PSNR") }.count, 1, "\(lines)")
+        XCTAssertFalse(lines.contains { $0.contains("NIQE") }, "NIQE is for the GAN stage")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/pixel/validation"))
+    }
+
+    func shippedNIQE() throws -> NIQE {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let file = try SafeTensors.read(
+            path: root.appendingPathComponent("weights/niqe_pristine_params.safetensors").path)
+        return NIQE(
+            pristineMean: try XCTUnwrap(file.tensors["mean"]).scalars.map(Double.init),
+            pristineCovariance: try XCTUnwrap(file.tensors["covariance"]).scalars.map(Double.init))
+    }
+
     /// Random VGG weights for the two layers relu1_2 and conv1_2 need; returns the file's path.
     func writeTinyVGG() throws -> String {
         let vggPath = folder + "/vgg.safetensors"
