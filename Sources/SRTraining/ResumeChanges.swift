@@ -3,8 +3,9 @@ import SRDegradation
 /// What a resumed run may change in the configuration stored in its checkpoint: the total number of steps,
 /// the GAN stage's loss weights (to rebalance a fine-tune part-way), the crop size and crops per step (to go
 /// on with larger crops part-way, as progressive training does), how inputs are degraded (to fork a run onto
-/// clean or harsher inputs with its discriminator and optimiser state) and the logging intervals and outputs. Everything
-/// else (data, network, seed) is the checkpoint's, so a resumed run stays the run it was.
+/// clean or harsher inputs with its discriminator and optimiser state), the logging intervals, and the
+/// validation folder and whether its outputs are saved. Everything else (data, network, seed) is the
+/// checkpoint's, so a resumed run stays the run it was.
 public struct ResumeChanges: Sendable, Equatable {
     /// New total steps; a cosine schedule is stretched to end there.
     public var steps: Int?
@@ -21,6 +22,8 @@ public struct ResumeChanges: Sendable, Equatable {
     public var validateEvery: Int?
     public var checkpointEvery: Int?
     public var saveValidationImages: Bool?
+    /// A validation folder for a run that had none, or another one.
+    public var validationFolder: String?
     /// Where the run goes on writing checkpoints and logs; `TrainingSession` sets it to the folder it
     /// resumes from, so a copied run folder continues in the copy.
     public var outputFolder: String?
@@ -28,8 +31,10 @@ public struct ResumeChanges: Sendable, Equatable {
     public init(
         steps: Int? = nil, patchSize: Int? = nil, batchSize: Int? = nil, pixelWeight: Float? = nil,
         perceptualWeight: Float? = nil, ganWeight: Float? = nil, logEvery: Int? = nil, validateEvery: Int? = nil,
-        checkpointEvery: Int? = nil, degradation: Degradation? = nil, saveValidationImages: Bool? = nil
+        checkpointEvery: Int? = nil, degradation: Degradation? = nil, saveValidationImages: Bool? = nil,
+        validationFolder: String? = nil
     ) {
+        self.validationFolder = validationFolder
         (self.degradation, self.saveValidationImages) = (degradation, saveValidationImages)
         (self.steps, self.patchSize, self.batchSize) = (steps, patchSize, batchSize)
         (self.pixelWeight, self.perceptualWeight, self.ganWeight) = (pixelWeight, perceptualWeight, ganWeight)
@@ -69,6 +74,7 @@ public struct ResumeChanges: Sendable, Equatable {
         if let validateEvery { config.validateEvery = validateEvery }
         if let checkpointEvery { config.checkpointEvery = checkpointEvery }
         if let saveValidationImages { config.saveValidationImages = saveValidationImages }
+        if let validationFolder { config.validationFolder = validationFolder }
         if let steps {
             config.steps = steps
             if case let .cosine(_, minimum) = config.schedule {

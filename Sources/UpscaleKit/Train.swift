@@ -139,8 +139,8 @@ struct Train: ParsableCommand {
         help: """
             Continue the run in this folder from its checkpoint (a copied run folder continues in the copy), \
             with the settings stored there; only --steps, --patch-size, --batch-size, the three loss weights, \
-            --degradation, --[no-]validation-images, --threads and the --*-every intervals may change them (larger crops part-way: --patch-size 192 \
-            --batch-size 2 keeps the pixels per step of 96 × 8).
+            --degradation, --val, --[no-]validation-images, --threads and the --*-every intervals may change \
+            them (larger crops part-way: --patch-size 192 --batch-size 2 keeps the pixels per step of 96 × 8).
             """) var resume: String?
     @Option(help: "Write the EMA generator of run folder RUN to OUT.safetensors and exit.", transform: { $0 })
     var export: String?
@@ -161,7 +161,7 @@ struct Train: ParsableCommand {
                     "--resume continues a run with the settings stored in its checkpoint; "
                         + "\(fixed.joined(separator: ", ")) cannot change them (a resumed run takes --steps, "
                         + "--patch-size, --batch-size, --pixel-weight, --perceptual-weight, --gan-weight, "
-                        + "--degradation, --threads and the --*-every intervals)")
+                        + "--degradation, --val, --[no-]validation-images, --threads and the --*-every intervals)")
             }
         }
         if inputs != nil && degradation != nil {
@@ -211,7 +211,7 @@ struct Train: ParsableCommand {
     /// The options that define a new run and that a resumed run takes from its checkpoint instead.
     var newRunOptionsGiven: [String] {
         let given: [(String, Bool)] = [
-            ("--data", data != nil), ("--val", val != nil), ("--output", output != nil), ("--stage", stage != nil),
+            ("--data", data != nil), ("--output", output != nil), ("--stage", stage != nil),
             ("--init", initialize != nil || initAlias != nil), ("--architecture", architecture != nil),
             ("--train-layers", trainLayers != nil),
             ("--inputs", inputs != nil), ("--features", features != nil),
@@ -248,7 +248,8 @@ struct Train: ParsableCommand {
                 steps: steps, patchSize: patchSize, batchSize: batchSize, pixelWeight: pixelWeight,
                 perceptualWeight: perceptualWeight, ganWeight: ganWeight,
                 logEvery: logEvery, validateEvery: validateEvery, checkpointEvery: checkpointEvery,
-                degradation: resume == nil ? nil : degradation, saveValidationImages: validationImages)
+                degradation: resume == nil ? nil : degradation, saveValidationImages: validationImages,
+                validationFolder: val)
             let niqe = ModelCatalog.locate(Evaluate.niqeFile) == nil ? nil : try Evaluate.loadNIQE()
             let session = try TrainingSession(
                 config: resume == nil ? try newRunConfig() : nil, resumeFolder: resume, changes: changes, niqe: niqe,

@@ -196,8 +196,8 @@ final class HardeningTests: BinaryTestCase {
         XCTAssertFalse(result.output.contains("step 4"), "trained before checking --val")
     }
 
-    // Validation outputs are saved per step for judging a run by eye; --no-validation-images turns that off,
-    // also on resume.
+    // Validation outputs are saved per step for judging a run by eye; --no-validation-images turns that off.
+    // Both, and --val itself, can be given on resume.
     func testTrainSavesValidationOutputsUnlessToldNot() throws {
         let data = try makeFolder("data")
         try copySample("bird-lr.png", to: data + "/a.png")
@@ -205,14 +205,15 @@ final class HardeningTests: BinaryTestCase {
         try copySample("bird-lr.png", to: val + "/bird.png")
         let runFolder = folder + "/run"
         let first = try run([
-            "train", "--data", data, "--val", val, "--output", runFolder, "--features", "4", "--blocks", "1",
-            "--steps", "2", "--batch-size", "1", "--patch-size", "32", "--validate-every", "1",
+            "train", "--data", data, "--output", runFolder, "--features", "4", "--blocks", "1",
+            "--steps", "1", "--batch-size", "1", "--patch-size", "32", "--validate-every", "1",
         ])
         XCTAssertEqual(first.status, 0, first.error)
-        XCTAssertTrue(first.output.contains("outputs in \(runFolder)/validation/step-000002"), first.output)
-        for step in ["000001", "000002"] {
-            XCTAssertTrue(FileManager.default.fileExists(atPath: runFolder + "/validation/step-\(step)/bird.png"))
-        }
+        XCTAssertFalse(first.output.contains("validation"), first.output)
+        let validated = try run(["train", "--resume", runFolder, "--steps", "2", "--val", val])
+        XCTAssertEqual(validated.status, 0, validated.error)
+        XCTAssertTrue(validated.output.contains("outputs in \(runFolder)/validation/step-000002"), validated.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: runFolder + "/validation/step-000002/bird.png"))
         let resumed = try run(["train", "--resume", runFolder, "--steps", "3", "--no-validation-images"])
         XCTAssertEqual(resumed.status, 0, resumed.error)
         XCTAssertTrue(resumed.output.contains("step 3  validation (EMA weights) PSNR"), resumed.output)
