@@ -34,8 +34,8 @@ public struct ResumeChanges: Sendable, Equatable {
         checkpointEvery: Int? = nil, degradation: Degradation? = nil, saveValidationImages: Bool? = nil,
         validationFolder: String? = nil
     ) {
-        self.validationFolder = validationFolder
-        (self.degradation, self.saveValidationImages) = (degradation, saveValidationImages)
+        (self.degradation, self.saveValidationImages, self.validationFolder) =
+            (degradation, saveValidationImages, validationFolder)
         (self.steps, self.patchSize, self.batchSize) = (steps, patchSize, batchSize)
         (self.pixelWeight, self.perceptualWeight, self.ganWeight) = (pixelWeight, perceptualWeight, ganWeight)
         (self.logEvery, self.validateEvery, self.checkpointEvery) = (logEvery, validateEvery, checkpointEvery)
