@@ -289,6 +289,14 @@ extension Trainer {
         }
     }
 
+    /// The metadata of an exported EMA generator: its kind (the stage), steps and a description naming the run.
+    public static func exportMetadata(run: String, step: Int, stage: TrainingConfig.Stage) -> [String: String] {
+        [
+            "kind": stage.rawValue, "steps": "\(step)",
+            "description": "exported from \(run) at step \(step) (EMA weights)",
+        ]
+    }
+
     /// The checkpoint's EMA generator, its step and its stage, read without building the trainer (so without
     /// the training data, the VGG weights or the discriminator, which may be elsewhere by now).
     public static func averagedGenerator(

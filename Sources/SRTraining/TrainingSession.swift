@@ -186,8 +186,21 @@ public final class TrainingSession {
                     + "--resume \(folder))"
             )
         }
+        let model = try exportModel()
+        report("the model to use: \(model) (EMA weights at step \(trainer.step)): upscale IN OUT --model \(model)")
         try? drawChart()
         return trainer.step
+    }
+
+    /// Writes the EMA generator to `model.safetensors` in the run folder (atomically): the file to upscale
+    /// with, as `upscale train --export` would write it. Returns its path.
+    @discardableResult
+    public func exportModel() throws -> String {
+        let path = folder + "/model.safetensors"
+        try trainer.averagedGenerator().save(
+            path: path,
+            extraMetadata: Trainer.exportMetadata(run: folder, step: trainer.step, stage: trainer.config.stage))
+        return path
     }
 
     /// Mean PSNR/SSIM of the EMA generator over a folder, with the protocol of `upscale eval`, and in the GAN

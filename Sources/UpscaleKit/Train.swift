@@ -234,11 +234,7 @@ struct Train: ParsableCommand {
             try reportingFailure {
                 let (generator, step, stage) = try Trainer.averagedGenerator(checkpoint: export + "/checkpoint")
                 try generator.save(
-                    path: exportPath,
-                    extraMetadata: [
-                        "kind": stage.rawValue, "steps": "\(step)",
-                        "description": "exported from \(export) at step \(step) (EMA weights)",
-                    ])
+                    path: exportPath, extraMetadata: Trainer.exportMetadata(run: export, step: step, stage: stage))
                 print("wrote \(exportPath) (step \(step), EMA weights)")
             }
             return

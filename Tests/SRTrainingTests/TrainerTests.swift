@@ -407,6 +407,26 @@ final class TrainerTests: XCTestCase {
         XCTAssertThrowsError(try fresh.sampleBatch(size: 64, generator: &b))
     }
 
+    /// Every run ends by writing its EMA generator to model.safetensors in the run folder and saying that this is
+    /// the file to use; a resumed run replaces it with the later step's.
+    func testRunEndsWithTheModelToUse() throws {
+        var lines: [String] = []
+        let session = try TrainingSession(config: config(steps: 3), resumeFolder: nil, report: { lines.append($0) })
+        try session.run(installSignalHandlers: false)
+        let path = folder + "/run/model.safetensors"
+        let model = try Generator.load(path: path)
+        XCTAssertEqual(
+            model.stateDictionary(), session.trainer.averagedGenerator().stateDictionary(), "the EMA weights")
+        XCTAssertEqual(try SafeTensors.read(path: path).metadata["steps"], "3")
+        XCTAssertEqual(lines.last, "the model to use: \(path) (EMA weights at step 3): upscale IN OUT --model \(path)")
+        let resumed = try TrainingSession(
+            config: nil, resumeFolder: folder + "/run", changes: ResumeChanges(steps: 5), report: { _ in })
+        try resumed.run(installSignalHandlers: false)
+        XCTAssertEqual(try SafeTensors.read(path: path).metadata["steps"], "5")
+        XCTAssertEqual(
+            try Generator.load(path: path).stateDictionary(), resumed.trainer.averagedGenerator().stateDictionary())
+    }
+
     /// Validation saves every output under validation/step-NNNNNN/ and, in the GAN stage, scores them with
     /// NIQE (logged, reported and charted); a pixel-stage run reports no NIQE, and the images can be turned off.
     func testValidationSavesItsOutputsAndScoresNIQEInTheGANStage() throws {
