@@ -11,19 +11,23 @@ struct Train: ParsableCommand {
         abstract: "Train or fine-tune a generator on a folder of your own images.",
         discussion: """
             Stage 1 (--stage psnr) trains with a pixel loss from scratch. Stage 2 (--stage gan --init G.safetensors)
-            fine-tunes a stage-1 generator with pixel + VGG perceptual + adversarial losses (ESRGAN weights by default).
-            Training pairs are random crops (with flips and 90° rotations) and their MATLAB-bicubic downscaled inputs.
-            A checkpoint is written every --checkpoint-every steps and on Ctrl-C; continue with --resume.
+            fine-tunes a stage-1 generator with pixel + VGG perceptual + adversarial losses (ESRGAN weights by default,
+            Real-ESRGAN's with --losses realesrgan). Only high-resolution images are needed (PNG, JPEG or TIFF, in
+            any folder structure): training pairs are random crops (with flips and 90° rotations) and inputs made
+            from them by MATLAB-bicubic downscaling, or by Real-ESRGAN's blur, resize, noise and JPEG pipeline with
+            --degradation realistic. A checkpoint is written every --checkpoint-every steps and on Ctrl-C; continue
+            with --resume. When the run ends or is stopped, its EMA generator is written to RUN/model.safetensors:
+            the file to upscale with.
 
             Examples:
               upscale train --data my-photos/ --output runs/x4 --steps 20000
               upscale train --data my-photos/ --output runs/mine --init weights/x4-psnr.safetensors --steps 2000
               upscale train --resume runs/x4
               upscale train --stage gan --init weights/x4-psnr.safetensors --data my-photos/ --output runs/x4-gan
-              upscale train --export runs/x4 weights/mine-x4.safetensors
+              upscale photo.jpg photo-x4.png --model runs/x4-gan/model.safetensors
             """)
 
-    @Option(help: "Folder of training images (PNG/JPEG, searched recursively).") var data: String?
+    @Option(help: "Folder of training images (PNG, JPEG or TIFF, searched recursively).") var data: String?
     @Option(
         help: """
             Folder of validation ground truths, scored like `upscale eval` (e.g. ../shared/data/bench/Set5) every \
