@@ -34,7 +34,7 @@ public enum Evaluation {
         }
     }
 
-    /// PNG and JPEG files directly inside `folder`, sorted by name.
+    /// PNG, JPEG and TIFF files directly inside `folder`, sorted by name.
     public static func imageFiles(in folder: String) throws -> [String] {
         guard FileSystem.isDirectory(folder) else { throw ImageError(path: folder, reason: "not a folder") }
         let images = try FileSystem.listDirectory(folder).filter { name in

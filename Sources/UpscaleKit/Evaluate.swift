@@ -12,13 +12,13 @@ struct Evaluate: ParsableCommand {
         commandName: "eval",
         abstract: "Score a method on a folder of ground-truth images with the standard super-resolution protocol.",
         discussion: """
-            Each ground truth is cropped to a multiple of the scale and downscaled with MATLAB-style antialiased bicubic
-            (rounded to 8 bits) to make the input; the upscaled output is rounded to 8 bits and compared on the BT.601
-            luma channel (Y, range 16-235) with `scale` pixels shaved from each border. SSIM: 11×11 Gaussian window,
+            Each ground truth is cropped to a multiple of the scale and downscaled with MATLAB-style antialiased bicubic \
+            (rounded to 8 bits) to make the input; the upscaled output is rounded to 8 bits and compared on the BT.601 \
+            luma channel (Y, range 16-235) with `scale` pixels shaved from each border. SSIM: 11×11 Gaussian window, \
             σ = 1.5. Grayscale images count as R = G = B.
 
-            With --json each image (and the mean) also gets "grid": how unevenly the output's luma gradients fall on
-            the scale's sub-pixel phases (largest phase over the mean, minus 1). A pixel-shuffle grid scores high;
+            With --json each image (and the mean) also gets "grid": how unevenly the output's luma gradients fall on \
+            the scale's sub-pixel phases (largest phase over the mean, minus 1). A pixel-shuffle grid scores high; \
             a ground truth scores near 0; bicubic's own phase pattern scores a little above it.
 
             Examples:
@@ -26,7 +26,7 @@ struct Evaluate: ParsableCommand {
               upscale eval --data ../shared/data/bench/Set14 --scale 4 --model psnr --json
             """)
 
-    @Option(help: "Folder of ground-truth PNG/JPEG images.") var data: String
+    @Option(help: "Folder of ground-truth PNG, JPEG or TIFF images.") var data: String
     @Option(help: "Scale factor (integer, 1-16).") var scale = 4
     @Option(help: "model (default) or bicubic.") var method: UpscaleMethodChoice = .model
     @Option(help: "Model: gan, gan-clean, psnr, or a model file (.safetensors, .pth, ncnn .param).") var model: String?

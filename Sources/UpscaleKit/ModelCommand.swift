@@ -16,10 +16,11 @@ struct ModelCommand: ParsableCommand {
             abstract:
                 "Blend two generators of the same architecture weight by weight (ESRGAN's network interpolation).",
             discussion: """
-                OUT = alpha · A + (1 − alpha) · B for every tensor. Blending a GAN model (A) with its faithful PSNR
-                model (B) trades invented texture against fidelity without retraining; alpha = 1 is the GAN model.
-                --layer-alpha gives single layers their own alpha (`upscale model info FILE --layers` lists them),
+                OUT = alpha · A + (1 − alpha) · B for every tensor. Blending a GAN model (A) with its faithful PSNR \
+                model (B) trades invented texture against fidelity without retraining; alpha = 1 is the GAN model. \
+                --layer-alpha gives single layers their own alpha (`upscale model info FILE --layers` lists them), \
                 e.g. the GAN's body with the faithful model's last layers.
+
                 Examples:
                   upscale model interpolate weights/x4-gan.safetensors weights/x4-psnr-msrresnet.safetensors \
                     --alpha 0.6 x4-mix.safetensors

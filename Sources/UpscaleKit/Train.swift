@@ -10,13 +10,13 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train or fine-tune a generator on a folder of your own images.",
         discussion: """
-            Stage 1 (--stage psnr) trains with a pixel loss from scratch. Stage 2 (--stage gan --init G.safetensors)
-            fine-tunes a stage-1 generator with pixel + VGG perceptual + adversarial losses (ESRGAN weights by default,
-            Real-ESRGAN's with --losses realesrgan). Only high-resolution images are needed (PNG, JPEG or TIFF, in
-            any folder structure): training pairs are random crops (with flips and 90° rotations) and inputs made
-            from them by MATLAB-bicubic downscaling, or by Real-ESRGAN's blur, resize, noise and JPEG pipeline with
-            --degradation realistic. A checkpoint is written every --checkpoint-every steps and on Ctrl-C; continue
-            with --resume. When the run ends or is stopped, its EMA generator is written to RUN/model.safetensors:
+            Stage 1 (--stage psnr) trains with a pixel loss from scratch. Stage 2 (--stage gan --init G.safetensors) \
+            fine-tunes a stage-1 generator with pixel + VGG perceptual + adversarial losses (ESRGAN weights by default, \
+            Real-ESRGAN's with --losses realesrgan). Only high-resolution images are needed (PNG, JPEG or TIFF, in \
+            any folder structure): training pairs are random crops (with flips and 90° rotations) and inputs made \
+            from them by MATLAB-bicubic downscaling, or by Real-ESRGAN's blur, resize, noise and JPEG pipeline with \
+            --degradation realistic. A checkpoint is written every --checkpoint-every steps and on Ctrl-C; continue \
+            with --resume. When the run ends or is stopped, its EMA generator is written to RUN/model.safetensors: \
             the file to upscale with.
 
             Examples:
