@@ -22,10 +22,8 @@ struct ModelCommand: ParsableCommand {
                 e.g. the GAN's body with the faithful model's last layers.
 
                 Examples:
-                  upscale model interpolate weights/x4-gan.safetensors weights/x4-psnr-msrresnet.safetensors \
-                    --alpha 0.6 x4-mix.safetensors
-                  upscale model interpolate gan.safetensors partner.safetensors --alpha 1 --layer-alpha body.7=0 \
-                    --layer-alpha conv_body=0 --layer-alpha conv_up=0 x4-graft.safetensors
+                  upscale model interpolate x4-gan.safetensors x4-psnr.safetensors --alpha 0.6 x4-mix.safetensors
+                  upscale model interpolate gan.safetensors tuned.safetensors --alpha 1 --layer-alpha conv_up=0 out.safetensors
                 """)
         @Argument(help: "Generator A (.safetensors).") var first: String
         @Argument(help: "Generator B (.safetensors), same architecture.") var second: String
