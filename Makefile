@@ -78,7 +78,8 @@ bench-peers: deps
 	.build/peers-venv/bin/python Benchmarks/peers/check_onnx_export.py .build/release/upscale samples/bird-lr.png \
 		weights/x4-psnr.safetensors weights/x4-gan.safetensors weights/x2-psnr.safetensors \
 		Tests/SRModelsTests/Fixtures/tiny_srvgg_x4.pth Tests/SRModelsTests/Fixtures/tiny_ncnn_x4.param \
-		Tests/SRModelsTests/Fixtures/tiny_rrdb_x4.safetensors Tests/SRModelsTests/Fixtures/tiny_rrdb_x2.safetensors
+		Tests/SRModelsTests/Fixtures/tiny_rrdb_x4.safetensors Tests/SRModelsTests/Fixtures/tiny_rrdb_x2.safetensors \
+		Tests/SRModelsTests/Fixtures/tiny_span_x4.pth Tests/SRModelsTests/Fixtures/tiny_span_x2.safetensors
 
 # Our trainer against PyTorch's (CPU build) on the shipped networks and recipes: steps per second in one run.
 bench-train-peer: deps

@@ -7,11 +7,11 @@ import SRTensor
 /// GraphProto, NodeProto, AttributeProto, TensorProto and ValueInfoProto, as far as these graphs need them.
 /// Input "input" [1, 3, H, W] → output "output" [1, 3, H·s, W·s], H and W free.
 public enum ONNXExport {
-    /// The ONNX bytes of `model` (MSRResNet, CompactResNet, SRVGGNetCompact, RRDBNet or an ncnn graph).
+    /// The ONNX bytes of `model` (MSRResNet, CompactResNet, SRVGGNetCompact, RRDBNet, SPAN or an ncnn graph).
     public static func encode(_ model: any SuperResolutionModel) throws -> Data {
         var graph = GraphBuilder()
         let input = "input"
-        if let network = model as? NCNNModel {
+        if let network = (model as? NCNNModel) ?? (model as? SPANModel)?.graph {
             graph.node("Identity", [graph.ncnn(network, input: input)], output: "output")
             return graph.model(name: model.architectureName)
         }

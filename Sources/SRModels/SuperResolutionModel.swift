@@ -79,18 +79,19 @@ extension Generator: SuperResolutionModel {
 public enum ModelFile {
     /// A network from a file: our safetensors (architecture in `__metadata__`), an ncnn graph (`.param`
     /// with its `.bin`), or a PyTorch / safetensors state dict from another tool whose family is recognised
-    /// from its tensor names and shapes (MSRResNet, RRDBNet, SRVGGNetCompact).
+    /// from its tensor names and shapes (MSRResNet, RRDBNet, SRVGGNetCompact, SPAN).
     /// - Throws: `WeightFileError` naming the file when it is unreadable or of no family we know.
     public static func load(path: String) throws -> any SuperResolutionModel {
         // Only regular files: a FIFO or device would block the zip sniffing below (refused with one line).
         _ = try FileSystem.requireRegularFile(path)
         if path.hasSuffix(".param") || path.hasSuffix(".bin") { return try NCNNModel.load(path: path) }
         let tensors: [String: Tensor]
+        var declared: String?
         if PyTorchCheckpoint.looksLikeCheckpoint(path: path) {
             tensors = try PyTorchCheckpoint.stateDictionary(path: path)
         } else {
             let file = try SafeTensors.read(path: path)
-            // Our generator families by metadata; SRVGGNetCompact (also written by `model convert`) by names.
+            declared = file.metadata["arch"]
             if file.metadata["arch"] == "ncnn", let text = file.metadata["ncnn_param"] {
                 do {
                     return try NCNNModel(paramText: text, tensors: file.tensors)
@@ -98,12 +99,15 @@ public enum ModelFile {
                     throw WeightFileError(path: path, reason: "\(error)")
                 }
             }
-            if let arch = file.metadata["arch"], arch != "SRVGGNetCompact" {
+            // Our generators by their metadata; files `model convert` wrote from other families (which record
+            // their family in "arch") and files of other tools are recognised by their tensor names below.
+            if let arch = file.metadata["arch"], GeneratorConfig.Architecture(rawValue: arch) != nil {
                 return try Generator.load(file: file, path: path)
             }
             tensors = file.tensors
         }
         do {
+            if let model = try SPANModel(stateDictionary: tensors) { return model }
             if let model = try SRVGGNetCompact(stateDictionary: tensors) { return model }
             if let model = try Generator(basicSRStateDictionary: tensors) { return model }
             if let model = try RRDBNet(stateDictionary: tensors) { return model }
@@ -112,9 +116,11 @@ public enum ModelFile {
         }
         throw WeightFileError(
             path: path,
-            reason: "no architecture in its metadata, and its tensor names match no family upscale knows "
-                + "(MSRResNet and CompactResNet files carry 'arch'; BasicSR's MSRResNet, ESRGAN's RRDBNet and "
-                + "Real-ESRGAN's SRVGGNetCompact are recognised by their tensor names)")
+            reason: (declared.map { "architecture '\($0)' is not one upscale knows" }
+                ?? "no architecture in its metadata")
+                + ", and its tensor names match no family upscale knows "
+                + "(MSRResNet and CompactResNet files carry 'arch'; BasicSR's MSRResNet, ESRGAN's RRDBNet, "
+                + "Real-ESRGAN's SRVGGNetCompact and SPAN are recognised by their tensor names)")
     }
 }
 

@@ -247,7 +247,7 @@ struct ModelCommand: ParsableCommand {
                         + "whole-image output)"
                 )
                 let backend =
-                    (generator as? NCNNModel)?.inferencePath
+                    (generator as? NCNNModel)?.inferencePath ?? (generator as? SPANModel)?.inferencePath
                     ?? (generator.usesOneDNN ? "oneDNN" : "reference path (im2col + sgemm)")
                 let tile = TilingOptions.defaultTileSize
                 let winograd =

@@ -768,6 +768,11 @@ final class CLITests: BinaryTestCase {
         XCTAssertEqual(result.status, 0, result.error)
         XCTAssertLessThanOrEqual(try differenceFromWholeImage(model: model, output: exact), 0.51 / 255)
         XCTAssertEqual(try run([sample("bird-lr.png"), folder + "/rrdb.png", "--model", model, "--quiet"]).status, 0)
+        // Converted to our format (which records "RRDBNet"), it loads again and gives the same bytes.
+        let tiled = folder + "/rrdb-tile16.png"
+        XCTAssertEqual(
+            try run([sample("bird-lr.png"), tiled, "--model", model, "--tile", "16", "--quiet"]).status, 0)
+        try assertConvertedGivesTheSameBytes(model, as: tiled)
         // ×4 and ×2 (unshuffled input, padded and cropped inside the graph) export to ONNX (checked in ONNX
         // Runtime by `make bench-peers`).
         XCTAssertEqual(try run(["model", "export", model, folder + "/rrdb.onnx"]).status, 0)
@@ -785,6 +790,21 @@ final class CLITests: BinaryTestCase {
             XCTAssertEqual(oddResult.status, 0, oddResult.error)
             XCTAssertLessThanOrEqual(try differenceFromWholeImage(model: x2, output: output, input: odd), 0.51 / 255)
         }
+    }
+
+    /// SPAN from a BasicSR .pth runs through the streaming engine: `model info` names it, the tiled output with
+    /// its exact overlap equals the whole-image forward, and converted to our format it gives the same bytes.
+    func testSPANRunsThroughTheEngine() throws {
+        let model = CLITests.repository + "/Tests/SRModelsTests/Fixtures/tiny_span_x4.pth"
+        let info = try run(["model", "info", model])
+        XCTAssertTrue(info.output.contains("SPAN, scale ×4, features 8, blocks 6"), info.output)
+        XCTAssertTrue(info.output.contains("exact overlap:    21"), info.output)
+        let output = folder + "/span.png"
+        let result = try run([sample("bird-lr.png"), output, "--model", model, "--tile", "16", "--quiet"])
+        XCTAssertEqual(result.status, 0, result.error)
+        XCTAssertLessThanOrEqual(try differenceFromWholeImage(model: model, output: output), 0.51 / 255)
+        try assertConvertedGivesTheSameBytes(model, as: output)
+        XCTAssertEqual(try run(["model", "export", model, folder + "/span.onnx"]).status, 0)
     }
 
     /// An ncnn graph (.param/.bin, every supported layer type) runs through the streaming engine with its

@@ -32,14 +32,28 @@ struct NCNNGraphText {
 
     /// A "same" convolution with bias and an optional fused LeakyReLU.
     mutating func convolution(_ x: String, _ conv: Conv2d, leakySlope: Float? = nil, output: String? = nil) -> String {
+        convolution(
+            x, weight: conv.weight.value, bias: conv.bias?.value ?? Tensor(zeros: [conv.outputChannels]),
+            kernel: conv.kernelSize, leakySlope: leakySlope, output: output)
+    }
+
+    /// A "same" convolution: weight [O, I, K, K], bias [O], optionally with a fused LeakyReLU.
+    mutating func convolution(
+        _ x: String, weight: Tensor, bias: Tensor, kernel: Int, leakySlope: Float? = nil, output: String? = nil
+    ) -> String {
         let name = "l\(lines.count)"
-        tensors[name + ".weight"] = conv.weight.value.reshaped([conv.weight.value.count])
-        tensors[name + ".bias"] = conv.bias?.value ?? Tensor(zeros: [conv.outputChannels])
+        tensors[name + ".weight"] = weight.reshaped([weight.count])
+        tensors[name + ".bias"] = bias
         let activation = leakySlope.map { " 9=2 -23310=1,\($0)" } ?? ""
         return layer(
-            "Convolution", [x],
-            "0=\(conv.outputChannels) 1=\(conv.kernelSize) 4=\(conv.kernelSize / 2) 5=1 6=\(conv.weight.value.count)"
-                + activation, output: output)
+            "Convolution", [x], "0=\(weight.shape[0]) 1=\(kernel) 4=\(kernel / 2) 5=1 6=\(weight.count)" + activation,
+            output: output)
+    }
+
+    /// A per-channel constant [C] (MemoryData), broadcast by the layers that read it.
+    mutating func constant(_ values: Tensor) -> String {
+        tensors["l\(lines.count).data"] = values
+        return layer("MemoryData", [], "0=\(values.count)")
     }
 
     mutating func prelu(_ x: String, _ layer: PReLU) -> String {
