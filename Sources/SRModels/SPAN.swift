@@ -119,27 +119,49 @@ public final class SPANModel: SuperResolutionModel {
             try bias(".conv.0.bias", wide), try bias(".conv.1.bias", inner), try bias(".conv.2.bias", outputs),
             try bias(".sk.bias", outputs)
         )
-        // A[n, i, t] = Σ_m W₂[n, m, t] · W₁[m, i] over the 9 taps t; then W[o, i, t] = Σ_n W₃[o, n] · A[n, i, t].
-        var chained = [Float](repeating: 0, count: inner * inputs * 9)
+        // Per tap t: A_t = W₂[·, ·, t] · W₁ ([inner × wide] · [wide × inputs]), then W_t = W₃ · A_t, by sgemm.
+        var taps = [Float](repeating: 0, count: 9 * inner * wide)  // W₂ as [t][n][m]
         var innerBias = b2
         for n in 0..<inner {
             for m in 0..<wide {
                 for t in 0..<9 {
                     let w = w2.scalars[(n * wide + m) * 9 + t]
+                    taps[(t * inner + n) * wide + m] = w
                     innerBias[n] += w * b1[m]
-                    for i in 0..<inputs { chained[(n * inputs + i) * 9 + t] += w * w1.scalars[m * inputs + i] }
+                }
+            }
+        }
+        var chained = [Float](repeating: 0, count: 9 * inner * inputs)  // [t][n][i]
+        var perTap = [Float](repeating: 0, count: 9 * outputs * inputs)  // [t][o][i]
+        for t in 0..<9 {
+            taps.withUnsafeBufferPointer { a in
+                w1.scalars.withUnsafeBufferPointer { b in
+                    chained.withUnsafeMutableBufferPointer { c in
+                        GEMM.multiply(
+                            m: inner, n: inputs, k: wide, a: a.baseAddress! + t * inner * wide, lda: wide,
+                            b: b.baseAddress!, ldb: inputs, c: c.baseAddress! + t * inner * inputs, ldc: inputs)
+                    }
+                }
+            }
+            w3.scalars.withUnsafeBufferPointer { a in
+                chained.withUnsafeBufferPointer { b in
+                    perTap.withUnsafeMutableBufferPointer { c in
+                        GEMM.multiply(
+                            m: outputs, n: inputs, k: inner, a: a.baseAddress!, lda: inner,
+                            b: b.baseAddress! + t * inner * inputs, ldb: inputs,
+                            c: c.baseAddress! + t * outputs * inputs, ldc: inputs)
+                    }
                 }
             }
         }
         var weight = [Float](repeating: 0, count: outputs * inputs * 9)
         var outputBias = zip(b3, bSkip).map(+)
         for o in 0..<outputs {
-            for n in 0..<inner {
-                let w = w3.scalars[o * inner + n]
-                outputBias[o] += w * innerBias[n]
-                for k in 0..<(inputs * 9) { weight[o * inputs * 9 + k] += w * chained[n * inputs * 9 + k] }
+            for n in 0..<inner { outputBias[o] += w3.scalars[o * inner + n] * innerBias[n] }
+            for i in 0..<inputs {
+                for t in 0..<9 { weight[(o * inputs + i) * 9 + t] = perTap[(t * outputs + o) * inputs + i] }
+                weight[(o * inputs + i) * 9 + 4] += skip.scalars[o * inputs + i]
             }
-            for i in 0..<inputs { weight[(o * inputs + i) * 9 + 4] += skip.scalars[o * inputs + i] }
         }
         return (Tensor(shape: [outputs, inputs, 3, 3], scalars: weight), Tensor(shape: [outputs], scalars: outputBias))
     }
