@@ -793,35 +793,38 @@ final class CLITests: BinaryTestCase {
     }
 
     /// SPAN from a BasicSR .pth runs through the streaming engine: `model info` names it, the tiled output with
-    /// its exact overlap equals the whole-image forward, and converted to our format it gives the same bytes.
+    /// its exact overlap equals the whole-image forward, converted it gives the same bytes, and it exports.
     func testSPANRunsThroughTheEngine() throws {
-        let model = CLITests.repository + "/Tests/SRModelsTests/Fixtures/tiny_span_x4.pth"
-        let info = try run(["model", "info", model])
-        XCTAssertTrue(info.output.contains("SPAN, scale ×4, features 8, blocks 6"), info.output)
-        XCTAssertTrue(info.output.contains("exact overlap:    21"), info.output)
-        let output = folder + "/span.png"
-        let result = try run([sample("bird-lr.png"), output, "--model", model, "--tile", "16", "--quiet"])
-        XCTAssertEqual(result.status, 0, result.error)
-        XCTAssertLessThanOrEqual(try differenceFromWholeImage(model: model, output: output), 0.51 / 255)
-        try assertConvertedGivesTheSameBytes(model, as: output)
-        XCTAssertEqual(try run(["model", "export", model, folder + "/span.onnx"]).status, 0)
+        try assertForeignModelRunsThroughTheEngine(
+            "tiny_span_x4.pth", info: "SPAN, scale ×4, features 8, blocks 6", exactOverlap: 21)
     }
 
     /// An ncnn graph (.param/.bin, every supported layer type) runs through the streaming engine with its
     /// exact overlap from the graph: tiled output equals the whole-image forward; converted, it gives the same bytes.
     func testNCNNGraphRunsThroughTheEngine() throws {
-        let model = CLITests.repository + "/Tests/SRModelsTests/Fixtures/tiny_ncnn_x4.param"
+        try assertForeignModelRunsThroughTheEngine("tiny_ncnn_x4.param", info: "ncnn graph", exactOverlap: 5)
+    }
+
+    /// Checks a fixture model through the CLI: `model info` shows `info` and its exact overlap; upscaling
+    /// `bird-lr.png` in 16-pixel tiles equals the whole-image forward; `model convert`ed, it gives the same bytes;
+    /// `model export` writes an ONNX graph (ONNX Runtime's agreement is checked by `make bench-peers`).
+    func assertForeignModelRunsThroughTheEngine(
+        _ fixture: String, info expected: String, exactOverlap: Int, file: StaticString = #filePath,
+        line: UInt = #line
+    ) throws {
+        let model = CLITests.repository + "/Tests/SRModelsTests/Fixtures/" + fixture
         let info = try run(["model", "info", model])
-        XCTAssertTrue(info.output.contains("ncnn graph"), info.output)
-        XCTAssertTrue(info.output.contains("exact overlap:    5"), info.output)
-        let output = folder + "/ncnn.png"
+        XCTAssertTrue(info.output.contains(expected), info.output, file: file, line: line)
+        XCTAssertTrue(info.output.contains("exact overlap:    \(exactOverlap) "), info.output, file: file, line: line)
+        let output = folder + "/\(fixture).png"
         let result = try run([sample("bird-lr.png"), output, "--model", model, "--tile", "16", "--quiet"])
-        XCTAssertEqual(result.status, 0, result.error)
-        XCTAssertLessThanOrEqual(try differenceFromWholeImage(model: model, output: output), 0.51 / 255)
-        try assertConvertedGivesTheSameBytes(model, as: output)
-        // ONNX Runtime's agreement with it is checked by `make bench-peers` (check_onnx_export.py).
-        XCTAssertEqual(try run(["model", "export", model, folder + "/ncnn.onnx"]).status, 0)
-        XCTAssertGreaterThan(try Data(contentsOf: URL(fileURLWithPath: folder + "/ncnn.onnx")).count, 3_000)
+        XCTAssertEqual(result.status, 0, result.error, file: file, line: line)
+        XCTAssertLessThanOrEqual(
+            try differenceFromWholeImage(model: model, output: output), 0.51 / 255, file: file, line: line)
+        try assertConvertedGivesTheSameBytes(model, as: output, file: file, line: line)
+        let onnx = folder + "/\(fixture).onnx"
+        XCTAssertEqual(try run(["model", "export", model, onnx]).status, 0, file: file, line: line)
+        XCTAssertGreaterThan(try Data(contentsOf: URL(fileURLWithPath: onnx)).count, 3_000, file: file, line: line)
     }
 
     /// `model convert`s `model` to our safetensors format and checks that upscaling `bird-lr.png` with it (tile 16)
