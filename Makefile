@@ -70,7 +70,7 @@ bench: deps
 	$(SWIFT) run -c release upscale-bench
 
 # Our generators against ONNX Runtime on identical weights (installs its packages into .build/peers-venv),
-# and `upscale model export` checked in ONNX Runtime against upscale's own output.
+# and `upscale model export` checked in ONNX Runtime and in ncnn against upscale's own output.
 bench-peers: deps
 	$(SWIFT) build -c release --product upscale
 	$(SWIFT) build -c release --product upscale-bench
@@ -79,6 +79,11 @@ bench-peers: deps
 		weights/x4-psnr.safetensors weights/x4-gan.safetensors weights/x2-psnr.safetensors \
 		Tests/SRModelsTests/Fixtures/tiny_srvgg_x4.pth Tests/SRModelsTests/Fixtures/tiny_ncnn_x4.param \
 		Tests/SRModelsTests/Fixtures/tiny_rrdb_x4.safetensors Tests/SRModelsTests/Fixtures/tiny_rrdb_x2.safetensors \
+		Tests/SRModelsTests/Fixtures/tiny_span_x4.pth Tests/SRModelsTests/Fixtures/tiny_span_x2.safetensors
+	python3 Benchmarks/peers/check_ncnn_export.py .build/release/upscale samples/bird-lr.png \
+		weights/x4-gan-realistic.safetensors weights/x4-psnr.safetensors weights/x4-gan.safetensors \
+		weights/x2-psnr.safetensors Tests/SRModelsTests/Fixtures/tiny_srvgg_x4.pth \
+		Tests/SRModelsTests/Fixtures/tiny_ncnn_x4.param Tests/SRModelsTests/Fixtures/tiny_rrdb_x4.safetensors \
 		Tests/SRModelsTests/Fixtures/tiny_span_x4.pth Tests/SRModelsTests/Fixtures/tiny_span_x2.safetensors
 
 # Our trainer against PyTorch's (CPU build) on the shipped networks and recipes: steps per second in one run.

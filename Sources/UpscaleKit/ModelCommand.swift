@@ -152,27 +152,43 @@ struct ModelCommand: ParsableCommand {
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write a model as an ONNX graph (opset 17) for ONNX Runtime, TensorRT or chaiNNer.",
+            abstract:
+                "Write a model as an ONNX graph (ONNX Runtime, TensorRT, chaiNNer) or as ncnn files (Upscayl, "
+                + "realesrgan-ncnn-vulkan).",
             discussion: """
-                Input "input" [1, 3, H, W] in [0, 1], output "output" [1, 3, H·s, W·s]; H and W are free.
-                Example: upscale model export psnr x4-psnr.onnx
+                OUT.onnx: opset 17, input "input" [1, 3, H, W] in [0, 1], output "output" [1, 3, H·s, W·s]; H and W \
+                are free. OUT.param: an ncnn graph (blobs "data" and "output", RGB in [0, 1]) with its weights \
+                in OUT.bin beside it, as Upscayl's custom-model folder and realesrgan-ncnn-vulkan's -m take them.
+
+                Examples:
+                  upscale model export psnr x4-psnr.onnx
+                  upscale model export gan upscayl-models/x4-gan-realistic.param
                 """)
-        @Argument(help: "A model: .safetensors, .pth, or a shipped name (gan, gan-clean, psnr).") var model: String
-        @Argument(help: "Output .onnx file.") var output: String
+        @Argument(help: "A model: .safetensors, .pth, ncnn .param, or a shipped name (gan, gan-clean, psnr).")
+        var model: String
+        @Argument(help: "Output .onnx or .param file (the .param's .bin is written beside it).") var output: String
 
         func validate() throws {
-            guard output.lowercased().hasSuffix(".onnx") else { throw ValidationError("the output must end in .onnx") }
+            let lowercased = output.lowercased()
+            guard lowercased.hasSuffix(".onnx") || output.hasSuffix(".param") else {
+                throw ValidationError("the output must end in .onnx or .param")
+            }
         }
 
         func run() throws {
             try reportingFailure {
                 let path = try ModelCatalog.resolve(model, scale: 4)
-                guard FileSystem.canonicalPath(path) != FileSystem.canonicalPath(output) else {
-                    throw CLIError("\(output): refusing to overwrite the input file")
+                let written = output.hasSuffix(".param") ? [output, String(output.dropLast(6)) + ".bin"] : [output]
+                for file in written where FileSystem.canonicalPath(path) == FileSystem.canonicalPath(file) {
+                    throw CLIError("\(file): refusing to overwrite the input file")
                 }
                 let network = try ModelFile.load(path: path)
-                try ONNXExport.write(network, to: output)
-                print("wrote \(output): \(network.architectureName) ×\(network.scale)")
+                if output.hasSuffix(".param") {
+                    try NCNNExport.write(network, to: output)
+                } else {
+                    try ONNXExport.write(network, to: output)
+                }
+                print("wrote \(written.joined(separator: " and ")): \(network.architectureName) ×\(network.scale)")
             }
         }
     }

@@ -747,7 +747,8 @@ final class CLITests: BinaryTestCase {
         // The .pth of the same weights, converted to our format, gives the same bytes out.
         let pth = CLITests.repository + "/Tests/SRModelsTests/Fixtures/tiny_srvgg_x4.pth"
         try assertConvertedGivesTheSameBytes(pth, as: output)
-        XCTAssertNotEqual(try run(["model", "export", pth, folder + "/x.txt"]).status, 0, "export needs .onnx")
+        XCTAssertNotEqual(
+            try run(["model", "export", pth, folder + "/x.txt"]).status, 0, "export needs .onnx or .param")
         XCTAssertEqual(try run(["model", "export", pth, folder + "/x.onnx"]).status, 0)
         let refused = try run(["model", "info", CLITests.repository + "/Tests/SRModelsTests/Fixtures/malicious.pth"])
         XCTAssertNotEqual(refused.status, 0)
@@ -825,6 +826,25 @@ final class CLITests: BinaryTestCase {
         let onnx = folder + "/\(fixture).onnx"
         XCTAssertEqual(try run(["model", "export", model, onnx]).status, 0, file: file, line: line)
         XCTAssertGreaterThan(try Data(contentsOf: URL(fileURLWithPath: onnx)).count, 3_000, file: file, line: line)
+    }
+
+    /// The shipped default exports as ncnn files (for Upscayl or realesrgan-ncnn-vulkan) that upscale itself
+    /// reads back to the same image within 1/255; the two files are named in one line.
+    func testShippedModelExportsAsNCNNFiles() throws {
+        let param = folder + "/x4-gan.param"
+        let exported = try run(["model", "export", "gan", param])
+        XCTAssertEqual(exported.status, 0, exported.error)
+        XCTAssertTrue(exported.output.contains("x4-gan.param and \(folder)/x4-gan.bin"), exported.output)
+        let (ours, theirs) = (folder + "/gan.png", folder + "/gan-ncnn.png")
+        XCTAssertEqual(try run([sample("bird-lr.png"), ours, "--model", "gan", "--quiet"]).status, 0)
+        XCTAssertEqual(try run([sample("bird-lr.png"), theirs, "--model", param, "--quiet"]).status, 0)
+        let (a, b) = (try ImageFile.read(ours).image, try ImageFile.read(theirs).image)
+        XCTAssertEqual([a.width, a.height], [b.width, b.height])
+        let largest = zip(a.pixels, b.pixels).map { abs($0 - $1) }.max()!
+        XCTAssertLessThanOrEqual(largest, 1.01 / 255)
+        let refused = try run(["model", "export", "gan", folder + "/x4.bin"])
+        XCTAssertEqual(refused.status, 64)
+        XCTAssertTrue(refused.error.contains("must end in .onnx or .param"), refused.error)
     }
 
     /// `model convert`s `model` to our safetensors format and checks that upscaling `bird-lr.png` with it (tile 16)
