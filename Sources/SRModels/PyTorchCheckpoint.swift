@@ -19,6 +19,9 @@ public enum PyTorchCheckpoint {
     public static func stateDictionary(path: String) throws -> [String: Tensor] {
         do {
             let archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
+            // One pass over the central directory: looking entries up by name walks it each time (hundreds of
+            // storages made loading RRDBNet x4plus quadratic).
+            let byPath = Dictionary(archive.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
             guard let pickleEntry = archive.first(where: { $0.path.hasSuffix("data.pkl") }) else {
                 throw RestrictedUnpickler.Failure(description: "no data.pkl in the archive (not a torch.save file)")
             }
@@ -44,7 +47,7 @@ public enum PyTorchCheckpoint {
                     case .tensor(let storage, let type, let offset, let shape, let strides) = value
                 else { continue }  // non-tensor entries (step counters, …)
                 if name.hasPrefix("module.") { name.removeFirst("module.".count) }
-                guard let entry = archive[prefix + "data/" + storage] else {
+                guard let entry = byPath[prefix + "data/" + storage] else {
                     throw RestrictedUnpickler.Failure(description: "storage \(storage) is missing")
                 }
                 tensors[name] = try tensor(
@@ -108,6 +111,19 @@ public enum PyTorchCheckpoint {
             }
         }
         var scalars = [Float](repeating: 0, count: count)
+        // A contiguous float32 view (what torch.save writes for parameters) is one copy.
+        var rowMajor = [Int](repeating: 1, count: shape.count)
+        for d in stride(from: shape.count - 2, through: 0, by: -1) { rowMajor[d] = rowMajor[d + 1] * shape[d + 1] }
+        if type == "FloatStorage", count > 0, strides == rowMajor || count == 1 {
+            raw.withUnsafeBytes { bytes in
+                for i in 0..<count {
+                    scalars[i] = Float(
+                        bitPattern: UInt32(
+                            littleEndian: bytes.loadUnaligned(fromByteOffset: (offset + i) * 4, as: UInt32.self)))
+                }
+            }
+            return Tensor(shape: shape, scalars: scalars)
+        }
         var index = [Int](repeating: 0, count: shape.count)
         for i in 0..<count {
             var source = offset
