@@ -21,9 +21,9 @@ struct Train: ParsableCommand {
 
             Examples:
               upscale train --data my-photos/ --output runs/x4 --steps 20000
-              upscale train --data my-photos/ --output runs/mine --init weights/x4-psnr.safetensors --steps 2000
+              upscale train --data my-photos/ --output runs/mine --init psnr --steps 2000
               upscale train --resume runs/x4
-              upscale train --stage gan --init weights/x4-psnr.safetensors --data my-photos/ --output runs/x4-gan
+              upscale train --stage gan --init psnr --data my-photos/ --output runs/x4-gan
               upscale photo.jpg photo-x4.png --model runs/x4-gan/model.safetensors
             """)
 
@@ -46,7 +46,11 @@ struct Train: ParsableCommand {
     var output: String?
     @Option(help: "Training stage: psnr (pixel loss) or gan. (default: \(Train.defaults.stage.rawValue))") var stage:
         TrainingConfig.Stage?
-    @Option(help: "Stage-1 generator to start the GAN stage from.") var initialize: String?
+    @Option(
+        help: """
+            Generator to start from, to fine-tune it or to start the gan stage: one of ours (.safetensors) or a \
+            shipped model by name (gan, gan-clean, psnr; psnr with --scale 2 is the ×2 model).
+            """) var initialize: String?
     @Option(name: .customLong("init"), help: .hidden) var initAlias: String?
     @Option(
         help: """
@@ -268,7 +272,11 @@ struct Train: ParsableCommand {
         config.dataFolder = data ?? ""
         config.validationFolder = val
         if let output { config.outputFolder = output }
-        config.initialGenerator = initialize ?? initAlias
+        // A shipped model's name stands for its file, found like `upscale --model NAME` finds it.
+        config.initialGenerator = try (initialize ?? initAlias).map { name in
+            try ModelCatalog.shipped.contains { $0.name == name }
+                ? ModelCatalog.resolve(name, scale: Double(scale ?? Train.defaultGenerator.scale)) : name
+        }
         config.trainableLayers = trainLayers.map { $0.split(separator: ",").map(String.init) }
         if let initial = config.initialGenerator {
             config.generator = try SRModels.Generator.load(path: initial).config

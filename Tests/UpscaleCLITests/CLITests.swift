@@ -828,6 +828,28 @@ final class CLITests: BinaryTestCase {
         XCTAssertGreaterThan(try Data(contentsOf: URL(fileURLWithPath: onnx)).count, 3_000, file: file, line: line)
     }
 
+    /// `train --init` takes a shipped model's name (the ×2 one with --scale 2) to fine-tune it; an unknown name
+    /// is one line, before the run folder exists.
+    func testTrainFineTunesAShippedModelByName() throws {
+        let data = folder + "/photos"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: sample("bird-lr.png"), toPath: data + "/bird.png")
+        for (arguments, expected) in [
+            (["--init", "psnr"], "CompactResNet 48 features × 8 blocks ×4"),
+            (["--init", "psnr", "--scale", "2"], "CompactResNet 32 features × 8 blocks ×2"),
+        ] {
+            let result = try run(
+                ["train", "--data", data, "--output", folder + "/run-\(arguments.count)", "--steps", "1"]
+                    + ["--batch-size", "1", "--patch-size", "32"] + arguments)
+            XCTAssertEqual(result.status, 0, result.error)
+            XCTAssertTrue(result.output.contains(expected), result.output)
+        }
+        let unknown = try run(["train", "--data", data, "--output", folder + "/nope", "--init", "psnr-x9"])
+        XCTAssertEqual(unknown.status, 1)
+        XCTAssertTrue(unknown.error.contains("psnr-x9"), unknown.error)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/nope"))
+    }
+
     /// The shipped default exports as ncnn files (for Upscayl or realesrgan-ncnn-vulkan) that upscale itself
     /// reads back to the same image within 1/255; the two files are named in one line.
     func testShippedModelExportsAsNCNNFiles() throws {
