@@ -178,7 +178,7 @@ struct ModelCommand: ParsableCommand {
         func run() throws {
             try reportingFailure {
                 let path = try ModelCatalog.resolve(model, scale: 4)
-                let written = output.hasSuffix(".param") ? [output, String(output.dropLast(6)) + ".bin"] : [output]
+                let written = output.hasSuffix(".param") ? [output, NCNNExport.weightsPath(for: output)] : [output]
                 for file in written where FileSystem.canonicalPath(path) == FileSystem.canonicalPath(file) {
                     throw CLIError("\(file): refusing to overwrite the input file")
                 }

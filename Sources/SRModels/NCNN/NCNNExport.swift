@@ -30,12 +30,18 @@ public enum NCNNExport {
         return (graph.paramText, recorder.bytes)
     }
 
+    /// Where the weights of the graph written to `path` (.param) go: the same name ending in .bin.
+    public static func weightsPath(for path: String) -> String {
+        precondition(path.hasSuffix(".param"), "an ncnn graph is written to a .param path")
+        return String(path.dropLast(".param".count)) + ".bin"
+    }
+
     /// Writes `model` to `path` (.param) and the weights beside it (.bin), each atomically.
     public static func write(_ model: any SuperResolutionModel, to path: String) throws {
-        precondition(path.hasSuffix(".param"), "an ncnn graph is written to a .param path")
+        let weights = weightsPath(for: path)
         let (param, bin) = try files(for: model)
         try Data(param.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-        try bin.write(to: URL(fileURLWithPath: String(path.dropLast(".param".count)) + ".bin"), options: .atomic)
+        try bin.write(to: URL(fileURLWithPath: weights), options: .atomic)
     }
 
     struct Recorder: NCNNWeightSource {
