@@ -64,6 +64,15 @@ final class NCNNExportTests: XCTestCase {
         }
     }
 
+    /// A .param that cannot be written (here a folder stands at its path) leaves no lone .bin behind.
+    func testAFailedWriteLeavesNoHalfPair() throws {
+        let path = folder + "/blocked.param"
+        try FileManager.default.createDirectory(atPath: path + "/inside", withIntermediateDirectories: true)
+        let model = try ModelFile.load(path: try fixture("tiny_srvgg_x4", "safetensors"))
+        XCTAssertThrowsError(try NCNNExport.write(model, to: path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/blocked.bin"))
+    }
+
     func testForeignFamiliesRoundTripAndUnshuffledGraphsAreRefused() throws {
         try assertRoundTrip(try ModelFile.load(path: try fixture("tiny_span_x4", "pth")), "span")
         try assertRoundTrip(try ModelFile.load(path: try fixture("tiny_srvgg_x4", "safetensors")), "srvgg")

@@ -36,12 +36,18 @@ public enum NCNNExport {
         return String(path.dropLast(".param".count)) + ".bin"
     }
 
-    /// Writes `model` to `path` (.param) and the weights beside it (.bin), each atomically.
+    /// Writes `model` to `path` (.param) and the weights beside it (.bin), each atomically; when the .param
+    /// cannot be written, the .bin written for it is removed again, so no half of a pair is left behind.
     public static func write(_ model: any SuperResolutionModel, to path: String) throws {
         let weights = weightsPath(for: path)
         let (param, bin) = try files(for: model)
-        try Data(param.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
         try bin.write(to: URL(fileURLWithPath: weights), options: .atomic)
+        do {
+            try Data(param.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            try? FileManager.default.removeItem(atPath: weights)
+            throw error
+        }
     }
 
     struct Recorder: NCNNWeightSource {
