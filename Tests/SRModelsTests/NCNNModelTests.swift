@@ -2,6 +2,7 @@ import Foundation
 import SRModels
 import SRNN
 import SRTensor
+import SRTestSupport
 import XCTest
 
 /// The ncnn interpreter, checked against an independent float64 numpy forward of a tiny graph that uses every
@@ -45,8 +46,7 @@ final class NCNNModelTests: XCTestCase {
             let reference = model.interpret(input)
             let planned = model.inference(input)
             XCTAssertEqual(planned.shape, reference.shape)
-            let scale = reference.scalars.map(abs).max()!
-            XCTAssertLessThanOrEqual(planned.maxAbsDifference(reference), 2e-5 * scale, "\(height)×\(width)")
+            assertClose(planned, to: reference, relative: 2e-5, "\(height)×\(width)")
             XCTAssertEqual(model.inference(input), planned, "a plan gives the same result when reused")
         }
     }
@@ -96,9 +96,7 @@ final class NCNNModelTests: XCTestCase {
             for (height, width) in [(13, 9), (20, 20)] {
                 let input = Tensor.randomUniform(shape: [1, 3, height, width], generator: &random)
                 let reference = graph.interpret(input)
-                let scale = reference.scalars.map(abs).max()!
-                XCTAssertLessThanOrEqual(
-                    graph.inference(input).maxAbsDifference(reference), 2e-5 * scale, "\(height)×\(width)")
+                assertClose(graph.inference(input), to: reference, relative: 2e-5, "\(height)×\(width)")
             }
         }
     }
@@ -126,9 +124,7 @@ final class NCNNModelTests: XCTestCase {
                 let reference = graph.interpret(input)
                 let banded = graph.inference(input)
                 XCTAssertEqual(banded.shape, reference.shape)
-                let largest = reference.scalars.map(abs).max()!
-                XCTAssertLessThanOrEqual(
-                    banded.maxAbsDifference(reference), 2e-5 * largest, "×\(scale) \(height)×\(width)")
+                assertClose(banded, to: reference, relative: 2e-5, "×\(scale) \(height)×\(width)")
             }
             let whole = try XCTUnwrap(graph.workingSetFloats(height: graph.bandWindow, width: 196))
             let tall = try XCTUnwrap(graph.workingSetFloats(height: 196, width: 196))

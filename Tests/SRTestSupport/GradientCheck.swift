@@ -111,3 +111,13 @@ extension Tensor {
         return largest
     }
 }
+
+/// Asserts that `value` is within `tolerance` × the largest magnitude of `reference` everywhere (a fast path
+/// against its reference: relative to the output's scale, not per element).
+public func assertClose(
+    _ value: Tensor, to reference: Tensor, relative tolerance: Float, _ message: String = "",
+    file: StaticString = #filePath, line: UInt = #line
+) {
+    let largest = reference.scalars.map(abs).max() ?? 0
+    XCTAssertLessThanOrEqual(value.maxAbsDifference(reference), tolerance * largest, message, file: file, line: line)
+}
