@@ -601,6 +601,12 @@ void sr_pack_samples(const float *planes, size_t plane, int32_t channels, size_t
             for (size_t i = first; i < first + count; i++)
                 samples[i * (size_t)channels + (size_t)c] = (uint8_t)clamped_scaled(source[i], 255.0f);
         }
+    } else if (bit_depth == 32) {
+        float *samples = out;
+        for (int32_t c = 0; c < channels; c++) {
+            const float *source = planes + (size_t)c * plane;
+            for (size_t i = first; i < first + count; i++) samples[i * (size_t)channels + (size_t)c] = source[i];
+        }
     } else {
         uint16_t *samples = out;
         for (int32_t c = 0; c < channels; c++) {

@@ -43,7 +43,9 @@ public enum ImageFile {
     }
 
     /// Writes an image atomically; the format comes from the path's extension.
-    /// JPEG output drops alpha and is always 8-bit; GIF output is a still 8-bit palette image without metadata.
+    /// `bitDepth` is the image's (8, 16, or 32 for floating point); the format stores what
+    /// `ImageFormat.outputBitDepth` says. JPEG output drops alpha; GIF output is a still 8-bit palette image
+    /// without metadata.
     public static func write(
         _ image: PlanarImage, to path: String, bitDepth: Int = 8, quality: Int = 95,
         metadata: ImageMetadata = ImageMetadata()
@@ -58,7 +60,7 @@ public enum ImageFile {
         let prepared = format == .jpeg ? image.forJPEG() : image
         let writer = try ImageWriter(
             path: path, format: format, width: image.width, height: image.height,
-            channels: prepared.channels, bitDepth: format == .jpeg ? 8 : bitDepth,
+            channels: prepared.channels, bitDepth: format.outputBitDepth(forInputDepth: bitDepth),
             quality: quality, metadata: metadata)
         try writer.writeRows(prepared)
         try writer.finish()

@@ -10,7 +10,8 @@ public struct ImageDescription: Sendable {
     public var height: Int
     /// 1 gray, 2 gray + alpha, 3 RGB, 4 RGBA.
     public var channels: Int
-    /// 8 or 16: the depth of the delivered samples (1/2/4-bit PNGs are widened to 8).
+    /// 8 or 16: the depth of the delivered samples (1/2/4-bit PNGs are widened to 8); 32 for TIFFs of
+    /// floating-point samples, whose values are kept as they are (not clamped to [0, 1]).
     public var bitDepth: Int
     /// EXIF (JPEG) or TIFF orientation found in the file (1 when there is none).
     public var orientation: Int
@@ -44,7 +45,7 @@ public struct DecodeLimits: Sendable, Equatable {
 ///
 /// PNG and JPEG go through the C codec, TIFF through `TIFFReader`.
 /// JPEGs and TIFFs whose orientation rotates or flips vertically (3-8) cannot be decoded top-down in display
-/// order; those are decoded whole when opened (as 8- or 16-bit samples, not floats) and served in bands.
+/// order; those are decoded whole when opened (as stored: 8- or 16-bit, or 32-bit floats) and served in bands.
 /// Interlaced PNGs are decoded whole by the codec and served from its buffer.
 public final class ImageReader {
     public let path: String
@@ -220,7 +221,8 @@ public final class ImageReader {
         }
     }
 
-    /// Display rows `rows` of a stored interleaved image of `width` × `height` as planar floats in [0, 1].
+    /// Display rows `rows` of a stored interleaved image of `width` × `height` as planar floats: integer
+    /// samples (1 or 2 bytes) scaled to [0, 1], floating-point ones (4 bytes) as they are.
     static func convert(
         _ stored: UnsafeRawPointer, width: Int, height: Int, channels: Int, bytesPerSample: Int,
         orientation: Int, rows: Range<Int>
@@ -236,6 +238,9 @@ public final class ImageReader {
                     if bytesPerSample == 1 {
                         let samples = stored.assumingMemoryBound(to: UInt8.self)
                         for x in 0..<outWidth { target[x] = Float(samples[(start + x * step) * channels + c]) / 255 }
+                    } else if bytesPerSample == 4 {
+                        let samples = stored.assumingMemoryBound(to: Float.self)
+                        for x in 0..<outWidth { target[x] = samples[(start + x * step) * channels + c] }
                     } else {
                         let samples = stored.assumingMemoryBound(to: UInt16.self)
                         for x in 0..<outWidth { target[x] = Float(samples[(start + x * step) * channels + c]) / 65535 }

@@ -31,7 +31,7 @@ public final class ImageWriter {
     /// - Parameters:
     ///   - path: destination; its extension does not matter here (`format` decides).
     ///   - channels: 1-4 for PNG and TIFF; JPEG takes 1 or 3 (alpha must be removed by the caller).
-    ///   - bitDepth: 8 or 16 (PNG and TIFF).
+    ///   - bitDepth: 8 or 16 (PNG and TIFF), or 32 for floating-point samples (TIFF only).
     ///   - quality: JPEG quality 1-100.
     ///   - pngCompression: 0-9 for PNG: 1 (fast) is the Paeth filter with run-length deflate, the
     ///     others zlib's levels with adaptive filters.
@@ -124,7 +124,7 @@ public final class ImageWriter {
     }
 
     /// Encodes the next rows. `band` must have this writer's width and channel count; values are
-    /// clamped to [0, 1] and rounded to the output depth. With `threads` > 1, the conversion and (at
+    /// clamped to [0, 1] and rounded to the output depth (a 32-bit floating-point TIFF keeps them as they are). With `threads` > 1, the conversion and (at
     /// PNG level 1) the filtering and compression run on that many threads, each on its own rows.
     public func writeRows(_ band: PlanarImage) throws {
         precondition(band.width == width && band.channels == channels, "band does not match the writer")

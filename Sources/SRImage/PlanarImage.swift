@@ -4,8 +4,19 @@ public enum ImageFormat: String, Sendable, CaseIterable {
     case jpeg
     /// Written by `GIFWriter` (still or animated), never by `ImageWriter`.
     case gif
-    /// Baseline TIFF with Deflate strips, 8 or 16 bits, with alpha (`.tif`, `.tiff`).
+    /// Baseline TIFF with Deflate strips, 8 or 16 bits or 32-bit floating point, with alpha (`.tif`, `.tiff`).
     case tiff
+
+    /// The sample depth an output in this format stores for an input of `inputDepth` bits (8, 16, or 32 for
+    /// floating point): JPEG and GIF 8, PNG the input's up to 16 (floating point becomes 16-bit), TIFF the
+    /// input's own.
+    public func outputBitDepth(forInputDepth inputDepth: Int) -> Int {
+        switch self {
+        case .jpeg, .gif: 8
+        case .png: min(inputDepth, 16)
+        case .tiff: inputDepth
+        }
+    }
 
     /// The format a path's extension asks for (`.png`, `.jpg`, `.jpeg`, `.gif`, `.tif`, `.tiff`, any case).
     /// - Throws: `ImageError` for any other extension.

@@ -7,14 +7,18 @@ import SRFiles
 /// Supported: strips and tiles, chunky and planar samples; no compression, LZW, Deflate and PackBits,
 /// with or without horizontal differencing (predictor 2), and CCITT fax compression of 1-bit images
 /// (modified Huffman, T.4 one- and two-dimensional, T.6); gray (black or white is zero), RGB and palette
-/// images; 1, 2, 4, 8 and 16 bits per sample; an extra sample as alpha (associated alpha is converted to
-/// straight alpha). Rows are delivered interleaved like `sr_reader_read_rows`: gray, gray + alpha, RGB or
-/// RGBA, 8-bit, or 16-bit in host byte order for 16-bit gray and RGB files. The descriptive tags (date,
+/// images; 1, 2, 4, 8 and 16 bits per unsigned sample, and 16-, 32- and 64-bit floating-point gray and RGB
+/// samples (SampleFormat 3, with or without the floating-point predictor 3); an extra sample as alpha
+/// (associated alpha is converted to straight alpha). Rows are delivered interleaved like
+/// `sr_reader_read_rows`: gray, gray + alpha, RGB or RGBA, 8-bit, or 16-bit in host byte order for 16-bit
+/// gray and RGB files, or 32-bit floats in host byte order for floating-point files. Floating-point samples
+/// keep their values (below 0 and above 1 too) except that NaN and infinities are read as 0, and alpha is
+/// clamped to [0, 1]. The descriptive tags (date,
 /// camera, artist, copyright, orientation) and the Exif and GPS directories become an EXIF block.
 final class TIFFReader {
     let width: Int
     let height: Int
-    /// Delivered samples per pixel (1-4) and bits per sample (8 or 16).
+    /// Delivered samples per pixel (1-4) and bits per sample (8, 16, or 32 for floating point).
     let channels: Int
     let bitDepth: Int
     /// TIFF orientation (tag 274, 1-8; 1 when absent or invalid).
@@ -29,6 +33,8 @@ final class TIFFReader {
     private let compression: Int
     private let photometric: Int
     private let bitsPerSample: Int
+    /// Samples are IEEE floating point (SampleFormat 3) of `bitsPerSample` 16, 32 or 64 bits.
+    private let isFloat: Bool
     private let samplesPerPixel: Int
     /// 1 (gray or palette) or 3 (RGB) colour samples, then the extra samples.
     private let colorSamples: Int
@@ -52,8 +58,10 @@ final class TIFFReader {
     private var chunkRow = -1
     private var decoders: [TIFFChunkDecoder] = []
     private var chunkBytes: [UInt8] = []
-    /// One image row: `samplesPerPixel` values per pixel, as stored (after the predictor).
+    /// One image row: `samplesPerPixel` values per pixel, as stored (after the predictor); integer samples
+    /// go to `samples`, floating-point ones to `floatSamples`.
     private var samples: [UInt16]
+    private var floatSamples: [Float]
 
     /// Whether the file starts with a TIFF or BigTIFF signature.
     static func isTIFF(path: String) -> Bool {
@@ -104,11 +112,18 @@ final class TIFFReader {
             throw TIFFFormatError(reason: "has samples of different sizes (\(bits)), which is not supported")
         }
         bitsPerSample = firstBits
-        let sampleFormat = try directory.integer(TIFFTag.sampleFormat, default: 1)
-        guard sampleFormat == 1 else {
+        switch try directory.integer(TIFFTag.sampleFormat, default: 1) {
+        case 1: isFloat = false
+        case 3:
+            guard [16, 32, 64].contains(bitsPerSample) else {
+                throw TIFFFormatError(
+                    reason: "has \(bitsPerSample)-bit floating-point samples; 16, 32 and 64 bits are supported")
+            }
+            isFloat = true
+        case let format:
             throw TIFFFormatError(
-                reason: "has \(sampleFormat == 3 ? "floating-point" : "signed") samples; only unsigned 8- and "
-                    + "16-bit samples are supported")
+                reason: "has \(format == 2 ? "signed integer" : "undefined (sample format \(format))") samples; "
+                    + "unsigned integer and floating-point samples are supported")
         }
         photometric = try directory.integer(TIFFTag.photometric, default: samplesPerPixel >= 3 ? 2 : 1)
         switch photometric {
@@ -122,8 +137,16 @@ final class TIFFReader {
         guard samplesPerPixel >= colorSamples else {
             throw TIFFFormatError(reason: "has \(samplesPerPixel) samples per pixel for its colour model")
         }
-        let subByte = [1, 2, 4].contains(bitsPerSample)
-        guard bitsPerSample == 8 || bitsPerSample == 16 || (subByte && samplesPerPixel == 1 && photometric != 2) else {
+        guard !isFloat || photometric == 1 || photometric == 2 else {
+            throw TIFFFormatError(
+                reason: "has floating-point samples in a \(photometric == 0 ? "white-is-zero" : "palette") image, "
+                    + "which is not supported (gray and RGB are)")
+        }
+        let subByte = [1, 2, 4].contains(bitsPerSample) && !isFloat
+        guard
+            bitsPerSample == 8 || bitsPerSample == 16 || isFloat
+                || (subByte && samplesPerPixel == 1 && photometric != 2)
+        else {
             throw TIFFFormatError(
                 reason:
                     "has \(bitsPerSample)-bit samples; 8 and 16 bits are supported (1, 2 and 4 for one-sample gray or palette images)"
@@ -141,9 +164,9 @@ final class TIFFReader {
         hasAlpha = samplesPerPixel > colorSamples
         associatedAlpha = hasAlpha && extraKind == 1
         channels = (photometric == 3 ? 3 : colorSamples) + (hasAlpha ? 1 : 0)
-        bitDepth = bitsPerSample == 16 ? 16 : 8
+        bitDepth = isFloat ? 32 : bitsPerSample == 16 ? 16 : 8
         predictor = try directory.integer(TIFFTag.predictor, default: 1)
-        guard predictor == 1 || (predictor == 2 && !subByte) else {
+        guard predictor == 1 || (isFloat ? predictor == 3 : predictor == 2 && !subByte) else {
             throw TIFFFormatError(reason: "uses TIFF predictor \(predictor), which is not supported")
         }
         let t4Options = try directory.integer(TIFFTag.t4Options, default: 0)
@@ -201,13 +224,15 @@ final class TIFFReader {
             throw TIFFFormatError(reason: "has no \(kind) sizes")
         }
         // One row of samples, one decoded chunk row and a read block per strip or tile across.
-        let rowBuffers = chunksAcross * (chunkWidth * samplesPerPixel * 3 + planes * 65_536)
+        let rowBuffers = chunksAcross * (chunkWidth * samplesPerPixel * (isFloat ? 12 : 3) + planes * 65_536)
         guard rowBuffers <= limits.maximumWholeDecodeBytes else {
             throw TIFFFormatError(
                 reason: "needs \(rowBuffers / 1_000_000) MB for one row of its \(width)-pixel width, over the "
                     + "\(limits.maximumWholeDecodeBytes / 1_000_000) MB allowed")
         }
-        samples = [UInt16](repeating: 0, count: chunksAcross * chunkWidth * samplesPerPixel)
+        let rowSamples = chunksAcross * chunkWidth * samplesPerPixel
+        samples = [UInt16](repeating: 0, count: isFloat ? 0 : rowSamples)
+        floatSamples = [Float](repeating: 0, count: isFloat ? rowSamples : 0)
 
         let unit = try directory.integer(TIFFTag.resolutionUnit, default: 2)
         let perInch = unit == 3 ? 2.54 : 1
@@ -239,7 +264,7 @@ final class TIFFReader {
         precondition(row + count <= height, "reading past the last row")
         for k in 0..<count {
             try decodeRow()
-            deliver(into: buffer + k * rowBytes)
+            if isFloat { deliverFloats(into: buffer + k * rowBytes) } else { deliver(into: buffer + k * rowBytes) }
             row += 1
         }
     }
@@ -274,9 +299,16 @@ final class TIFFReader {
                 try chunkBytes.withUnsafeMutableBufferPointer {
                     try decoders[plane * chunksAcross + across].read(into: .init(rebasing: $0[0..<chunkRowBytes]))
                 }
-                unpack(
-                    firstPixel: across * chunkWidth, pixels: min(chunkWidth, width - across * chunkWidth),
-                    firstSample: plane * planeSamples, count: planeSamples)
+                let pixels = min(chunkWidth, width - across * chunkWidth)
+                if isFloat {
+                    unpackFloats(
+                        firstPixel: across * chunkWidth, pixels: pixels, firstSample: plane * planeSamples,
+                        count: planeSamples)
+                } else {
+                    unpack(
+                        firstPixel: across * chunkWidth, pixels: pixels, firstSample: plane * planeSamples,
+                        count: planeSamples)
+                }
             }
         }
     }
@@ -309,6 +341,60 @@ final class TIFFReader {
                         samples[target + s] = value
                     }
                 }
+            }
+        }
+    }
+
+    /// Spreads one chunk row's stored floating-point bytes into `floatSamples` (pixels `firstPixel...`,
+    /// samples `firstSample..<firstSample + count` of each). Predictor 3 stores a row's bytes most significant
+    /// first in byte planes (every value's first byte, then every value's second, ...) and then differences
+    /// each byte from the one `count` places before it; the bytes' order then no longer depends on the file's.
+    private func unpackFloats(firstPixel: Int, pixels: Int, firstSample: Int, count: Int) {
+        let size = bitsPerSample / 8
+        let values = chunkWidth * count
+        let little = order.littleEndian
+        let planesOfBytes = predictor == 3
+        chunkBytes.withUnsafeMutableBufferPointer { stored in
+            if planesOfBytes {
+                for j in count..<(values * size) { stored[j] = stored[j] &+ stored[j - count] }
+            }
+            floatSamples.withUnsafeMutableBufferPointer { samples in
+                for x in 0..<pixels {
+                    for s in 0..<count {
+                        let index = x * count + s
+                        var bits: UInt64 = 0
+                        for k in 0..<size {
+                            let byte =
+                                planesOfBytes
+                                ? stored[k * values + index] : stored[index * size + (little ? size - 1 - k : k)]
+                            bits = bits << 8 | UInt64(byte)
+                        }
+                        let value =
+                            switch size {
+                            case 2: Float(Float16(bitPattern: UInt16(bits)))
+                            case 4: Float(bitPattern: UInt32(bits))
+                            default: Float(Double(bitPattern: bits))
+                            }
+                        samples[(firstPixel + x) * samplesPerPixel + firstSample + s] = value.isFinite ? value : 0
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes `floatSamples` as one delivered row of 32-bit floats, alpha clamped to [0, 1] and associated
+    /// alpha divided out.
+    private func deliverFloats(into target: UnsafeMutableRawPointer) {
+        let out = target.assumingMemoryBound(to: Float.self)
+        floatSamples.withUnsafeBufferPointer { samples in
+            for x in 0..<width {
+                let base = x * samplesPerPixel
+                let alpha = hasAlpha ? min(max(samples[base + colorSamples], 0), 1) : 1
+                for c in 0..<colorSamples {
+                    let value = samples[base + c]
+                    out[x * channels + c] = associatedAlpha ? (alpha > 0 ? value / alpha : 0) : value
+                }
+                if hasAlpha { out[x * channels + colorSamples] = alpha }
             }
         }
     }

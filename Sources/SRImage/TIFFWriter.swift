@@ -2,13 +2,13 @@ import CImageCodec
 import Dispatch
 import SRFiles
 
-/// Writes a TIFF front to back: Deflate-compressed strips with horizontal differencing (predictor 2), as
-/// rows arrive, then the page's image directory and the pointer to it; further pages follow the same way.
+/// Writes a TIFF front to back: Deflate-compressed strips with horizontal differencing (predictor 2; the
+/// floating-point predictor 3 for 32-bit float samples), as rows arrive, then the page's image directory and the pointer to it; further pages follow the same way.
 /// Memory is one strip of pending rows plus the compressed strips of the band being written. Files that
 /// could pass 4 GB are BigTIFF.
 ///
 /// Rows come interleaved in host byte order (`sr_pack_samples`): gray, gray + alpha, RGB or RGBA, 8- or
-/// 16-bit. Alpha is written as unassociated (straight) alpha. The ICC profile, the XMP packet, the
+/// 16-bit unsigned integers or 32-bit floats. Alpha is written as unassociated (straight) alpha. The ICC profile, the XMP packet, the
 /// resolution and EXIF (its descriptive tags with the Exif and GPS sub-directories) are embedded.
 final class TIFFWriter {
     /// The page being written.
@@ -66,7 +66,7 @@ final class TIFFWriter {
     }
 
     private func begin(width: Int, height: Int, channels: Int, bitDepth: Int, metadata: ImageMetadata) {
-        precondition((1...4).contains(channels) && (bitDepth == 8 || bitDepth == 16), "unsupported TIFF layout")
+        precondition((1...4).contains(channels) && [8, 16, 32].contains(bitDepth), "unsupported TIFF layout")
         (self.width, self.height, self.channels, self.bitDepth) = (width, height, channels, bitDepth)
         self.metadata = metadata
         rowBytes = width * channels * bitDepth / 8
@@ -137,7 +137,10 @@ final class TIFFWriter {
 
     /// One strip with horizontal differencing, as a zlib stream; nil when out of memory.
     private func compress(_ strip: UnsafeRawBufferPointer) -> [UInt8]? {
-        var differenced = [UInt8](strip)
+        var differenced =
+            bitDepth == 32
+            ? Self.floatingPointPredicted(strip, rowBytes: rowBytes, channels: channels)
+            : [UInt8](strip)
         let rows = strip.count / rowBytes
         differenced.withUnsafeMutableBytes { bytes in
             for row in 0..<rows {
@@ -146,7 +149,7 @@ final class TIFFWriter {
                     for i in stride(from: rowBytes - 1, through: channels, by: -1) {
                         samples[i] = samples[i] &- samples[i - channels]
                     }
-                } else {
+                } else if bitDepth == 16 {
                     let samples = bytes.baseAddress!.assumingMemoryBound(to: UInt16.self) + row * rowBytes / 2
                     for i in stride(from: rowBytes / 2 - 1, through: channels, by: -1) {
                         samples[i] = samples[i] &- samples[i - channels]
@@ -163,6 +166,31 @@ final class TIFFWriter {
         }
         guard length > 0 else { return nil }
         out.removeLast(out.count - length)
+        return out
+    }
+
+    /// Rows of 32-bit floats under TIFF predictor 3: each row's values as byte planes, most significant byte
+    /// first (every value's first byte, then every value's second, ...), each byte then differenced from the
+    /// one `channels` places before it.
+    private static func floatingPointPredicted(
+        _ strip: UnsafeRawBufferPointer, rowBytes: Int, channels: Int
+    )
+        -> [UInt8]
+    {
+        var out = [UInt8](repeating: 0, count: strip.count)
+        let values = rowBytes / 4
+        out.withUnsafeMutableBufferPointer { out in
+            for row in 0..<(strip.count / rowBytes) {
+                let line = out.baseAddress! + row * rowBytes
+                for i in 0..<values {
+                    let bits = strip.loadUnaligned(fromByteOffset: row * rowBytes + 4 * i, as: UInt32.self)
+                    for k in 0..<4 { line[k * values + i] = UInt8(truncatingIfNeeded: bits >> (24 - 8 * k)) }
+                }
+                for j in stride(from: rowBytes - 1, through: channels, by: -1) {
+                    line[j] = line[j] &- line[j - channels]
+                }
+            }
+        }
         return out
     }
 
@@ -219,8 +247,11 @@ final class TIFFWriter {
         if metadata.resolution != nil { entries.append((TIFFTag.resolutionUnit, 3, 1, integers([2], size: 2))) }
         let software = Array("upscale".utf8) + [0]
         entries.append((TIFFTag.software, 2, software.count, software))
-        entries.append((TIFFTag.predictor, 3, 1, integers([2], size: 2)))
+        entries.append((TIFFTag.predictor, 3, 1, integers([bitDepth == 32 ? 3 : 2], size: 2)))
         if alpha { entries.append((TIFFTag.extraSamples, 3, 1, integers([2], size: 2))) }
+        if bitDepth == 32 {
+            entries.append((TIFFTag.sampleFormat, 3, channels, integers(Array(repeating: 3, count: channels), size: 2)))
+        }
         if let xmp = metadata.xmp { entries.append((TIFFTag.xmp, 1, xmp.count, xmp)) }
         if let icc = metadata.iccProfile { entries.append((TIFFTag.iccProfile, 7, icc.count, icc)) }
         // EXIF: the descriptive first-directory tags join this directory; the Exif and GPS sub-directories are

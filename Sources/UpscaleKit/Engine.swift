@@ -310,7 +310,8 @@ final class Engine {
         let colorChannels = channels == 2 || channels == 4 ? channels - 1 : channels
         let writer = try ImageWriter(
             path: output, format: format, width: outputWidth, height: outputHeight,
-            channels: format == .jpeg ? colorChannels : channels, bitDepth: format == .jpeg ? 8 : bitDepth,
+            channels: format == .jpeg ? colorChannels : channels,
+            bitDepth: format.outputBitDepth(forInputDepth: bitDepth),
             quality: quality, pngCompression: pngCompression, metadata: metadata, threads: cores)
         do {
             try pipe(

@@ -95,6 +95,70 @@ final class TIFFTests: XCTestCase {
             try ImageReader(path: folder + "/orientation6-tiles-planar-deflate.tif").description.orientation, 6)
     }
 
+    func testFloatingPointSamplesDecodeToTheIndependentValues() throws {
+        let folder = try fixtures
+        let expected = try XCTUnwrap(
+            JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: folder + "/float_tiff_expected.json")))
+                as? [String: [String: Any]])
+        XCTAssertEqual(expected.count, 4)
+        for (name, entry) in expected {
+            let reader = try ImageReader(path: folder + "/" + name)
+            let d = reader.description
+            XCTAssertEqual(
+                [d.width, d.height, d.channels, d.bitDepth],
+                [entry["width"], entry["height"], entry["channels"], 32].map { $0 as? Int }, name)
+            // Bands of 3 rows cross every strip and tile boundary at a different place.
+            var values: [Float] = []
+            while reader.rowsRead < d.height {
+                let band = try reader.readRows(3)
+                let plane = band.width * band.height
+                values += (0..<plane).flatMap { i in (0..<band.channels).map { band.pixels[$0 * plane + i] } }
+            }
+            XCTAssertEqual(values, try XCTUnwrap(entry["values"] as? [Double]).map { Float($0) }, name)
+        }
+    }
+
+    func testFloatingPointWriterKeepsValuesBeyondTheUnitRange() throws {
+        var generator = SeededGenerator(seed: 4)
+        for channels in 1...4 {
+            // 1 000 px of float RGBA is 16 000 bytes a row: 16 rows a strip, so the bands leave partial strips.
+            let (width, height) = (1000, 150)
+            let image = PlanarImage(
+                width: width, height: height, channels: channels,
+                pixels: (0..<(width * height * channels)).map { i in
+                    // Ramps from -0.5 to 2 with noise (alpha stays in [0, 1], as the reader clamps it).
+                    let value =
+                        Float(i % width) / Float(width) * 2.5 - 0.5 + Float.random(in: 0...0.01, using: &generator)
+                    let isAlpha = channels % 2 == 0 && i / (width * height) == channels - 1
+                    return isAlpha ? min(max(value, 0), 1) : value
+                })
+            let path = folder + "/float-\(channels).tif"
+            let writer = try ImageWriter(
+                path: path, format: .tiff, width: width, height: height, channels: channels, bitDepth: 32, threads: 2)
+            var start = 0
+            for band in [7, 90, 3, 50] {
+                try writer.writeRows(image.rows(start..<(start + band)))
+                start += band
+            }
+            try writer.finish()
+            let (read, description) = try ImageFile.read(path)
+            XCTAssertEqual([description.channels, description.bitDepth], [channels, 32])
+            XCTAssertEqual(read, image, "\(channels) channels")
+            // The floating-point predictor makes the ramps compress.
+            let size = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+            XCTAssertLessThan(size, width * height * channels * 4 * 3 / 4)
+        }
+        // A PNG cannot hold floats: it gets 16-bit samples clamped to [0, 1]; JPEG gets 8 bits.
+        let ramp = PlanarImage(width: 4, height: 1, channels: 1, pixels: [-0.5, 0.25, 0.75, 2])
+        try ImageFile.write(ramp, to: folder + "/ramp.png", bitDepth: 32)
+        let (png, description) = try ImageFile.read(folder + "/ramp.png")
+        XCTAssertEqual(description.bitDepth, 16)
+        XCTAssertEqual(png.pixels, [0, 16384 / 65535, 49151 / 65535, 1])
+        try ImageFile.write(ramp, to: folder + "/ramp.jpg", bitDepth: 32)
+        XCTAssertEqual(try ImageFile.read(folder + "/ramp.jpg").description.bitDepth, 8)
+    }
+
     func testWriterRoundTripsDepthsChannelsAndMetadata() throws {
         var generator = SeededGenerator(seed: 3)
         for channels in 1...4 {

@@ -240,6 +240,38 @@ final class CLITests: BinaryTestCase {
         XCTAssertEqual(try ImageFile.read(batch + "/photo.tiff").description.channels, 3)
     }
 
+    func testFloatingPointTIFFKeepsItsRangeAndDepth() throws {
+        // 32-bit float RGB with values from -0.5 to 2 (a linear or scientific image), and a flat patch of 1.75.
+        let input = folder + "/linear.tif"
+        var image = PlanarImage(width: 20, height: 16, channels: 3)
+        for y in 0..<16 {
+            for x in 0..<20 {
+                let ramp = Float(x) / 19 * 2.5 - 0.5
+                (image[0, y, x], image[1, y, x], image[2, y, x]) = x >= 12 ? (1.75, 1.75, 1.75) : (ramp, 0.5, -0.25)
+            }
+        }
+        try ImageFile.write(image, to: input, bitDepth: 32)
+        for arguments in [["--method", "bicubic"], ["--model", model]] {
+            let output = folder + "/linear-x4.tif"
+            let result = try run([input, output, "--quiet"] + arguments)
+            XCTAssertEqual(result.status, 0, result.error)
+            let (upscaled, description) = try ImageFile.read(output)
+            XCTAssertEqual(
+                [upscaled.width, upscaled.height, description.channels, description.bitDepth], [80, 64, 3, 32])
+            // Values outside [0, 1] survive: the flat patch stays near 1.75, the blue plane near -0.25.
+            XCTAssertEqual(upscaled[1, 32, 70], 1.75, accuracy: 0.2, arguments.joined(separator: " "))
+            XCTAssertEqual(upscaled[2, 32, 10], -0.25, accuracy: 0.2, arguments.joined(separator: " "))
+            try FileManager.default.removeItem(atPath: output)
+        }
+        // A PNG of the same input is 16-bit and clamped.
+        let result = try run([input, folder + "/linear-x4.png", "--method", "bicubic", "--quiet"])
+        XCTAssertEqual(result.status, 0, result.error)
+        let (png, description) = try ImageFile.read(folder + "/linear-x4.png")
+        XCTAssertEqual(description.bitDepth, 16)
+        XCTAssertEqual(png[1, 32, 70], 1)
+        XCTAssertEqual(png[2, 32, 10], 0)
+    }
+
     func testMultiPageTIFFsKeepEveryPage() throws {
         // Three pages: RGB, 16-bit gray, RGBA; each upscaled page equals that page upscaled on its own.
         let input = folder + "/pages.tif"

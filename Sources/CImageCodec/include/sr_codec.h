@@ -69,7 +69,8 @@ int sr_writer_write_rows(sr_writer *writer, const uint8_t *buffer, int32_t rows,
 /// Packs pixels [first, first + count) of `channels` float planes (`plane` pixels apart) into
 /// interleaved samples: each value clamped to [0, 1] (NaN to 0), scaled to 255 or 65535 and rounded
 /// half away from zero, exactly as Float.rounded() does. 16-bit samples are stored big-endian when
-/// `big_endian` is 1, else in the machine's order.
+/// `big_endian` is 1, else in the machine's order. A `bit_depth` of 32 copies the floats unchanged (in the
+/// machine's order).
 void sr_pack_samples(const float *planes, size_t plane, int32_t channels, size_t first, size_t count,
                      int32_t bit_depth, int32_t big_endian, void *out);
 

@@ -6,7 +6,8 @@ both byte orders, classic TIFF and BigTIFF, no compression, PackBits, LZW (an en
 table clears) and Deflate (zlib), horizontal differencing on 8- and 16-bit samples, gray (black or white is
 zero), 1-, 4-, 8- and 16-bit samples, palette, RGB, associated and unassociated alpha, and an orientation
 tag. Pillow (libtiff) decodes every file whose layout it can hold and must agree with the pixels written.
-A few files the reader must refuse (CMYK, JPEG compression, float samples) carry the expected message.
+A few files the reader must refuse (CMYK, JPEG compression, signed samples) carry the expected message.
+(Floating-point files come from make_float_tiff_fixtures.py.)
 
 tiff_expected.json: per file, the display size, channels and bit depth the reader must deliver and the
 pixels (interleaved, display order), or the message it must fail with."""
@@ -301,7 +302,7 @@ refusals = {
     "cmyk.tif": (tiff(noise(4, 4, 4, 8), 8, 5, rows_per_strip=4), "CMYK"),
     "jpeg-compressed.tif": (tiff(noise(4, 4, 3, 8), 8, 2, rows_per_strip=4).replace(
         struct.pack("<HHIH", 259, 3, 1, 1), struct.pack("<HHIH", 259, 3, 1, 7)), "JPEG-compressed"),
-    "float32.tif": (tiff(noise(4, 4, 1, 16), 16, 1, rows_per_strip=4, extra_tags=[(339, 3, [3])]), "floating-point"),
+    "signed16.tif": (tiff(noise(4, 4, 1, 16), 16, 1, rows_per_strip=4, extra_tags=[(339, 3, [2])]), "signed integer"),
 }
 for name, (data, message) in refusals.items():
     open(name, "wb").write(data)
