@@ -282,7 +282,7 @@ final class TIFFTests: XCTestCase {
     func testDamagedFilesFailWithTheirName() throws {
         for name in [
             "strips-lzw-predictor-rgb8.tif", "tiles-deflate-predictor-rgba16-bigendian.tif", "fax-group4.tif",
-            "bigtiff-deflate-gray16-bigendian.tif", "exif-bigendian.tif",
+            "bigtiff-deflate-gray16-bigendian.tif", "exif-bigendian.tif", "float16-rgb-planar-deflate-predictor.tif",
         ] {
             let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: try fixtures + "/" + name)))
             let path = folder + "/damaged.tif"
@@ -300,9 +300,11 @@ final class TIFFTests: XCTestCase {
                 }
             }
             // Every truncation fails (the directory and the values it points to are at the end), never crashes;
-            // libtiff's file ends in the 4-byte pointer to a next page, which is never read.
+            // libtiff's file ends in the 4-byte pointer to a next page, which is never read, and tifffile's in the
+            // last strip's zlib stream, whose Adler-32 and final end-of-block byte are not needed once every row
+            // is decoded.
             for length in 0..<original.count { try attempt(Array(original[0..<length])) }
-            XCTAssertGreaterThanOrEqual(failures, original.count - 4, name)
+            XCTAssertGreaterThanOrEqual(failures, original.count - (name.hasPrefix("float") ? 5 : 4), name)
             // Every single byte set to 0xFF: never a crash or a hang; every failure is one line naming the file.
             for position in 0..<original.count {
                 var bytes = original
