@@ -18,8 +18,10 @@ struct UpscaleImages: ParsableCommand {
             new pixel size) unless --strip-metadata. An animated GIF is upscaled frame by frame into an animated GIF (the \
             delays, the loop count and on/off transparency kept; 256 colours per frame, the previous frame's palette \
             kept while it fits, so still areas do not shimmer); a still GIF may be written as PNG or JPEG. TIFF: strips \
-            or tiles, uncompressed, LZW, Deflate, PackBits or fax (Group 3/4), 1-16-bit gray, palette, RGB and alpha are read, every \
-            page of a multi-page TIFF into a multi-page TIFF; TIFF is written with Deflate, keeping 16 bits, alpha and the metadata. The colour \
+            or tiles, uncompressed, LZW, Deflate, PackBits or fax (Group 3/4), 1-16-bit gray, palette, RGB and alpha, and \
+            16-64-bit floating-point gray and RGB are read, every page of a multi-page TIFF into a multi-page TIFF; TIFF \
+            is written with Deflate, keeping 16 bits, alpha and the metadata, and floating point as unclamped 32-bit \
+            floats (a PNG of it is 16-bit, clamped to 0-1). The colour \
             hidden under fully transparent pixels is replaced by the nearby visible colour first (see --alpha). Outputs are written to a temporary file, flushed to \
             the disk and renamed into place; an input is never overwritten. Ctrl-C or SIGTERM removes the unfinished \
             output and prints what a batch has done so far.

@@ -15,7 +15,7 @@ public enum OutputFormatChoice: String, CaseIterable, ExpressibleByArgument, Sen
     case png, jpg, jpeg
     /// Still or animated GIF (every frame of an animated input; 256 colours per frame).
     case gif
-    /// TIFF with Deflate compression, keeping 16 bits and alpha.
+    /// TIFF with Deflate compression, keeping 16 bits, 32-bit floats and alpha.
     case tif, tiff
     /// The input's own format.
     case same
