@@ -1,7 +1,8 @@
 import Foundation
 
 /// One-dimensional resampling weights with MATLAB `imresize` semantics: the cubic kernel with
-/// a = −0.5, widened by 1/scale when shrinking (antialiasing), symmetric (mirror) padding at the edges.
+/// a = −0.5, widened by 1/scale when shrinking (antialiasing), symmetric (mirror) padding at the edges, or,
+/// for a repeating texture, wrapping around (the sample before the first is the last).
 ///
 /// Output sample j (0-based) is Σₜ `weights[j·taps + t]` · input[`indices[j·taps + t]`].
 public struct ResampleKernel: Sendable {
@@ -26,7 +27,10 @@ public struct ResampleKernel: Sendable {
     ///   - scale: output/input ratio; defaults to `outputLength / inputLength` (MATLAB's choice when
     ///     given an output size).
     ///   - antialias: widen the kernel when shrinking (MATLAB's default).
-    public init(inputLength: Int, outputLength: Int, scale: Double? = nil, antialias: Bool = true) {
+    ///   - wrapping: treat the input as one period of a repeating signal instead of mirroring it at the ends.
+    public init(
+        inputLength: Int, outputLength: Int, scale: Double? = nil, antialias: Bool = true, wrapping: Bool = false
+    ) {
         precondition(inputLength > 0 && outputLength > 0, "resampling needs non-empty sizes")
         let scale = scale ?? Double(outputLength) / Double(inputLength)
         let shrink = scale < 1 && antialias
@@ -50,8 +54,9 @@ public struct ResampleKernel: Sendable {
             }
             var lowest = Int.max, highest = Int.min
             for t in 0..<taps {
-                var k = (left + t - 1) % period
-                if k < 0 { k += period }
+                let cycle = wrapping ? inputLength : period
+                var k = (left + t - 1) % cycle
+                if k < 0 { k += cycle }
                 let index = k < inputLength ? k : period - 1 - k
                 indices[j * taps + t] = index
                 weights[j * taps + t] = Float(raw[t] / sum)
@@ -93,7 +98,8 @@ public struct ResampleKernel: Sendable {
 
 /// Resizes an image that arrives as bands of rows, emitting output rows as soon as the input rows they
 /// depend on have arrived. Memory holds only the input rows still needed (about the vertical kernel
-/// height), so images of any height stream through. Horizontal pass first, then vertical.
+/// height), so images of any height stream through. Horizontal pass first, then vertical. A wrapping
+/// resizer's first output rows need the last input rows, so it emits once the whole image has arrived.
 public final class StreamingResizer {
     public let inputWidth, inputHeight, outputWidth, outputHeight, channels: Int
     private let horizontal: ResampleKernel
@@ -106,14 +112,17 @@ public final class StreamingResizer {
     private var received = 0
     private var emitted = 0
 
-    public init(inputWidth: Int, inputHeight: Int, outputWidth: Int, outputHeight: Int, channels: Int) {
+    /// - Parameter wrapping: the image is one tile of a repeating texture (`ResampleKernel`'s `wrapping`).
+    public init(
+        inputWidth: Int, inputHeight: Int, outputWidth: Int, outputHeight: Int, channels: Int, wrapping: Bool = false
+    ) {
         self.inputWidth = inputWidth
         self.inputHeight = inputHeight
         self.outputWidth = outputWidth
         self.outputHeight = outputHeight
         self.channels = channels
-        horizontal = ResampleKernel(inputLength: inputWidth, outputLength: outputWidth)
-        vertical = ResampleKernel(inputLength: inputHeight, outputLength: outputHeight)
+        horizontal = ResampleKernel(inputLength: inputWidth, outputLength: outputWidth, wrapping: wrapping)
+        vertical = ResampleKernel(inputLength: inputHeight, outputLength: outputHeight, wrapping: wrapping)
         var needed = vertical.firstIndex
         for j in stride(from: outputHeight - 2, through: 0, by: -1) { needed[j] = min(needed[j], needed[j + 1]) }
         stillNeeded = needed
@@ -175,12 +184,12 @@ public final class StreamingResizer {
 
 /// Whole-image resizing with MATLAB `imresize` (bicubic, antialiased) semantics.
 public enum Resampler {
-    /// Resizes every plane of `image` to `width` × `height`.
-    public static func resize(_ image: PlanarImage, width: Int, height: Int) -> PlanarImage {
+    /// Resizes every plane of `image` to `width` × `height`; `wrapping` for one tile of a repeating texture.
+    public static func resize(_ image: PlanarImage, width: Int, height: Int, wrapping: Bool = false) -> PlanarImage {
         if width == image.width && height == image.height { return image }
         let resizer = StreamingResizer(
             inputWidth: image.width, inputHeight: image.height, outputWidth: width,
-            outputHeight: height, channels: image.channels)
+            outputHeight: height, channels: image.channels, wrapping: wrapping)
         return resizer.push(image)
     }
 }

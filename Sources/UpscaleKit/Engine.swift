@@ -22,6 +22,8 @@ final class Engine {
     let keepsMetadata: Bool
     /// Whether alpha is transparency (hidden colours are filled in from visible ones) or other data.
     let alphaMeaning: AlphaMeaning
+    /// Whether each image is a repeating texture whose edges wrap around (`ImagePipeline.runSeamless`).
+    let seamless: Bool
     let cores: Int
     /// Bytes one image may use; without --max-memory, half the machine's memory (at most 8 GB), so a
     /// very wide image gets smaller tiles instead of exhausting memory.
@@ -32,9 +34,11 @@ final class Engine {
     init(
         method: UpscaleMethodChoice, model name: String?, detail: Float? = nil, outputSize: OutputSize, tile: Int?,
         overlap: Int?, blend: Int, maxMemoryMB: Int?, maxPixels: Int, quality: Int, pngCompression: Int = 1,
-        selfEnsemble: Bool = false, keepsMetadata: Bool = true, alphaMeaning: AlphaMeaning = .coverage, cores: Int
+        selfEnsemble: Bool = false, keepsMetadata: Bool = true, alphaMeaning: AlphaMeaning = .coverage,
+        seamless: Bool = false, cores: Int
     ) throws {
         self.selfEnsemble = selfEnsemble
+        self.seamless = seamless
         self.alphaMeaning = alphaMeaning
         self.outputSize = outputSize
         self.quality = quality
@@ -159,6 +163,9 @@ final class Engine {
         }
         let reader = try ImageReader(path: input, limits: limits)
         let d = reader.description
+        if seamless && d.pageCount > 1 {
+            throw ImageError(path: input, reason: "is a multi-page TIFF; --seamless takes single images")
+        }
         if d.pageCount > 1 {
             return try upscalePages(
                 first: reader, input: input, output: output, format: format, reporter: reporter, label: label)
@@ -170,7 +177,15 @@ final class Engine {
         let progress = { (done: Int, total: Int) in
             reporter.progress(label: label, done: done, total: total, start: start)
         }
-        if format == .gif {
+        if seamless {
+            try requireSeamlessFits(
+                width: d.width, height: d.height, channels: d.channels, method: method, format: format,
+                outputWidth: width, outputHeight: height, path: input)
+            try upscaleSeamless(
+                try source.readRows(d.height), bitDepth: d.bitDepth,
+                metadata: outputMetadata(d, width: width, height: height), input: input, output: output,
+                format: format, width: width, height: height, method: method, progress: progress)
+        } else if format == .gif {
             try writingGIF(to: output, width: width, height: height, channels: d.channels, loopCount: nil, input: input)
             { writer in
                 try writer.write(
@@ -188,6 +203,53 @@ final class Engine {
         return Run(method: method, start: start)
     }
 
+    /// Checks that a repeating texture of `width` × `height` fits the memory limits of `upscaleSeamless`: the
+    /// padded input, and the whole output when it must be resampled or goes to a GIF.
+    private func requireSeamlessFits(
+        width: Int, height: Int, channels: Int, method: UpscaleMethod, format: ImageFormat, outputWidth: Int,
+        outputHeight: Int, path: String
+    ) throws {
+        let margin = ImagePipeline.dependencyRadius(method: method, channels: channels, alpha: alphaMeaning)
+        let paddedBytes = (width + 2 * margin) * (height + 2 * margin) * channels * MemoryLayout<Float>.size
+        guard paddedBytes <= limits.maximumWholeDecodeBytes else {
+            throw ImageError(
+                path: path,
+                reason: "--seamless holds the image whole: needs \(paddedBytes / 1_000_000 + 1) MB, over the "
+                    + "\(limits.maximumWholeDecodeBytes / 1_000_000) MB allowed (raise --max-memory)")
+        }
+        var nativeScale = 1
+        if case .model(let scale, _, _) = method { nativeScale = scale }
+        if format == .gif || outputWidth != width * nativeScale || outputHeight != height * nativeScale {
+            try requireWholeOutputFits(
+                width: width * nativeScale, height: height * nativeScale, channels: channels, path: path)
+        }
+    }
+
+    /// Upscales a repeating texture held whole (`ImagePipeline.runSeamless`) into `output`; the output streams
+    /// unless it must be resampled or goes to a GIF. `requireSeamlessFits` comes first.
+    private func upscaleSeamless(
+        _ image: PlanarImage, bitDepth: Int, metadata: ImageMetadata, input: String, output: String,
+        format: ImageFormat, width: Int, height: Int, method: UpscaleMethod, progress: (Int, Int) -> Void
+    ) throws {
+        func produce(_ sink: (PlanarImage) throws -> Void) throws {
+            try ImagePipeline.runSeamless(
+                image: image, outputWidth: width, outputHeight: height, method: method, alpha: alphaMeaning,
+                sink: sink, progress: progress)
+        }
+        guard format == .gif else {
+            return try stream(
+                channels: image.channels, bitDepth: bitDepth, metadata: metadata, to: output, format: format,
+                outputWidth: width, outputHeight: height, produce: produce)
+        }
+        try writingGIF(
+            to: output, width: width, height: height, channels: image.channels, loopCount: nil, input: input
+        ) { writer in
+            var whole: PlanarImage?
+            try produce { band in whole = whole?.appendingRows(of: band) ?? band }
+            try writer.write(whole!, delay: 0)
+        }
+    }
+
     /// Upscales a GIF: every frame, as displayed, into a GIF output (keeping each frame's delay, the loop
     /// count and binary transparency), or a still GIF into any format.
     private func upscaleGIF(
@@ -198,6 +260,9 @@ final class Engine {
         let start = Date()
         let reader = try GIFReader(path: input, limits: limits)
         let frames = reader.frameCount
+        if seamless && frames > 1 {
+            throw ImageError(path: input, reason: "is an animated GIF; --seamless takes still images")
+        }
         if format != .gif && frames > 1 {
             throw ImageError(
                 path: input,
@@ -209,6 +274,15 @@ final class Engine {
         var frameNumber = 0
         let progress = { (done: Int, total: Int) in
             reporter.progress(label: label, done: frameNumber * total + done, total: frames * total, start: start)
+        }
+        if seamless {
+            try requireSeamlessFits(
+                width: reader.width, height: reader.height, channels: 4, method: method, format: format,
+                outputWidth: width, outputHeight: height, path: input)
+            try upscaleSeamless(
+                try reader.nextFrame()!.planarImage(), bitDepth: 8, metadata: ImageMetadata(), input: input,
+                output: output, format: format, width: width, height: height, method: method, progress: progress)
+            return Run(method: method, start: start)
         }
         guard format == .gif else {
             let image = try reader.nextFrame()!.planarImage()
@@ -286,12 +360,16 @@ final class Engine {
                         path: output, format: .tiff, width: width, height: height, channels: d.channels,
                         bitDepth: d.bitDepth, metadata: metadata, threads: cores, pages: pages)
                 }
-                try pipe(
-                    source: PrefetchingRowSource(source: reader, height: d.height), width: d.width, height: d.height,
-                    channels: d.channels, into: writer!, format: .tiff, method: method,
-                    progress: { done, total in
-                        reporter.progress(label: label, done: page * total + done, total: pages * total, start: start)
-                    })
+                try encode(into: writer!, format: .tiff) { sink in
+                    try ImagePipeline.run(
+                        source: PrefetchingRowSource(source: reader, height: d.height), width: d.width,
+                        height: d.height, channels: d.channels, outputWidth: width, outputHeight: height,
+                        method: method, alpha: alphaMeaning, sink: sink,
+                        progress: { done, total in
+                            reporter.progress(
+                                label: label, done: page * total + done, total: pages * total, start: start)
+                        })
+                }
             }
             try writer!.finish()
         } catch {
@@ -307,6 +385,22 @@ final class Engine {
         to output: String, format: ImageFormat, outputWidth: Int, outputHeight: Int, method: UpscaleMethod,
         progress: (Int, Int) -> Void
     ) throws {
+        try stream(
+            channels: channels, bitDepth: bitDepth, metadata: metadata, to: output, format: format,
+            outputWidth: outputWidth, outputHeight: outputHeight
+        ) { sink in
+            try ImagePipeline.run(
+                source: source, width: width, height: height, channels: channels, outputWidth: outputWidth,
+                outputHeight: outputHeight, method: method, alpha: alphaMeaning, sink: sink, progress: progress)
+        }
+    }
+
+    /// Writes the bands `produce` gives its sink (`channels` planes, `outputWidth` wide, `outputHeight` rows in
+    /// all) into a new PNG, JPEG or TIFF; on failure nothing is left behind.
+    private func stream(
+        channels: Int, bitDepth: Int, metadata: ImageMetadata, to output: String, format: ImageFormat,
+        outputWidth: Int, outputHeight: Int, produce: (_ sink: (PlanarImage) throws -> Void) throws -> Void
+    ) throws {
         let colorChannels = channels == 2 || channels == 4 ? channels - 1 : channels
         let writer = try ImageWriter(
             path: output, format: format, width: outputWidth, height: outputHeight,
@@ -314,9 +408,7 @@ final class Engine {
             bitDepth: format.outputBitDepth(forInputDepth: bitDepth),
             quality: quality, pngCompression: pngCompression, metadata: metadata, threads: cores)
         do {
-            try pipe(
-                source: source, width: width, height: height, channels: channels, into: writer, format: format,
-                method: method, progress: progress)
+            try encode(into: writer, format: format, produce: produce)
             try writer.finish()
         } catch {
             writer.abort()
@@ -324,18 +416,14 @@ final class Engine {
         }
     }
 
-    /// Runs `method` over `source` into the rows of `writer`'s current page, encoding on its own thread.
-    private func pipe(
-        source: RowSource, width: Int, height: Int, channels: Int, into writer: ImageWriter, format: ImageFormat,
-        method: UpscaleMethod, progress: (Int, Int) -> Void
+    /// Encodes the bands `produce` gives its sink into `writer`'s current page, on a thread of its own so that
+    /// encoding overlaps with computing.
+    private func encode(
+        into writer: ImageWriter, format: ImageFormat, produce: (_ sink: (PlanarImage) throws -> Void) throws -> Void
     ) throws {
-        // Encoding overlaps with the tiles being computed.
         let encoder = BackgroundSink { band in try writer.writeRows(format == .jpeg ? band.forJPEG() : band) }
         do {
-            try ImagePipeline.run(
-                source: source, width: width, height: height, channels: channels, outputWidth: writer.width,
-                outputHeight: writer.height, method: method, alpha: alphaMeaning, sink: { try encoder.write($0) },
-                progress: progress)
+            try produce { try encoder.write($0) }
             try encoder.finish()
         } catch {
             try? encoder.finish()
@@ -485,6 +573,8 @@ public struct Upscaler {
     ///   - size: a factor in (0, 64], or a width and/or height in pixels (one side keeps the aspect ratio; the
     ///     ×4 model runs and its output is resampled). An output over 64 times its input per side fails that file.
     ///   - selfEnsemble: run the model in all eight orientations and average them (8× the time).
+    ///   - seamless: the image is a repeating texture; its edges wrap around so the output tiles without seams
+    ///     (the input is held whole).
     ///   - keepsMetadata: copy the input's EXIF and XMP into the output (upright, with the output's pixel size);
     ///     the colour profile and resolution are always kept.
     ///   - jpegQuality: 1...100, for `.jpg` outputs.
@@ -493,8 +583,8 @@ public struct Upscaler {
     /// - Throws: `CLIError` or `FileError` with a one-line description for bad options or model files.
     public init(
         model: String? = nil, detail: Float? = nil, method: UpscaleMethodChoice = .model,
-        size: OutputSize = .scale(4), selfEnsemble: Bool = false, keepsMetadata: Bool = true, jpegQuality: Int = 95,
-        maxMemoryMB: Int? = nil, threads: Int? = nil
+        size: OutputSize = .scale(4), selfEnsemble: Bool = false, seamless: Bool = false, keepsMetadata: Bool = true,
+        jpegQuality: Int = 95, maxMemoryMB: Int? = nil, threads: Int? = nil
     ) throws {
         if let problem = size.problem { throw CLIError(problem) }
         if let problem = DetailControl.problem(detail: detail, selfEnsemble: selfEnsemble, method: method) {
@@ -506,7 +596,8 @@ public struct Upscaler {
         engine = try Engine(
             method: method, model: model, detail: detail, outputSize: size, tile: nil, overlap: nil, blend: 2,
             maxMemoryMB: maxMemoryMB, maxPixels: 1_000_000_000, quality: jpegQuality, selfEnsemble: selfEnsemble,
-            keepsMetadata: keepsMetadata, cores: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+            keepsMetadata: keepsMetadata, seamless: seamless,
+            cores: threads ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 
     /// Upscales `input` (PNG, JPEG, GIF or TIFF) into `output` (`.png`, `.jpg`, `.jpeg`, `.gif`, `.tif` or `.tiff`; an animated GIF

@@ -103,6 +103,13 @@ struct UpscaleImages: ParsableCommand {
             replaced by the nearby visible colour first, so it cannot fringe the edges) or data (a texture's mask \
             or height map: every colour is upscaled as stored).
             """) var alpha: AlphaMeaning = .coverage
+    @Flag(
+        help: """
+            The image is a repeating (tileable) texture: its edges wrap around (beyond the right edge lies the left \
+            edge, below the bottom the top), so copies of the output tile without seams. The input is held whole, \
+            and so is an output at a scale the model does not have natively. Not for animated GIFs or multi-page \
+            TIFFs.
+            """) var seamless = false
     @Flag(help: "Process subfolders too, keeping the folder structure.") var recursive = false
     @Flag(help: "Skip files whose output already exists (resume an interrupted batch).") var skipExisting = false
     @Option(help: "Process only slice K of N (1-based, by sorted relative path), e.g. 3/8.") var shard: Shard?
@@ -217,7 +224,7 @@ struct UpscaleImages: ParsableCommand {
             tile: tile, overlap: overlap, blend: blend,
             maxMemoryMB: maxMemory,
             maxPixels: maxPixels * 1_000_000, quality: quality, pngCompression: pngCompression,
-            selfEnsemble: tta, keepsMetadata: !stripMetadata, alphaMeaning: alpha,
+            selfEnsemble: tta, keepsMetadata: !stripMetadata, alphaMeaning: alpha, seamless: seamless,
             cores: threads ?? ProcessInfo.processInfo.activeProcessorCount
         )
     }

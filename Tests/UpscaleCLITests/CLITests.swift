@@ -272,6 +272,57 @@ final class CLITests: BinaryTestCase {
         XCTAssertEqual(png[2, 32, 10], 0)
     }
 
+    func testSeamlessTexturesTileWithoutSeams() throws {
+        // A tileable RGBA texture: its --seamless upscale equals the centre of the upscaled 3 × 3 mosaic.
+        var texture = PlanarImage(width: 24, height: 20, channels: 4)
+        var mosaic = PlanarImage(width: 72, height: 60, channels: 4)
+        for c in 0..<4 {
+            for y in 0..<20 {
+                for x in 0..<24 {
+                    let angle = 2 * Float.pi * (Float(x) / 24 * Float(c + 1) + Float(y) / 20 * Float(2 - c % 2))
+                    texture[c, y, x] = c == 3 ? (x < 3 || x > 21 ? 0 : 1) : 0.5 + 0.4 * sin(angle)
+                }
+            }
+        }
+        for c in 0..<4 { for y in 0..<60 { for x in 0..<72 { mosaic[c, y, x] = texture[c, y % 20, x % 24] } } }
+        try ImageFile.write(texture, to: folder + "/texture.png", bitDepth: 16)
+        try ImageFile.write(mosaic, to: folder + "/mosaic.png", bitDepth: 16)
+        for arguments in [["--model", model], ["--method", "bicubic", "--scale", "3"]] {
+            let seamless = try run(
+                [folder + "/texture.png", folder + "/seamless.png", "--seamless", "--quiet"] + arguments)
+            XCTAssertEqual(seamless.status, 0, seamless.error)
+            let plain = try run([folder + "/mosaic.png", folder + "/mosaic-up.png", "--quiet"] + arguments)
+            XCTAssertEqual(plain.status, 0, plain.error)
+            let result = try ImageFile.read(folder + "/seamless.png").image
+            let scale = result.width / 24
+            let centre = try ImageFile.read(folder + "/mosaic-up.png").image.cropped(
+                x: 24 * scale, y: 20 * scale, width: 24 * scale, height: 20 * scale)
+            XCTAssertEqual([result.width, result.height, result.channels], [24 * scale, 20 * scale, 4])
+            XCTAssertLessThanOrEqual(zip(result.pixels, centre.pixels).map { abs($0 - $1) }.max()!, 1.5 / 65535)
+        }
+        // A still GIF texture gets the same wrap-around as the same pixels in a PNG.
+        let still = try GIFWriter(path: folder + "/texture.gif", width: 24, height: 20, loopCount: nil)
+        try still.write(texture, delay: 0)
+        try still.finish()
+        try ImageFile.write(try ImageFile.read(folder + "/texture.gif").image, to: folder + "/from-gif.png")
+        for name in ["texture.gif", "from-gif.png"] {
+            let result = try run([folder + "/" + name, folder + "/\(name)-x4.png", "--seamless", "--model", model])
+            XCTAssertEqual(result.status, 0, result.error)
+        }
+        XCTAssertEqual(
+            try ImageFile.read(folder + "/texture.gif-x4.png").image,
+            try ImageFile.read(folder + "/from-gif.png-x4.png").image)
+        // Animated GIFs are refused in one line, and nothing is written.
+        let writer = try GIFWriter(path: folder + "/anim.gif", width: 4, height: 4, loopCount: nil)
+        for _ in 0..<2 { try writer.write(PlanarImage(width: 4, height: 4, channels: 4), delay: 5) }
+        try writer.finish()
+        let gif = try run([folder + "/anim.gif", folder + "/anim-x4.gif", "--seamless", "--method", "bicubic"])
+        XCTAssertEqual(gif.status, 1)
+        XCTAssertTrue(gif.error.contains("anim.gif: is an animated GIF; --seamless takes still images"), gif.error)
+        XCTAssertEqual(gif.error.split(separator: "\n").count, 1, gif.error)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/anim-x4.gif"))
+    }
+
     func testMultiPageTIFFsKeepEveryPage() throws {
         // Three pages: RGB, 16-bit gray, RGBA; each upscaled page equals that page upscaled on its own.
         let input = folder + "/pages.tif"

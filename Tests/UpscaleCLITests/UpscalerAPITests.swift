@@ -28,6 +28,14 @@ final class UpscalerAPITests: BinaryTestCase {
             let expected = try ImageReader(path: fromCommand).description
             XCTAssertEqual([written.width, written.height], [expected.width, expected.height], "\(size)")
         }
+        // A seamless texture, as `--seamless` writes it.
+        try Upscaler(model: model, size: .scale(4), seamless: true, threads: 2).upscale(
+            input: input, output: folder + "/library-seamless.png")
+        let result = try run(
+            [input, folder + "/command-seamless.png", "--model", model, "--threads", "2", "--quiet", "--seamless"])
+        XCTAssertEqual(result.status, 0, result.error)
+        XCTAssertTrue(try pixels(folder + "/library-seamless.png") == pixels(folder + "/command-seamless.png"))
+        XCTAssertFalse(try pixels(folder + "/library-seamless.png") == pixels(folder + "/library-0.png"))
         XCTAssertEqual(leftoverTemporaries(in: folder), [])
     }
 
