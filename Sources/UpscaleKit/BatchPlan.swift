@@ -1,5 +1,31 @@
+import Foundation
 import SRFiles
 import SRImage
+
+/// Which files of a folder a batch takes (`--include`, `--exclude`): shell patterns with `*`, `?` and
+/// `[…]`, matched ignoring case. A pattern with a `/` is matched against the path relative to the input
+/// folder (`*` does not cross a `/`), one without against the file name. A file is taken when it matches
+/// some include pattern (or there are none) and no exclude pattern.
+struct FileSelection: Sendable {
+    var include: [String] = []
+    var exclude: [String] = []
+
+    var isEmpty: Bool { include.isEmpty && exclude.isEmpty }
+
+    func accepts(_ relative: String) -> Bool {
+        (include.isEmpty || include.contains { Self.matches($0, relative) })
+            && !exclude.contains { Self.matches($0, relative) }
+    }
+
+    /// GNU and BSD `FNM_CASEFOLD`.
+    private static let caseFold: Int32 = 1 << 4
+
+    static func matches(_ pattern: String, _ relative: String) -> Bool {
+        let byPath = pattern.contains("/")
+        let subject = byPath ? relative : FileSystem.fileName(of: relative)
+        return fnmatch(pattern, subject, caseFold | (byPath ? FNM_PATHNAME : 0)) == 0
+    }
+}
 
 /// A folder's work, planned before any file is created: every input, the output it will become, and
 /// every reason the batch must not start (an output that would overwrite an input, two inputs that
@@ -25,7 +51,7 @@ struct BatchPlan {
     /// - Throws: `CLIError` listing every problem when the batch must not start.
     static func make(
         input: String, output: String, recursive: Bool, format: OutputFormatChoice, suffix: String,
-        shard: Shard?
+        shard: Shard?, selection: FileSelection = FileSelection()
     ) throws -> BatchPlan {
         if FileSystem.exists(output) && !FileSystem.isDirectory(output) {
             throw CLIError(
@@ -37,6 +63,7 @@ struct BatchPlan {
         let entries = try FileSystem.walk(input, recursive: recursive, excluding: [outputRoot]).filter { relative in
             let name = FileSystem.fileName(of: relative)
             return !name.hasPrefix(".") && imageExtensions.contains(extensionOf(name).lowercased())
+                && selection.accepts(relative)
         }.sorted()
         var plan = BatchPlan()
         var sources: [(relative: String, path: String)] = []

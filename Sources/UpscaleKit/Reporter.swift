@@ -72,16 +72,22 @@ final class Reporter: @unchecked Sendable {
         printError("error: \(error)")
     }
 
-    func summary(done: Int, skipped: Int, failures: [(input: String, error: String)], interrupted: Bool = false) {
+    /// The end of a batch; `remaining` files were not started because `--fail-fast` stopped it.
+    func summary(
+        done: Int, skipped: Int, failures: [(input: String, error: String)], interrupted: Bool = false,
+        remaining: Int = 0
+    ) {
         if json {
             emit([
                 "event": "summary", "done": done, "skipped": skipped, "failed": failures.count,
-                "interrupted": interrupted,
+                "interrupted": interrupted, "remaining": remaining,
                 "failures": failures.map { ["input": PathEncoding.displayed($0.input), "error": $0.error] },
             ])
         }
         if !quiet || !failures.isEmpty {
-            printError("\(done) upscaled, \(skipped) skipped, \(failures.count) failed")
+            printError(
+                "\(done) upscaled, \(skipped) skipped, \(failures.count) failed"
+                    + (remaining > 0 ? ", \(remaining) not started (--fail-fast)" : ""))
             for (_, message) in failures { printError("  failed: \(message)") }
         }
     }

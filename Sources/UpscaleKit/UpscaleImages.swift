@@ -111,7 +111,17 @@ struct UpscaleImages: ParsableCommand {
             TIFFs.
             """) var seamless = false
     @Flag(help: "Process subfolders too, keeping the folder structure.") var recursive = false
+    @Option(
+        help: """
+            Batch: take only files matching this shell pattern (*, ?, [...]; case ignored; repeatable). A pattern \
+            with a / is matched against the path inside the input folder, e.g. 'scans/*.tif'; one without against \
+            the file name, e.g. '*.jpg'.
+            """) var include: [String] = []
+    @Option(help: "Batch: leave out files matching this shell pattern (as --include; repeatable).")
+    var exclude: [String] = []
     @Flag(help: "Skip files whose output already exists (resume an interrupted batch).") var skipExisting = false
+    @Flag(help: "Batch: stop at the first file that fails (the default goes on and lists every failure at the end).")
+    var failFast = false
     @Option(help: "Process only slice K of N (1-based, by sorted relative path), e.g. 3/8.") var shard: Shard?
     @Option(help: "Cores to use, 1-256 (default: all).") var threads: Int?
     @Flag(help: "No progress output.") var quiet = false
@@ -142,6 +152,9 @@ struct UpscaleImages: ParsableCommand {
             throw ValidationError("--max-pixels must be between 1 and 1000000 (megapixels)")
         }
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
+        if (include + exclude).contains(where: \.isEmpty) {
+            throw ValidationError("--include and --exclude need a pattern, e.g. '*.png'")
+        }
         guard !suffix.contains("/"), !suffix.contains("\0") else {
             throw ValidationError("--suffix must not contain '/'")
         }
@@ -172,13 +185,18 @@ struct UpscaleImages: ParsableCommand {
             let engine: Engine
             do {
                 plan = try BatchPlan.make(
-                    input: input, output: output, recursive: recursive, format: format, suffix: suffix, shard: shard)
+                    input: input, output: output, recursive: recursive, format: format, suffix: suffix, shard: shard,
+                    selection: FileSelection(include: include, exclude: exclude))
                 engine = try makeEngine()
             } catch {
                 throw fail("\(error)")
             }
             try runBatch(plan: plan, engine: engine, reporter: reporter, tally: tally)
         case .regular:
+            if !include.isEmpty || !exclude.isEmpty {
+                throw fail(
+                    "--include and --exclude pick files in a folder, but \(PathEncoding.displayed(input)) is a file")
+            }
             var target = output
             if FileSystem.isDirectory(output) {
                 let name = FileSystem.fileName(of: input)
@@ -235,11 +253,17 @@ struct UpscaleImages: ParsableCommand {
             tally.recordFailure(input: path, error: message)
             reporter.failed(input: path, error: message)
         }
+        if failFast && !plan.rejected.isEmpty {
+            let result = tally.snapshot()
+            reporter.summary(done: 0, skipped: 0, failures: result.failures, remaining: plan.items.count)
+            throw ExitCode.failure
+        }
         do {
             try FileSystem.createDirectories(output)
         } catch {
             throw fail("\(error)")
         }
+        var remaining = 0
         for (index, item) in plan.items.enumerated() {
             if skipExisting && FileSystem.exists(item.target) {
                 tally.recordSkipped()
@@ -256,10 +280,14 @@ struct UpscaleImages: ParsableCommand {
             } catch {
                 tally.recordFailure(input: item.source, error: "\(error)")
                 reporter.failed(input: item.source, error: "\(error)")
+                if failFast {
+                    remaining = plan.items.count - index - 1
+                    break
+                }
             }
         }
         let result = tally.snapshot()
-        reporter.summary(done: result.done, skipped: result.skipped, failures: result.failures)
+        reporter.summary(done: result.done, skipped: result.skipped, failures: result.failures, remaining: remaining)
         if !result.failures.isEmpty { throw ExitCode.failure }
     }
 }

@@ -55,6 +55,53 @@ final class HardeningTests: BinaryTestCase {
         XCTAssertEqual(listing(d), ["a.jpg", "a.png"])
     }
 
+    // --include and --exclude pick a batch's files; --fail-fast stops at the first failure.
+    func testBatchSelectionAndFailFast() throws {
+        let d = try makeFolder("photos")
+        try FileManager.default.createDirectory(atPath: d + "/scans", withIntermediateDirectories: true)
+        for name in ["a.png", "b.PNG", "skip-c.png", "scans/d.png", "scans/e.png"] {
+            try copySample("gray.png", to: d + "/" + name)
+        }
+        try copySample("phone-exif6-icc.jpg", to: d + "/f.JPG")
+        func outputs(_ arguments: [String]) throws -> [String] {
+            let out = folder + "/out-\(UUID().uuidString)"
+            let result = try run([d, out, "--recursive", "--quiet"] + tiny + arguments)
+            XCTAssertEqual(result.status, 0, result.error)
+            return (FileManager.default.subpaths(atPath: out) ?? []).filter { $0.contains(".") }.sorted()
+        }
+        // Name patterns ignore case (outputs get lower-case extensions); a pattern with a / matches the path
+        // inside the folder.
+        XCTAssertEqual(
+            try outputs(["--include", "*.png", "--exclude", "skip-*"]),
+            ["a.png", "b.png", "scans/d.png", "scans/e.png"])
+        XCTAssertEqual(try outputs(["--include", "*.jpg"]), ["f.jpg"])
+        XCTAssertEqual(try outputs(["--include", "scans/*", "--exclude", "e.*"]), ["scans/d.png"])
+        XCTAssertEqual(
+            try outputs(["--include", "*.png", "--include", "*.jpg", "--exclude", "scans/*"]),
+            ["a.png", "b.png", "f.jpg", "skip-c.png"])
+        // A damaged first file: without --fail-fast the rest is done and the failure listed; with it, nothing
+        // more starts.
+        try Data([0x89, 0x50, 0x4E, 0x47, 1, 2, 3]).write(to: URL(fileURLWithPath: d + "/0-bad.png"))
+        let all = try run([d, folder + "/all", "--include", "*.png"] + tiny)
+        XCTAssertEqual(all.status, 1)
+        XCTAssertTrue(all.error.contains("3 upscaled, 0 skipped, 1 failed"), all.error)
+        let stopped = try run([d, folder + "/stopped", "--include", "*.png", "--fail-fast"] + tiny)
+        XCTAssertEqual(stopped.status, 1)
+        XCTAssertTrue(
+            stopped.error.contains("0 upscaled, 0 skipped, 1 failed, 3 not started (--fail-fast)"), stopped.error)
+        XCTAssertTrue(stopped.error.contains("0-bad.png"), stopped.error)
+        XCTAssertEqual(listing(folder + "/stopped"), [])
+        // Patterns are checked before anything is created: an empty one, or one given with a single file.
+        let empty = try run([d, folder + "/empty", "--include", ""] + tiny)
+        XCTAssertNotEqual(empty.status, 0)
+        XCTAssertTrue(empty.error.contains("--include and --exclude need a pattern"), empty.error)
+        let single = try run([d + "/a.png", folder + "/single.png", "--exclude", "*.jpg"] + tiny)
+        XCTAssertEqual(single.status, 1)
+        XCTAssertTrue(single.error.contains("pick files in a folder"), single.error)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/empty"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/single.png"))
+    }
+
     // Row 2: --suffix cannot lead outside the output folder.
     func testSuffixCannotEscapeTheOutputFolder() throws {
         let source = try makeFolder("src")
