@@ -22,16 +22,16 @@ extension PlanarImage {
 
 extension ImagePipeline {
     /// How far (in input pixels) an output pixel of `run` depends on the input around it: the model's
-    /// context (its exact overlap), the bicubic kernel, and for coverage alpha the reach of the colour fill.
+    /// context (its exact overlap), the bicubic kernel, and for coverage alpha the reach of the colour fill;
+    /// rounded up to the model's tile alignment, so that a model that pixel-unshuffles its input sees the
+    /// texture on the same grid as without the padding.
     public static func dependencyRadius(method: UpscaleMethod, channels: Int, alpha: AlphaMeaning) -> Int {
-        let context: Int
-        switch method {
-        case .bicubic: context = 0
-        case .model(_, let options, _): context = options.overlap
-        }
+        var (context, alignment) = (0, 1)
+        if case .model(_, let options, _) = method { (context, alignment) = (options.overlap, options.alignment) }
         let fills = (channels == 2 || channels == 4) && alpha == .coverage
         // The fill's radius for a native-scale run (`run`'s `reach` with a kernel reach of 3), at least 4.
-        return context + 2 + (fills ? max(4, context + 3) : 0)
+        let radius = context + 2 + (fills ? max(4, context + 3) : 0)
+        return (radius + alignment - 1) / alignment * alignment
     }
 
     /// `run` for one tile of a repeating texture: the image's edges wrap around (beyond the right edge lies

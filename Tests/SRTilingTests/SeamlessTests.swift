@@ -40,6 +40,18 @@ final class SeamlessTests: XCTestCase {
         let generator = tinyGenerator(scale: 4, architecture: .compact)
         let options = TilingOptions(tileSize: 16, overlap: generator.config.exactOverlap, blend: 2)
         let model = UpscaleMethod.model(nativeScale: 4, options: options) { generator.inference($0) }
+        // RRDBNet ×1 pixel-unshuffles its input by 4: the padding must keep the texture on that grid.
+        let unshuffling = RRDBNet(features: 4, growth: 2, blocks: 0, scale: 1)
+        var random = SeededGenerator(seed: 12)
+        for (_, parameter) in unshuffling.namedParameters {
+            parameter.value = Tensor.randomNormal(
+                shape: parameter.value.shape, standardDeviation: 0.3, generator: &random)
+        }
+        let unshuffled = UpscaleMethod.model(
+            nativeScale: 1,
+            options: TilingOptions(
+                tileSize: 16, overlap: unshuffling.exactOverlap, blend: 1, alignment: unshuffling.inputAlignment)
+        ) { unshuffling.inference($0) }
         // RGB at the native scale, at ×3 (resampled) and with bicubic; RGBA with a transparent hole and gray +
         // alpha at the native scale.
         // The hole crosses the left and right edges and is wider than the model's context, so the hidden colour
@@ -52,6 +64,7 @@ final class SeamlessTests: XCTestCase {
             (randomImage(width: 27, height: 23, seed: 2), .bicubic, 3, "bicubic ×3"),
             (holed, model, 4, "RGBA ×4"),
             (randomImage(width: 27, height: 23, channels: 2, seed: 4), model, 4, "gray + alpha ×4"),
+            (randomImage(width: 28, height: 24, seed: 6), unshuffled, 1, "RRDBNet ×1 (unshuffle by 4)"),
         ]
         for (image, method, scale, name) in cases {
             let (width, height) = (image.width * scale, image.height * scale)
