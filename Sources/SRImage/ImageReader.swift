@@ -57,6 +57,7 @@ public final class ImageReader {
     private enum Decoder {
         case codec(OpaquePointer)
         case tiff(TIFFReader)
+        case tga(TGAReader)
     }
     private var decoder: Decoder?
     private let storedWidth: Int
@@ -106,6 +107,19 @@ public final class ImageReader {
             (storedWidth, storedHeight, storedChannels) = (tiff.width, tiff.height, tiff.channels)
             bytesPerSample = tiff.bitDepth / 8
             orientation = tiff.orientation
+        } else if TGAReader.isTGAName(path) && !Self.hasCodecSignature(path) {
+            let tga: TGAReader
+            do {
+                tga = try TGAReader(path: path, limits: limits)
+            } catch let error as TGAFormatError {
+                throw ImageError(path: path, reason: error.reason)
+            }
+            decoder = .tga(tga)
+            tiffPageOffsets = nil
+            (format, metadata, interlaced) = (.tga, ImageMetadata(), false)
+            (storedWidth, storedHeight, storedChannels) = (tga.width, tga.height, tga.channels)
+            bytesPerSample = 1
+            orientation = tga.orientation
         } else {
             var info = sr_image_info()
             var reader: OpaquePointer?
@@ -148,7 +162,7 @@ public final class ImageReader {
                 throw ImageError(
                     path: path,
                     reason:
-                        "rotated (\(format == .tiff ? "TIFF" : "EXIF") orientation \(orientation)) \(storedWidth)x\(storedHeight) image "
+                        "rotated (\(format == .tiff ? "TIFF" : format == .tga ? "TGA" : "EXIF") orientation \(orientation)) \(storedWidth)x\(storedHeight) image "
                         + "must be decoded whole: needs \(bytes / 1_000_000) MB, over the "
                         + "\(limits.maximumWholeDecodeBytes / 1_000_000) MB allowed"
                 )
@@ -163,6 +177,14 @@ public final class ImageReader {
             try readStored(rows: storedHeight, into: buffer.baseAddress!)
             close()
         }
+    }
+
+    /// Whether a file starts like a PNG or a JPEG (a misnamed `.tga` goes to the codec that can read it).
+    private static func hasCodecSignature(_ path: String) -> Bool {
+        guard let file = try? PositionedReader(path: path), let start = try? file.bytes(at: 0, count: 4) else {
+            return false
+        }
+        return start == [0x89, 0x50, 0x4E, 0x47] || start[0..<3] == [0xFF, 0xD8, 0xFF]
     }
 
     deinit {
@@ -207,6 +229,13 @@ public final class ImageReader {
             do {
                 try tiff.readRows(rows, into: buffer)
             } catch let error as TIFFFormatError {
+                close()
+                throw ImageError(path: path, reason: error.reason)
+            }
+        case .tga(let tga):
+            do {
+                try tga.readRows(rows, into: buffer)
+            } catch let error as TGAFormatError {
                 close()
                 throw ImageError(path: path, reason: error.reason)
             }

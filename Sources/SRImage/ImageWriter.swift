@@ -16,9 +16,10 @@ public final class ImageWriter {
     public private(set) var bitDepth: Int
     public private(set) var rowsWritten = 0
 
-    /// The C encoder (PNG, JPEG), or the TIFF writer.
+    /// The C encoder (PNG, JPEG), or the TIFF or TGA writer.
     private var handle: OpaquePointer?
     private var tiff: TIFFWriter?
+    private var tga: TGAWriter?
     private let temporaryPath: String
     private var raw: [UInt8] = []
     /// Bands are split into parts of at least this many bytes.
@@ -30,8 +31,8 @@ public final class ImageWriter {
     /// Starts an encoder.
     /// - Parameters:
     ///   - path: destination; its extension does not matter here (`format` decides).
-    ///   - channels: 1-4 for PNG and TIFF; JPEG takes 1 or 3 (alpha must be removed by the caller).
-    ///   - bitDepth: 8 or 16 (PNG and TIFF), or 32 for floating-point samples (TIFF only).
+    ///   - channels: 1-4 for PNG, TIFF and TGA; JPEG takes 1 or 3 (alpha must be removed by the caller).
+    ///   - bitDepth: 8 or 16 (PNG and TIFF), or 32 for floating-point samples (TIFF only); TGA takes 8.
     ///   - quality: JPEG quality 1-100.
     ///   - pngCompression: 0-9 for PNG: 1 (fast) is the Paeth filter with run-length deflate, the
     ///     others zlib's levels with adaptive filters.
@@ -63,6 +64,16 @@ public final class ImageWriter {
             } catch let error as FileError {
                 TemporaryFiles.discard(temporaryPath)
                 throw ImageError(path: path, reason: error.reason)
+            }
+            return
+        }
+        if format == .tga {
+            precondition(bitDepth == 8, "TGA output is 8-bit")
+            do {
+                tga = try TGAWriter(path: temporaryPath, width: width, height: height, channels: channels)
+            } catch {
+                TemporaryFiles.discard(temporaryPath)
+                throw ImageError(path: path, reason: Self.reason(error))
             }
             return
         }
@@ -119,8 +130,13 @@ public final class ImageWriter {
             tiff.abort()
             TemporaryFiles.discard(temporaryPath)
         }
+        if let tga {
+            tga.abort()
+            TemporaryFiles.discard(temporaryPath)
+        }
         handle = nil
         tiff = nil
+        tga = nil
     }
 
     /// Encodes the next rows. `band` must have this writer's width and channel count; values are
@@ -128,7 +144,9 @@ public final class ImageWriter {
     /// PNG level 1) the filtering and compression run on that many threads, each on its own rows.
     public func writeRows(_ band: PlanarImage) throws {
         precondition(band.width == width && band.channels == channels, "band does not match the writer")
-        guard handle != nil || tiff != nil else { throw ImageError(path: path, reason: "writer already closed") }
+        guard handle != nil || tiff != nil || tga != nil else {
+            throw ImageError(path: path, reason: "writer already closed")
+        }
         let rows = band.height
         guard rows > 0 else { return }
         let rowBytes = width * channels * bitDepth / 8
@@ -152,6 +170,16 @@ public final class ImageWriter {
         if let tiff {
             do {
                 try raw.withUnsafeBytes { try tiff.write($0, count: rows, threads: threads) }
+            } catch {
+                abort()
+                throw ImageError(path: path, reason: Self.reason(error))
+            }
+            rowsWritten += rows
+            return
+        }
+        if let tga {
+            do {
+                try raw.withUnsafeBytes { try tga.write($0, count: rows) }
             } catch {
                 abort()
                 throw ImageError(path: path, reason: Self.reason(error))
@@ -238,6 +266,18 @@ public final class ImageWriter {
             try TemporaryFiles.commit(temporaryPath, to: path)
             return
         }
+        if let tga {
+            self.tga = nil
+            do {
+                try tga.finish()
+            } catch {
+                tga.abort()
+                TemporaryFiles.discard(temporaryPath)
+                throw ImageError(path: path, reason: Self.reason(error))
+            }
+            try TemporaryFiles.commit(temporaryPath, to: path)
+            return
+        }
         guard let handle else { throw ImageError(path: path, reason: "writer already closed") }
         self.handle = nil
         var message = [CChar](repeating: 0, count: 512)
@@ -252,6 +292,7 @@ public final class ImageWriter {
     private static func reason(_ error: Error) -> String {
         switch error {
         case let error as TIFFFormatError: error.reason
+        case let error as TGAFormatError: error.reason
         case let error as FileError: error.reason
         default: "\(error)"
         }

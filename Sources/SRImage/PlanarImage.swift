@@ -6,19 +6,22 @@ public enum ImageFormat: String, Sendable, CaseIterable {
     case gif
     /// Baseline TIFF with Deflate strips, 8 or 16 bits or 32-bit floating point, with alpha (`.tif`, `.tiff`).
     case tiff
+    /// Truevision TGA, 8 bits, gray or RGB with alpha, run-length encoded (`.tga`): game textures.
+    case tga
 
     /// The sample depth an output in this format stores for an input of `inputDepth` bits (8, 16, or 32 for
-    /// floating point): JPEG and GIF 8, PNG the input's up to 16 (floating point becomes 16-bit), TIFF the
-    /// input's own.
+    /// floating point): JPEG, GIF and TGA 8, PNG the input's up to 16 (floating point becomes 16-bit), TIFF
+    /// the input's own.
     public func outputBitDepth(forInputDepth inputDepth: Int) -> Int {
         switch self {
-        case .jpeg, .gif: 8
+        case .jpeg, .gif, .tga: 8
         case .png: min(inputDepth, 16)
         case .tiff: inputDepth
         }
     }
 
-    /// The format a path's extension asks for (`.png`, `.jpg`, `.jpeg`, `.gif`, `.tif`, `.tiff`, any case).
+    /// The format a path's extension asks for (`.png`, `.jpg`, `.jpeg`, `.gif`, `.tif`, `.tiff`, `.tga`, any
+    /// case).
     /// - Throws: `ImageError` for any other extension.
     public init(forOutputPath path: String) throws {
         let lower = path.lowercased()
@@ -30,17 +33,20 @@ public enum ImageFormat: String, Sendable, CaseIterable {
             self = .gif
         } else if lower.hasSuffix(".tif") || lower.hasSuffix(".tiff") {
             self = .tiff
+        } else if lower.hasSuffix(".tga") {
+            self = .tga
         } else {
             throw ImageError(
-                path: path, reason: "unknown output format: use a .png, .jpg, .jpeg, .gif, .tif or .tiff file name")
+                path: path,
+                reason: "unknown output format: use a .png, .jpg, .jpeg, .gif, .tif, .tiff or .tga file name")
         }
     }
 
     /// Whether a file name ends in an extension of a still image format the readers take whole (PNG, JPEG,
-    /// TIFF; any case): the images `eval` scores and `train` learns from.
+    /// TIFF, TGA; any case): the images `eval` scores and `train` learns from.
     public static func isStillImageName(_ name: String) -> Bool {
         let lower = name.lowercased()
-        return [".png", ".jpg", ".jpeg", ".tif", ".tiff"].contains { lower.hasSuffix($0) }
+        return [".png", ".jpg", ".jpeg", ".tif", ".tiff", ".tga"].contains { lower.hasSuffix($0) }
     }
 
     /// The usual file extension, without the dot.

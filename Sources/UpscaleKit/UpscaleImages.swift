@@ -21,7 +21,9 @@ struct UpscaleImages: ParsableCommand {
             or tiles, uncompressed, LZW, Deflate, PackBits or fax (Group 3/4), 1-16-bit gray, palette, RGB and alpha, and \
             16-64-bit floating-point gray and RGB are read, every page of a multi-page TIFF into a multi-page TIFF; TIFF \
             is written with Deflate, keeping 16 bits, alpha and the metadata, and floating point as unclamped 32-bit \
-            floats (a PNG of it is 16-bit, clamped to 0-1). The colour \
+            floats (a PNG of it is 16-bit, clamped to 0-1). TGA game textures (true colour, gray or colour-mapped, \
+            plain or run-length encoded, either row order) are read and written as run-length encoded 8-bit TGA with \
+            alpha (TGA holds no metadata). The colour \
             hidden under fully transparent pixels is replaced by the nearby visible colour first (see --alpha). Outputs are written to a temporary file, flushed to \
             the disk and renamed into place; an input is never overwritten. Ctrl-C or SIGTERM removes the unfinished \
             output and prints what a batch has done so far.
@@ -81,8 +83,9 @@ struct UpscaleImages: ParsableCommand {
     @Option(help: "Half-width of the cross-fade between tiles in input pixels, 0 to tile/2.") var blend = 2
     @Option(help: "Memory budget in MB; picks the largest tile that fits each image's width.") var maxMemory: Int?
     @Option(help: "Largest image accepted, in megapixels (checked before decoding).") var maxPixels = 1000
-    @Option(help: "Batch output format: png, jpg, gif, tiff or same (as the input).") var format: OutputFormatChoice =
-        .same
+    @Option(help: "Batch output format: png, jpg, gif, tiff, tga or same (as the input).") var format:
+        OutputFormatChoice =
+            .same
     @Option(parsing: .unconditional, help: "Text added to each output file name before the extension (e.g. -x4).")
     var suffix = ""
     @Option(help: "JPEG quality (1-100).") var quality = 95

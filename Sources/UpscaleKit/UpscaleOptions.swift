@@ -17,6 +17,8 @@ public enum OutputFormatChoice: String, CaseIterable, ExpressibleByArgument, Sen
     case gif
     /// TIFF with Deflate compression, keeping 16 bits, 32-bit floats and alpha.
     case tif, tiff
+    /// Truevision TGA (run-length encoded, 8-bit, alpha kept): game textures.
+    case tga
     /// The input's own format.
     case same
 

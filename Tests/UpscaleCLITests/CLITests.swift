@@ -323,6 +323,32 @@ final class CLITests: BinaryTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/anim-x4.gif"))
     }
 
+    func testTGATexturesKeepAlphaThroughTheEngine() throws {
+        // An RGBA texture read from a bottom-to-top TGA (as Pillow writes them) gives the same pixels as its PNG.
+        let fixture = CLITests.repository + "/Tests/SRImageTests/Fixtures/rgba-rle-bottom-up.tga"
+        let image = try ImageFile.read(fixture).image
+        try ImageFile.write(image, to: folder + "/texture.png")
+        for output in ["texture-x4.tga", "texture-x4.png"] {
+            let result = try run([
+                output.hasSuffix("tga") ? fixture : folder + "/texture.png", folder + "/" + output, "--model", model,
+                "--quiet",
+            ])
+            XCTAssertEqual(result.status, 0, result.error)
+        }
+        let (tga, description) = try ImageFile.read(folder + "/texture-x4.tga")
+        XCTAssertEqual([description.channels, description.bitDepth, tga.width, tga.height], [4, 8, 68, 52])
+        XCTAssertEqual(tga, try ImageFile.read(folder + "/texture-x4.png").image)
+        // A batch takes .tga inputs and writes TGAs on request.
+        let source = folder + "/textures", batch = folder + "/batch"
+        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: fixture, toPath: source + "/wall.tga")
+        try FileManager.default.copyItem(atPath: folder + "/texture.png", toPath: source + "/floor.png")
+        let result = try run([source, batch, "--method", "bicubic", "--scale", "2", "--format", "tga", "--quiet"])
+        XCTAssertEqual(result.status, 0, result.error)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: batch).sorted(), ["floor.tga", "wall.tga"])
+        XCTAssertEqual(try ImageFile.read(batch + "/wall.tga").image, try ImageFile.read(batch + "/floor.tga").image)
+    }
+
     func testMultiPageTIFFsKeepEveryPage() throws {
         // Three pages: RGB, 16-bit gray, RGBA; each upscaled page equals that page upscaled on its own.
         let input = folder + "/pages.tif"

@@ -1,0 +1,117 @@
+import Foundation
+import SRImage
+import SRTensor
+import XCTest
+
+/// TGA reading against pixels Pillow wrote or decoded (Fixtures/make_tga_fixtures.py), writing by round
+/// trip through that reader, and damaged files.
+final class TGATests: XCTestCase {
+    var folder = ""
+
+    override func setUpWithError() throws {
+        folder = NSTemporaryDirectory() + "tga-tests-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: folder) }
+
+    private var fixtures: String {
+        get throws { try XCTUnwrap(Bundle.module.url(forResource: "Fixtures", withExtension: nil)).path }
+    }
+
+    /// Interleaved 8-bit samples of a planar image.
+    private func samples(_ image: PlanarImage) -> [Int] {
+        let plane = image.width * image.height
+        return (0..<plane).flatMap { i in
+            (0..<image.channels).map { Int((image.pixels[$0 * plane + i] * 255).rounded()) }
+        }
+    }
+
+    func testEveryLayoutDecodesToTheIndependentPixels() throws {
+        let folder = try fixtures
+        let expected = try XCTUnwrap(
+            JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/tga_expected.json")))
+                as? [String: [String: Any]])
+        XCTAssertEqual(expected.count, 12)
+        for (name, entry) in expected {
+            let path = folder + "/" + name
+            if let message = entry["error"] as? String {
+                XCTAssertThrowsError(try ImageReader(path: path).readAll(), name) { error in
+                    XCTAssertTrue("\(error)".contains(name) && "\(error)".contains(message), "\(error)")
+                }
+                continue
+            }
+            let reader = try ImageReader(path: path)
+            let d = reader.description
+            XCTAssertEqual(d.format, .tga)
+            XCTAssertEqual(
+                [d.width, d.height, d.channels, d.bitDepth],
+                [entry["width"], entry["height"], entry["channels"], 8].map { $0 as? Int }, name)
+            var values: [Int] = []
+            while reader.rowsRead < d.height { values += samples(try reader.readRows(3)) }
+            XCTAssertEqual(values, entry["pixels"] as? [Int], name)
+        }
+    }
+
+    func testWriterRoundTripsEveryChannelLayout() throws {
+        var generator = SeededGenerator(seed: 6)
+        for channels in 1...4 {
+            // Flat areas (run packets, 128 pixels at most each), ramps and noise (raw packets), in bands.
+            let (width, height) = (300, 40)
+            let image = PlanarImage(
+                width: width, height: height, channels: channels,
+                pixels: (0..<(width * height * channels)).map { i in
+                    let x = i % width
+                    let value: Float =
+                        x < 200 ? 0.5 : x < 250 ? Float(x) / 300 : Float.random(in: 0...1, using: &generator)
+                    return (value * 255).rounded() / 255
+                })
+            let path = folder + "/round-\(channels).tga"
+            let writer = try ImageWriter(path: path, format: .tga, width: width, height: height, channels: channels)
+            for band in [0..<7, 7..<30, 30..<40] { try writer.writeRows(image.rows(band)) }
+            try writer.finish()
+            let (read, description) = try ImageFile.read(path)
+            XCTAssertEqual([description.channels, description.bitDepth, description.orientation], [channels, 8, 1])
+            XCTAssertEqual(read, image, "\(channels) channels")
+            let size = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+            XCTAssertLessThan(size, width * height * channels / 2, "run-length encoding")
+        }
+        // A side over 65 535 pixels is refused before anything is written.
+        XCTAssertThrowsError(
+            try ImageWriter(path: folder + "/wide.tga", format: .tga, width: 70_000, height: 1, channels: 3)
+        ) {
+            XCTAssertTrue("\($0)".contains("at most 65535 pixels a side"), "\($0)")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix("wide") }, [])
+    }
+
+    func testDamagedFilesFailWithTheirName() throws {
+        for name in ["rgba-rle-bottom-up.tga", "palette-rle.tga"] {
+            let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: try fixtures + "/" + name)))
+            let path = folder + "/damaged.tga"
+            func attempt(_ bytes: [UInt8]) throws -> Bool {
+                try Data(bytes).write(to: URL(fileURLWithPath: path))
+                do {
+                    let reader = try ImageReader(path: path)
+                    let image = try reader.readAll()
+                    XCTAssertEqual(image.width * image.height, reader.description.width * reader.description.height)
+                    return false
+                } catch let error as ImageError {
+                    XCTAssertTrue("\(error)".contains("damaged.tga"), "\(error)")
+                    XCTAssertFalse("\(error)".contains("\n"))
+                    return true
+                }
+            }
+            // Every truncation inside the pixels fails (Pillow's files end with the 26-byte TGA 2.0 footer, which
+            // is never read); no byte set to 0xFF crashes or hangs.
+            var failures = 0
+            for length in 0..<original.count where try attempt(Array(original[0..<length])) { failures += 1 }
+            XCTAssertGreaterThanOrEqual(failures, original.count - 26, name)
+            for position in 0..<original.count {
+                var bytes = original
+                bytes[position] = 0xFF
+                _ = try attempt(bytes)
+            }
+        }
+    }
+}
