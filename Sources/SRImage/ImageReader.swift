@@ -161,8 +161,10 @@ public final class ImageReader {
                 close()
                 throw ImageError(
                     path: path,
-                    reason:
-                        "rotated (\(format == .tiff ? "TIFF" : format == .tga ? "TGA" : "EXIF") orientation \(orientation)) \(storedWidth)x\(storedHeight) image "
+                    reason: (format == .tga
+                        ? "bottom-to-top TGA"
+                        : "rotated (\(format == .tiff ? "TIFF" : "EXIF") orientation \(orientation))")
+                        + " \(storedWidth)x\(storedHeight) image "
                         + "must be decoded whole: needs \(bytes / 1_000_000) MB, over the "
                         + "\(limits.maximumWholeDecodeBytes / 1_000_000) MB allowed"
                 )
