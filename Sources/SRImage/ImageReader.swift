@@ -73,7 +73,7 @@ public final class ImageReader {
     private var raw: [UInt8] = []
 
     /// Opens `path` and reads its header (for a TIFF, page `page`'s, 0 the first).
-    /// - Throws: `ImageError` naming the file when it is missing, not a regular file, not PNG/JPEG/TIFF,
+    /// - Throws: `ImageError` naming the file when it is missing, not a regular file, not PNG/JPEG/TIFF/TGA,
     ///   corrupt, or over the `limits`.
     public convenience init(path: String, limits: DecodeLimits = DecodeLimits(), page: Int = 0) throws {
         try self.init(path: path, limits: limits, page: page, tiffPageOffsets: nil)

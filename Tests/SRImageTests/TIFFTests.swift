@@ -95,6 +95,24 @@ final class TIFFTests: XCTestCase {
             try ImageReader(path: folder + "/orientation6-tiles-planar-deflate.tif").description.orientation, 6)
     }
 
+    /// Writes the 150 rows of `image` as a TIFF in bands of 7, 90, 3 and 50 rows on 2 threads: with 1 000-pixel
+    /// rows, bands leave partial strips waiting for the next band, or fill one and hold whole strips, and the
+    /// last strip is short.
+    private func writeInBands(
+        _ image: PlanarImage, to path: String, bitDepth: Int, metadata: ImageMetadata = ImageMetadata()
+    ) throws {
+        precondition(image.height == 150, "the bands cover 150 rows")
+        let writer = try ImageWriter(
+            path: path, format: .tiff, width: image.width, height: image.height, channels: image.channels,
+            bitDepth: bitDepth, metadata: metadata, threads: 2)
+        var start = 0
+        for band in [7, 90, 3, 50] {
+            try writer.writeRows(image.rows(start..<(start + band)))
+            start += band
+        }
+        try writer.finish()
+    }
+
     func testFloatingPointSamplesDecodeToTheIndependentValues() throws {
         let folder = try fixtures
         let expected = try XCTUnwrap(
@@ -134,14 +152,7 @@ final class TIFFTests: XCTestCase {
                     return isAlpha ? min(max(value, 0), 1) : value
                 })
             let path = folder + "/float-\(channels).tif"
-            let writer = try ImageWriter(
-                path: path, format: .tiff, width: width, height: height, channels: channels, bitDepth: 32, threads: 2)
-            var start = 0
-            for band in [7, 90, 3, 50] {
-                try writer.writeRows(image.rows(start..<(start + band)))
-                start += band
-            }
-            try writer.finish()
+            try writeInBands(image, to: path, bitDepth: 32)
             let (read, description) = try ImageFile.read(path)
             XCTAssertEqual([description.channels, description.bitDepth], [channels, 32])
             XCTAssertEqual(read, image, "\(channels) channels")
@@ -179,15 +190,7 @@ final class TIFFTests: XCTestCase {
                     iccProfile: Array(repeating: 7, count: 5000), xmp: Array("<x:xmpmeta a='1'/>".utf8),
                     resolution: Resolution(x: 300, y: 150.5))
                 let path = folder + "/round-\(channels)-\(bitDepth).tiff"
-                let writer = try ImageWriter(
-                    path: path, format: .tiff, width: width, height: height, channels: channels, bitDepth: bitDepth,
-                    metadata: metadata, threads: 2)
-                var start = 0
-                for band in [7, 90, 3, 50] {
-                    try writer.writeRows(image.rows(start..<(start + band)))
-                    start += band
-                }
-                try writer.finish()
+                try writeInBands(image, to: path, bitDepth: bitDepth, metadata: metadata)
                 let (read, description) = try ImageFile.read(path)
                 XCTAssertEqual(description.format, .tiff)
                 XCTAssertEqual([description.channels, description.bitDepth], [channels, bitDepth])
