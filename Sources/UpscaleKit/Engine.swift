@@ -221,7 +221,8 @@ final class Engine {
         if case .model(let scale, _, _) = method { nativeScale = scale }
         if format == .gif || outputWidth != width * nativeScale || outputHeight != height * nativeScale {
             try requireWholeOutputFits(
-                width: width * nativeScale, height: height * nativeScale, channels: channels, path: path)
+                width: width * nativeScale, height: height * nativeScale, channels: channels, path: path,
+                what: format == .gif ? "a GIF output frame" : "a --seamless output at a scale the model lacks")
         }
     }
 
@@ -396,7 +397,7 @@ final class Engine {
     }
 
     /// Writes the bands `produce` gives its sink (`channels` planes, `outputWidth` wide, `outputHeight` rows in
-    /// all) into a new PNG, JPEG or TIFF; on failure nothing is left behind.
+    /// all) into a new PNG, JPEG, TIFF or TGA; on failure nothing is left behind.
     private func stream(
         channels: Int, bitDepth: Int, metadata: ImageMetadata, to output: String, format: ImageFormat,
         outputWidth: Int, outputHeight: Int, produce: (_ sink: (PlanarImage) throws -> Void) throws -> Void
@@ -454,12 +455,15 @@ final class Engine {
     }
 
     /// A GIF output frame is held whole (float planes, then bytes for the palette): it must fit the budget.
-    private func requireWholeOutputFits(width: Int, height: Int, channels: Int, path: String) throws {
+    /// `what` names the output held whole in the error ("a GIF output frame").
+    private func requireWholeOutputFits(
+        width: Int, height: Int, channels: Int, path: String, what: String = "a GIF output frame"
+    ) throws {
         let bytes = width * height * (channels * MemoryLayout<Float>.size + 5)
         guard bytes <= memoryBudget / 2 else {
             throw ImageError(
                 path: path,
-                reason: "a GIF output frame is held whole: \(width)x\(height) needs \(bytes / 1_000_000 + 1) MB, over "
+                reason: "\(what) is held whole: \(width)x\(height) needs \(bytes / 1_000_000 + 1) MB, over "
                     + "half the memory budget (\(memoryBudget / 1_000_000) MB); write a .png, choose a smaller size or "
                     + "raise --max-memory")
         }
@@ -600,7 +604,7 @@ public struct Upscaler {
             cores: threads ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 
-    /// Upscales `input` (PNG, JPEG, GIF or TIFF) into `output` (`.png`, `.jpg`, `.jpeg`, `.gif`, `.tif` or `.tiff`; an animated GIF
+    /// Upscales `input` (PNG, JPEG, GIF, TIFF or TGA) into `output` (`.png`, `.jpg`, `.jpeg`, `.gif`, `.tif`, `.tiff` or `.tga`; an animated GIF
     /// only into `.gif`); returns the seconds taken.
     /// The output is written to a temporary file beside it and renamed into place; on an error nothing is left.
     @discardableResult
