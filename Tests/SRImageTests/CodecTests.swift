@@ -169,9 +169,10 @@ final class CodecTests: XCTestCase {
 
     func testUnknownExtensionAndMissingFolderAreClearErrors() throws {
         XCTAssertThrowsError(try ImageFormat(forOutputPath: "out.webp")) { error in
-            XCTAssertTrue("\(error)".contains("out.webp") && "\(error)".contains(".tif or .tiff"), "\(error)")
+            XCTAssertTrue("\(error)".contains("out.webp") && "\(error)".contains(".tiff or .tga"), "\(error)")
         }
         XCTAssertEqual(try ImageFormat(forOutputPath: "SCAN.TIF"), .tiff)
+        XCTAssertEqual(try ImageFormat(forOutputPath: "Wall.TGA"), .tga)
         XCTAssertThrowsError(
             try ImageFile.write(PlanarImage(width: 1, height: 1, channels: 3), to: "/nonexistent-folder/x.png")
         ) { error in
