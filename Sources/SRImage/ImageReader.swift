@@ -58,6 +58,7 @@ public final class ImageReader {
         case codec(OpaquePointer)
         case tiff(TIFFReader)
         case tga(TGAReader)
+        case bmp(BMPReader)
     }
     private var decoder: Decoder?
     private let storedWidth: Int
@@ -73,7 +74,7 @@ public final class ImageReader {
     private var raw: [UInt8] = []
 
     /// Opens `path` and reads its header (for a TIFF, page `page`'s, 0 the first).
-    /// - Throws: `ImageError` naming the file when it is missing, not a regular file, not PNG/JPEG/TIFF/TGA,
+    /// - Throws: `ImageError` naming the file when it is missing, not a regular file, not PNG/JPEG/TIFF/TGA/BMP,
     ///   corrupt, or over the `limits`.
     public convenience init(path: String, limits: DecodeLimits = DecodeLimits(), page: Int = 0) throws {
         try self.init(path: path, limits: limits, page: page, tiffPageOffsets: nil)
@@ -107,6 +108,20 @@ public final class ImageReader {
             (storedWidth, storedHeight, storedChannels) = (tiff.width, tiff.height, tiff.channels)
             bytesPerSample = tiff.bitDepth / 8
             orientation = tiff.orientation
+        } else if BMPReader.isBMP(path: path) {
+            let bmp: BMPReader
+            do {
+                bmp = try BMPReader(path: path, limits: limits)
+            } catch let error as BMPFormatError {
+                throw ImageError(path: path, reason: error.reason)
+            }
+            decoder = .bmp(bmp)
+            tiffPageOffsets = nil
+            (format, interlaced) = (.bmp, false)
+            metadata = ImageMetadata(resolution: bmp.resolution)
+            (storedWidth, storedHeight, storedChannels) = (bmp.width, bmp.height, bmp.channels)
+            bytesPerSample = 1
+            orientation = 1
         } else if TGAReader.isTGAName(path) && !Self.hasCodecSignature(path) {
             let tga: TGAReader
             do {
@@ -238,6 +253,13 @@ public final class ImageReader {
             do {
                 try tga.readRows(rows, into: buffer)
             } catch let error as TGAFormatError {
+                close()
+                throw ImageError(path: path, reason: error.reason)
+            }
+        case .bmp(let bmp):
+            do {
+                try bmp.readRows(rows, into: buffer)
+            } catch let error as BMPFormatError {
                 close()
                 throw ImageError(path: path, reason: error.reason)
             }

@@ -16,10 +16,10 @@ public final class ImageWriter {
     public private(set) var bitDepth: Int
     public private(set) var rowsWritten = 0
 
-    /// The C encoder (PNG, JPEG), or the TIFF or TGA writer.
+    /// The C encoder (PNG, JPEG), the TIFF writer, or the TGA or BMP writer.
     private var handle: OpaquePointer?
     private var tiff: TIFFWriter?
-    private var tga: TGAWriter?
+    private var rowWriter: (any RowWriter)?
     private let temporaryPath: String
     private var raw: [UInt8] = []
     /// Bands are split into parts of at least this many bytes.
@@ -67,10 +67,15 @@ public final class ImageWriter {
             }
             return
         }
-        if format == .tga {
-            precondition(bitDepth == 8, "TGA output is 8-bit")
+        if format == .tga || format == .bmp {
+            precondition(bitDepth == 8, "TGA and BMP output is 8-bit")
             do {
-                tga = try TGAWriter(path: temporaryPath, width: width, height: height, channels: channels)
+                rowWriter =
+                    format == .tga
+                    ? try TGAWriter(path: temporaryPath, width: width, height: height, channels: channels)
+                    : try BMPWriter(
+                        path: temporaryPath, width: width, height: height, channels: channels,
+                        resolution: metadata.resolution)
             } catch {
                 TemporaryFiles.discard(temporaryPath)
                 throw ImageError(path: path, reason: Self.reason(error))
@@ -130,13 +135,13 @@ public final class ImageWriter {
             tiff.abort()
             TemporaryFiles.discard(temporaryPath)
         }
-        if let tga {
-            tga.abort()
+        if let rowWriter {
+            rowWriter.abort()
             TemporaryFiles.discard(temporaryPath)
         }
         handle = nil
         tiff = nil
-        tga = nil
+        rowWriter = nil
     }
 
     /// Encodes the next rows. `band` must have this writer's width and channel count; values are
@@ -144,7 +149,7 @@ public final class ImageWriter {
     /// PNG level 1) the filtering and compression run on that many threads, each on its own rows.
     public func writeRows(_ band: PlanarImage) throws {
         precondition(band.width == width && band.channels == channels, "band does not match the writer")
-        guard handle != nil || tiff != nil || tga != nil else {
+        guard handle != nil || tiff != nil || rowWriter != nil else {
             throw ImageError(path: path, reason: "writer already closed")
         }
         let rows = band.height
@@ -177,9 +182,9 @@ public final class ImageWriter {
             rowsWritten += rows
             return
         }
-        if let tga {
+        if let rowWriter {
             do {
-                try raw.withUnsafeBytes { try tga.write($0, count: rows) }
+                try raw.withUnsafeBytes { try rowWriter.write($0, count: rows) }
             } catch {
                 abort()
                 throw ImageError(path: path, reason: Self.reason(error))
@@ -266,12 +271,12 @@ public final class ImageWriter {
             try TemporaryFiles.commit(temporaryPath, to: path)
             return
         }
-        if let tga {
-            self.tga = nil
+        if let rowWriter {
+            self.rowWriter = nil
             do {
-                try tga.finish()
+                try rowWriter.finish()
             } catch {
-                tga.abort()
+                rowWriter.abort()
                 TemporaryFiles.discard(temporaryPath)
                 throw ImageError(path: path, reason: Self.reason(error))
             }
@@ -293,8 +298,22 @@ public final class ImageWriter {
         switch error {
         case let error as TIFFFormatError: error.reason
         case let error as TGAFormatError: error.reason
+        case let error as BMPFormatError: error.reason
         case let error as FileError: error.reason
         default: "\(error)"
         }
     }
 }
+
+/// An encoder written in Swift that takes 8-bit interleaved rows (TGA, BMP).
+protocol RowWriter: AnyObject {
+    /// Encodes and writes `count` rows.
+    func write(_ rows: UnsafeRawBufferPointer, count: Int) throws
+    /// Completes the file (not yet flushed); throws when rows are missing.
+    func finish() throws
+    /// Closes the file unfinished (the caller removes it).
+    func abort()
+}
+
+extension TGAWriter: RowWriter {}
+extension BMPWriter: RowWriter {}

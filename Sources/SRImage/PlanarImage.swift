@@ -8,20 +8,22 @@ public enum ImageFormat: String, Sendable, CaseIterable {
     case tiff
     /// Truevision TGA, 8 bits, gray or RGB with alpha, run-length encoded (`.tga`): game textures.
     case tga
+    /// Windows bitmap, uncompressed 8-bit gray, 24-bit RGB or 32-bit RGBA (`.bmp`).
+    case bmp
 
     /// The sample depth an output in this format stores for an input of `inputDepth` bits (8, 16, or 32 for
-    /// floating point): JPEG, GIF and TGA 8, PNG the input's up to 16 (floating point becomes 16-bit), TIFF
+    /// floating point): JPEG, GIF, TGA and BMP 8, PNG the input's up to 16 (floating point becomes 16-bit), TIFF
     /// the input's own.
     public func outputBitDepth(forInputDepth inputDepth: Int) -> Int {
         switch self {
-        case .jpeg, .gif, .tga: 8
+        case .jpeg, .gif, .tga, .bmp: 8
         case .png: min(inputDepth, 16)
         case .tiff: inputDepth
         }
     }
 
-    /// The format a path's extension asks for (`.png`, `.jpg`, `.jpeg`, `.gif`, `.tif`, `.tiff`, `.tga`, any
-    /// case).
+    /// The format a path's extension asks for (`.png`, `.jpg`, `.jpeg`, `.gif`, `.tif`, `.tiff`, `.tga`,
+    /// `.bmp`, any case).
     /// - Throws: `ImageError` for any other extension.
     public init(forOutputPath path: String) throws {
         let lower = path.lowercased()
@@ -35,18 +37,20 @@ public enum ImageFormat: String, Sendable, CaseIterable {
             self = .tiff
         } else if lower.hasSuffix(".tga") {
             self = .tga
+        } else if lower.hasSuffix(".bmp") {
+            self = .bmp
         } else {
             throw ImageError(
                 path: path,
-                reason: "unknown output format: use a .png, .jpg, .jpeg, .gif, .tif, .tiff or .tga file name")
+                reason: "unknown output format: use a .png, .jpg, .jpeg, .gif, .tif, .tiff, .tga or .bmp file name")
         }
     }
 
     /// Whether a file name ends in an extension of a still image format the readers take whole (PNG, JPEG,
-    /// TIFF, TGA; any case): the images `eval` scores and `train` learns from.
+    /// TIFF, TGA, BMP; any case): the images `eval` scores and `train` learns from.
     public static func isStillImageName(_ name: String) -> Bool {
         let lower = name.lowercased()
-        return [".png", ".jpg", ".jpeg", ".tif", ".tiff", ".tga"].contains { lower.hasSuffix($0) }
+        return [".png", ".jpg", ".jpeg", ".tif", ".tiff", ".tga", ".bmp"].contains { lower.hasSuffix($0) }
     }
 
     /// The usual file extension, without the dot.

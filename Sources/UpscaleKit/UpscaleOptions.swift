@@ -19,6 +19,8 @@ public enum OutputFormatChoice: String, CaseIterable, ExpressibleByArgument, Sen
     case tif, tiff
     /// Truevision TGA (run-length encoded, 8-bit, alpha kept): game textures.
     case tga
+    /// Windows bitmap (uncompressed, 8-bit, alpha kept as 32-bit).
+    case bmp
     /// The input's own format.
     case same
 

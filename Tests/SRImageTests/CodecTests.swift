@@ -169,10 +169,11 @@ final class CodecTests: XCTestCase {
 
     func testUnknownExtensionAndMissingFolderAreClearErrors() throws {
         XCTAssertThrowsError(try ImageFormat(forOutputPath: "out.webp")) { error in
-            XCTAssertTrue("\(error)".contains("out.webp") && "\(error)".contains(".tiff or .tga"), "\(error)")
+            XCTAssertTrue("\(error)".contains("out.webp") && "\(error)".contains(".tga or .bmp"), "\(error)")
         }
         XCTAssertEqual(try ImageFormat(forOutputPath: "SCAN.TIF"), .tiff)
         XCTAssertEqual(try ImageFormat(forOutputPath: "Wall.TGA"), .tga)
+        XCTAssertEqual(try ImageFormat(forOutputPath: "sprite.Bmp"), .bmp)
         XCTAssertThrowsError(
             try ImageFile.write(PlanarImage(width: 1, height: 1, channels: 3), to: "/nonexistent-folder/x.png")
         ) { error in

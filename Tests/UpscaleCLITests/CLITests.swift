@@ -323,30 +323,37 @@ final class CLITests: BinaryTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/anim-x4.gif"))
     }
 
-    func testTGATexturesKeepAlphaThroughTheEngine() throws {
-        // An RGBA texture read from a bottom-to-top TGA (as Pillow writes them) gives the same pixels as its PNG.
-        let fixture = CLITests.repository + "/Tests/SRImageTests/Fixtures/rgba-rle-bottom-up.tga"
-        let image = try ImageFile.read(fixture).image
-        try ImageFile.write(image, to: folder + "/texture.png")
-        for output in ["texture-x4.tga", "texture-x4.png"] {
-            let result = try run([
-                output.hasSuffix("tga") ? fixture : folder + "/texture.png", folder + "/" + output, "--model", model,
-                "--quiet",
-            ])
+    func testTGAAndBMPTexturesKeepAlphaThroughTheEngine() throws {
+        // RGBA textures read from bottom-to-top TGA and BMP files (as Pillow writes them) give the same pixels as
+        // their PNGs.
+        for (name, suffix) in [("rgba-rle-bottom-up.tga", "tga"), ("bgra32-v4.bmp", "bmp")] {
+            let fixture = CLITests.repository + "/Tests/SRImageTests/Fixtures/" + name
+            let image = try ImageFile.read(fixture).image
+            try ImageFile.write(image, to: folder + "/texture.png")
+            for output in ["texture-x4." + suffix, "texture-x4.png"] {
+                let input = output.hasSuffix(suffix) ? fixture : folder + "/texture.png"
+                let result = try run([input, folder + "/" + output, "--model", model, "--quiet"])
+                XCTAssertEqual(result.status, 0, result.error)
+            }
+            let (upscaled, description) = try ImageFile.read(folder + "/texture-x4." + suffix)
+            XCTAssertEqual(
+                [description.channels, description.bitDepth, upscaled.width, upscaled.height],
+                [4, 8, image.width * 4, image.height * 4])
+            XCTAssertEqual(upscaled, try ImageFile.read(folder + "/texture-x4.png").image, name)
+            // A batch takes these inputs and writes the format on request.
+            let source = folder + "/textures-" + suffix, batch = folder + "/batch-" + suffix
+            try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: fixture, toPath: source + "/wall." + suffix)
+            try FileManager.default.copyItem(atPath: folder + "/texture.png", toPath: source + "/floor.png")
+            let result = try run([source, batch, "--method", "bicubic", "--scale", "2", "--format", suffix, "--quiet"])
             XCTAssertEqual(result.status, 0, result.error)
+            XCTAssertEqual(
+                try FileManager.default.contentsOfDirectory(atPath: batch).sorted(),
+                ["floor." + suffix, "wall." + suffix])
+            XCTAssertEqual(
+                try ImageFile.read(batch + "/wall." + suffix).image,
+                try ImageFile.read(batch + "/floor." + suffix).image)
         }
-        let (tga, description) = try ImageFile.read(folder + "/texture-x4.tga")
-        XCTAssertEqual([description.channels, description.bitDepth, tga.width, tga.height], [4, 8, 68, 52])
-        XCTAssertEqual(tga, try ImageFile.read(folder + "/texture-x4.png").image)
-        // A batch takes .tga inputs and writes TGAs on request.
-        let source = folder + "/textures", batch = folder + "/batch"
-        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: fixture, toPath: source + "/wall.tga")
-        try FileManager.default.copyItem(atPath: folder + "/texture.png", toPath: source + "/floor.png")
-        let result = try run([source, batch, "--method", "bicubic", "--scale", "2", "--format", "tga", "--quiet"])
-        XCTAssertEqual(result.status, 0, result.error)
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: batch).sorted(), ["floor.tga", "wall.tga"])
-        XCTAssertEqual(try ImageFile.read(batch + "/wall.tga").image, try ImageFile.read(batch + "/floor.tga").image)
     }
 
     func testMultiPageTIFFsKeepEveryPage() throws {
