@@ -1,7 +1,7 @@
 import SRFiles
 
 /// A BMP problem found while reading or writing: the reader and writer add the file's name.
-struct BMPFormatError: Error {
+struct BMPFormatError: FormatError {
     let reason: String
 }
 

@@ -239,30 +239,22 @@ public final class ImageReader {
     /// Reads every remaining row.
     public func readAll() throws -> PlanarImage { try readRows(description.height - rowsRead) }
 
+    /// Runs `body`; a format error of a Swift decoder closes the reader and becomes an `ImageError` naming the file.
+    private func rethrowingFormatErrors(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let error as any FormatError {
+            close()
+            throw ImageError(path: path, reason: error.reason)
+        }
+    }
+
     private func readStored(rows: Int, into buffer: UnsafeMutableRawPointer) throws {
         switch decoder {
         case nil: throw ImageError(path: path, reason: "reader already closed")
-        case .tiff(let tiff):
-            do {
-                try tiff.readRows(rows, into: buffer)
-            } catch let error as TIFFFormatError {
-                close()
-                throw ImageError(path: path, reason: error.reason)
-            }
-        case .tga(let tga):
-            do {
-                try tga.readRows(rows, into: buffer)
-            } catch let error as TGAFormatError {
-                close()
-                throw ImageError(path: path, reason: error.reason)
-            }
-        case .bmp(let bmp):
-            do {
-                try bmp.readRows(rows, into: buffer)
-            } catch let error as BMPFormatError {
-                close()
-                throw ImageError(path: path, reason: error.reason)
-            }
+        case .tiff(let tiff): try rethrowingFormatErrors { try tiff.readRows(rows, into: buffer) }
+        case .tga(let tga): try rethrowingFormatErrors { try tga.readRows(rows, into: buffer) }
+        case .bmp(let bmp): try rethrowingFormatErrors { try bmp.readRows(rows, into: buffer) }
         case .codec(let handle):
             var message = [CChar](repeating: 0, count: 512)
             let status = sr_reader_read_rows(

@@ -296,9 +296,7 @@ public final class ImageWriter {
     /// The reason of a TIFF writer's error, without the temporary file's name.
     private static func reason(_ error: Error) -> String {
         switch error {
-        case let error as TIFFFormatError: error.reason
-        case let error as TGAFormatError: error.reason
-        case let error as BMPFormatError: error.reason
+        case let error as any FormatError: error.reason
         case let error as FileError: error.reason
         default: "\(error)"
         }

@@ -1,7 +1,7 @@
 import SRFiles
 
 /// A TGA problem found while reading or writing: the reader and writer add the file's name.
-struct TGAFormatError: Error {
+struct TGAFormatError: FormatError {
     let reason: String
 }
 

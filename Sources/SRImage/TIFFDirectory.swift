@@ -31,8 +31,14 @@ enum TIFFTag {
     static let iccProfile = 34675
 }
 
+/// A problem with a file's contents found by one of the Swift codecs (TIFF, TGA, BMP): the reason, to which
+/// `ImageReader` and `ImageWriter` add the file's name.
+protocol FormatError: Error {
+    var reason: String { get }
+}
+
 /// A TIFF problem found while reading: the reader adds the file's name.
-struct TIFFFormatError: Error {
+struct TIFFFormatError: FormatError {
     let reason: String
 }
 
