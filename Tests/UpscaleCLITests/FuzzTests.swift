@@ -4,8 +4,8 @@ import SRModels
 import SRTensor
 import XCTest
 
-/// Deterministic mutation fuzzing of everything that parses a file: the PNG and JPEG decoders (and the
-/// writer behind them) and the model loader. Each case must decode or throw a one-line error naming
+/// Deterministic mutation fuzzing of everything that parses a file: the PNG, JPEG, TIFF, TGA, BMP and GIF
+/// decoders (and the writer behind them) and the model loader. Each case must decode or throw a one-line error naming
 /// the file: no crash, no hang, and no file left behind. `make test` runs a bounded number of cases
 /// (about a minute); `make fuzz` sets `UPSCALE_FUZZ_CASES` to run thousands.
 final class FuzzTests: XCTestCase {
@@ -75,11 +75,15 @@ final class FuzzTests: XCTestCase {
         let path = folder + "/case-\(index).\(suffix)"
         _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
         do {
-            let reader = try ImageReader(path: path, limits: limits)
-            let image = try reader.readAll()
             let output = folder + "/out-\(index).png"
-            try ImageFile.write(image, to: output, bitDepth: reader.description.bitDepth)
-            try FileManager.default.removeItem(atPath: output)
+            defer { try? FileManager.default.removeItem(atPath: output) }
+            if suffix == "gif" {
+                let reader = try GIFReader(path: path, limits: limits)
+                while let frame = try reader.nextFrame() { try ImageFile.write(frame.planarImage(), to: output) }
+            } else {
+                let reader = try ImageReader(path: path, limits: limits)
+                try ImageFile.write(try reader.readAll(), to: output, bitDepth: reader.description.bitDepth)
+            }
         } catch let error as ImageError {
             XCTAssertTrue(error.description.hasPrefix(path) && !error.description.contains("\n"), "\(error)")
         } catch {
@@ -91,15 +95,20 @@ final class FuzzTests: XCTestCase {
     func testDecodersSurviveMutatedFiles() throws {
         let repository = BinaryTestCase.repository
         var generator = SeededGenerator(seed: 2026)
+        // Samples, and the codec fixtures of the formats decoded in Swift (TIFF, TGA, BMP, GIF).
+        let fixtures = "Tests/SRImageTests/Fixtures/"
         let seeds: [(String, String)] = [
-            ("bird-lr.png", "png"), ("butterfly-alpha.png", "png"), ("scan-16bit.png", "png"),
-            ("gray.png", "png"), ("phone-exif6-icc.jpg", "jpg"),
+            ("samples/bird-lr.png", "png"), ("samples/butterfly-alpha.png", "png"), ("samples/scan-16bit.png", "png"),
+            ("samples/gray.png", "png"), ("samples/phone-exif6-icc.jpg", "jpg"),
+            (fixtures + "tiles-deflate-predictor-rgba16-bigendian.tif", "tif"),
+            (fixtures + "float16-rgb-planar-deflate-predictor.tif", "tif"), (fixtures + "palette-rle.tga", "tga"),
+            (fixtures + "rgb565-bitfields.bmp", "bmp"), (fixtures + "animated.gif", "gif"),
         ]
         let originals = try seeds.map { name, suffix in
-            (Array(try Data(contentsOf: URL(fileURLWithPath: repository + "/samples/" + name))), suffix)
+            (Array(try Data(contentsOf: URL(fileURLWithPath: repository + "/" + name))), suffix)
         }
         let fields = originals.map { bytes, suffix in
-            suffix == "png" ? Self.pngLengthFields(bytes) : Self.jpegLengthFields(bytes)
+            suffix == "png" ? Self.pngLengthFields(bytes) : suffix == "jpg" ? Self.jpegLengthFields(bytes) : []
         }
         for index in 0..<cases {
             let which = index % originals.count
