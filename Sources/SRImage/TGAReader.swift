@@ -5,15 +5,17 @@ struct TGAFormatError: FormatError {
     let reason: String
 }
 
-/// Reads a Truevision TGA image front to back, row by row in the order the file stores them, so memory
-/// stays one row plus a read block whatever the image's size.
+/// Reads a Truevision TGA image row by row, so memory stays one row plus a read block whatever the image's
+/// size: uncompressed files top row first (each row lies at a known offset), run-length encoded ones in the
+/// order the file stores them.
 ///
 /// Supported: uncompressed and run-length encoded (types 1, 2, 3, 9, 10, 11) true-colour images of 15, 16,
 /// 24 and 32 bits, gray images of 8 bits and 16 (gray + alpha), and colour-mapped images with 8-bit indices
 /// into 15-, 16-, 24- or 32-bit colour maps. A 32-bit image (or map) has alpha when its descriptor gives
 /// alpha bits, a 16-bit one when it gives one; without them the extra bits are ignored. Rows are delivered
-/// interleaved as 8-bit gray, gray + alpha, RGB or RGBA, in stored order: `orientation` (as TIFF and EXIF
-/// number it: 4 when the rows go bottom to top, TGA's default) says how to turn them upright.
+/// interleaved as 8-bit gray, gray + alpha, RGB or RGBA; `orientation` (as TIFF and EXIF number it) says how
+/// to turn them upright: 2 for rows stored right to left, and for run-length encoded files stored bottom to
+/// top (TGA's default) 4, or 3 when also right to left.
 final class TGAReader {
     let width: Int
     let height: Int
@@ -34,6 +36,9 @@ final class TGAReader {
     private let mapFirst: Int
 
     private var position: Int
+    /// Where the pixels start, and whether uncompressed rows stored bottom to top are read from the last one.
+    private let dataStart: Int
+    private let readsRowsBackwards: Bool
     private var block = [UInt8](repeating: 0, count: 65_536)
     private var blockStart = 0
     private var blockCount = 0
@@ -104,8 +109,10 @@ final class TGAReader {
         pixelBytes = (pixelBits + 7) / 8
         let topDown = descriptor & 0x20 != 0
         let rightToLeft = descriptor & 0x10 != 0
-        orientation = topDown ? (rightToLeft ? 2 : 1) : (rightToLeft ? 3 : 4)
+        readsRowsBackwards = !topDown && !runLength
+        orientation = topDown || readsRowsBackwards ? (rightToLeft ? 2 : 1) : (rightToLeft ? 3 : 4)
         position = 18 + idLength + mapBytes
+        dataStart = position
         guard position <= file.size else { throw TGAFormatError(reason: "ends inside its header or colour map") }
         self.mapFirst = mapFirst
         if kind == 1 {
@@ -134,6 +141,7 @@ final class TGAReader {
         var pixel = [UInt8](repeating: 0, count: 4)
         var delivered = [UInt8](repeating: 0, count: 4)
         for row in 0..<count {
+            if readsRowsBackwards { position = dataStart + (height - 1 - rowsRead - row) * width * pixelBytes }
             for x in 0..<width {
                 try nextPixel(into: &pixel)
                 try deliver(pixel, into: &delivered)
@@ -166,7 +174,7 @@ final class TGAReader {
     }
 
     private func readByte() throws -> UInt8 {
-        if position - blockStart >= blockCount {
+        if position < blockStart || position - blockStart >= blockCount {
             blockStart = position
             blockCount = try block.withUnsafeMutableBytes { try file.read(at: position, into: $0) }
             guard blockCount > 0 else { throw TGAFormatError(reason: "image data ends early") }

@@ -21,6 +21,11 @@ final class TGATests: XCTestCase {
 
     func testEveryLayoutDecodesToTheIndependentPixels() throws {
         try checkExpectedPixels(folder: try fixtures, json: "tga_expected.json", files: 12, format: .tga)
+        // Uncompressed rows stored bottom to top stream from the last; run-length encoded ones are decoded whole.
+        let raw = try ImageReader(path: try fixtures + "/gray-alpha-raw-bottom-up.tga").description
+        let encoded = try ImageReader(path: try fixtures + "/rgb-rle-bottom-up.tga").description
+        XCTAssertEqual([raw.orientation, encoded.orientation], [1, 4])
+        XCTAssertEqual([raw.isStreaming, encoded.isStreaming], [true, false])
     }
 
     func testWriterRoundTripsEveryChannelLayout() throws {
