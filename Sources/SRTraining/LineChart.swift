@@ -27,8 +27,9 @@ public final class LineChart {
         }
         if maxX == minX { maxX = minX + 1 }
         if maxY == minY { maxY = minY + 1; minY -= 1 }
-        text(String(format: "%.3g", maxY), x: 2, y: top)
-        text(String(format: "%.3g", minY), x: 2, y: bottom - 8)
+        let labels = Self.rangeLabels(low: minY, high: maxY)
+        text(labels.high, x: 2, y: top)
+        text(labels.low, x: 2, y: bottom - 8)
         text(String(format: "%.0f", minX), x: left, y: bottom + 6)
         let maxLabel = String(format: "%.0f", maxX)
         text(maxLabel, x: right - 6 * maxLabel.count, y: bottom + 6)
@@ -45,6 +46,14 @@ public final class LineChart {
             previous = next
         }
         if points.count == 1 { dot(previous.0, previous.1, color) }
+    }
+
+    /// The labels of an axis from `low` to `high`: 3 significant digits, more (up to 7) while the two would
+    /// read the same (a validation PSNR between 26.375 and 26.421 is labelled 26.38 and 26.42, not 26.4 twice).
+    public static func rangeLabels(low: Double, high: Double) -> (low: String, high: String) {
+        var digits = 3
+        while digits < 7 && String(format: "%.\(digits)g", low) == String(format: "%.\(digits)g", high) { digits += 1 }
+        return (String(format: "%.\(digits)g", low), String(format: "%.\(digits)g", high))
     }
 
     /// Draws labelled points (x, y), each in its colour, in panel `index` of `count`, with axis titles; x on a
