@@ -13,8 +13,8 @@ import SRFiles
 /// `sr_reader_read_rows`: gray, gray + alpha, RGB or RGBA, 8-bit, or 16-bit in host byte order for 16-bit
 /// gray and RGB files, or 32-bit floats in host byte order for floating-point files. Floating-point samples
 /// keep their values (below 0 and above 1 too) except that NaN and infinities are read as 0, and alpha is
-/// clamped to [0, 1]. The descriptive tags (date,
-/// camera, artist, copyright, orientation) and the Exif and GPS directories become an EXIF block.
+/// clamped to [0, 1]. The descriptive tags (date, camera, artist, copyright, orientation) and the Exif and
+/// GPS directories become an EXIF block.
 final class TIFFReader {
     let width: Int
     let height: Int

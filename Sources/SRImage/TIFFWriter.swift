@@ -3,13 +3,14 @@ import Dispatch
 import SRFiles
 
 /// Writes a TIFF front to back: Deflate-compressed strips with horizontal differencing (predictor 2; the
-/// floating-point predictor 3 for 32-bit float samples), as rows arrive, then the page's image directory and the pointer to it; further pages follow the same way.
-/// Memory is one strip of pending rows plus the compressed strips of the band being written. Files that
-/// could pass 4 GB are BigTIFF.
+/// floating-point predictor 3 for 32-bit float samples), as rows arrive, then the page's image directory and
+/// the pointer to it; further pages follow the same way. Memory is one strip of pending rows plus the
+/// compressed strips of the band being written. Files that could pass 4 GB are BigTIFF.
 ///
 /// Rows come interleaved in host byte order (`sr_pack_samples`): gray, gray + alpha, RGB or RGBA, 8- or
-/// 16-bit unsigned integers or 32-bit floats. Alpha is written as unassociated (straight) alpha. The ICC profile, the XMP packet, the
-/// resolution and EXIF (its descriptive tags with the Exif and GPS sub-directories) are embedded.
+/// 16-bit unsigned integers or 32-bit floats. Alpha is written as unassociated (straight) alpha. The ICC
+/// profile, the XMP packet, the resolution and EXIF (its descriptive tags with the Exif and GPS
+/// sub-directories) are embedded.
 final class TIFFWriter {
     /// The page being written.
     private(set) var width = 0

@@ -84,9 +84,8 @@ struct UpscaleImages: ParsableCommand {
     @Option(help: "Half-width of the cross-fade between tiles in input pixels, 0 to tile/2.") var blend = 2
     @Option(help: "Memory budget in MB; picks the largest tile that fits each image's width.") var maxMemory: Int?
     @Option(help: "Largest image accepted, in megapixels (checked before decoding).") var maxPixels = 1000
-    @Option(help: "Batch output format: png, jpg, gif, tiff, tga, bmp or same (as the input).") var format:
-        OutputFormatChoice =
-            .same
+    @Option(help: "Batch output format: png, jpg, gif, tiff, tga, bmp or same (as the input).")
+    var format: OutputFormatChoice = .same
     @Option(parsing: .unconditional, help: "Text added to each output file name before the extension (e.g. -x4).")
     var suffix = ""
     @Option(help: "JPEG quality (1-100).") var quality = 95
