@@ -59,6 +59,7 @@ public final class ImageReader {
         case tiff(TIFFReader)
         case tga(TGAReader)
         case bmp(BMPReader)
+        case netpbm(NetpbmReader)
     }
     private var decoder: Decoder?
     private let storedWidth: Int
@@ -74,7 +75,7 @@ public final class ImageReader {
     private var raw: [UInt8] = []
 
     /// Opens `path` and reads its header (for a TIFF, page `page`'s, 0 the first).
-    /// - Throws: `ImageError` naming the file when it is missing, not a regular file, not PNG/JPEG/TIFF/TGA/BMP,
+    /// - Throws: `ImageError` naming the file when it is missing, not a regular file, not PNG/JPEG/TIFF/TGA/BMP/Netpbm,
     ///   corrupt, or over the `limits`.
     public convenience init(path: String, limits: DecodeLimits = DecodeLimits(), page: Int = 0) throws {
         try self.init(path: path, limits: limits, page: page, tiffPageOffsets: nil)
@@ -121,6 +122,19 @@ public final class ImageReader {
             metadata = ImageMetadata(resolution: bmp.resolution)
             (storedWidth, storedHeight, storedChannels) = (bmp.width, bmp.height, bmp.channels)
             bytesPerSample = 1
+            orientation = 1
+        } else if NetpbmReader.isNetpbm(path: path) {
+            let netpbm: NetpbmReader
+            do {
+                netpbm = try NetpbmReader(path: path, limits: limits)
+            } catch let error as NetpbmFormatError {
+                throw ImageError(path: path, reason: error.reason)
+            }
+            decoder = .netpbm(netpbm)
+            tiffPageOffsets = nil
+            (format, metadata, interlaced) = (.netpbm, ImageMetadata(), false)
+            (storedWidth, storedHeight, storedChannels) = (netpbm.width, netpbm.height, netpbm.channels)
+            bytesPerSample = netpbm.bitDepth / 8
             orientation = 1
         } else if TGAReader.isTGAName(path) && !Self.hasCodecSignature(path) {
             let tga: TGAReader
@@ -255,6 +269,7 @@ public final class ImageReader {
         case .tiff(let tiff): try rethrowingFormatErrors { try tiff.readRows(rows, into: buffer) }
         case .tga(let tga): try rethrowingFormatErrors { try tga.readRows(rows, into: buffer) }
         case .bmp(let bmp): try rethrowingFormatErrors { try bmp.readRows(rows, into: buffer) }
+        case .netpbm(let netpbm): try rethrowingFormatErrors { try netpbm.readRows(rows, into: buffer) }
         case .codec(let handle):
             var message = [CChar](repeating: 0, count: 512)
             let status = sr_reader_read_rows(

@@ -16,7 +16,7 @@ public final class ImageWriter {
     public private(set) var bitDepth: Int
     public private(set) var rowsWritten = 0
 
-    /// The C encoder (PNG, JPEG), the TIFF writer, or the TGA or BMP writer.
+    /// The C encoder (PNG, JPEG), the TIFF writer, or the TGA, BMP or Netpbm writer.
     private var handle: OpaquePointer?
     private var tiff: TIFFWriter?
     private var rowWriter: (any RowWriter)?
@@ -67,15 +67,20 @@ public final class ImageWriter {
             }
             return
         }
-        if format == .tga || format == .bmp {
-            precondition(bitDepth == 8, "TGA and BMP output is 8-bit")
+        if format == .tga || format == .bmp || format == .netpbm {
+            precondition(bitDepth == 8 || (format == .netpbm && bitDepth == 16), "TGA and BMP output is 8-bit")
             do {
-                rowWriter =
-                    format == .tga
-                    ? try TGAWriter(path: temporaryPath, width: width, height: height, channels: channels)
-                    : try BMPWriter(
+                switch format {
+                case .tga:
+                    rowWriter = try TGAWriter(path: temporaryPath, width: width, height: height, channels: channels)
+                case .bmp:
+                    rowWriter = try BMPWriter(
                         path: temporaryPath, width: width, height: height, channels: channels,
                         resolution: metadata.resolution)
+                default:
+                    rowWriter = try NetpbmWriter(
+                        path: temporaryPath, width: width, height: height, channels: channels, bitDepth: bitDepth)
+                }
             } catch {
                 TemporaryFiles.discard(temporaryPath)
                 throw ImageError(path: path, reason: Self.reason(error))
@@ -303,7 +308,7 @@ public final class ImageWriter {
     }
 }
 
-/// An encoder written in Swift that takes 8-bit interleaved rows (TGA, BMP).
+/// An encoder written in Swift that takes interleaved rows in host order (TGA, BMP, Netpbm).
 protocol RowWriter: AnyObject {
     /// Encodes and writes `count` rows.
     func write(_ rows: UnsafeRawBufferPointer, count: Int) throws
@@ -315,3 +320,4 @@ protocol RowWriter: AnyObject {
 
 extension TGAWriter: RowWriter {}
 extension BMPWriter: RowWriter {}
+extension NetpbmWriter: RowWriter {}

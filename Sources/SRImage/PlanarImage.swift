@@ -10,20 +10,22 @@ public enum ImageFormat: String, Sendable, CaseIterable {
     case tga
     /// Windows bitmap, uncompressed 8-bit gray, 24-bit RGB or 32-bit RGBA (`.bmp`).
     case bmp
+    /// Binary Netpbm: PGM, PPM, or PAM with alpha, 8 or 16 bits (`.pgm`, `.ppm`, `.pnm`, `.pam`).
+    case netpbm
 
     /// The sample depth an output in this format stores for an input of `inputDepth` bits (8, 16, or 32 for
-    /// floating point): JPEG, GIF, TGA and BMP 8, PNG the input's up to 16 (floating point becomes 16-bit), TIFF
-    /// the input's own.
+    /// floating point): JPEG, GIF, TGA and BMP 8, PNG and Netpbm the input's up to 16 (floating point becomes
+    /// 16-bit), TIFF the input's own.
     public func outputBitDepth(forInputDepth inputDepth: Int) -> Int {
         switch self {
         case .jpeg, .gif, .tga, .bmp: 8
-        case .png: min(inputDepth, 16)
+        case .png, .netpbm: min(inputDepth, 16)
         case .tiff: inputDepth
         }
     }
 
     /// The format a path's extension asks for (`.png`, `.jpg`, `.jpeg`, `.gif`, `.tif`, `.tiff`, `.tga`,
-    /// `.bmp`, any case).
+    /// `.bmp`, `.pgm`, `.ppm`, `.pnm`, `.pam`, any case).
     /// - Throws: `ImageError` for any other extension.
     public init(forOutputPath path: String) throws {
         let lower = path.lowercased()
@@ -39,18 +41,23 @@ public enum ImageFormat: String, Sendable, CaseIterable {
             self = .tga
         } else if lower.hasSuffix(".bmp") {
             self = .bmp
+        } else if [".pgm", ".ppm", ".pnm", ".pam"].contains(where: lower.hasSuffix) {
+            self = .netpbm
         } else {
             throw ImageError(
                 path: path,
-                reason: "unknown output format: use a .png, .jpg, .jpeg, .gif, .tif, .tiff, .tga or .bmp file name")
+                reason: "unknown output format: use a .png, .jpg, .jpeg, .gif, .tif, .tiff, .tga, .bmp, .pgm, .ppm, "
+                    + ".pnm or .pam file name")
         }
     }
 
     /// Whether a file name ends in an extension of a still image format the readers take whole (PNG, JPEG,
-    /// TIFF, TGA, BMP; any case): the images `eval` scores and `train` learns from.
+    /// TIFF, TGA, BMP, Netpbm; any case): the images `eval` scores and `train` learns from.
     public static func isStillImageName(_ name: String) -> Bool {
         let lower = name.lowercased()
-        return [".png", ".jpg", ".jpeg", ".tif", ".tiff", ".tga", ".bmp"].contains { lower.hasSuffix($0) }
+        return [".png", ".jpg", ".jpeg", ".tif", ".tiff", ".tga", ".bmp", ".pgm", ".ppm", ".pnm", ".pam"].contains {
+            lower.hasSuffix($0)
+        }
     }
 
     /// The usual file extension, without the dot.
@@ -58,6 +65,7 @@ public enum ImageFormat: String, Sendable, CaseIterable {
         switch self {
         case .jpeg: "jpg"
         case .tiff: "tif"
+        case .netpbm: "pnm"
         default: rawValue
         }
     }

@@ -45,7 +45,9 @@ struct BatchPlan {
     /// Image-named entries that are not regular files (FIFOs, devices, …): each is one failure.
     var rejected: [(path: String, reason: String)] = []
 
-    static let imageExtensions: Set<String> = ["png", "jpg", "jpeg", "gif", "tif", "tiff", "tga", "bmp"]
+    static let imageExtensions: Set<String> = [
+        "png", "jpg", "jpeg", "gif", "tif", "tiff", "tga", "bmp", "pgm", "ppm", "pnm", "pam",
+    ]
 
     /// Plans the batch.
     /// - Throws: `CLIError` listing every problem when the batch must not start.

@@ -24,7 +24,8 @@ struct UpscaleImages: ParsableCommand {
             floats (a PNG of it is 16-bit, clamped to 0-1). TGA game textures (true colour, gray or colour-mapped, \
             plain or run-length encoded, either row order) are read and written as run-length encoded 8-bit TGA with \
             alpha (TGA holds no metadata). BMP (uncompressed, palette, 16, 24 and 32 bits, bit masks with alpha) is \
-            read and written as 8-bit gray, 24-bit RGB or 32-bit RGBA, keeping the resolution. The colour \
+            read and written as 8-bit gray, 24-bit RGB or 32-bit RGBA, keeping the resolution. Binary Netpbm \
+            (PGM, PPM, PAM with alpha; 8 or 16 bits) is read and written. The colour \
             hidden under fully transparent pixels is replaced by the nearby visible colour first (see --alpha). Outputs are written to a temporary file, flushed to \
             the disk and renamed into place; an input is never overwritten. Ctrl-C or SIGTERM removes the unfinished \
             output and prints what a batch has done so far.
@@ -84,7 +85,7 @@ struct UpscaleImages: ParsableCommand {
     @Option(help: "Half-width of the cross-fade between tiles in input pixels, 0 to tile/2.") var blend = 2
     @Option(help: "Memory budget in MB; picks the largest tile that fits each image's width.") var maxMemory: Int?
     @Option(help: "Largest image accepted, in megapixels (checked before decoding).") var maxPixels = 1000
-    @Option(help: "Batch output format: png, jpg, gif, tiff, tga, bmp or same (as the input).")
+    @Option(help: "Batch output format: png, jpg, gif, tiff, tga, bmp, pnm or same (as the input).")
     var format: OutputFormatChoice = .same
     @Option(parsing: .unconditional, help: "Text added to each output file name before the extension (e.g. -x4).")
     var suffix = ""

@@ -21,6 +21,8 @@ public enum OutputFormatChoice: String, CaseIterable, ExpressibleByArgument, Sen
     case tga
     /// Windows bitmap (uncompressed, 8-bit, alpha kept as 32-bit).
     case bmp
+    /// Binary Netpbm (PGM, PPM, or PAM with alpha; 8 or 16 bits).
+    case pnm
     /// The input's own format.
     case same
 

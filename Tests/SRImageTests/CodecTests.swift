@@ -169,11 +169,12 @@ final class CodecTests: XCTestCase {
 
     func testUnknownExtensionAndMissingFolderAreClearErrors() throws {
         XCTAssertThrowsError(try ImageFormat(forOutputPath: "out.webp")) { error in
-            XCTAssertTrue("\(error)".contains("out.webp") && "\(error)".contains(".tga or .bmp"), "\(error)")
+            XCTAssertTrue("\(error)".contains("out.webp") && "\(error)".contains(".pnm or .pam"), "\(error)")
         }
         XCTAssertEqual(try ImageFormat(forOutputPath: "SCAN.TIF"), .tiff)
         XCTAssertEqual(try ImageFormat(forOutputPath: "Wall.TGA"), .tga)
         XCTAssertEqual(try ImageFormat(forOutputPath: "sprite.Bmp"), .bmp)
+        XCTAssertEqual(try ImageFormat(forOutputPath: "depth.PGM"), .netpbm)
         XCTAssertThrowsError(
             try ImageFile.write(PlanarImage(width: 1, height: 1, channels: 3), to: "/nonexistent-folder/x.png")
         ) { error in

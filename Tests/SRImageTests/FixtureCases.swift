@@ -4,8 +4,8 @@ import XCTest
 
 /// Checks shared by the codec tests whose fixtures come with a JSON file of expected pixels.
 extension XCTestCase {
-    /// Every file in `folder/json` decodes to its 8-bit pixels (interleaved, display order, read in bands of 3
-    /// rows) with its size and channels, or fails with its message and its name.
+    /// Every file in `folder/json` decodes to its pixels (interleaved, display order, read in bands of 3 rows, at
+    /// its `bitDepth`, 8 when not given) with its size and channels, or fails with its message and its name.
     func checkExpectedPixels(folder: String, json: String, files: Int, format: ImageFormat) throws {
         let expected = try XCTUnwrap(
             JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/" + json)))
@@ -22,15 +22,17 @@ extension XCTestCase {
             let reader = try ImageReader(path: path)
             let d = reader.description
             XCTAssertEqual(d.format, format, name)
+            let bitDepth = entry["bitDepth"] as? Int ?? 8
             XCTAssertEqual(
                 [d.width, d.height, d.channels, d.bitDepth],
-                [entry["width"], entry["height"], entry["channels"], 8].map { $0 as? Int }, name)
+                [entry["width"], entry["height"], entry["channels"], bitDepth].map { $0 as? Int }, name)
+            let maximum = Float((1 << bitDepth) - 1)
             var values: [Int] = []
             while reader.rowsRead < d.height {
                 let band = try reader.readRows(3)
                 let plane = band.width * band.height
                 values += (0..<plane).flatMap { i in
-                    (0..<band.channels).map { Int((band.pixels[$0 * plane + i] * 255).rounded()) }
+                    (0..<band.channels).map { Int((band.pixels[$0 * plane + i] * maximum).rounded()) }
                 }
             }
             XCTAssertEqual(values, entry["pixels"] as? [Int], name)

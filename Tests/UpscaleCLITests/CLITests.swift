@@ -356,6 +356,20 @@ final class CLITests: BinaryTestCase {
         }
     }
 
+    func testNetpbmKeepsSixteenBits() throws {
+        // A 16-bit PGM (as scientific and vision tools write them) upscales into a 16-bit PGM with the PNG's pixels.
+        let image = PlanarImage(width: 19, height: 13, channels: 1, pixels: (0..<247).map { Float($0 * 257) / 65535 })
+        try ImageFile.write(image, to: folder + "/depth.pgm", bitDepth: 16)
+        try ImageFile.write(image, to: folder + "/depth.png", bitDepth: 16)
+        for name in ["depth.pgm", "depth.png"] {
+            let result = try run([folder + "/" + name, folder + "/x4-" + name, "--model", model, "--quiet"])
+            XCTAssertEqual(result.status, 0, result.error)
+        }
+        let (pgm, description) = try ImageFile.read(folder + "/x4-depth.pgm")
+        XCTAssertEqual([description.channels, description.bitDepth, pgm.width], [1, 16, 76])
+        XCTAssertEqual(pgm, try ImageFile.read(folder + "/x4-depth.png").image)
+    }
+
     func testMultiPageTIFFsKeepEveryPage() throws {
         // Three pages: RGB, 16-bit gray, RGBA; each upscaled page equals that page upscaled on its own.
         let input = folder + "/pages.tif"
