@@ -4,8 +4,8 @@ import SRModels
 import SRTensor
 import XCTest
 
-/// Deterministic mutation fuzzing of everything that parses a file: the PNG, JPEG, TIFF, TGA, BMP and GIF
-/// decoders (and the writer behind them) and the model loader. Each case must decode or throw a one-line error naming
+/// Deterministic mutation fuzzing of everything that parses a file: the PNG, JPEG, TIFF, TGA, BMP, GIF and
+/// Netpbm decoders (and the writer behind them) and the model loader. Each case must decode or throw a one-line error naming
 /// the file: no crash, no hang, and no file left behind. `make test` runs a bounded number of cases
 /// (about a minute); `make fuzz` sets `UPSCALE_FUZZ_CASES` to run thousands.
 final class FuzzTests: XCTestCase {
@@ -95,7 +95,7 @@ final class FuzzTests: XCTestCase {
     func testDecodersSurviveMutatedFiles() throws {
         let repository = BinaryTestCase.repository
         var generator = SeededGenerator(seed: 2026)
-        // Samples, and the codec fixtures of the formats decoded in Swift (TIFF, TGA, BMP, GIF).
+        // Samples, and the codec fixtures of the formats decoded in Swift (TIFF, TGA, BMP, GIF, Netpbm).
         let fixtures = "Tests/SRImageTests/Fixtures/"
         let seeds: [(String, String)] = [
             ("samples/bird-lr.png", "png"), ("samples/butterfly-alpha.png", "png"), ("samples/scan-16bit.png", "png"),
@@ -103,6 +103,7 @@ final class FuzzTests: XCTestCase {
             (fixtures + "tiles-deflate-predictor-rgba16-bigendian.tif", "tif"),
             (fixtures + "float16-rgb-planar-deflate-predictor.tif", "tif"), (fixtures + "palette-rle.tga", "tga"),
             (fixtures + "rgb565-bitfields.bmp", "bmp"), (fixtures + "animated.gif", "gif"),
+            (fixtures + "gray-alpha16.pam", "pam"),
         ]
         let originals = try seeds.map { name, suffix in
             (Array(try Data(contentsOf: URL(fileURLWithPath: repository + "/" + name))), suffix)
