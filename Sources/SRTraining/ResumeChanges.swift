@@ -1,7 +1,8 @@
 import SRDegradation
 
 /// What a resumed run may change in the configuration stored in its checkpoint: the total number of steps,
-/// the GAN stage's loss weights (to rebalance a fine-tune part-way), the crop size and crops per step (to go
+/// the base learning rate (to anneal a run by hand), the GAN stage's loss weights (to rebalance a fine-tune
+/// part-way), the crop size and crops per step (to go
 /// on with larger crops part-way, as progressive training does), how inputs are degraded (to fork a run onto
 /// clean or harsher inputs with its discriminator and optimiser state), the logging intervals, and the
 /// validation folder and whether its outputs are saved. Everything else (data, network, seed) is the
@@ -13,6 +14,9 @@ public struct ResumeChanges: Sendable, Equatable {
     /// VGG-style discriminator is built for one crop size, so its runs keep theirs.
     public var patchSize: Int?
     public var batchSize: Int?
+    /// New base learning rate of the generator; the discriminator's keeps its ratio to it, and the run's
+    /// schedule (milestones or cosine) still applies to both.
+    public var learningRate: Float?
     public var pixelWeight: Float?
     public var perceptualWeight: Float?
     public var ganWeight: Float?
@@ -29,14 +33,15 @@ public struct ResumeChanges: Sendable, Equatable {
     public var outputFolder: String?
 
     public init(
-        steps: Int? = nil, patchSize: Int? = nil, batchSize: Int? = nil, pixelWeight: Float? = nil,
+        steps: Int? = nil, patchSize: Int? = nil, batchSize: Int? = nil, learningRate: Float? = nil,
+        pixelWeight: Float? = nil,
         perceptualWeight: Float? = nil, ganWeight: Float? = nil, logEvery: Int? = nil, validateEvery: Int? = nil,
         checkpointEvery: Int? = nil, degradation: Degradation? = nil, saveValidationImages: Bool? = nil,
         validationFolder: String? = nil
     ) {
         (self.degradation, self.saveValidationImages, self.validationFolder) =
             (degradation, saveValidationImages, validationFolder)
-        (self.steps, self.patchSize, self.batchSize) = (steps, patchSize, batchSize)
+        (self.steps, self.patchSize, self.batchSize, self.learningRate) = (steps, patchSize, batchSize, learningRate)
         (self.pixelWeight, self.perceptualWeight, self.ganWeight) = (pixelWeight, perceptualWeight, ganWeight)
         (self.logEvery, self.validateEvery, self.checkpointEvery) = (logEvery, validateEvery, checkpointEvery)
     }
@@ -68,6 +73,11 @@ public struct ResumeChanges: Sendable, Equatable {
             let settings = degradation.name == config.degradation.name ? " (new settings)" : ""
             changed.append("degradation \(config.degradation.name) -> \(degradation.name)\(settings)")
             config.degradation = degradation
+        }
+        if let learningRate, learningRate != config.learningRate {
+            changed.append("base learning rate \(config.learningRate) -> \(learningRate)")
+            config.discriminatorLearningRate *= learningRate / config.learningRate
+            config.learningRate = learningRate
         }
         if let outputFolder { config.outputFolder = outputFolder }
         if let logEvery { config.logEvery = logEvery }

@@ -93,7 +93,9 @@ struct Train: ParsableCommand {
     @Option(
         help: """
             Base learning rate: cosine decay to 1e-7 over --steps for the psnr stage, halved at half-way for the gan \
-            stage. (default: \(Train.psnrLearningRate), \(Train.ganLearningRate) for the gan stage)
+            stage. With --resume, a new base rate for the rest of the run (the discriminator's keeps its ratio to \
+            it, and the run's schedule still applies), e.g. to anneal a long run by hand. (default: \
+            \(Train.psnrLearningRate), \(Train.ganLearningRate) for the gan stage)
             """) var learningRate: Float?
     @Option(help: "Pixel loss: l1, mse or charbonnier. (default: \(Train.defaults.pixelLoss.rawValue))") var pixelLoss:
         TrainingConfig.PixelLoss?
@@ -225,7 +227,7 @@ struct Train: ParsableCommand {
             ("--inputs", inputs != nil), ("--features", features != nil),
             ("--blocks", blocks != nil),
             ("--scale", scale != nil),
-            ("--learning-rate", learningRate != nil), ("--pixel-loss", pixelLoss != nil), ("--losses", losses != nil),
+            ("--pixel-loss", pixelLoss != nil), ("--losses", losses != nil),
             ("--gan-loss", ganLoss != nil), ("--sharpen-target", sharpenTarget != nil),
             ("--discriminator", discriminator != nil), ("--vgg-layer", vggLayer != nil),
             ("--perceptual-layers", perceptualLayers != nil), ("--vgg-weights", vggWeights != nil),
@@ -249,7 +251,8 @@ struct Train: ParsableCommand {
         }
         try reportingFailure {
             let changes = ResumeChanges(
-                steps: steps, patchSize: patchSize, batchSize: batchSize, pixelWeight: pixelWeight,
+                steps: steps, patchSize: patchSize, batchSize: batchSize,
+                learningRate: resume == nil ? nil : learningRate, pixelWeight: pixelWeight,
                 perceptualWeight: perceptualWeight, ganWeight: ganWeight,
                 logEvery: logEvery, validateEvery: validateEvery, checkpointEvery: checkpointEvery,
                 degradation: resume == nil ? nil : degradation, saveValidationImages: validationImages,

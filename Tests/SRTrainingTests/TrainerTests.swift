@@ -120,16 +120,25 @@ final class TrainerTests: XCTestCase {
         try FileManager.default.copyItem(atPath: folder + "/original", toPath: folder + "/copy")
         var lines: [String] = []
         let resumed = try TrainingSession(
-            config: nil, resumeFolder: folder + "/copy", changes: ResumeChanges(steps: 5, ganWeight: 0.4, logEvery: 7),
+            config: nil, resumeFolder: folder + "/copy",
+            changes: ResumeChanges(steps: 5, learningRate: first.learningRate / 4, ganWeight: 0.4, logEvery: 7),
             report: { lines.append($0) })
         XCTAssertEqual(resumed.trainer.config.ganWeight, 0.4)
+        // A new base rate: the discriminator's keeps its ratio, and the steps after it use the new rate.
+        XCTAssertEqual(resumed.trainer.config.learningRate, first.learningRate / 4)
+        XCTAssertEqual(resumed.trainer.config.discriminatorLearningRate, first.discriminatorLearningRate / 4)
+        XCTAssertEqual(lines.filter { $0.contains("base learning rate") }.count, 1, "\(lines)")
         XCTAssertEqual(resumed.trainer.config.logEvery, 7)
         XCTAssertEqual(resumed.trainer.config.pixelWeight, first.pixelWeight, "weights not named keep their values")
         XCTAssertEqual(lines.filter { $0.contains("GAN weight") }.count, 1, "\(lines)")
         try resumed.run(installSignalHandlers: false)
+        XCTAssertEqual(
+            resumed.trainer.generatorOptimizer.learningRate,
+            first.schedule.rate(base: first.learningRate / 4, step: 4), accuracy: 1e-12)
         let copy = try Trainer.resume(folder: folder + "/copy/checkpoint").trainer
         XCTAssertEqual(copy.step, 5)
         XCTAssertEqual(copy.config.ganWeight, 0.4, "the new weight is stored for later resumes")
+        XCTAssertEqual(copy.config.learningRate, first.learningRate / 4, "and so is the new rate")
         XCTAssertEqual(
             try Trainer.resume(folder: folder + "/original/checkpoint").trainer.step, 3, "original untouched")
     }

@@ -469,10 +469,12 @@ final class HardeningTests: BinaryTestCase {
         try FileManager.default.moveItem(atPath: runFolder + "/checkpoint", toPath: runFolder + "/checkpoint.old")
         let resumed = try run([
             "train", "--resume", runFolder, "--steps", "3", "--log-every", "1", "--gan-weight", "0.3",
+            "--learning-rate", "5e-5",
         ])
         XCTAssertEqual(resumed.status, 0, resumed.error)
         XCTAssertTrue(resumed.output.contains("step 3/3"), resumed.output)
-        XCTAssertTrue(resumed.output.contains("resumed with GAN weight 0.005 -> 0.3"), resumed.output)
+        XCTAssertTrue(resumed.output.contains("GAN weight 0.005 -> 0.3"), resumed.output)
+        XCTAssertTrue(resumed.output.contains("base learning rate 0.0002 -> 5e-05"), resumed.output)
         // Settings that define the run are refused on resume, as a usage error, before anything is written.
         let refused = try run([
             "train", "--resume", runFolder, "--features", "8", "--data", data, "--degradation", "realistic",
