@@ -97,11 +97,8 @@ public final class ImageReader {
         let interlaced: Bool
         var pageCount = 1
         if TIFFReader.isTIFF(path: path) {
-            let tiff: TIFFReader
-            do {
-                tiff = try TIFFReader(path: path, limits: limits, page: page, pageOffsets: knownOffsets)
-            } catch let error as TIFFFormatError {
-                throw ImageError(path: path, reason: error.reason)
+            let tiff = try Self.opening(path) {
+                try TIFFReader(path: path, limits: limits, page: page, pageOffsets: knownOffsets)
             }
             decoder = .tiff(tiff)
             (format, metadata, interlaced, pageCount) = (.tiff, tiff.metadata, false, tiff.pageCount)
@@ -110,12 +107,7 @@ public final class ImageReader {
             bytesPerSample = tiff.bitDepth / 8
             orientation = tiff.orientation
         } else if BMPReader.isBMP(path: path) {
-            let bmp: BMPReader
-            do {
-                bmp = try BMPReader(path: path, limits: limits)
-            } catch let error as BMPFormatError {
-                throw ImageError(path: path, reason: error.reason)
-            }
+            let bmp = try Self.opening(path) { try BMPReader(path: path, limits: limits) }
             decoder = .bmp(bmp)
             tiffPageOffsets = nil
             (format, interlaced) = (.bmp, false)
@@ -124,12 +116,7 @@ public final class ImageReader {
             bytesPerSample = 1
             orientation = 1
         } else if NetpbmReader.isNetpbm(path: path) {
-            let netpbm: NetpbmReader
-            do {
-                netpbm = try NetpbmReader(path: path, limits: limits)
-            } catch let error as NetpbmFormatError {
-                throw ImageError(path: path, reason: error.reason)
-            }
+            let netpbm = try Self.opening(path) { try NetpbmReader(path: path, limits: limits) }
             decoder = .netpbm(netpbm)
             tiffPageOffsets = nil
             (format, metadata, interlaced) = (.netpbm, ImageMetadata(), false)
@@ -137,12 +124,7 @@ public final class ImageReader {
             bytesPerSample = netpbm.bitDepth / 8
             orientation = 1
         } else if TGAReader.isTGAName(path) && !Self.hasCodecSignature(path) {
-            let tga: TGAReader
-            do {
-                tga = try TGAReader(path: path, limits: limits)
-            } catch let error as TGAFormatError {
-                throw ImageError(path: path, reason: error.reason)
-            }
+            let tga = try Self.opening(path) { try TGAReader(path: path, limits: limits) }
             decoder = .tga(tga)
             tiffPageOffsets = nil
             (format, metadata, interlaced) = (.tga, ImageMetadata(), false)
@@ -207,6 +189,15 @@ public final class ImageReader {
             whole = buffer
             try readStored(rows: storedHeight, into: buffer.baseAddress!)
             close()
+        }
+    }
+
+    /// `open()`, with a Swift decoder's format error turned into an `ImageError` naming `path`.
+    private static func opening<Reader>(_ path: String, _ open: () throws -> Reader) throws -> Reader {
+        do {
+            return try open()
+        } catch let error as any FormatError {
+            throw ImageError(path: path, reason: error.reason)
         }
     }
 
