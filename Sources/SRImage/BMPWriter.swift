@@ -60,7 +60,7 @@ final class BMPWriter {
     }
 
     /// Writes `count` rows of 8-bit interleaved samples (gray, gray + alpha, RGB or RGBA).
-    func write(_ rows: UnsafeRawBufferPointer, count: Int) throws {
+    func write(_ rows: UnsafeRawBufferPointer, count: Int, threads _: Int = 1) throws {
         precondition(rows.count >= count * width * channels && rowsWritten + count <= height, "rows do not match")
         let samples = rows.bindMemory(to: UInt8.self)
         var out = [UInt8](repeating: 0, count: rowBytes * count)

@@ -16,10 +16,11 @@ public final class ImageWriter {
     public private(set) var bitDepth: Int
     public private(set) var rowsWritten = 0
 
-    /// The C encoder (PNG, JPEG), the TIFF writer, or the TGA, BMP or Netpbm writer.
+    /// The C encoder (PNG, JPEG), or the Swift one (TIFF, TGA, BMP, Netpbm); a TIFF's is also `tiff`, which
+    /// starts pages.
     private var handle: OpaquePointer?
-    private var tiff: TIFFWriter?
     private var rowWriter: (any RowWriter)?
+    private var tiff: TIFFWriter?
     private let temporaryPath: String
     private var raw: [UInt8] = []
     /// Bands are split into parts of at least this many bytes.
@@ -56,21 +57,17 @@ public final class ImageWriter {
         self.channels = channels
         self.bitDepth = bitDepth
         temporaryPath = try ImageWriter.temporaryFile(for: path)
-        if format == .tiff {
-            do {
-                tiff = try TIFFWriter(
-                    path: temporaryPath, width: width, height: height, channels: channels, bitDepth: bitDepth,
-                    metadata: metadata, pages: pages)
-            } catch let error as FileError {
-                TemporaryFiles.discard(temporaryPath)
-                throw ImageError(path: path, reason: error.reason)
-            }
-            return
-        }
-        if format == .tga || format == .bmp || format == .netpbm {
-            precondition(bitDepth == 8 || (format == .netpbm && bitDepth == 16), "TGA and BMP output is 8-bit")
+        if format != .png && format != .jpeg {
+            precondition(
+                format == .tiff || bitDepth == 8 || (format == .netpbm && bitDepth == 16),
+                "TGA and BMP output is 8-bit, Netpbm 8- or 16-bit")
             do {
                 switch format {
+                case .tiff:
+                    let writer = try TIFFWriter(
+                        path: temporaryPath, width: width, height: height, channels: channels, bitDepth: bitDepth,
+                        metadata: metadata, pages: pages)
+                    (tiff, rowWriter) = (writer, writer)
                 case .tga:
                     rowWriter = try TGAWriter(path: temporaryPath, width: width, height: height, channels: channels)
                 case .bmp:
@@ -136,10 +133,6 @@ public final class ImageWriter {
             sr_writer_abort(handle)
             TemporaryFiles.discard(temporaryPath)
         }
-        if let tiff {
-            tiff.abort()
-            TemporaryFiles.discard(temporaryPath)
-        }
         if let rowWriter {
             rowWriter.abort()
             TemporaryFiles.discard(temporaryPath)
@@ -154,7 +147,7 @@ public final class ImageWriter {
     /// PNG level 1) the filtering and compression run on that many threads, each on its own rows.
     public func writeRows(_ band: PlanarImage) throws {
         precondition(band.width == width && band.channels == channels, "band does not match the writer")
-        guard handle != nil || tiff != nil || rowWriter != nil else {
+        guard handle != nil || rowWriter != nil else {
             throw ImageError(path: path, reason: "writer already closed")
         }
         let rows = band.height
@@ -177,19 +170,9 @@ public final class ImageWriter {
                 }
             }
         }
-        if let tiff {
-            do {
-                try raw.withUnsafeBytes { try tiff.write($0, count: rows, threads: threads) }
-            } catch {
-                abort()
-                throw ImageError(path: path, reason: Self.reason(error))
-            }
-            rowsWritten += rows
-            return
-        }
         if let rowWriter {
             do {
-                try raw.withUnsafeBytes { try rowWriter.write($0, count: rows) }
+                try raw.withUnsafeBytes { try rowWriter.write($0, count: rows, threads: threads) }
             } catch {
                 abort()
                 throw ImageError(path: path, reason: Self.reason(error))
@@ -264,20 +247,8 @@ public final class ImageWriter {
     /// Completes the file, flushes it to the disk and renames it into place.
     /// - Throws: `ImageError` if rows are missing, encoding fails or the rename fails.
     public func finish() throws {
-        if let tiff {
-            self.tiff = nil
-            do {
-                try tiff.finish()
-            } catch {
-                tiff.abort()
-                TemporaryFiles.discard(temporaryPath)
-                throw ImageError(path: path, reason: Self.reason(error))
-            }
-            try TemporaryFiles.commit(temporaryPath, to: path)
-            return
-        }
         if let rowWriter {
-            self.rowWriter = nil
+            (self.rowWriter, tiff) = (nil, nil)
             do {
                 try rowWriter.finish()
             } catch {
@@ -308,16 +279,18 @@ public final class ImageWriter {
     }
 }
 
-/// An encoder written in Swift that takes interleaved rows in host order (TGA, BMP, Netpbm).
+/// An encoder written in Swift that takes interleaved rows in host order (TIFF, TGA, BMP, Netpbm).
 protocol RowWriter: AnyObject {
-    /// Encodes and writes `count` rows.
-    func write(_ rows: UnsafeRawBufferPointer, count: Int) throws
+    /// Encodes and writes `count` rows, on up to `threads` threads where the format compresses in parts (TIFF's
+    /// strips); the others encode on the calling thread.
+    func write(_ rows: UnsafeRawBufferPointer, count: Int, threads: Int) throws
     /// Completes the file (not yet flushed); throws when rows are missing.
     func finish() throws
     /// Closes the file unfinished (the caller removes it).
     func abort()
 }
 
+extension TIFFWriter: RowWriter {}
 extension TGAWriter: RowWriter {}
 extension BMPWriter: RowWriter {}
 extension NetpbmWriter: RowWriter {}

@@ -162,7 +162,7 @@ final class NetpbmWriter {
     }
 
     /// Writes `count` rows of interleaved samples (8-bit, or 16-bit in host order).
-    func write(_ rows: UnsafeRawBufferPointer, count: Int) throws {
+    func write(_ rows: UnsafeRawBufferPointer, count: Int, threads _: Int = 1) throws {
         let samples = count * width * channels
         precondition(rows.count >= samples * bitDepth / 8 && rowsWritten + count <= height, "rows do not match")
         if bitDepth == 8 {

@@ -33,7 +33,7 @@ final class TGAWriter {
     }
 
     /// Encodes and writes `count` rows of 8-bit interleaved samples (gray, gray + alpha, RGB or RGBA).
-    func write(_ rows: UnsafeRawBufferPointer, count: Int) throws {
+    func write(_ rows: UnsafeRawBufferPointer, count: Int, threads _: Int = 1) throws {
         precondition(rows.count >= count * width * channels && rowsWritten + count <= height, "rows do not match")
         let samples = rows.bindMemory(to: UInt8.self)
         encoded.removeAll(keepingCapacity: true)
