@@ -125,6 +125,17 @@ public final class Generator: Layer {
         }
     }
 
+    /// Makes residual blocks `blocks` identities by zeroing their second convolution (x + conv2(…) = x), so a
+    /// network grown by new blocks computes exactly what it computed before. The blocks learn from there: conv2
+    /// has a gradient at once, conv1 (left as initialised) as soon as conv2 moves.
+    public func makeIdentity(blocks: Range<Int>) {
+        for block in body[blocks] {
+            for parameter in [block.conv2.weight, block.conv2.bias].compactMap({ $0 }) {
+                parameter.value = Tensor(zeros: parameter.value.shape)
+            }
+        }
+    }
+
     var convolutions: [Conv2d] {
         [convFirst] + body.flatMap { [$0.conv1, $0.conv2] }
             + [upconv1, upconv2, convHR, convLast, convBody, convUp].compactMap { $0 }

@@ -1,7 +1,9 @@
 import SRDegradation
+import SRModels
 
 /// What a resumed run may change in the configuration stored in its checkpoint: the total number of steps,
-/// the base learning rate (to anneal a run by hand), the GAN stage's loss weights (to rebalance a fine-tune
+/// the base learning rate (to anneal a run by hand), the generator's depth (to grow a trained network by residual
+/// blocks that start as identities), the GAN stage's loss weights (to rebalance a fine-tune
 /// part-way), the crop size and crops per step (to go
 /// on with larger crops part-way, as progressive training does), how inputs are degraded (to fork a run onto
 /// clean or harsher inputs with its discriminator and optimiser state), the logging intervals, and the
@@ -17,6 +19,9 @@ public struct ResumeChanges: Sendable, Equatable {
     /// New base learning rate of the generator; the discriminator's keeps its ratio to it, and the run's
     /// schedule (milestones or cosine) still applies to both.
     public var learningRate: Float?
+    /// More residual blocks for the generator, appended after its last one as identities (`Generator.makeIdentity`),
+    /// so the grown network starts from exactly what the run had learned. It cannot shrink.
+    public var blocks: Int?
     public var pixelWeight: Float?
     public var perceptualWeight: Float?
     public var ganWeight: Float?
@@ -34,7 +39,7 @@ public struct ResumeChanges: Sendable, Equatable {
 
     public init(
         steps: Int? = nil, patchSize: Int? = nil, batchSize: Int? = nil, learningRate: Float? = nil,
-        pixelWeight: Float? = nil,
+        blocks: Int? = nil, pixelWeight: Float? = nil,
         perceptualWeight: Float? = nil, ganWeight: Float? = nil, logEvery: Int? = nil, validateEvery: Int? = nil,
         checkpointEvery: Int? = nil, degradation: Degradation? = nil, saveValidationImages: Bool? = nil,
         validationFolder: String? = nil
@@ -42,14 +47,16 @@ public struct ResumeChanges: Sendable, Equatable {
         (self.degradation, self.saveValidationImages, self.validationFolder) =
             (degradation, saveValidationImages, validationFolder)
         (self.steps, self.patchSize, self.batchSize, self.learningRate) = (steps, patchSize, batchSize, learningRate)
+        self.blocks = blocks
         (self.pixelWeight, self.perceptualWeight, self.ganWeight) = (pixelWeight, perceptualWeight, ganWeight)
         (self.logEvery, self.validateEvery, self.checkpointEvery) = (logEvery, validateEvery, checkpointEvery)
     }
 
     /// Applies the changes to `config`; returns one line per changed crop setting or loss weight
     /// ("GAN weight 0.1 -> 0.4", "crop 96 px -> 192 px", "degradation realistic -> bicubic").
-    /// - Throws: `ResumeError` for a crop size this run's network or discriminator cannot take, or a
-    ///   degradation for a run whose inputs are fixed files.
+    /// - Throws: `ResumeError` for a crop size this run's network or discriminator cannot take, a degradation
+    ///   for a run whose inputs are fixed files, or fewer blocks than the run has (or more for a run that trains
+    ///   only some layers: the new blocks would never learn).
     @discardableResult
     public func apply(to config: inout TrainingConfig) throws -> [String] {
         var changed: [String] = []
@@ -73,6 +80,21 @@ public struct ResumeChanges: Sendable, Equatable {
             let settings = degradation.name == config.degradation.name ? " (new settings)" : ""
             changed.append("degradation \(config.degradation.name) -> \(degradation.name)\(settings)")
             config.degradation = degradation
+        }
+        if let blocks, blocks != config.generator.blocks {
+            let stored = config.generator.blocks
+            guard blocks > stored else {
+                throw ResumeError("its generator has \(stored) residual blocks; a run can grow them, not shrink them")
+            }
+            guard blocks <= GeneratorConfig.maximumBlocks else {
+                throw ResumeError("a generator has at most \(GeneratorConfig.maximumBlocks) residual blocks")
+            }
+            if let layers = config.trainableLayers {
+                throw ResumeError(
+                    "this run trains only \(layers.joined(separator: ", ")); new blocks would never learn")
+            }
+            changed.append("residual blocks \(stored) -> \(blocks) (the new ones start as identities)")
+            config.generator.blocks = blocks
         }
         if let learningRate, learningRate != config.learningRate {
             changed.append("base learning rate \(config.learningRate) -> \(learningRate)")

@@ -252,10 +252,26 @@ public final class Trainer {
             throw ResumeError("\(folder): \(error.description)")
         }
         let trainer = try Trainer(config: config)
-        try trainer.generator.loadStateDictionary(try SafeTensors.read(path: folder + "/generator.safetensors").tensors)
-        trainer.ema.restore(try SafeTensors.read(path: folder + "/generator_ema.safetensors").tensors)
-        try trainer.generatorOptimizer.load(
-            state: try SafeTensors.read(path: folder + "/optimizer_g.safetensors").tensors)
+        var generatorState = try SafeTensors.read(path: folder + "/generator.safetensors").tensors
+        var averageState = try SafeTensors.read(path: folder + "/generator_ema.safetensors").tensors
+        var optimizerState = try SafeTensors.read(path: folder + "/optimizer_g.safetensors").tensors
+        let grown = state.config.generator.blocks..<config.generator.blocks
+        if !grown.isEmpty {
+            // New blocks start as identities in the weights and their average, with zero Adam moments. The
+            // optimiser's step count is shared, so their first updates skip Adam's warm-up correction and run
+            // up to about 3× the rate for the first thousand steps (the moments' ratio (1 − β1^t)/√(1 − β2^t)).
+            trainer.generator.makeIdentity(blocks: grown)
+            for (name, parameter) in trainer.generator.namedParameters
+            where grown.contains(where: { Generator.layer("body.\($0)", holds: name) }) {
+                generatorState[name] = parameter.value
+                averageState[name] = parameter.value
+                optimizerState[name + ".exp_avg"] = Tensor(zeros: parameter.value.shape)
+                optimizerState[name + ".exp_avg_sq"] = Tensor(zeros: parameter.value.shape)
+            }
+        }
+        try trainer.generator.loadStateDictionary(generatorState)
+        trainer.ema.restore(averageState)
+        try trainer.generatorOptimizer.load(state: optimizerState)
         if let discriminator = trainer.discriminator, let optimizer = trainer.discriminatorOptimizer {
             try discriminator.loadStateDictionary(
                 try SafeTensors.read(path: folder + "/discriminator.safetensors").tensors)

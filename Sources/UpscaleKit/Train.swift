@@ -78,8 +78,12 @@ struct Train: ParsableCommand {
             """) var inputs: String?
     @Option(help: "Generator features (1-512). (default: \(Train.defaultGenerator.features), as x4-psnr)") var features:
         Int?
-    @Option(help: "Generator residual blocks (0-256). (default: \(Train.defaultGenerator.blocks), as x4-psnr)")
-    var blocks: Int?
+    @Option(
+        help: """
+            Generator residual blocks (0-256). With --resume, a larger number grows the run's generator: the new \
+            blocks are appended after the last one as identities, so it goes on from exactly what it had learned. \
+            (default: \(Train.defaultGenerator.blocks), as x4-psnr)
+            """) var blocks: Int?
     @Option(help: "Upscaling factor of the generator (2, 3 or 4). (default: \(Train.defaultGenerator.scale))")
     var scale: Int?
     @Option(
@@ -148,8 +152,8 @@ struct Train: ParsableCommand {
     @Option(
         help: """
             Continue the run in this folder from its checkpoint (a copied run folder continues in the copy), \
-            with the settings stored there; only --steps, --patch-size, --batch-size, the three loss weights, \
-            --degradation, --val, --[no-]validation-images, --threads and the --*-every intervals may change \
+            with the settings stored there; only --steps, --learning-rate, --blocks (to grow), --patch-size, \
+            --batch-size, the three loss weights, --degradation, --val, --[no-]validation-images, --threads and the --*-every intervals may change \
             them (larger crops part-way: --patch-size 192 --batch-size 2 keeps the pixels per step of 96 × 8).
             """) var resume: String?
     @Option(help: "Write the EMA generator of run folder RUN to OUT.safetensors and exit.", transform: { $0 })
@@ -170,7 +174,7 @@ struct Train: ParsableCommand {
                 throw ValidationError(
                     "--resume continues a run with the settings stored in its checkpoint; "
                         + "\(fixed.joined(separator: ", ")) cannot change them (a resumed run takes --steps, "
-                        + "--patch-size, --batch-size, --pixel-weight, --perceptual-weight, --gan-weight, "
+                        + "--learning-rate, --blocks (to grow), --patch-size, --batch-size, --pixel-weight, --perceptual-weight, --gan-weight, "
                         + "--degradation, --val, --[no-]validation-images, --threads and the --*-every intervals)")
             }
         }
@@ -225,7 +229,6 @@ struct Train: ParsableCommand {
             ("--init", initialize != nil || initAlias != nil), ("--architecture", architecture != nil),
             ("--train-layers", trainLayers != nil),
             ("--inputs", inputs != nil), ("--features", features != nil),
-            ("--blocks", blocks != nil),
             ("--scale", scale != nil),
             ("--pixel-loss", pixelLoss != nil), ("--losses", losses != nil),
             ("--gan-loss", ganLoss != nil), ("--sharpen-target", sharpenTarget != nil),
@@ -252,7 +255,8 @@ struct Train: ParsableCommand {
         try reportingFailure {
             let changes = ResumeChanges(
                 steps: steps, patchSize: patchSize, batchSize: batchSize,
-                learningRate: resume == nil ? nil : learningRate, pixelWeight: pixelWeight,
+                learningRate: resume == nil ? nil : learningRate, blocks: resume == nil ? nil : blocks,
+                pixelWeight: pixelWeight,
                 perceptualWeight: perceptualWeight, ganWeight: ganWeight,
                 logEvery: logEvery, validateEvery: validateEvery, checkpointEvery: checkpointEvery,
                 degradation: resume == nil ? nil : degradation, saveValidationImages: validationImages,

@@ -143,6 +143,55 @@ final class TrainerTests: XCTestCase {
             try Trainer.resume(folder: folder + "/original/checkpoint").trainer.step, 3, "original untouched")
     }
 
+    /// A resumed run may grow its generator by residual blocks: they start as identities, so the grown network
+    /// (weights and EMA) computes what the checkpoint's did; they learn from the next step on; the growth is
+    /// reported once and stored; a run cannot shrink, nor grow blocks it would not train.
+    func testResumedRunGrowsItsGeneratorByIdentityBlocks() throws {
+        var first = config(steps: 3)
+        first.outputFolder = folder + "/small"
+        try TrainingSession(config: first, resumeFolder: nil, report: { _ in }).run(installSignalHandlers: false)
+        let small = try Trainer.resume(folder: folder + "/small/checkpoint").trainer
+        var lines: [String] = []
+        let grown = try TrainingSession(
+            config: nil, resumeFolder: folder + "/small", changes: ResumeChanges(steps: 6, blocks: 3),
+            report: { lines.append($0) })
+        XCTAssertEqual(grown.trainer.generator.config.blocks, 3)
+        XCTAssertEqual(lines.filter { $0.contains("residual blocks 1 -> 3") }.count, 1, "\(lines)")
+        var random = SeededGenerator(seed: 11)
+        let input = Tensor.randomUniform(shape: [1, 3, 12, 10], low: 0, high: 1, generator: &random)
+        let (before, after) = (small.generator.inference(input), grown.trainer.generator.inference(input))
+        XCTAssertEqual(before.shape, after.shape)
+        XCTAssertEqual(zip(before.scalars, after.scalars).map { abs($0 - $1) }.max()!, 0, "exactly the same")
+        let (averageBefore, averageAfter) = (
+            small.averagedGenerator().inference(input), grown.trainer.averagedGenerator().inference(input)
+        )
+        XCTAssertEqual(
+            zip(averageBefore.scalars, averageAfter.scalars).map { abs($0 - $1) }.max()!, 0, "exactly the same")
+        func newConvolution(_ trainer: Trainer) -> Tensor {
+            trainer.generator.namedParameters.first { $0.name == "body.2.conv2.weight" }!.parameter.value
+        }
+        XCTAssertTrue(newConvolution(grown.trainer).scalars.allSatisfy { $0 == 0 })
+        try grown.run(installSignalHandlers: false)
+        let resumed = try Trainer.resume(folder: folder + "/small/checkpoint").trainer
+        XCTAssertEqual(resumed.step, 6)
+        XCTAssertEqual(resumed.config.generator.blocks, 3, "the growth is stored for later resumes")
+        XCTAssertGreaterThan(newConvolution(resumed).scalars.map(abs).max()!, 0, "the new blocks learn")
+
+        for (changes, problem) in [
+            (ResumeChanges(blocks: 2), "can grow them, not shrink them"),
+            (ResumeChanges(blocks: GeneratorConfig.maximumBlocks + 1), "at most"),
+        ] {
+            XCTAssertThrowsError(try Trainer.resume(folder: folder + "/small/checkpoint", changes: changes)) {
+                XCTAssertTrue("\($0)".contains(problem) && "\($0)".contains(folder), "\($0)")
+            }
+        }
+        var partial = first
+        partial.trainableLayers = ["conv_first"]
+        XCTAssertThrowsError(try ResumeChanges(blocks: 2).apply(to: &partial)) {
+            XCTAssertTrue("\($0)".contains("new blocks would never learn"), "\($0)")
+        }
+    }
+
     /// A resumed run can change how its inputs are made (forking onto realistic inputs): the change is
     /// reported, the data pipeline and the steps after it use the new inputs, and it is stored for later
     /// resumes. A run reading fixed input files has no degradation to change.

@@ -491,5 +491,14 @@ final class HardeningTests: BinaryTestCase {
         let odd = try run(["train", "--resume", runFolder, "--steps", "5", "--patch-size", "30"])
         XCTAssertEqual(odd.status, 1)
         XCTAssertTrue(odd.error.contains("multiple of the scale, 4") && odd.error.contains(runFolder), odd.error)
+        // --blocks grows the run's generator on resume; it cannot shrink it.
+        let deeper = try run(["train", "--resume", runFolder, "--steps", "6", "--blocks", "2"])
+        XCTAssertEqual(deeper.status, 0, deeper.error)
+        XCTAssertTrue(deeper.output.contains("residual blocks 1 -> 2"), deeper.output)
+        let shallower = try run(["train", "--resume", runFolder, "--steps", "7", "--blocks", "1"])
+        XCTAssertEqual(shallower.status, 1)
+        XCTAssertEqual(shallower.error.split(separator: "\n").count, 1, shallower.error)
+        XCTAssertTrue(
+            shallower.error.contains("not shrink them") && shallower.error.contains(runFolder), shallower.error)
     }
 }
