@@ -42,9 +42,21 @@ public final class Trainer {
         if let problem = config.cropProblem(config.patchSize) { throw ModelError(problem) }
         var random = SeededGenerator(seed: config.seed)
         if let path = config.initialGenerator {
-            generator = try Generator.load(path: path)
-            guard generator.config == config.generator else {
-                throw ModelError("\(path): its architecture differs from the requested generator (\(generator.config))")
+            let initial = try Generator.load(path: path)
+            var grown = initial.config
+            grown.blocks = config.generator.blocks
+            guard grown == config.generator, config.generator.blocks >= initial.config.blocks else {
+                throw ModelError("\(path): its architecture differs from the requested generator (\(initial.config))")
+            }
+            if config.generator.blocks == initial.config.blocks {
+                generator = initial
+            } else {
+                // More blocks than the file: they are appended as identities (`Generator.makeIdentity`).
+                generator = Generator(config: config.generator)
+                generator.initialize(generator: &random)
+                generator.makeIdentity(blocks: initial.config.blocks..<config.generator.blocks)
+                try generator.loadStateDictionary(
+                    generator.stateDictionary().merging(initial.stateDictionary()) { _, stored in stored })
             }
         } else {
             try config.generator.validate()

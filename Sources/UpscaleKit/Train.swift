@@ -80,8 +80,8 @@ struct Train: ParsableCommand {
         Int?
     @Option(
         help: """
-            Generator residual blocks (0-256). With --resume, a larger number grows the run's generator: the new \
-            blocks are appended after the last one as identities, so it goes on from exactly what it had learned. \
+            Generator residual blocks (0-256). With --init or --resume, a larger number grows that generator: the \
+            new blocks are appended after the last one as identities, so it starts from exactly what it computed. \
             (default: \(Train.defaultGenerator.blocks), as x4-psnr)
             """) var blocks: Int?
     @Option(help: "Upscaling factor of the generator (2, 3 or 4). (default: \(Train.defaultGenerator.scale))")
@@ -167,6 +167,14 @@ struct Train: ParsableCommand {
         }
         if export != nil && exportPath == nil {
             throw ValidationError("--export RUN needs an output file: --export RUN OUT.safetensors")
+        }
+        if initialize != nil || initAlias != nil {
+            let fixed = [("--features", features != nil), ("--architecture", architecture != nil)].filter(\.1)
+            guard fixed.isEmpty else {
+                throw ValidationError(
+                    "--init's file fixes the network; \(fixed.map(\.0).joined(separator: " and ")) describe a new "
+                        + "one (--blocks may grow it)")
+            }
         }
         if resume != nil {
             let fixed = newRunOptionsGiven
@@ -286,7 +294,21 @@ struct Train: ParsableCommand {
         }
         config.trainableLayers = trainLayers.map { $0.split(separator: ",").map(String.init) }
         if let initial = config.initialGenerator {
-            config.generator = try SRModels.Generator.load(path: initial).config
+            // The file fixes the architecture; --blocks may grow it, --scale (which picks a shipped model) must
+            // match it.
+            let stored = try SRModels.Generator.load(path: initial).config
+            config.generator = stored
+            if let scale, scale != stored.scale {
+                throw ValidationError("--scale \(scale) does not match \(initial), a ×\(stored.scale) generator")
+            }
+            if let blocks {
+                guard blocks >= stored.blocks else {
+                    throw ValidationError(
+                        "--blocks \(blocks): \(initial) has \(stored.blocks) residual blocks; --init can grow them, "
+                            + "not shrink them")
+                }
+                config.generator.blocks = blocks
+            }
         } else {
             let base = Train.defaultGenerator
             config.generator = GeneratorConfig(

@@ -192,6 +192,34 @@ final class TrainerTests: XCTestCase {
         }
     }
 
+    /// A new run may start from a file with more residual blocks than it has: they are appended as identities,
+    /// so the run starts from exactly what the file computes; fewer blocks, or another shape, are refused.
+    func testNewRunGrowsItsInitialGenerator() throws {
+        var small = config(steps: 2)
+        small.outputFolder = folder + "/small"
+        try TrainingSession(config: small, resumeFolder: nil, report: { _ in }).run(installSignalHandlers: false)
+        var grown = config(steps: 2)
+        grown.initialGenerator = folder + "/small/model.safetensors"
+        grown.generator.blocks = 4
+        let trainer = try Trainer(config: grown)
+        XCTAssertEqual(trainer.generator.config.blocks, 4)
+        let initial = try Generator.load(path: folder + "/small/model.safetensors")
+        var random = SeededGenerator(seed: 12)
+        let input = Tensor.randomUniform(shape: [2, 3, 9, 11], low: 0, high: 1, generator: &random)
+        let (before, after) = (initial.inference(input), trainer.generator.inference(input))
+        XCTAssertEqual(zip(before.scalars, after.scalars).map { abs($0 - $1) }.max()!, 0, "exactly the same")
+        XCTAssertGreaterThan(
+            trainer.generator.namedParameters.first { $0.name == "body.3.conv1.weight" }!.parameter.value.scalars
+                .map(abs).max()!, 0, "a new block's first convolution is initialised, ready to learn")
+        for (blocks, features) in [(0, 8), (4, 6)] {
+            var other = grown
+            (other.generator.blocks, other.generator.features) = (blocks, features)
+            XCTAssertThrowsError(try Trainer(config: other)) {
+                XCTAssertTrue("\($0)".contains("architecture differs"), "\($0)")
+            }
+        }
+    }
+
     /// A resumed run can change how its inputs are made (forking onto realistic inputs): the change is
     /// reported, the data pipeline and the steps after it use the new inputs, and it is stored for later
     /// resumes. A run reading fixed input files has no degradation to change.

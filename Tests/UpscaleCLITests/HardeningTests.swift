@@ -500,5 +500,23 @@ final class HardeningTests: BinaryTestCase {
         XCTAssertEqual(shallower.error.split(separator: "\n").count, 1, shallower.error)
         XCTAssertTrue(
             shallower.error.contains("not shrink them") && shallower.error.contains(runFolder), shallower.error)
+        // --init's file fixes the network: --blocks may grow it, --features is refused before anything is made.
+        let model = runFolder + "/model.safetensors"
+        let grownFolder = folder + "/grown"
+        let common = [
+            "train", "--data", data, "--init", model, "--steps", "1", "--batch-size", "1", "--patch-size", "32",
+        ]
+        let grown = try run(common + ["--blocks", "3", "--output", grownFolder])
+        XCTAssertEqual(grown.status, 0, grown.error)
+        XCTAssertTrue(grown.output.contains("4 features × 3 blocks"), grown.output)
+        for (options, problem) in [
+            (["--features", "8"], "--init's file fixes the network; --features describe"),
+            (["--blocks", "1", "--scale", "2"], "--scale 2 does not match"),
+        ] {
+            let refused = try run(common + options + ["--output", folder + "/refused"])
+            XCTAssertNotEqual(refused.status, 0)
+            XCTAssertTrue(refused.error.split(separator: "\n").first!.contains(problem), refused.error)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/refused"))
+        }
     }
 }
