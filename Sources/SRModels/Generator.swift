@@ -100,13 +100,23 @@ public final class Generator: Layer {
                 inputChannels: f, outputChannels: config.outputChannels * config.scale * config.scale, kernelSize: 3)
             shuffle = PixelShuffle(factor: config.scale)
         }
+        if config.branchExpansion > 0 {
+            for conv in convolutions {
+                conv.branches = ConvolutionBranches(
+                    inputChannels: conv.inputChannels, outputChannels: conv.outputChannels,
+                    kernelSize: conv.kernelSize, expandedChannels: config.branchExpansion * conv.outputChannels)
+            }
+        }
     }
 
     /// BasicSR's initialisation (Kaiming normal × 0.1 for every convolution, zero biases), with ICNR for
     /// the convolutions that feed a pixel shuffle: the r² outputs that become one output pixel block start
     /// identical, so the shuffle starts as a nearest-neighbour upsampling and cannot start a checkerboard.
     public func initialize(generator: inout SeededGenerator) {
-        for conv in convolutions { conv.initialize(scale: 0.1, generator: &generator) }
+        for conv in convolutions {
+            conv.initialize(scale: 0.1, generator: &generator)
+            conv.branches?.initialize(generator: &generator)
+        }
         for conv in [upconv1, upconv2, convUp].compactMap({ $0 }) {
             Generator.makeSubPixelGroupsEqual(conv, factor: shuffle.factor)
         }
@@ -134,6 +144,24 @@ public final class Generator: Layer {
                 parameter.value = Tensor(zeros: parameter.value.shape)
             }
         }
+    }
+
+    /// This generator with its training branches folded into its kernels: the plain network that computes
+    /// the same function, as it is exported and shipped. Itself when it has no branches.
+    public func folded() -> Generator {
+        guard config.branchExpansion > 0 else { return self }
+        var plain = config
+        plain.branchExpansion = 0
+        let result = Generator(config: plain)
+        let names = Set(result.namedParameters.map(\.name))
+        // The plain network's names are a subset of this one's by construction.
+        try! result.loadStateDictionary(stateDictionary().filter { names.contains($0.key) })
+        for (source, target) in zip(convolutions, result.convolutions) {
+            let (weight, bias) = source.effectiveWeights
+            target.weight.value = weight
+            if let bias { target.bias?.value = bias }
+        }
+        return result
     }
 
     var convolutions: [Conv2d] {

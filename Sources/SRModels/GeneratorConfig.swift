@@ -30,6 +30,11 @@ public struct GeneratorConfig: Codable, Sendable, Equatable {
     public var activation = Activation.lrelu
     public var firstKernel = 3
     public var lastKernel = 3
+    /// Training-time re-parameterisation: 0 for a plain network; N > 0 gives every convolution
+    /// `ConvolutionBranches` whose expand–squeeze branch has N × its output channels. Only training runs use
+    /// it: a weight file holds the folded network (`Generator.folded`), so this is never in its metadata.
+    public var branchExpansion = 0
+    public static let maximumBranchExpansion = 8
 
     public init(
         features: Int = 64, blocks: Int = 16, scale: Int = 4, activation: Activation = .lrelu,
@@ -65,6 +70,9 @@ public struct GeneratorConfig: Codable, Sendable, Equatable {
             throw ModelError(
                 "kernel sizes must be odd and between 1 and \(Self.maximumKernel), not \(firstKernel)/\(lastKernel)")
         }
+        guard (0...Self.maximumBranchExpansion).contains(branchExpansion) else {
+            throw ModelError("the branch expansion must be between 0 and \(Self.maximumBranchExpansion)")
+        }
         guard inputChannels == 3, outputChannels == 3 else {
             throw ModelError("only RGB generators (3 in, 3 out) are supported")
         }
@@ -73,7 +81,7 @@ public struct GeneratorConfig: Codable, Sendable, Equatable {
         }
     }
 
-    /// The number of weights a generator of this configuration has, computed without building it
+    /// The number of weights a plain (folded) generator of this configuration has, computed without building it
     /// (so a file's tensors can be checked against its metadata before anything is allocated).
     public var parameterCount: Int {
         let f = features
@@ -121,9 +129,11 @@ public struct GeneratorConfig: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case architecture, inputChannels, outputChannels, features, blocks, scale, activation, firstKernel, lastKernel
+        case branchExpansion
     }
 
-    /// Decodes a stored config; an older one without `architecture` is an MSRResNet.
+    /// Decodes a stored config; an older one without `architecture` is an MSRResNet, one without
+    /// `branchExpansion` is plain.
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         architecture = try container.decodeIfPresent(Architecture.self, forKey: .architecture) ?? .msrResNet
@@ -135,6 +145,7 @@ public struct GeneratorConfig: Codable, Sendable, Equatable {
         activation = try container.decode(Activation.self, forKey: .activation)
         firstKernel = try container.decode(Int.self, forKey: .firstKernel)
         lastKernel = try container.decode(Int.self, forKey: .lastKernel)
+        branchExpansion = try container.decodeIfPresent(Int.self, forKey: .branchExpansion) ?? 0
     }
 
     /// Reads a config from weight-file metadata.

@@ -3,12 +3,17 @@ import SRTensor
 /// 2-D convolution with square kernels, zero padding and optional bias (PyTorch `nn.Conv2d`).
 ///
 /// Input [N, C, H, W] → output [N, OC, OH, OW], OH = (H + 2·padding − kernelSize) / stride + 1.
-/// Parameters: `weight` [OC, C, K, K], `bias` [OC].
+/// Parameters: `weight` [OC, C, K, K], `bias` [OC], and while training optionally `branches.*`.
 public final class Conv2d: Layer {
     public let weight: Parameter
     public let bias: Parameter?
     public let stride: Int
     public let padding: Int
+    /// Training-time branches folded into the kernel (`ConvolutionBranches`; needs a bias and an odd kernel);
+    /// nil for a plain convolution. Attach them before the parameters are handed to an optimiser.
+    public var branches: ConvolutionBranches? {
+        didSet { precondition(branches == nil || (bias != nil && kernelSize % 2 == 1), "branches need a bias") }
+    }
 
     public init(
         inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int? = nil,
@@ -36,6 +41,7 @@ public final class Conv2d: Layer {
     /// The training pass: oneDNN for each of forward, backward-data and backward-weights where it has
     /// fast code for the shape (`DNNLTrainingConvolution`), else im2col + sgemm (`Convolution`).
     public func forward(_ input: Tensor) -> (output: Tensor, pullback: Pullback) {
+        if let branches { return foldedForward(input, branches: branches) }
         let output = Conv2d.trainingForward(
             input: input, weight: weight.value, bias: bias?.value, stride: stride, padding: padding)
         return (
@@ -50,10 +56,44 @@ public final class Conv2d: Layer {
         )
     }
 
+    /// The forward pass with the branches folded into the kernel; the pullback hands the folded kernel's
+    /// gradient to the main weight and bias and, through the chain rule, to the branches.
+    private func foldedForward(_ input: Tensor, branches: ConvolutionBranches) -> (output: Tensor, pullback: Pullback) {
+        let (foldedWeight, foldedBias) = effectiveWeights
+        let output = Conv2d.trainingForward(
+            input: input, weight: foldedWeight, bias: foldedBias, stride: stride, padding: padding)
+        return (
+            output,
+            { [self] gradient in
+                var weightGradient = Tensor(zeros: foldedWeight.shape)
+                var biasGradient = Tensor(zeros: [outputChannels])
+                let inputGradient = weightGradient.scalars.withUnsafeMutableBufferPointer { dw in
+                    biasGradient.scalars.withUnsafeMutableBufferPointer { db in
+                        Conv2d.trainingBackward(
+                            gradient, input: input, weight: foldedWeight, stride: stride, padding: padding,
+                            weightGradient: dw.baseAddress, biasGradient: db.baseAddress)
+                    }
+                }
+                weight.accumulate(weightGradient)
+                bias?.accumulate(biasGradient)
+                branches.accumulate(weightGradient: weightGradient, biasGradient: biasGradient)
+                return inputGradient
+            }
+        )
+    }
+
+    /// The kernel and bias this convolution applies: its own, or with its branches folded in.
+    public var effectiveWeights: (weight: Tensor, bias: Tensor?) {
+        guard let branches, let bias else { return (weight.value, bias?.value) }
+        let folded = branches.folded(weight: weight.value, bias: bias.value)
+        return (folded.weight, folded.bias)
+    }
+
     /// Inference on oneDNN's training convolution when it has fast code for the shape (reorders at the
     /// edges, no plan), else the reference path. For models without a oneDNN plan of their own.
     public func fastInference(_ input: Tensor) -> Tensor {
-        Conv2d.trainingForward(input: input, weight: weight.value, bias: bias?.value, stride: stride, padding: padding)
+        let (weight, bias) = effectiveWeights
+        return Conv2d.trainingForward(input: input, weight: weight, bias: bias, stride: stride, padding: padding)
     }
 
     /// A training forward pass with explicit weights: oneDNN, else im2col + sgemm.
@@ -101,12 +141,16 @@ public final class Conv2d: Layer {
     }
 
     public func inference(_ input: Tensor) -> Tensor {
-        Convolution.forward(input: input, weight: weight.value, bias: bias?.value, stride: stride, padding: padding)
+        let (weight, bias) = effectiveWeights
+        return Convolution.forward(input: input, weight: weight, bias: bias, stride: stride, padding: padding)
     }
 
     public var namedParameters: [(name: String, parameter: Parameter)] {
         var out = [(name: "weight", parameter: weight)]
         if let bias { out.append((name: "bias", parameter: bias)) }
+        if let branches {
+            out += branches.namedParameters.map { (name: "branches." + $0.name, parameter: $0.parameter) }
+        }
         return out
     }
 }

@@ -44,14 +44,15 @@ public final class Trainer {
         if let path = config.initialGenerator {
             let initial = try Generator.load(path: path)
             var grown = initial.config
-            grown.blocks = config.generator.blocks
+            (grown.blocks, grown.branchExpansion) = (config.generator.blocks, config.generator.branchExpansion)
             guard grown == config.generator, config.generator.blocks >= initial.config.blocks else {
                 throw ModelError("\(path): its architecture differs from the requested generator (\(initial.config))")
             }
-            if config.generator.blocks == initial.config.blocks {
+            if config.generator == initial.config {
                 generator = initial
             } else {
-                // More blocks than the file: they are appended as identities (`Generator.makeIdentity`).
+                // More blocks than the file are appended as identities (`Generator.makeIdentity`); training
+                // branches start at zero: either way the run starts from exactly what the file computes.
                 generator = Generator(config: config.generator)
                 generator.initialize(generator: &random)
                 generator.makeIdentity(blocks: initial.config.blocks..<config.generator.blocks)
@@ -211,10 +212,11 @@ public final class Trainer {
     }
 
     /// A generator holding the EMA weights (what gets exported).
+    /// The EMA generator, with any training branches folded in.
     public func averagedGenerator() -> Generator {
         let copy = Generator(config: generator.config)
         try! copy.loadStateDictionary(ema.averages)  // same names and shapes by construction
-        return copy
+        return copy.folded()
     }
 
     // MARK: Checkpoints
@@ -325,7 +327,7 @@ extension Trainer {
         ]
     }
 
-    /// The checkpoint's EMA generator, its step and its stage, read without building the trainer (so without
+    /// The checkpoint's EMA generator (training branches folded in), its step and its stage, read without building the trainer (so without
     /// the training data, the VGG weights or the discriminator, which may be elsewhere by now).
     public static func averagedGenerator(
         checkpoint folder: String
@@ -341,7 +343,7 @@ extension Trainer {
         } catch {
             throw WeightFileError(path: path, reason: "\(error)")
         }
-        return (generator, state.step, state.config.stage)
+        return (generator.folded(), state.step, state.config.stage)
     }
 }
 

@@ -99,6 +99,9 @@ public final class TrainingSession {
                 + "\(trainer.generator.config.architecture.rawValue) \(trainer.generator.config.features) features × \(trainer.generator.config.blocks) "
                 + "blocks ×\(trainer.generator.config.scale) "
                 + "(\(trainer.generator.parameterCount) parameters"
+                + (trainer.generator.config.branchExpansion > 0
+                    ? " while training, with branches of \(trainer.generator.config.branchExpansion)× expansion; "
+                        + "\(trainer.generator.folded().parameterCount) folded" : "")
                 + (config.trainableLayers.map { "; only \($0.joined(separator: ", ")) learn" } ?? "")
                 + "), batch \(config.batchSize) × "
                 + "\(config.patchSize) px, from step \(trainer.step) to \(config.steps)"

@@ -84,6 +84,14 @@ struct Train: ParsableCommand {
             new blocks are appended after the last one as identities, so it starts from exactly what it computed. \
             (default: \(Train.defaultGenerator.blocks), as x4-psnr)
             """) var blocks: Int?
+    @Option(
+        help: """
+            Training-time re-parameterisation (ECBSR/SPAN-style): every convolution trains with two linear \
+            branches folded into its kernel, a 1×1 and a 1×1 expansion to N × its channels followed by a K×K, \
+            that change how it learns, not what it computes: the exported model is an ordinary one, no slower. \
+            They start at zero, so with --init the run starts from exactly the file's output. 0 turns them off. \
+            (default: 0)
+            """) var branchExpansion: Int?
     @Option(help: "Upscaling factor of the generator (2, 3 or 4). (default: \(Train.defaultGenerator.scale))")
     var scale: Int?
     @Option(
@@ -198,6 +206,9 @@ struct Train: ParsableCommand {
         if let features, !(1...GeneratorConfig.maximumFeatures).contains(features) {
             throw ValidationError("--features must be between 1 and \(GeneratorConfig.maximumFeatures)")
         }
+        if let branchExpansion, !(0...GeneratorConfig.maximumBranchExpansion).contains(branchExpansion) {
+            throw ValidationError("--branch-expansion must be between 0 and \(GeneratorConfig.maximumBranchExpansion)")
+        }
         if let blocks, !(0...GeneratorConfig.maximumBlocks).contains(blocks) {
             throw ValidationError("--blocks must be between 0 and \(GeneratorConfig.maximumBlocks)")
         }
@@ -237,7 +248,7 @@ struct Train: ParsableCommand {
             ("--init", initialize != nil || initAlias != nil), ("--architecture", architecture != nil),
             ("--train-layers", trainLayers != nil),
             ("--inputs", inputs != nil), ("--features", features != nil),
-            ("--scale", scale != nil),
+            ("--scale", scale != nil), ("--branch-expansion", branchExpansion != nil),
             ("--pixel-loss", pixelLoss != nil), ("--losses", losses != nil),
             ("--gan-loss", ganLoss != nil), ("--sharpen-target", sharpenTarget != nil),
             ("--discriminator", discriminator != nil), ("--vgg-layer", vggLayer != nil),
@@ -315,6 +326,7 @@ struct Train: ParsableCommand {
                 features: features ?? base.features, blocks: blocks ?? base.blocks, scale: scale ?? base.scale,
                 architecture: architecture ?? base.architecture)
         }
+        if let branchExpansion { config.generator.branchExpansion = branchExpansion }
         if let patchSize { config.patchSize = patchSize }
         if let batchSize { config.batchSize = batchSize }
         if let degradation { config.degradation = degradation }

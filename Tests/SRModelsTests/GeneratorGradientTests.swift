@@ -1,3 +1,4 @@
+import Foundation
 import SRModels
 import SRNN
 import SRTensor
@@ -36,6 +37,41 @@ final class GeneratorGradientTests: XCTestCase {
         for (_, p) in generator.namedParameters { p.value.scale(by: 5) }
         checkGradients(
             generator, input: randomTensor([2, 3, 5, 4], seed: 9, low: 0, high: 1), epsilon: 1e-3, tolerance: 6e-2)
+    }
+
+    /// A generator training with branches (random, so they matter): gradients reach every branch tensor, and
+    /// `folded()` is the plain network with the same output, which saves and loads as an ordinary file.
+    func testBranchedGeneratorTrainsAndFoldsIntoAPlainOne() throws {
+        var config = GeneratorConfig(features: 4, blocks: 2, scale: 2, activation: .prelu, architecture: .compact)
+        config.branchExpansion = 2
+        let generator = Generator(config: config)
+        var random = SeededGenerator(seed: 6)
+        generator.initialize(generator: &random)
+        for (offset, (name, p)) in generator.namedParameters.enumerated() {
+            p.value =
+                name.hasSuffix("act.weight") || name.hasPrefix("act_")
+                ? Tensor(repeating: 1, shape: p.value.shape)
+                : randomTensor(p.value.shape, seed: UInt64(50 + offset), low: -0.4, high: 0.4)
+        }
+        XCTAssertTrue(generator.namedParameters.contains { $0.name == "body.1.conv2.branches.squeeze.weight" })
+        let input = randomTensor([2, 3, 5, 4], seed: 9, low: 0, high: 1)
+        checkGradients(generator, input: input, epsilon: 1e-2, tolerance: 1e-2)
+
+        // The shipped layout (LeakyReLU), folded and saved.
+        config.activation = .lrelu
+        let leaky = Generator(config: config)
+        for (offset, (_, p)) in leaky.namedParameters.enumerated() {
+            p.value = randomTensor(p.value.shape, seed: UInt64(90 + offset), low: -0.4, high: 0.4)
+        }
+        let folded = leaky.folded()
+        XCTAssertEqual(folded.config.branchExpansion, 0)
+        XCTAssertEqual(folded.parameterCount, config.parameterCount, "the plain network's size")
+        XCTAssertFalse(folded.namedParameters.contains { $0.name.contains("branches") })
+        assertClose(folded.inference(input), leaky.forward(input).output, rtol: 1e-4, atol: 1e-5, "folded")
+        let path = NSTemporaryDirectory() + "folded-\(UUID().uuidString).safetensors"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try folded.save(path: path)
+        XCTAssertEqual(try Generator.load(path: path).stateDictionary(), folded.stateDictionary())
     }
 
     /// CompactResNet (the body's skip into conv_up, one pixel shuffle) at every scale.

@@ -220,6 +220,39 @@ final class TrainerTests: XCTestCase {
         }
     }
 
+    /// A run with training branches: its checkpoint holds them and resumes with them, its exported model is
+    /// the plain folded network; a run starting from that file with branches starts from exactly its output
+    /// and the branches learn.
+    func testBranchedRunExportsAPlainModelAndStartsFromItsInit() throws {
+        var branched = config(steps: 4)
+        branched.generator.branchExpansion = 2
+        branched.outputFolder = folder + "/branched"
+        let session = try TrainingSession(config: branched, resumeFolder: nil, report: { _ in })
+        try session.run(installSignalHandlers: false)
+        let stored = try SafeTensors.read(path: folder + "/branched/checkpoint/generator.safetensors").tensors
+        XCTAssertNotNil(stored["body.0.conv1.branches.squeeze.weight"])
+        XCTAssertEqual(
+            try Trainer.resume(folder: folder + "/branched/checkpoint").trainer.generator.config, branched.generator)
+        let exported = try Generator.load(path: folder + "/branched/model.safetensors")
+        XCTAssertEqual(exported.config.branchExpansion, 0)
+        XCTAssertEqual(exported.stateDictionary(), session.trainer.averagedGenerator().stateDictionary())
+
+        var fromFile = config(steps: 3)
+        fromFile.outputFolder = folder + "/from-file"
+        fromFile.initialGenerator = folder + "/branched/model.safetensors"
+        fromFile.generator.branchExpansion = 2
+        let resumedFromFile = try TrainingSession(config: fromFile, resumeFolder: nil, report: { _ in })
+        var random = SeededGenerator(seed: 13)
+        let input = Tensor.randomUniform(shape: [1, 3, 10, 9], low: 0, high: 1, generator: &random)
+        let (before, after) = (exported.inference(input), resumedFromFile.trainer.generator.inference(input))
+        XCTAssertEqual(zip(before.scalars, after.scalars).map { abs($0 - $1) }.max()!, 0, "exactly the same")
+        try resumedFromFile.run(installSignalHandlers: false)
+        let squeeze = resumedFromFile.trainer.generator.namedParameters.first {
+            $0.name == "conv_first.branches.squeeze.weight"
+        }!.parameter.value
+        XCTAssertGreaterThan(squeeze.scalars.map(abs).max()!, 0, "the branches learn")
+    }
+
     /// A resumed run can change how its inputs are made (forking onto realistic inputs): the change is
     /// reported, the data pipeline and the steps after it use the new inputs, and it is stored for later
     /// resumes. A run reading fixed input files has no degradation to change.

@@ -1,5 +1,6 @@
 import Foundation
 import SRImage
+import SRModels
 import SRTensor
 import XCTest
 
@@ -506,9 +507,15 @@ final class HardeningTests: BinaryTestCase {
         let common = [
             "train", "--data", data, "--init", model, "--steps", "1", "--batch-size", "1", "--patch-size", "32",
         ]
-        let grown = try run(common + ["--blocks", "3", "--output", grownFolder])
+        let grown = try run(common + ["--blocks", "3", "--branch-expansion", "2", "--output", grownFolder])
         XCTAssertEqual(grown.status, 0, grown.error)
         XCTAssertTrue(grown.output.contains("4 features × 3 blocks"), grown.output)
+        XCTAssertTrue(grown.output.contains("with branches of 2× expansion"), grown.output)
+        let plain = try Generator.load(path: grownFolder + "/model.safetensors")
+        XCTAssertEqual(plain.config.blocks, 3, "the exported model is the plain, grown one")
+        let branchesOnResume = try run(["train", "--resume", grownFolder, "--branch-expansion", "3"])
+        XCTAssertEqual(branchesOnResume.status, 64)
+        XCTAssertTrue(branchesOnResume.error.contains("--branch-expansion cannot change"), branchesOnResume.error)
         for (options, problem) in [
             (["--features", "8"], "--init's file fixes the network; --features describe"),
             (["--blocks", "1", "--scale", "2"], "--scale 2 does not match"),
