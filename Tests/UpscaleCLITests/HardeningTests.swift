@@ -513,6 +513,11 @@ final class HardeningTests: BinaryTestCase {
         XCTAssertTrue(grown.output.contains("with branches of 2× expansion"), grown.output)
         let plain = try Generator.load(path: grownFolder + "/model.safetensors")
         XCTAssertEqual(plain.config.blocks, 3, "the exported model is the plain, grown one")
+        let exported = try run(["train", "--export", grownFolder, folder + "/exported.safetensors"])
+        XCTAssertEqual(exported.status, 0, exported.error)
+        XCTAssertEqual(
+            try Generator.load(path: folder + "/exported.safetensors").stateDictionary(), plain.stateDictionary(),
+            "--export folds the checkpoint's branches too")
         let branchesOnResume = try run(["train", "--resume", grownFolder, "--branch-expansion", "3"])
         XCTAssertEqual(branchesOnResume.status, 64)
         XCTAssertTrue(branchesOnResume.error.contains("--branch-expansion cannot change"), branchesOnResume.error)
