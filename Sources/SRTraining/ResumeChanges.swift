@@ -3,7 +3,7 @@ import SRModels
 
 /// What a resumed run may change in the configuration stored in its checkpoint: the total number of steps,
 /// the base learning rate (to anneal a run by hand), the generator's depth (to grow a trained network by residual
-/// blocks that start as identities), the GAN stage's loss weights (to rebalance a fine-tune
+/// blocks that start as identities) and training branches (to add them to a run without), the GAN stage's loss weights (to rebalance a fine-tune
 /// part-way), the crop size and crops per step (to go
 /// on with larger crops part-way, as progressive training does), how inputs are degraded (to fork a run onto
 /// clean or harsher inputs with its discriminator and optimiser state), the logging intervals, and the
@@ -22,6 +22,9 @@ public struct ResumeChanges: Sendable, Equatable {
     /// More residual blocks for the generator, appended after its last one as identities (`Generator.makeIdentity`),
     /// so the grown network starts from exactly what the run had learned. It cannot shrink.
     public var blocks: Int?
+    /// Training branches for a run that has none (`GeneratorConfig.branchExpansion`); they start at zero, so the
+    /// run goes on from exactly what it had learned. A run with branches keeps its expansion.
+    public var branchExpansion: Int?
     public var pixelWeight: Float?
     public var perceptualWeight: Float?
     public var ganWeight: Float?
@@ -39,7 +42,7 @@ public struct ResumeChanges: Sendable, Equatable {
 
     public init(
         steps: Int? = nil, patchSize: Int? = nil, batchSize: Int? = nil, learningRate: Float? = nil,
-        blocks: Int? = nil, pixelWeight: Float? = nil,
+        blocks: Int? = nil, branchExpansion: Int? = nil, pixelWeight: Float? = nil,
         perceptualWeight: Float? = nil, ganWeight: Float? = nil, logEvery: Int? = nil, validateEvery: Int? = nil,
         checkpointEvery: Int? = nil, degradation: Degradation? = nil, saveValidationImages: Bool? = nil,
         validationFolder: String? = nil
@@ -47,7 +50,7 @@ public struct ResumeChanges: Sendable, Equatable {
         (self.degradation, self.saveValidationImages, self.validationFolder) =
             (degradation, saveValidationImages, validationFolder)
         (self.steps, self.patchSize, self.batchSize, self.learningRate) = (steps, patchSize, batchSize, learningRate)
-        self.blocks = blocks
+        (self.blocks, self.branchExpansion) = (blocks, branchExpansion)
         (self.pixelWeight, self.perceptualWeight, self.ganWeight) = (pixelWeight, perceptualWeight, ganWeight)
         (self.logEvery, self.validateEvery, self.checkpointEvery) = (logEvery, validateEvery, checkpointEvery)
     }
@@ -95,6 +98,21 @@ public struct ResumeChanges: Sendable, Equatable {
             }
             changed.append("residual blocks \(stored) -> \(blocks) (the new ones start as identities)")
             config.generator.blocks = blocks
+        }
+        if let branchExpansion, branchExpansion != config.generator.branchExpansion {
+            let stored = config.generator.branchExpansion
+            guard stored == 0 else {
+                throw ResumeError("its training branches have a \(stored)× expansion; a run keeps it")
+            }
+            guard branchExpansion <= GeneratorConfig.maximumBranchExpansion else {
+                throw ResumeError("the branch expansion is at most \(GeneratorConfig.maximumBranchExpansion)")
+            }
+            if let layers = config.trainableLayers {
+                throw ResumeError(
+                    "this run trains only \(layers.joined(separator: ", ")); branches elsewhere would never learn")
+            }
+            changed.append("training branches of \(branchExpansion)× expansion added (starting at zero)")
+            config.generator.branchExpansion = branchExpansion
         }
         if let learningRate, learningRate != config.learningRate {
             changed.append("base learning rate \(config.learningRate) -> \(learningRate)")

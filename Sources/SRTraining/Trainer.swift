@@ -269,19 +269,21 @@ public final class Trainer {
         var generatorState = try SafeTensors.read(path: folder + "/generator.safetensors").tensors
         var averageState = try SafeTensors.read(path: folder + "/generator_ema.safetensors").tensors
         var optimizerState = try SafeTensors.read(path: folder + "/optimizer_g.safetensors").tensors
+        // New blocks start as identities, new training branches at zero (`ConvolutionBranches.initialize`), in
+        // the weights and their average, with zero Adam moments. The optimiser's step count is shared, so their
+        // first updates skip Adam's warm-up correction and run up to about 3× the rate for the first thousand
+        // steps (the moments' ratio (1 − β1^t)/√(1 − β2^t)).
         let grown = state.config.generator.blocks..<config.generator.blocks
-        if !grown.isEmpty {
-            // New blocks start as identities in the weights and their average, with zero Adam moments. The
-            // optimiser's step count is shared, so their first updates skip Adam's warm-up correction and run
-            // up to about 3× the rate for the first thousand steps (the moments' ratio (1 − β1^t)/√(1 − β2^t)).
-            trainer.generator.makeIdentity(blocks: grown)
-            for (name, parameter) in trainer.generator.namedParameters
-            where grown.contains(where: { Generator.layer("body.\($0)", holds: name) }) {
-                generatorState[name] = parameter.value
-                averageState[name] = parameter.value
-                optimizerState[name + ".exp_avg"] = Tensor(zeros: parameter.value.shape)
-                optimizerState[name + ".exp_avg_sq"] = Tensor(zeros: parameter.value.shape)
-            }
+        let branched = state.config.generator.branchExpansion == 0 && config.generator.branchExpansion > 0
+        trainer.generator.makeIdentity(blocks: grown)
+        for (name, parameter) in trainer.generator.namedParameters
+        where grown.contains(where: { Generator.layer("body.\($0)", holds: name) })
+            || (branched && name.contains(".branches."))
+        {
+            generatorState[name] = parameter.value
+            averageState[name] = parameter.value
+            optimizerState[name + ".exp_avg"] = Tensor(zeros: parameter.value.shape)
+            optimizerState[name + ".exp_avg_sq"] = Tensor(zeros: parameter.value.shape)
         }
         try trainer.generator.loadStateDictionary(generatorState)
         trainer.ema.restore(averageState)

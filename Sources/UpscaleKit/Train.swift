@@ -89,7 +89,8 @@ struct Train: ParsableCommand {
             Training-time re-parameterisation (ECBSR/SPAN-style): every convolution trains with two linear \
             branches folded into its kernel, a 1×1 and a 1×1 expansion to N × its channels followed by a K×K, \
             that change how it learns, not what it computes: the exported model is an ordinary one, no slower. \
-            They start at zero, so with --init the run starts from exactly the file's output. 0 turns them off. \
+            They start at zero, so with --init the run starts from exactly the file's output, and --resume may \
+            add them to a run without (a run keeps their expansion once it has them). 0 turns them off. \
             (default: 0)
             """) var branchExpansion: Int?
     @Option(help: "Upscaling factor of the generator (2, 3 or 4). (default: \(Train.defaultGenerator.scale))")
@@ -160,7 +161,8 @@ struct Train: ParsableCommand {
     @Option(
         help: """
             Continue the run in this folder from its checkpoint (a copied run folder continues in the copy), \
-            with the settings stored there; only --steps, --learning-rate, --blocks (to grow), --patch-size, \
+            with the settings stored there; only --steps, --learning-rate, --blocks (to grow), --branch-expansion \
+            (to add branches), --patch-size, \
             --batch-size, the three loss weights, --degradation, --val, --[no-]validation-images, --threads and the --*-every intervals may change \
             them (larger crops part-way: --patch-size 192 --batch-size 2 keeps the pixels per step of 96 × 8).
             """) var resume: String?
@@ -190,7 +192,7 @@ struct Train: ParsableCommand {
                 throw ValidationError(
                     "--resume continues a run with the settings stored in its checkpoint; "
                         + "\(fixed.joined(separator: ", ")) cannot change them (a resumed run takes --steps, "
-                        + "--learning-rate, --blocks (to grow), --patch-size, --batch-size, --pixel-weight, --perceptual-weight, --gan-weight, "
+                        + "--learning-rate, --blocks (to grow), --branch-expansion (to add branches), --patch-size, --batch-size, --pixel-weight, --perceptual-weight, --gan-weight, "
                         + "--degradation, --val, --[no-]validation-images, --threads and the --*-every intervals)")
             }
         }
@@ -248,7 +250,7 @@ struct Train: ParsableCommand {
             ("--init", initialize != nil || initAlias != nil), ("--architecture", architecture != nil),
             ("--train-layers", trainLayers != nil),
             ("--inputs", inputs != nil), ("--features", features != nil),
-            ("--scale", scale != nil), ("--branch-expansion", branchExpansion != nil),
+            ("--scale", scale != nil),
             ("--pixel-loss", pixelLoss != nil), ("--losses", losses != nil),
             ("--gan-loss", ganLoss != nil), ("--sharpen-target", sharpenTarget != nil),
             ("--discriminator", discriminator != nil), ("--vgg-layer", vggLayer != nil),
@@ -275,6 +277,7 @@ struct Train: ParsableCommand {
             let changes = ResumeChanges(
                 steps: steps, patchSize: patchSize, batchSize: batchSize,
                 learningRate: resume == nil ? nil : learningRate, blocks: resume == nil ? nil : blocks,
+                branchExpansion: resume == nil ? nil : branchExpansion,
                 pixelWeight: pixelWeight,
                 perceptualWeight: perceptualWeight, ganWeight: ganWeight,
                 logEvery: logEvery, validateEvery: validateEvery, checkpointEvery: checkpointEvery,

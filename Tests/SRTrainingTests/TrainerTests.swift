@@ -253,6 +253,36 @@ final class TrainerTests: XCTestCase {
         XCTAssertGreaterThan(squeeze.scalars.map(abs).max()!, 0, "the branches learn")
     }
 
+    /// A resumed run may add training branches: they start at zero, so the run goes on from exactly what it had
+    /// learned (weights and EMA), and they learn from there; a run that has branches keeps their expansion.
+    func testResumedRunAddsTrainingBranches() throws {
+        var first = config(steps: 3)
+        first.outputFolder = folder + "/plain"
+        try TrainingSession(config: first, resumeFolder: nil, report: { _ in }).run(installSignalHandlers: false)
+        let plain = try Trainer.resume(folder: folder + "/plain/checkpoint").trainer
+        var lines: [String] = []
+        let branched = try TrainingSession(
+            config: nil, resumeFolder: folder + "/plain", changes: ResumeChanges(steps: 5, branchExpansion: 2),
+            report: { lines.append($0) })
+        XCTAssertEqual(lines.filter { $0.contains("training branches of 2× expansion added") }.count, 1, "\(lines)")
+        var random = SeededGenerator(seed: 14)
+        let input = Tensor.randomUniform(shape: [1, 3, 11, 8], low: 0, high: 1, generator: &random)
+        for (before, after) in [
+            (plain.generator.inference(input), branched.trainer.generator.inference(input)),
+            (plain.averagedGenerator().inference(input), branched.trainer.averagedGenerator().inference(input)),
+        ] {
+            XCTAssertEqual(zip(before.scalars, after.scalars).map { abs($0 - $1) }.max()!, 0, "exactly the same")
+        }
+        try branched.run(installSignalHandlers: false)
+        let resumed = try Trainer.resume(folder: folder + "/plain/checkpoint").trainer
+        XCTAssertEqual(resumed.config.generator.branchExpansion, 2, "stored for later resumes")
+        let squeeze = resumed.generator.namedParameters.first { $0.name == "body.0.conv2.branches.squeeze.weight" }!
+        XCTAssertGreaterThan(squeeze.parameter.value.scalars.map(abs).max()!, 0, "the branches learn")
+        XCTAssertThrowsError(
+            try Trainer.resume(folder: folder + "/plain/checkpoint", changes: ResumeChanges(branchExpansion: 3))
+        ) { XCTAssertTrue("\($0)".contains("a run keeps it"), "\($0)") }
+    }
+
     /// A resumed run can change how its inputs are made (forking onto realistic inputs): the change is
     /// reported, the data pipeline and the steps after it use the new inputs, and it is stored for later
     /// resumes. A run reading fixed input files has no degradation to change.
