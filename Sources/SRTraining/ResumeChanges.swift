@@ -2,13 +2,13 @@ import SRDegradation
 import SRModels
 
 /// What a resumed run may change in the configuration stored in its checkpoint: the total number of steps,
-/// the base learning rate (to anneal a run by hand), the generator's depth (to grow a trained network by residual
-/// blocks that start as identities) and training branches (to add them to a run without), the GAN stage's loss weights (to rebalance a fine-tune
-/// part-way), the crop size and crops per step (to go
-/// on with larger crops part-way, as progressive training does), how inputs are degraded (to fork a run onto
-/// clean or harsher inputs with its discriminator and optimiser state), the logging intervals, and the
-/// validation folder and whether its outputs are saved. Everything else (data, network, seed) is the
-/// checkpoint's, so a resumed run stays the run it was.
+/// the base learning rate (to anneal a run by hand), the generator's depth (to grow a trained network by
+/// residual blocks that start as identities) and training branches (to add them to a run without), the GAN
+/// stage's loss weights (to rebalance a fine-tune part-way), the crop size and crops per step (to go on with
+/// larger crops part-way, as progressive training does), how inputs are degraded (to fork a run onto clean or
+/// harsher inputs with its discriminator and optimiser state), the logging intervals, and the validation
+/// folder and whether its outputs are saved. Everything else (data, width, seed) is the checkpoint's, so a
+/// resumed run stays the run it was.
 public struct ResumeChanges: Sendable, Equatable {
     /// New total steps; a cosine schedule is stretched to end there.
     public var steps: Int?
@@ -19,11 +19,12 @@ public struct ResumeChanges: Sendable, Equatable {
     /// New base learning rate of the generator; the discriminator's keeps its ratio to it, and the run's
     /// schedule (milestones or cosine) still applies to both.
     public var learningRate: Float?
-    /// More residual blocks for the generator, appended after its last one as identities (`Generator.makeIdentity`),
-    /// so the grown network starts from exactly what the run had learned. It cannot shrink.
+    /// More residual blocks for the generator, appended after its last one as identities
+    /// (`Generator.makeIdentity`), so the grown network starts from exactly what the run had learned. It cannot
+    /// shrink.
     public var blocks: Int?
-    /// Training branches for a run that has none (`GeneratorConfig.branchExpansion`); they start at zero, so the
-    /// run goes on from exactly what it had learned. A run with branches keeps its expansion.
+    /// Training branches for a run that has none (`GeneratorConfig.branchExpansion`); they start at zero, so
+    /// the run goes on from exactly what it had learned. A run with branches keeps its expansion.
     public var branchExpansion: Int?
     public var pixelWeight: Float?
     public var perceptualWeight: Float?
